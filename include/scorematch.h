@@ -1,0 +1,16 @@
+/**
+ * @file scorematch.h
+ * @brief Umbrella header: includes every public libscorematch header.
+ */
+#ifndef SCOREMATCH_H
+#define SCOREMATCH_H
+
+#include "scorematch/common.h"
+#include "scorematch/version.h"
+#include "scorematch/error.h"
+#include "scorematch/rng.h"
+#include "scorematch/dataset.h"
+/* toydata, metrics */
+/* learning */
+
+#endif /* SCOREMATCH_H */

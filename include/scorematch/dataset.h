@@ -1,0 +1,226 @@
+/**
+ * @file scorematch/dataset.h
+ * @brief A set of n points in d dimensions (::sm_dataset).
+ *
+ * Points are stored row-major as `float`: point i occupies elements
+ * `[i*d, (i+1)*d)`. A data set owns its memory; data passed in is copied.
+ * Values are always finite: constructors reject NaN and infinities.
+ *
+ * A data set may carry one integer label per point (which moon, which blob a
+ * toy point came from), used by the per-mode metrics.
+ *
+ * Standardizing subtracts the per-column mean and divides by the per-column
+ * population standard deviation (ddof = 0, like NumPy's `std`), and keeps
+ * both so that points generated in the standardized space can be mapped back
+ * with sm_dataset_unstandardize_points().
+ */
+#ifndef SCOREMATCH_DATASET_H
+#define SCOREMATCH_DATASET_H
+
+#include "scorematch/common.h"
+#include "scorematch/error.h"
+
+SM_BEGIN_DECLS
+
+/** @brief Opaque point set. */
+typedef struct sm_dataset sm_dataset;
+
+/**
+ * @brief Creates a data set by copying @p n points of dimension @p dim.
+ * @param[out] out  Receives the data set; set to NULL on failure.
+ * @param data      n × dim row-major values, all finite.
+ * @param n         Number of points, > 0.
+ * @param dim       Dimension, > 0.
+ * @return #SM_OK; #SM_ERR_INVALID_ARG (NULL, zero size); #SM_ERR_OVERFLOW
+ *         (n·dim too large); #SM_ERR_NONFINITE (names the row and column);
+ *         #SM_ERR_NOMEM.
+ */
+SM_API sm_status sm_dataset_new(sm_dataset **out, const float *data,
+                                size_t n, size_t dim);
+
+/**
+ * @brief Reads a data set from a CSV file.
+ *
+ * Fields are separated by commas, spaces or tabs around them are ignored.
+ * Everything from a `#` to the end of a line is a comment; blank lines are
+ * skipped. If the first non-comment line contains a field that is not a
+ * number, it is taken as a header and skipped. Every row must have the same
+ * number of fields. Numbers are parsed in the "C" locale whatever the
+ * program's locale is.
+ *
+ * @param[out] out  Receives the data set; set to NULL on failure.
+ * @param path      File name.
+ * @return #SM_OK; #SM_ERR_IO (cannot open or read; message has the reason);
+ *         #SM_ERR_PARSE (ragged row, bad number, no rows; message names the
+ *         line and column); #SM_ERR_NONFINITE (nan/inf value, with line and
+ *         column); #SM_ERR_NOMEM; #SM_ERR_INVALID_ARG.
+ */
+SM_API sm_status sm_dataset_read_csv(sm_dataset **out, const char *path);
+
+/**
+ * @brief Parses a data set from CSV text in memory (same rules as
+ *        sm_dataset_read_csv()).
+ * @param[out] out  Receives the data set; set to NULL on failure.
+ * @param text      The CSV bytes; need not be NUL-terminated.
+ * @param len       Number of bytes in @p text.
+ * @return As sm_dataset_read_csv(), except that there is no #SM_ERR_IO.
+ */
+SM_API sm_status sm_dataset_parse_csv(sm_dataset **out, const char *text,
+                                      size_t len);
+
+/**
+ * @brief Writes the points as CSV, one point per line, no header, with
+ *        enough digits (`%.9g`) to read back the same floats.
+ * @param ds    The data set.
+ * @param path  File to create or replace.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_IO.
+ */
+SM_API sm_status sm_dataset_write_csv(const sm_dataset *ds, const char *path);
+
+/**
+ * @brief Writes an n × dim array as CSV (same format as
+ *        sm_dataset_write_csv()), e.g. generated samples.
+ * @param path    File to create or replace.
+ * @param points  n × dim row-major values.
+ * @param n       Number of points.
+ * @param dim     Dimension, > 0.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_IO.
+ */
+SM_API sm_status sm_points_write_csv(const char *path, const float *points,
+                                     size_t n, size_t dim);
+
+/**
+ * @brief Creates an independent copy of a data set (points, labels,
+ *        standardization).
+ * @param ds        The data set to copy.
+ * @param[out] out  Receives the copy; set to NULL on failure.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_NOMEM.
+ */
+SM_API sm_status sm_dataset_clone(const sm_dataset *ds, sm_dataset **out);
+
+/**
+ * @brief Frees a data set.
+ * @param ds  The data set, or NULL (ignored).
+ */
+SM_API void sm_dataset_free(sm_dataset *ds);
+
+/**
+ * @brief Number of points.
+ * @param ds  The data set.
+ * @return n; 0 if @p ds is NULL.
+ */
+SM_API size_t sm_dataset_size(const sm_dataset *ds);
+
+/**
+ * @brief Dimension of each point.
+ * @param ds  The data set.
+ * @return dim; 0 if @p ds is NULL.
+ */
+SM_API size_t sm_dataset_dim(const sm_dataset *ds);
+
+/**
+ * @brief The points.
+ * @param ds  The data set.
+ * @return n × dim row-major values, valid until the data set is freed or
+ *         standardized; NULL if @p ds is NULL.
+ */
+SM_API const float *sm_dataset_data(const sm_dataset *ds);
+
+/**
+ * @brief One point.
+ * @param ds  The data set.
+ * @param i   Index of the point, < n.
+ * @return dim values; NULL if @p ds is NULL or @p i is out of range.
+ */
+SM_API const float *sm_dataset_row(const sm_dataset *ds, size_t i);
+
+/**
+ * @brief Attaches one label per point (copied), replacing any previous ones.
+ * @param ds      The data set.
+ * @param labels  n non-negative labels, or NULL to remove the labels.
+ * @param n       Must equal sm_dataset_size() when @p labels is not NULL.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG (negative label), #SM_ERR_SHAPE
+ *         (wrong @p n), #SM_ERR_NOMEM.
+ */
+SM_API sm_status sm_dataset_set_labels(sm_dataset *ds, const int32_t *labels,
+                                       size_t n);
+
+/**
+ * @brief The labels.
+ * @param ds  The data set.
+ * @return n labels, or NULL if the data set has none.
+ */
+SM_API const int32_t *sm_dataset_labels(const sm_dataset *ds);
+
+/**
+ * @brief Number of label values.
+ * @param ds  The data set.
+ * @return Largest label + 1; 0 without labels.
+ */
+SM_API size_t sm_dataset_num_labels(const sm_dataset *ds);
+
+/**
+ * @brief Standardizes the points in place, column by column, and keeps the
+ *        mean and standard deviation.
+ *
+ * A constant column keeps a standard deviation of 1 (it is only centred).
+ * Standardizing an already standardized data set is allowed: the stored
+ * mean/std are composed so that unstandardizing still maps to the original
+ * units.
+ *
+ * @param ds  The data set.
+ * @return #SM_OK or #SM_ERR_INVALID_ARG.
+ */
+SM_API sm_status sm_dataset_standardize(sm_dataset *ds);
+
+/**
+ * @brief Whether the data set has been standardized.
+ * @param ds  The data set.
+ * @return 1 if standardized, else 0.
+ */
+SM_API int sm_dataset_is_standardized(const sm_dataset *ds);
+
+/**
+ * @brief Copies the stored per-column mean and standard deviation.
+ *
+ * A data set that was never standardized reports mean 0 and std 1.
+ *
+ * @param ds     The data set.
+ * @param mean   Receives dim values (may be NULL).
+ * @param std    Receives dim values (may be NULL).
+ * @param dim    Length of the output arrays; must equal sm_dataset_dim().
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE.
+ */
+SM_API sm_status sm_dataset_get_standardization(const sm_dataset *ds,
+                                                float *mean, float *std,
+                                                size_t dim);
+
+/**
+ * @brief Maps points from the standardized space back to the original units
+ *        (x·std + mean), in place.
+ * @param ds      The data set whose statistics to use.
+ * @param points  n × dim row-major values.
+ * @param n       Number of points (0 is allowed and does nothing).
+ * @param dim     Must equal sm_dataset_dim().
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE.
+ */
+SM_API sm_status sm_dataset_unstandardize_points(const sm_dataset *ds,
+                                                 float *points, size_t n,
+                                                 size_t dim);
+
+/**
+ * @brief Maps points from original units into the data set's standardized
+ *        space ((x − mean)/std), in place.
+ * @param ds      The data set whose statistics to use.
+ * @param points  n × dim row-major values.
+ * @param n       Number of points (0 is allowed and does nothing).
+ * @param dim     Must equal sm_dataset_dim().
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE.
+ */
+SM_API sm_status sm_dataset_standardize_points(const sm_dataset *ds,
+                                               float *points, size_t n,
+                                               size_t dim);
+
+SM_END_DECLS
+
+#endif /* SCOREMATCH_DATASET_H */

@@ -1,0 +1,20 @@
+/* The data set's layout, for modules that build data sets (toydata, CSV). */
+#ifndef SCOREMATCH_DATASET_PRIVATE_H
+#define SCOREMATCH_DATASET_PRIVATE_H
+
+#include "scorematch/dataset.h"
+
+struct sm_dataset {
+    size_t n, dim;
+    float *x;          /* n*dim, row-major */
+    int32_t *labels;   /* n, or NULL */
+    float *mean, *std; /* dim each; identity (0, 1) until standardized */
+    int standardized;
+};
+
+/* A data set of n×dim zeros with identity standardization. On failure sets
+ * the last error (prefixed by fn) and returns the status. */
+sm_status sm__dataset_alloc(sm_dataset **out, size_t n, size_t dim,
+                            const char *fn);
+
+#endif

@@ -1,0 +1,36 @@
+/* Private helpers shared by the library's translation units. Not installed. */
+#ifndef SCOREMATCH_INTERNAL_H
+#define SCOREMATCH_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+
+#include "scorematch/error.h"
+
+#if defined(__GNUC__)
+#  define SM_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#  define SM_PRINTF(f, a)
+#endif
+
+/* Records a message for sm_last_error() on this thread and returns status,
+ * so a failure reads: return sm__error(SM_ERR_X, "fn: what went wrong"). */
+sm_status sm__error(sm_status status, const char *fmt, ...) SM_PRINTF(2, 3);
+
+/* a*b into *out; returns 0 on success, nonzero if it would overflow. */
+static inline int sm__mul_size(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a)
+        return 1;
+    *out = a * b;
+    return 0;
+}
+
+/* Allocates n*size zeroed bytes, or NULL on overflow or exhaustion. */
+void *sm__calloc(size_t n, size_t size);
+
+/* Index of the first non-finite value in x[0..n), or n if all are finite. */
+size_t sm__first_nonfinite(const float *x, size_t n);
+
+#endif /* SCOREMATCH_INTERNAL_H */

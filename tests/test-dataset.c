@@ -1,0 +1,281 @@
+/* Data sets: construction, CSV parsing and writing, labels, standardization,
+ * and every documented error. */
+#include <locale.h>
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static sm_status parse(const char *text, sm_dataset **out)
+{
+    return sm_dataset_parse_csv(out, text, strlen(text));
+}
+
+START_TEST(new_copies_data)
+{
+    float x[6] = {1, 2, 3, 4, 5, 6};
+    sm_dataset *ds;
+    ck_assert_ok(sm_dataset_new(&ds, x, 3, 2));
+    x[0] = 100;
+    ck_assert_uint_eq(sm_dataset_size(ds), 3);
+    ck_assert_uint_eq(sm_dataset_dim(ds), 2);
+    ck_assert_float_eq(sm_dataset_data(ds)[0], 1.0f);
+    ck_assert_float_eq(sm_dataset_row(ds, 2)[1], 6.0f);
+    ck_assert_ptr_null(sm_dataset_row(ds, 3));
+    sm_dataset_free(ds);
+}
+END_TEST
+
+START_TEST(new_rejects_bad_input)
+{
+    float x[4] = {1, 2, NAN, 4};
+    sm_dataset *ds = (sm_dataset *)1;
+    ck_assert_status(sm_dataset_new(NULL, x, 2, 2), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_dataset_new(&ds, NULL, 2, 2), SM_ERR_INVALID_ARG);
+    ck_assert_ptr_null(ds);
+    ck_assert_status(sm_dataset_new(&ds, x, 0, 2), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_dataset_new(&ds, x, 2, 0), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_dataset_new(&ds, x, SIZE_MAX / 2, 4), SM_ERR_OVERFLOW);
+    ck_assert_status(sm_dataset_new(&ds, x, 2, 2), SM_ERR_NONFINITE);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "row 1, column 0"));
+    x[2] = INFINITY;
+    ck_assert_status(sm_dataset_new(&ds, x, 2, 2), SM_ERR_NONFINITE);
+    ck_assert_ptr_null(ds);
+}
+END_TEST
+
+START_TEST(csv_header_comments_blank_lines)
+{
+    const char *text = "# generated points\n"
+                       "x, y\n"
+                       "\n"
+                       "1.5, -2\r\n"
+                       "  3e-1 ,4 # trailing comment\n"
+                       "\t5,6";
+    sm_dataset *ds;
+    ck_assert_ok(parse(text, &ds));
+    ck_assert_uint_eq(sm_dataset_size(ds), 3);
+    ck_assert_uint_eq(sm_dataset_dim(ds), 2);
+    const float *d = sm_dataset_data(ds);
+    ck_assert_float_eq(d[0], 1.5f);
+    ck_assert_float_eq(d[1], -2.0f);
+    ck_assert_float_eq(d[2], 0.3f);
+    ck_assert_float_eq(d[5], 6.0f);
+    sm_dataset_free(ds);
+}
+END_TEST
+
+START_TEST(csv_without_header)
+{
+    sm_dataset *ds;
+    ck_assert_ok(parse("1\n2\n3\n", &ds));
+    ck_assert_uint_eq(sm_dataset_size(ds), 3);
+    ck_assert_uint_eq(sm_dataset_dim(ds), 1);
+    sm_dataset_free(ds);
+}
+END_TEST
+
+START_TEST(csv_errors_name_line_and_column)
+{
+    sm_dataset *ds = (sm_dataset *)1;
+    ck_assert_status(parse("1,2\n3,4\n5,6,7\n", &ds), SM_ERR_PARSE);
+    ck_assert_ptr_null(ds);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "line 3"));
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "expected 2 fields, found 3"));
+
+    ck_assert_status(parse("a,b\n1,2\n3,oops\n", &ds), SM_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "line 3, column 2"));
+
+    ck_assert_status(parse("1,2\n3,\n", &ds), SM_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "line 2, column 2"));
+
+    ck_assert_status(parse("1,2\n# c\n3,nan\n", &ds), SM_ERR_NONFINITE);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "line 3, column 2"));
+    ck_assert_status(parse("1,inf\n", &ds), SM_ERR_NONFINITE);
+    ck_assert_status(parse("1,1e60\n", &ds), SM_ERR_NONFINITE); /* beyond float */
+
+    ck_assert_status(parse("", &ds), SM_ERR_PARSE);
+    ck_assert_status(parse("# only a comment\n\n", &ds), SM_ERR_PARSE);
+    ck_assert_status(parse("x,y\n", &ds), SM_ERR_PARSE); /* header, no rows */
+    ck_assert_status(parse("1,2\n3\n", &ds), SM_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "line 2"));
+
+    const char nul[] = "1,2\n3,\0" "4\n";
+    ck_assert_status(sm_dataset_parse_csv(&ds, nul, sizeof nul - 1), SM_ERR_PARSE);
+    ck_assert_status(sm_dataset_parse_csv(&ds, NULL, 3), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_dataset_parse_csv(NULL, "1", 1), SM_ERR_INVALID_ARG);
+    ck_assert_ptr_null(ds);
+}
+END_TEST
+
+START_TEST(csv_ignores_program_locale)
+{
+    /* A locale with a decimal comma must not change how files are read. */
+    if (!setlocale(LC_NUMERIC, "de_DE.UTF-8") && !setlocale(LC_NUMERIC, "fr_FR.UTF-8"))
+        setlocale(LC_NUMERIC, "C");
+    sm_dataset *ds;
+    ck_assert_ok(parse("0.25,1.5\n", &ds));
+    ck_assert_float_eq(sm_dataset_data(ds)[0], 0.25f);
+    ck_assert_float_eq(sm_dataset_data(ds)[1], 1.5f);
+    sm_dataset_free(ds);
+    setlocale(LC_NUMERIC, "C");
+}
+END_TEST
+
+START_TEST(csv_file_round_trip_is_exact)
+{
+    char path[] = "/tmp/sm-test-csv-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 11));
+    float x[300];
+    ck_assert_ok(sm_rng_fill_normal(r, x, 300, 0.0f, 1000.0f));
+    sm_dataset *a, *b;
+    ck_assert_ok(sm_dataset_new(&a, x, 100, 3));
+    ck_assert_ok(sm_dataset_write_csv(a, path));
+    ck_assert_ok(sm_dataset_read_csv(&b, path));
+    ck_assert_uint_eq(sm_dataset_size(b), 100);
+    ck_assert_uint_eq(sm_dataset_dim(b), 3);
+    ck_assert_int_eq(memcmp(sm_dataset_data(a), sm_dataset_data(b), sizeof x), 0);
+    sm_dataset_free(a);
+    sm_dataset_free(b);
+    sm_rng_free(r);
+    unlink(path);
+}
+END_TEST
+
+START_TEST(csv_file_errors)
+{
+    sm_dataset *ds;
+    ck_assert_status(sm_dataset_read_csv(&ds, "/nonexistent/dir/points.csv"), SM_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "/nonexistent/dir/points.csv"));
+    ck_assert_status(sm_dataset_read_csv(&ds, NULL), SM_ERR_INVALID_ARG);
+    float x[2] = {1, 2};
+    ck_assert_status(sm_points_write_csv("/nonexistent/dir/o.csv", x, 1, 2), SM_ERR_IO);
+    ck_assert_status(sm_points_write_csv("/tmp/x.csv", NULL, 1, 2), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_dataset_write_csv(NULL, "/tmp/x.csv"), SM_ERR_INVALID_ARG);
+
+    char path[] = "/tmp/sm-test-csv-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    const char *bad = "1,2\n3,4\n5,x\n";
+    ck_assert_int_eq(write(fd, bad, strlen(bad)), (int)strlen(bad));
+    close(fd);
+    ck_assert_status(sm_dataset_read_csv(&ds, path), SM_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), path));
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "line 3, column 2"));
+    unlink(path);
+}
+END_TEST
+
+START_TEST(labels)
+{
+    float x[6] = {0};
+    int32_t lab[3] = {0, 2, 1};
+    sm_dataset *ds;
+    ck_assert_ok(sm_dataset_new(&ds, x, 3, 2));
+    ck_assert_ptr_null(sm_dataset_labels(ds));
+    ck_assert_uint_eq(sm_dataset_num_labels(ds), 0);
+    ck_assert_status(sm_dataset_set_labels(ds, lab, 2), SM_ERR_SHAPE);
+    int32_t neg[3] = {0, -1, 0};
+    ck_assert_status(sm_dataset_set_labels(ds, neg, 3), SM_ERR_INVALID_ARG);
+    ck_assert_ok(sm_dataset_set_labels(ds, lab, 3));
+    lab[0] = 5;
+    ck_assert_int_eq(sm_dataset_labels(ds)[0], 0);
+    ck_assert_uint_eq(sm_dataset_num_labels(ds), 3);
+    sm_dataset *c;
+    ck_assert_ok(sm_dataset_clone(ds, &c));
+    ck_assert_int_eq(sm_dataset_labels(c)[1], 2);
+    ck_assert_ok(sm_dataset_set_labels(ds, NULL, 0));
+    ck_assert_ptr_null(sm_dataset_labels(ds));
+    sm_dataset_free(ds);
+    sm_dataset_free(c);
+}
+END_TEST
+
+START_TEST(standardize_and_inverse)
+{
+    /* Column 0: 1,2,3,4 (mean 2.5, population std sqrt(1.25)); column 1 constant. */
+    float x[8] = {1, 7, 2, 7, 3, 7, 4, 7};
+    sm_dataset *ds;
+    ck_assert_ok(sm_dataset_new(&ds, x, 4, 2));
+    ck_assert_int_eq(sm_dataset_is_standardized(ds), 0);
+    ck_assert_ok(sm_dataset_standardize(ds));
+    ck_assert_int_eq(sm_dataset_is_standardized(ds), 1);
+    float mean[2], sd[2];
+    ck_assert_ok(sm_dataset_get_standardization(ds, mean, sd, 2));
+    ck_assert_float_eq_tol(mean[0], 2.5f, 1e-6f);
+    ck_assert_float_eq_tol(sd[0], sqrtf(1.25f), 1e-6f);
+    ck_assert_float_eq_tol(mean[1], 7.0f, 1e-6f);
+    ck_assert_float_eq(sd[1], 1.0f);
+    const float *d = sm_dataset_data(ds);
+    ck_assert_float_eq_tol(d[0], -1.5f / sqrtf(1.25f), 1e-6f);
+    ck_assert_float_eq(d[1], 0.0f);
+    /* Inverse map restores the original units. */
+    float p[8];
+    memcpy(p, d, sizeof p);
+    ck_assert_ok(sm_dataset_unstandardize_points(ds, p, 4, 2));
+    for (int i = 0; i < 8; i++)
+        ck_assert_float_eq_tol(p[i], x[i], 1e-5f);
+    ck_assert_ok(sm_dataset_standardize_points(ds, p, 4, 2));
+    for (int i = 0; i < 8; i++)
+        ck_assert_float_eq_tol(p[i], d[i], 1e-5f);
+    /* Standardizing twice composes the statistics. */
+    ck_assert_ok(sm_dataset_standardize(ds));
+    memcpy(p, sm_dataset_data(ds), sizeof p);
+    ck_assert_ok(sm_dataset_unstandardize_points(ds, p, 4, 2));
+    for (int i = 0; i < 8; i++)
+        ck_assert_float_eq_tol(p[i], x[i], 1e-5f);
+    ck_assert_status(sm_dataset_unstandardize_points(ds, p, 4, 3), SM_ERR_SHAPE);
+    ck_assert_status(sm_dataset_unstandardize_points(ds, NULL, 4, 2), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_dataset_get_standardization(ds, mean, sd, 3), SM_ERR_SHAPE);
+    ck_assert_status(sm_dataset_standardize(NULL), SM_ERR_INVALID_ARG);
+    sm_dataset_free(ds);
+}
+END_TEST
+
+START_TEST(standardize_gives_unit_moments)
+{
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 3));
+    float x[2000];
+    ck_assert_ok(sm_rng_fill_normal(r, x, 2000, 10.0f, 3.0f));
+    sm_dataset *ds;
+    ck_assert_ok(sm_dataset_new(&ds, x, 1000, 2));
+    ck_assert_ok(sm_dataset_standardize(ds));
+    for (int j = 0; j < 2; j++) {
+        double s1 = 0, s2 = 0;
+        for (int i = 0; i < 1000; i++) {
+            double v = sm_dataset_row(ds, (size_t)i)[j];
+            s1 += v;
+            s2 += v * v;
+        }
+        ck_assert_double_eq_tol(s1 / 1000, 0.0, 1e-5);
+        ck_assert_double_eq_tol(s2 / 1000, 1.0, 1e-4);
+    }
+    sm_dataset_free(ds);
+    sm_rng_free(r);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("dataset");
+    TCase *tc = tcase_create("dataset");
+    tcase_add_test(tc, new_copies_data);
+    tcase_add_test(tc, new_rejects_bad_input);
+    tcase_add_test(tc, csv_header_comments_blank_lines);
+    tcase_add_test(tc, csv_without_header);
+    tcase_add_test(tc, csv_errors_name_line_and_column);
+    tcase_add_test(tc, csv_ignores_program_locale);
+    tcase_add_test(tc, csv_file_round_trip_is_exact);
+    tcase_add_test(tc, csv_file_errors);
+    tcase_add_test(tc, labels);
+    tcase_add_test(tc, standardize_and_inverse);
+    tcase_add_test(tc, standardize_gives_unit_moments);
+    suite_add_tcase(s, tc);
+    return sm_test_run(s);
+}
