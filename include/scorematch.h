@@ -12,5 +12,9 @@
 #include "scorematch/dataset.h"
 /* toydata, metrics */
 /* learning */
+#include "scorematch/schedule.h"
+#include "scorematch/net.h"
+#include "scorematch/optim.h"
+#include "scorematch/train.h"
 
 #endif /* SCOREMATCH_H */

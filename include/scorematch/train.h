@@ -1,0 +1,130 @@
+/**
+ * @file scorematch/train.h
+ * @brief Denoising score matching (DSM) loss and training loop
+ *        (::sm_trainer).
+ *
+ * For a clean point x, a noise level σ and ε ~ N(0, I), the noisy point is
+ * x̃ = x + σε and the score of the Gaussian kernel at x̃ is −ε/σ. The
+ * σ²-weighted DSM loss is the mean over all elements of
+ * σ²·(s_θ(x̃, σ) + ε/σ)², computed in the equivalent, stable form
+ * (σ·s_θ(x̃, σ) + ε)².
+ *
+ * This loss cannot reach 0: at small σ the noise ε is not identifiable from
+ * x̃, so its per-element value tends to 1 there. With the lab's ladder a
+ * well-trained network sits near 0.75; judge training by samples and metrics,
+ * not by the loss reaching a small number.
+ */
+#ifndef SCOREMATCH_TRAIN_H
+#define SCOREMATCH_TRAIN_H
+
+#include "scorematch/common.h"
+#include "scorematch/error.h"
+#include "scorematch/dataset.h"
+#include "scorematch/net.h"
+#include "scorematch/optim.h"
+#include "scorematch/rng.h"
+#include "scorematch/schedule.h"
+
+SM_BEGIN_DECLS
+
+/**
+ * @brief DSM loss for given noise, optionally with its gradient.
+ *
+ * Deterministic building block of the trainer, for callers who draw σ and ε
+ * themselves. With @p with_grad, ∂loss/∂θ is added to the network's gradient
+ * buffer (call sm_net_zero_grad() first to get the gradient alone).
+ *
+ * @param net         The network; n ≤ its reserved batch when @p with_grad.
+ * @param x           n × dim clean points.
+ * @param sigma       n noise levels, > 0.
+ * @param eps         n × dim standard normal draws.
+ * @param n           Rows, ≥ 1.
+ * @param dim         Must equal sm_net_dim().
+ * @param with_grad   Non-zero to back-propagate.
+ * @param[out] loss   Receives the mean over the n × dim elements.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE, #SM_ERR_STATE,
+ *         #SM_ERR_NOMEM, #SM_ERR_DIVERGED (non-finite loss; no gradient is
+ *         added).
+ */
+SM_API sm_status sm_dsm_loss(sm_net *net, const float *x, const float *sigma,
+                             const float *eps, size_t n, size_t dim, int with_grad,
+                             double *loss);
+
+/** @brief Opaque DSM trainer: a network, its noise ladder and an optimizer. */
+typedef struct sm_trainer sm_trainer;
+
+/**
+ * @brief Progress callback of sm_trainer_fit().
+ * @param step       Steps done so far (1 … total).
+ * @param total      Steps requested.
+ * @param loss       Loss of this step's batch.
+ * @param user_data  The pointer given to sm_trainer_fit().
+ * @return 0 to continue, non-zero to stop (the fit returns
+ *         #SM_ERR_CANCELLED; the steps taken so far are kept).
+ */
+typedef int (*sm_train_callback)(uint64_t step, uint64_t total, double loss,
+                                 void *user_data);
+
+/**
+ * @brief Creates a trainer. The handles are borrowed, not owned: they must
+ *        outlive the trainer and are not freed by it.
+ * @param[out] out    Receives the trainer; set to NULL on failure.
+ * @param net         Network to train; its workspace is reserved for
+ *                    @p batch_size rows.
+ * @param sched       Noise ladder: each example's σ is drawn uniformly from it.
+ * @param opt         Optimizer sized for sm_net_num_params().
+ * @param batch_size  Examples per step, ≥ 1 (the lab: 256).
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE (optimizer size),
+ *         #SM_ERR_NOMEM.
+ */
+SM_API sm_status sm_trainer_new(sm_trainer **out, sm_net *net, const sm_schedule *sched,
+                                sm_optim *opt, size_t batch_size);
+
+/**
+ * @brief Frees a trainer (not the borrowed handles).
+ * @param tr  The trainer, or NULL (ignored).
+ */
+SM_API void sm_trainer_free(sm_trainer *tr);
+
+/**
+ * @brief One optimisation step on the given batch: draws σ per example from
+ *        the ladder and ε ~ N(0, I) with @p rng, computes the DSM loss and
+ *        gradient and applies the optimizer.
+ *
+ * If the loss or a gradient is not finite, the parameters are left unchanged
+ * and #SM_ERR_DIVERGED is returned (lower the learning rate or enable
+ * clipping).
+ *
+ * @param tr          The trainer.
+ * @param x           n × dim clean points.
+ * @param n           1 … batch size.
+ * @param dim         Must equal the network's dimension.
+ * @param rng         Generator for σ and ε.
+ * @param[out] loss   Receives the batch loss (may be NULL).
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE, #SM_ERR_DIVERGED.
+ */
+SM_API sm_status sm_trainer_step(sm_trainer *tr, const float *x, size_t n, size_t dim,
+                                 sm_rng *rng, double *loss);
+
+/**
+ * @brief Trains for @p steps steps on minibatches drawn uniformly with
+ *        replacement from @p data.
+ * @param tr               The trainer.
+ * @param data             Training points; dimension must match the network.
+ * @param steps            Number of steps, ≥ 1.
+ * @param rng              Generator for batches, σ and ε.
+ * @param callback         Called after every step; may be NULL.
+ * @param user_data        Passed to @p callback.
+ * @param[out] final_loss  Mean loss over the last min(steps, 100) steps
+ *                         taken (may be NULL).
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE, #SM_ERR_DIVERGED (at
+ *         the step the message names; earlier steps are kept),
+ *         #SM_ERR_CANCELLED.
+ */
+SM_API sm_status sm_trainer_fit(sm_trainer *tr, const sm_dataset *data, uint64_t steps,
+                                sm_rng *rng, sm_train_callback callback, void *user_data,
+                                double *final_loss);
+
+SM_END_DECLS
+
+#endif /* SCOREMATCH_TRAIN_H */

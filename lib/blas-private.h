@@ -1,0 +1,24 @@
+/* The only door to BLIS. Every BLIS call and type stays in blas.c, because
+ * BLIS's rntm_t changed layout between 0.9 and 1.0 under the same soname. */
+#ifndef SCOREMATCH_BLAS_PRIVATE_H
+#define SCOREMATCH_BLAS_PRIVATE_H
+
+#include <stddef.h>
+
+/* Per-handle BLIS runtime (thread count). */
+typedef struct sm__blas sm__blas;
+
+sm__blas *sm__blas_new(size_t threads);
+void sm__blas_free(sm__blas *b);
+void sm__blas_set_threads(sm__blas *b, size_t threads);
+
+/* C = alpha·A·B + beta·C for an m×k A, k×n B and m×n C, each addressed with
+ * row and column strides in elements (a transpose is a swap of strides).
+ * Sizes must already be validated (they fit BLIS's dim_t). With b == NULL
+ * the naive reference loops are used (tests compare the two). */
+void sm__sgemm(sm__blas *b, size_t m, size_t n, size_t k, float alpha,
+               const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+               const float *bm, ptrdiff_t rsb, ptrdiff_t csb, float beta,
+               float *c, ptrdiff_t rsc, ptrdiff_t csc);
+
+#endif

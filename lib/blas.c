@@ -1,0 +1,67 @@
+/* BLIS calls (typed API, per-call runtime) and the reference product. */
+/* blis.h uses pthread barriers, which strict C11 mode hides. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdlib.h>
+
+#include <blis.h>
+
+#include "blas-private.h"
+
+struct sm__blas {
+    rntm_t rntm;
+};
+
+sm__blas *sm__blas_new(size_t threads)
+{
+    sm__blas *b = malloc(sizeof *b);
+    if (!b)
+        return NULL;
+    /* BLIS_RNTM_INITIALIZER keeps the small-matrix (sup) path on; copying
+     * the global runtime (bli_rntm_init_from_global) would turn it off in
+     * BLIS 0.9 and make 128-wide products 2-3x slower. */
+    rntm_t init = BLIS_RNTM_INITIALIZER;
+    b->rntm = init;
+    sm__blas_set_threads(b, threads);
+    return b;
+}
+
+void sm__blas_free(sm__blas *b)
+{
+    free(b);
+}
+
+void sm__blas_set_threads(sm__blas *b, size_t threads)
+{
+    bli_rntm_set_num_threads((dim_t)(threads ? threads : 1), &b->rntm);
+}
+
+static void sgemm_ref(size_t m, size_t n, size_t k, float alpha, const float *a,
+                      ptrdiff_t rsa, ptrdiff_t csa, const float *bm, ptrdiff_t rsb,
+                      ptrdiff_t csb, float beta, float *c, ptrdiff_t rsc, ptrdiff_t csc)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double acc = 0.0;
+            for (size_t p = 0; p < k; p++)
+                acc += (double)a[(ptrdiff_t)i * rsa + (ptrdiff_t)p * csa] *
+                       (double)bm[(ptrdiff_t)p * rsb + (ptrdiff_t)j * csb];
+            float *cij = &c[(ptrdiff_t)i * rsc + (ptrdiff_t)j * csc];
+            /* beta == 0 overwrites, as BLAS does, even if C holds NaN. */
+            *cij = (float)((double)alpha * acc + (beta == 0.0f ? 0.0 : (double)beta * (double)*cij));
+        }
+}
+
+void sm__sgemm(sm__blas *b, size_t m, size_t n, size_t k, float alpha, const float *a,
+               ptrdiff_t rsa, ptrdiff_t csa, const float *bm, ptrdiff_t rsb,
+               ptrdiff_t csb, float beta, float *c, ptrdiff_t rsc, ptrdiff_t csc)
+{
+    if (m == 0 || n == 0)
+        return;
+    if (!b) {
+        sgemm_ref(m, n, k, alpha, a, rsa, csa, bm, rsb, csb, beta, c, rsc, csc);
+        return;
+    }
+    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k,
+                 &alpha, (float *)a, (inc_t)rsa, (inc_t)csa, (float *)bm, (inc_t)rsb,
+                 (inc_t)csb, &beta, c, (inc_t)rsc, (inc_t)csc, NULL, &b->rntm);
+}

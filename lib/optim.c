@@ -1,0 +1,198 @@
+/* Adam/AdamW and SGD with momentum over flat buffers. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "learning-private.h"
+#include "net-private.h"
+#include "scorematch/optim.h"
+
+enum { KIND_ADAM, KIND_SGD };
+
+struct sm_optim {
+    int kind;
+    size_t n;
+    double lr, beta1, beta2, eps, weight_decay, momentum, clip;
+    uint64_t t;
+    float *m, *v; /* Adam moments, or SGD velocity in m */
+};
+
+static int bad_rate(double x)
+{
+    return !isfinite(x) || !(x > 0.0);
+}
+
+static sm_status alloc_optim(sm_optim **out, int kind, size_t n, const char *fn)
+{
+    sm_optim *o = calloc(1, sizeof *o);
+    if (!o)
+        return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
+    o->kind = kind;
+    o->n = n;
+    o->m = sm__calloc(n, sizeof(float));
+    o->v = kind == KIND_ADAM ? sm__calloc(n, sizeof(float)) : NULL;
+    if (!o->m || (kind == KIND_ADAM && !o->v)) {
+        sm_optim_free(o);
+        return sm__error(SM_ERR_NOMEM, "%s: out of memory for %zu parameters", fn, n);
+    }
+    *out = o;
+    return SM_OK;
+}
+
+sm_status sm_optim_new_adam(sm_optim **out, size_t num_params, double lr, double beta1,
+                            double beta2, double eps, double weight_decay)
+{
+    const char *fn = "sm_optim_new_adam";
+    if (!out)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    *out = NULL;
+    if (num_params == 0 || bad_rate(lr) || bad_rate(eps) || !(beta1 >= 0.0 && beta1 < 1.0) ||
+        !(beta2 >= 0.0 && beta2 < 1.0) || !(weight_decay >= 0.0) || !isfinite(weight_decay))
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "%s: need num_params >= 1, lr > 0, betas in [0,1), eps > 0, weight_decay >= 0",
+                         fn);
+    sm_status st = alloc_optim(out, KIND_ADAM, num_params, fn);
+    if (st)
+        return st;
+    (*out)->lr = lr;
+    (*out)->beta1 = beta1;
+    (*out)->beta2 = beta2;
+    (*out)->eps = eps;
+    (*out)->weight_decay = weight_decay;
+    return SM_OK;
+}
+
+sm_status sm_optim_new_sgd(sm_optim **out, size_t num_params, double lr, double momentum,
+                           double weight_decay)
+{
+    const char *fn = "sm_optim_new_sgd";
+    if (!out)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    *out = NULL;
+    if (num_params == 0 || bad_rate(lr) || !(momentum >= 0.0 && momentum < 1.0) ||
+        !(weight_decay >= 0.0) || !isfinite(weight_decay))
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "%s: need num_params >= 1, lr > 0, momentum in [0,1), weight_decay >= 0",
+                         fn);
+    sm_status st = alloc_optim(out, KIND_SGD, num_params, fn);
+    if (st)
+        return st;
+    (*out)->lr = lr;
+    (*out)->momentum = momentum;
+    (*out)->weight_decay = weight_decay;
+    return SM_OK;
+}
+
+void sm_optim_free(sm_optim *opt)
+{
+    if (!opt)
+        return;
+    free(opt->m);
+    free(opt->v);
+    free(opt);
+}
+
+sm_status sm_optim_set_lr(sm_optim *opt, double lr)
+{
+    if (!opt || bad_rate(lr))
+        return sm__error(SM_ERR_INVALID_ARG, "sm_optim_set_lr: need an optimizer and a finite lr > 0");
+    opt->lr = lr;
+    return SM_OK;
+}
+
+double sm_optim_lr(const sm_optim *opt)
+{
+    return opt ? opt->lr : 0.0;
+}
+
+sm_status sm_optim_set_clip_norm(sm_optim *opt, double max_norm)
+{
+    if (!opt || !isfinite(max_norm) || max_norm < 0.0)
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "sm_optim_set_clip_norm: need an optimizer and a finite max_norm >= 0");
+    opt->clip = max_norm;
+    return SM_OK;
+}
+
+uint64_t sm_optim_steps(const sm_optim *opt)
+{
+    return opt ? opt->t : 0;
+}
+
+sm_status sm_optim_reset(sm_optim *opt)
+{
+    if (!opt)
+        return sm__error(SM_ERR_INVALID_ARG, "sm_optim_reset: opt is NULL");
+    memset(opt->m, 0, opt->n * sizeof(float));
+    if (opt->v)
+        memset(opt->v, 0, opt->n * sizeof(float));
+    opt->t = 0;
+    return SM_OK;
+}
+
+sm_status sm_optim_step(sm_optim *opt, float *params, const float *grads, size_t n)
+{
+    const char *fn = "sm_optim_step";
+    if (!opt || !params || !grads)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    if (n != opt->n)
+        return sm__error(SM_ERR_SHAPE, "%s: %zu parameters, the optimizer was made for %zu", fn,
+                         n, opt->n);
+    /* One pass for the norm doubles as the finiteness check, so a bad
+     * gradient leaves parameters and moments untouched. */
+    double sq = 0.0;
+    for (size_t i = 0; i < n; i++)
+        sq += (double)grads[i] * (double)grads[i];
+    if (!isfinite(sq)) {
+        size_t bad = sm__first_nonfinite(grads, n);
+        return sm__error(SM_ERR_NONFINITE,
+                         bad < n ? "%s: gradient %zu is not finite; nothing was updated"
+                                 : "%s: gradient norm overflows; nothing was updated",
+                         fn, bad);
+    }
+    float scale = 1.0f;
+    if (opt->clip > 0.0 && sqrt(sq) > opt->clip)
+        scale = (float)(opt->clip / sqrt(sq));
+    opt->t++;
+    if (opt->kind == KIND_ADAM) {
+        const float b1 = (float)opt->beta1, b2 = (float)opt->beta2;
+        const double bc1 = 1.0 - pow(opt->beta1, (double)opt->t);
+        const double bc2 = 1.0 - pow(opt->beta2, (double)opt->t);
+        /* θ −= lr·m̂/(√v̂ + ε) written as step·m/(√v/√bc2 + ε), PyTorch's order. */
+        const float step = (float)(opt->lr / bc1);
+        const float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+        const float eps = (float)opt->eps;
+        const float decay = (float)(1.0 - opt->lr * opt->weight_decay);
+        float *m = opt->m, *v = opt->v;
+        for (size_t i = 0; i < n; i++) {
+            float g = grads[i] * scale;
+            m[i] = b1 * m[i] + (1.0f - b1) * g;
+            v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+            float p = opt->weight_decay > 0.0 ? params[i] * decay : params[i];
+            params[i] = p - step * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
+        }
+    } else {
+        const float mu = (float)opt->momentum, lr = (float)opt->lr;
+        const float wd = (float)opt->weight_decay;
+        float *u = opt->m;
+        for (size_t i = 0; i < n; i++) {
+            float g = grads[i] * scale + wd * params[i];
+            u[i] = opt->t == 1 ? g : mu * u[i] + g;
+            params[i] -= lr * u[i];
+        }
+    }
+    return SM_OK;
+}
+
+size_t sm__optim_size(const sm_optim *opt)
+{
+    return opt->n;
+}
+
+sm_status sm_optim_step_net(sm_optim *opt, sm_net *net)
+{
+    if (!net)
+        return sm__error(SM_ERR_INVALID_ARG, "sm_optim_step_net: net is NULL");
+    return sm_optim_step(opt, net->params, net->grads, net->nparams);
+}

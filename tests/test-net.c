@@ -1,0 +1,288 @@
+/* Score network: layout, initialisation, BLIS against the reference
+ * product, and the whole net + DSM loss gradient against central finite
+ * differences. Linked against the library's objects to reach the reference
+ * path (sm__net_use_reference). */
+#include <math.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "net-private.h"
+
+static sm_net *make_net(size_t dim, size_t width, size_t depth, uint64_t seed)
+{
+    sm_rng *r;
+    sm_net *net;
+    ck_assert_ok(sm_rng_new(&r, seed));
+    ck_assert_ok(sm_net_new(&net, dim, width, depth, r));
+    sm_rng_free(r);
+    return net;
+}
+
+START_TEST(lab_layout)
+{
+    sm_net *net = make_net(2, 128, 3, 0);
+    /* 3→128, 128→128, 128→128, 128→2 with biases. */
+    ck_assert_uint_eq(sm_net_num_params(net), 3 * 128 + 128 + 2 * (128 * 128 + 128) + 128 * 2 + 2);
+    size_t w, b, fin, fout;
+    ck_assert_ok(sm_net_layer(net, 0, &w, &b, &fin, &fout));
+    ck_assert_uint_eq(w, 0);
+    ck_assert_uint_eq(b, 3 * 128);
+    ck_assert_uint_eq(fin, 3);
+    ck_assert_uint_eq(fout, 128);
+    ck_assert_ok(sm_net_layer(net, 3, &w, &b, &fin, &fout));
+    ck_assert_uint_eq(fin, 128);
+    ck_assert_uint_eq(fout, 2);
+    ck_assert_uint_eq(b + fout, sm_net_num_params(net));
+    ck_assert_status(sm_net_layer(net, 4, &w, NULL, NULL, NULL), SM_ERR_INVALID_ARG);
+    ck_assert_uint_eq(sm_net_dim(net), 2);
+    ck_assert_uint_eq(sm_net_width(net), 128);
+    ck_assert_uint_eq(sm_net_depth(net), 3);
+    sm_net_free(net);
+}
+END_TEST
+
+START_TEST(init_like_pytorch)
+{
+    sm_net *a = make_net(2, 64, 2, 5), *b = make_net(2, 64, 2, 5), *c = make_net(2, 64, 2, 6);
+    size_t n = sm_net_num_params(a);
+    ck_assert_int_eq(memcmp(sm_net_params(a), sm_net_params(b), n * sizeof(float)), 0);
+    ck_assert_int_ne(memcmp(sm_net_params(a), sm_net_params(c), n * sizeof(float)), 0);
+    for (size_t l = 0; l <= 2; l++) {
+        size_t w, fin, fout;
+        ck_assert_ok(sm_net_layer(a, l, &w, NULL, &fin, &fout));
+        float bound = 1.0f / sqrtf((float)fin), mx = 0;
+        double sum = 0;
+        for (size_t i = w; i < w + fin * fout + fout; i++) {
+            float v = sm_net_params(a)[i];
+            ck_assert_float_le(fabsf(v), bound);
+            mx = fmaxf(mx, fabsf(v));
+            sum += v;
+        }
+        ck_assert_float_gt(mx, 0.9f * bound); /* the whole range is used */
+        ck_assert_double_lt(fabs(sum / (double)(fin * fout + fout)), 0.2 * bound);
+    }
+    sm_net_free(a);
+    sm_net_free(b);
+    sm_net_free(c);
+}
+END_TEST
+
+START_TEST(blis_matches_reference)
+{
+    const size_t shapes[][3] = {{2, 128, 3}, {1, 8, 1}, {5, 33, 2}};
+    for (size_t s = 0; s < 3; s++) {
+        size_t d = shapes[s][0];
+        sm_net *net = make_net(d, shapes[s][1], shapes[s][2], 11);
+        enum { N = 300 };
+        float x[N * 5], sig[N], y1[N * 5], y2[N * 5];
+        sm_rng *r;
+        ck_assert_ok(sm_rng_new(&r, 3));
+        ck_assert_ok(sm_rng_fill_normal(r, x, N * d, 0, 1));
+        ck_assert_ok(sm_rng_fill_uniform(r, sig, N, 0.01f, 1.0f));
+        ck_assert_ok(sm_net_reserve(net, 128)); /* forces several blocks */
+        ck_assert_ok(sm_net_forward(net, x, sig, N, d, y1));
+        ck_assert_ok(sm__net_use_reference(net, 1));
+        ck_assert_ok(sm_net_forward(net, x, sig, N, d, y2));
+        for (size_t i = 0; i < N * d; i++)
+            ck_assert_float_eq_tol(y1[i], y2[i], 1e-4f * (1.0f + fabsf(y2[i])));
+        /* The scalar-σ entry point agrees with per-row σ. */
+        for (size_t i = 0; i < N; i++)
+            sig[i] = 0.3f;
+        ck_assert_ok(sm_net_forward(net, x, sig, N, d, y1));
+        ck_assert_ok(sm_net_forward_sigma(net, x, 0.3f, N, d, y2));
+        ck_assert_int_eq(memcmp(y1, y2, N * d * sizeof(float)), 0);
+        sm_rng_free(r);
+        sm_net_free(net);
+    }
+}
+END_TEST
+
+/* Loss at the current parameters for fixed (x, σ, ε). */
+static double loss_at(sm_net *net, const float *x, const float *sig, const float *eps, size_t n,
+                      size_t d)
+{
+    double l;
+    ck_assert_ok(sm_dsm_loss(net, x, sig, eps, n, d, 0, &l));
+    return l;
+}
+
+/* Gradient of net + DSM loss against central differences, on the reference
+ * path (double accumulation) so that float rounding stays far below the
+ * tolerance while a wrong or missing term (a SiLU' factor, a bias sum, a
+ * transposed product) is far above it. */
+static void gradient_check(size_t d, size_t width, size_t depth, int use_blis)
+{
+    sm_net *net = make_net(d, width, depth, 100 + d);
+    if (!use_blis)
+        ck_assert_ok(sm__net_use_reference(net, 1));
+    enum { N = 6 };
+    float x[N * 8], sig[N], eps[N * 8];
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 7));
+    ck_assert_ok(sm_rng_fill_normal(r, x, N * d, 0, 1));
+    ck_assert_ok(sm_rng_fill_normal(r, eps, N * d, 0, 1));
+    for (size_t i = 0; i < N; i++)
+        sig[i] = (float)(0.05 + 0.9 * sm_rng_uniform(r));
+    ck_assert_ok(sm_net_reserve(net, N));
+    ck_assert_ok(sm_net_zero_grad(net));
+    double l0;
+    ck_assert_ok(sm_dsm_loss(net, x, sig, eps, N, d, 1, &l0));
+    size_t np = sm_net_num_params(net);
+    float *p = sm_net_params(net);
+    const float *g = sm_net_grads(net);
+    double num2 = 0, diff2 = 0, gmax = 0;
+    for (size_t i = 0; i < np; i++)
+        gmax = fmax(gmax, fabs(g[i]));
+    const float h = 1e-2f;
+    for (size_t i = 0; i < np; i++) {
+        float keep = p[i];
+        p[i] = keep + h;
+        double lp = loss_at(net, x, sig, eps, N, d);
+        p[i] = keep - h;
+        double lm = loss_at(net, x, sig, eps, N, d);
+        p[i] = keep;
+        double num = (lp - lm) / (2.0 * (double)h);
+        ck_assert_msg(fabs(num - g[i]) <= 2e-3 * gmax + 1e-5,
+                      "shape (%zu,%zu,%zu) param %zu: analytic %g numeric %g", d, width, depth, i,
+                      (double)g[i], num);
+        num2 += num * num;
+        diff2 += (num - g[i]) * (num - g[i]);
+    }
+    ck_assert_double_lt(sqrt(diff2 / num2), use_blis ? 1e-2 : 2e-3);
+    sm_rng_free(r);
+    sm_net_free(net);
+}
+
+START_TEST(gradient_matches_finite_differences)
+{
+    gradient_check(1, 8, 1, 0);
+    gradient_check(3, 16, 2, 0);
+    gradient_check(5, 7, 3, 0);
+    gradient_check(2, 12, 2, 1);
+}
+END_TEST
+
+START_TEST(gradients_accumulate)
+{
+    sm_net *net = make_net(2, 8, 2, 1);
+    float x[4] = {0.1f, 0.2f, -0.3f, 0.4f}, sig[2] = {0.5f, 0.1f}, eps[4] = {1, -1, 0.5f, 0};
+    ck_assert_ok(sm_net_reserve(net, 2));
+    ck_assert_ok(sm_net_zero_grad(net));
+    double l;
+    ck_assert_ok(sm_dsm_loss(net, x, sig, eps, 2, 2, 1, &l));
+    size_t np = sm_net_num_params(net);
+    float *once = malloc(np * sizeof(float));
+    memcpy(once, sm_net_grads(net), np * sizeof(float));
+    ck_assert_ok(sm_dsm_loss(net, x, sig, eps, 2, 2, 1, &l));
+    for (size_t i = 0; i < np; i++)
+        ck_assert_float_eq_tol(sm_net_grads(net)[i], 2 * once[i], 1e-6f + 1e-5f * fabsf(once[i]));
+    free(once);
+    sm_net_free(net);
+}
+END_TEST
+
+START_TEST(thread_count_does_not_change_results)
+{
+    sm_net *net = make_net(2, 128, 3, 2);
+    enum { N = 700 };
+    static float x[N * 2], y1[N * 2], y2[N * 2];
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 3));
+    ck_assert_ok(sm_rng_fill_normal(r, x, N * 2, 0, 1));
+    ck_assert_ok(sm_net_forward_sigma(net, x, 0.2f, N, 2, y1));
+    ck_assert_ok(sm_net_set_threads(net, 2));
+    ck_assert_uint_eq(sm_net_threads(net), 2);
+    ck_assert_ok(sm_net_forward_sigma(net, x, 0.2f, N, 2, y2));
+    ck_assert_int_eq(memcmp(y1, y2, sizeof y1), 0);
+    sm_rng_free(r);
+    sm_net_free(net);
+}
+END_TEST
+
+START_TEST(clone_and_copy)
+{
+    sm_net *a = make_net(3, 10, 2, 1), *b, *c = make_net(3, 10, 2, 2);
+    ck_assert_ok(sm_net_clone(a, &b));
+    size_t np = sm_net_num_params(a);
+    ck_assert_int_eq(memcmp(sm_net_params(a), sm_net_params(b), np * sizeof(float)), 0);
+    sm_net_params(b)[0] += 1.0f; /* independent buffers */
+    ck_assert_float_ne(sm_net_params(a)[0], sm_net_params(b)[0]);
+    ck_assert_ok(sm_net_copy_params(c, a));
+    ck_assert_int_eq(memcmp(sm_net_params(a), sm_net_params(c), np * sizeof(float)), 0);
+    sm_net *d = make_net(3, 11, 2, 1);
+    ck_assert_status(sm_net_copy_params(d, a), SM_ERR_SHAPE);
+    sm_net_free(a);
+    sm_net_free(b);
+    sm_net_free(c);
+    sm_net_free(d);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 1));
+    sm_net *net = (sm_net *)1;
+    ck_assert_status(sm_net_new(&net, 0, 8, 1, r), SM_ERR_INVALID_ARG);
+    ck_assert_ptr_null(net);
+    ck_assert_status(sm_net_new(&net, 2, 0, 1, r), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_net_new(&net, 2, 8, 0, r), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_net_new(&net, 2, 8, 1, NULL), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_net_new(&net, 2, SIZE_MAX / 4, 3, r), SM_ERR_OVERFLOW);
+    ck_assert_status(sm_net_new(&net, 2, (size_t)1 << 29, (size_t)1 << 29, r), SM_ERR_OVERFLOW);
+    ck_assert_ok(sm_net_new(&net, 2, 8, 1, r));
+    float x[4] = {0, 1, 2, 3}, s[2] = {0.5f, 0.5f}, y[4];
+    ck_assert_status(sm_net_forward(net, x, s, 2, 3, y), SM_ERR_SHAPE);
+    ck_assert_status(sm_net_forward(net, NULL, s, 2, 2, y), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_net_forward(net, x, NULL, 2, 2, y), SM_ERR_INVALID_ARG);
+    s[1] = 0.0f;
+    ck_assert_status(sm_net_forward(net, x, s, 2, 2, y), SM_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "sigma[1]"));
+    s[1] = NAN;
+    ck_assert_status(sm_net_forward(net, x, s, 2, 2, y), SM_ERR_INVALID_ARG);
+    s[1] = 0.5f;
+    x[3] = INFINITY;
+    ck_assert_status(sm_net_forward(net, x, s, 2, 2, y), SM_ERR_NONFINITE);
+    x[3] = 3;
+    ck_assert_status(sm_net_forward_sigma(net, x, -1.0f, 2, 2, y), SM_ERR_INVALID_ARG);
+    /* Training passes need a reservation and a matching backward. */
+    ck_assert_status(sm_net_backward(net, y, 2, 2), SM_ERR_STATE);
+    ck_assert_ok(sm_net_reserve(net, 1));
+    ck_assert_status(sm_net_forward_train(net, x, s, 2, 2, y), SM_ERR_STATE);
+    ck_assert_ok(sm_net_forward_train(net, x, s, 1, 2, y));
+    ck_assert_status(sm_net_backward(net, y, 2, 2), SM_ERR_STATE);
+    ck_assert_ok(sm_net_forward_sigma(net, x, 0.5f, 1, 2, y)); /* discards activations */
+    ck_assert_status(sm_net_backward(net, y, 1, 2), SM_ERR_STATE);
+    ck_assert_status(sm_net_reserve(net, 0), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_net_set_threads(net, 0), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_net_zero_grad(NULL), SM_ERR_INVALID_ARG);
+    ck_assert_ok(sm_net_forward(net, x, s, 0, 2, y)); /* n = 0 is a no-op */
+    ck_assert_ptr_null(sm_net_params(NULL));
+    ck_assert_uint_eq(sm_net_num_params(NULL), 0);
+    sm_net_free(net);
+    sm_net_free(NULL);
+    sm_rng_free(r);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("net");
+    TCase *tc = tcase_create("net");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, lab_layout);
+    tcase_add_test(tc, init_like_pytorch);
+    tcase_add_test(tc, blis_matches_reference);
+    tcase_add_test(tc, gradient_matches_finite_differences);
+    tcase_add_test(tc, gradients_accumulate);
+    tcase_add_test(tc, clone_and_copy);
+    tcase_add_test(tc, bad_arguments);
+    suite_add_tcase(s, tc);
+    /* Multithreaded BLIS (OpenMP) must not run in a forked child after the
+     * parent used it: keep the threaded test in its own no-fork case. */
+    TCase *tt = tcase_create("threads");
+    tcase_set_timeout(tt, 120);
+    tcase_add_test(tt, thread_count_does_not_change_results);
+    suite_add_tcase(s, tt);
+    return sm_test_run(s);
+}

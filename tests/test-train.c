@@ -1,0 +1,223 @@
+/* DSM training: the learned score of a Gaussian against its closed form,
+ * reproducibility, divergence handling, the callback, bad arguments. */
+#include <math.h>
+#include <string.h>
+
+#include "testutil.h"
+
+typedef struct {
+    sm_rng *rng;
+    sm_net *net;
+    sm_schedule *sched;
+    sm_optim *opt;
+    sm_trainer *tr;
+} rig;
+
+static void rig_make(rig *g, size_t dim, size_t width, size_t depth, double lr, uint64_t seed,
+                     size_t batch)
+{
+    ck_assert_ok(sm_rng_new(&g->rng, seed));
+    ck_assert_ok(sm_net_new(&g->net, dim, width, depth, g->rng));
+    ck_assert_ok(sm_schedule_new_geometric(&g->sched, 1.0, 0.2, 4));
+    ck_assert_ok(sm_optim_new_adam(&g->opt, sm_net_num_params(g->net), lr, 0.9, 0.999, 1e-8, 0));
+    ck_assert_ok(sm_trainer_new(&g->tr, g->net, g->sched, g->opt, batch));
+}
+
+static void rig_free(rig *g)
+{
+    sm_trainer_free(g->tr);
+    sm_optim_free(g->opt);
+    sm_schedule_free(g->sched);
+    sm_net_free(g->net);
+    sm_rng_free(g->rng);
+}
+
+static sm_dataset *gaussian_data(size_t n, const float *mu, float s, sm_rng *r)
+{
+    float *x = malloc(n * 2 * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < 2; j++)
+            x[i * 2 + j] = mu[j] + s * (float)sm_rng_normal(r);
+    sm_dataset *ds;
+    ck_assert_ok(sm_dataset_new(&ds, x, n, 2));
+    free(x);
+    return ds;
+}
+
+START_TEST(learns_gaussian_score)
+{
+    /* Data N(μ, s²I): the DSM optimum is the score of N(μ, (s²+σ²)I),
+     * s*(x, σ) = −(x − μ)/(s² + σ²). */
+    const float mu[2] = {0.5f, -0.3f}, s = 0.7f;
+    rig g;
+    rig_make(&g, 2, 64, 2, 3e-3, 1, 256);
+    sm_dataset *ds = gaussian_data(20000, mu, s, g.rng);
+    double final_loss;
+    /* Adam's noise floor, not the model, limits the error: finish with a
+     * smaller learning rate. */
+    ck_assert_ok(sm_trainer_fit(g.tr, ds, 5000, g.rng, NULL, NULL, &final_loss));
+    ck_assert_ok(sm_optim_set_lr(g.opt, 3e-4));
+    ck_assert_ok(sm_trainer_fit(g.tr, ds, 2000, g.rng, NULL, NULL, &final_loss));
+    ck_assert(isfinite(final_loss));
+    enum { M = 1000 };
+    static float x[M * 2], y[M * 2];
+    for (size_t k = 0; k < sm_schedule_levels(g.sched); k++) {
+        float sig = sm_schedule_sigma(g.sched, k);
+        double var = (double)s * s + (double)sig * sig, err2 = 0, ref2 = 0;
+        /* Evaluate where p_σ has its mass. */
+        for (size_t i = 0; i < M; i++)
+            for (int j = 0; j < 2; j++)
+                x[i * 2 + j] = mu[j] + (float)(sqrt(var) * sm_rng_normal(g.rng));
+        ck_assert_ok(sm_net_forward_sigma(g.net, x, sig, M, 2, y));
+        for (size_t i = 0; i < M * 2; i++) {
+            double ref = -(x[i] - mu[i % 2]) / var;
+            err2 += (y[i] - ref) * (y[i] - ref);
+            ref2 += ref * ref;
+        }
+        double rel = sqrt(err2 / ref2);
+        ck_assert_msg(rel < 0.08, "sigma %g: relative RMS score error %.4f (tolerance 0.08)",
+                      (double)sig, rel);
+    }
+    sm_dataset_free(ds);
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(same_seed_bit_identical)
+{
+    const float mu[2] = {0, 0};
+    float *p[2];
+    size_t np = 0;
+    for (int run = 0; run < 2; run++) {
+        rig g;
+        rig_make(&g, 2, 32, 2, 1e-3, 42, 64);
+        sm_dataset *ds = gaussian_data(500, mu, 1.0f, g.rng);
+        ck_assert_ok(sm_trainer_fit(g.tr, ds, 50, g.rng, NULL, NULL, NULL));
+        np = sm_net_num_params(g.net);
+        p[run] = malloc(np * sizeof(float));
+        memcpy(p[run], sm_net_params(g.net), np * sizeof(float));
+        sm_dataset_free(ds);
+        rig_free(&g);
+    }
+    ck_assert_int_eq(memcmp(p[0], p[1], np * sizeof(float)), 0);
+    free(p[0]);
+    free(p[1]);
+}
+END_TEST
+
+START_TEST(diverging_learning_rate_stops_cleanly)
+{
+    const float mu[2] = {0, 0};
+    rig g;
+    ck_assert_ok(sm_rng_new(&g.rng, 3));
+    ck_assert_ok(sm_net_new(&g.net, 2, 32, 2, g.rng));
+    ck_assert_ok(sm_schedule_new_geometric(&g.sched, 1.0, 0.01, 10));
+    ck_assert_ok(sm_optim_new_sgd(&g.opt, sm_net_num_params(g.net), 1e6, 0.9, 0));
+    ck_assert_ok(sm_trainer_new(&g.tr, g.net, g.sched, g.opt, 64));
+    sm_dataset *ds = gaussian_data(500, mu, 1.0f, g.rng);
+    ck_assert_status(sm_trainer_fit(g.tr, ds, 1000, g.rng, NULL, NULL, NULL), SM_ERR_DIVERGED);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "at step"));
+    size_t np = sm_net_num_params(g.net);
+    for (size_t i = 0; i < np; i++)
+        ck_assert_msg(isfinite(sm_net_params(g.net)[i]), "parameter %zu is not finite", i);
+    sm_dataset_free(ds);
+    rig_free(&g);
+}
+END_TEST
+
+static int stop_at_5(uint64_t step, uint64_t total, double loss, void *ud)
+{
+    int *calls = ud;
+    ck_assert_uint_eq(total, 100);
+    ck_assert_uint_eq(step, (uint64_t)(*calls + 1));
+    ck_assert(isfinite(loss));
+    (*calls)++;
+    return step == 5;
+}
+
+START_TEST(callback_sees_every_step_and_can_stop)
+{
+    const float mu[2] = {0, 0};
+    rig g;
+    rig_make(&g, 2, 16, 1, 1e-3, 4, 32);
+    sm_dataset *ds = gaussian_data(100, mu, 1.0f, g.rng);
+    int calls = 0;
+    double fl;
+    ck_assert_status(sm_trainer_fit(g.tr, ds, 100, g.rng, stop_at_5, &calls, &fl),
+                     SM_ERR_CANCELLED);
+    ck_assert_int_eq(calls, 5);
+    ck_assert_uint_eq(sm_optim_steps(g.opt), 5);
+    ck_assert(isfinite(fl));
+    sm_dataset_free(ds);
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(step_on_caller_batch)
+{
+    rig g;
+    rig_make(&g, 2, 16, 1, 1e-2, 5, 8);
+    float x[16] = {0};
+    double first = 0, last = 0;
+    for (int i = 0; i < 300; i++) {
+        /* Data at a single point: the loss must fall as the net learns it. */
+        double l;
+        ck_assert_ok(sm_trainer_step(g.tr, x, 8, 2, g.rng, &l));
+        if (i < 20)
+            first += l;
+        if (i >= 280)
+            last += l;
+    }
+    ck_assert_double_lt(last, first);
+    ck_assert_status(sm_trainer_step(g.tr, x, 9, 2, g.rng, NULL), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_trainer_step(g.tr, x, 8, 3, g.rng, NULL), SM_ERR_SHAPE);
+    x[3] = NAN;
+    ck_assert_status(sm_trainer_step(g.tr, x, 8, 2, g.rng, NULL), SM_ERR_NONFINITE);
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+    rig g;
+    rig_make(&g, 2, 8, 1, 1e-3, 6, 4);
+    sm_trainer *t = (sm_trainer *)1;
+    ck_assert_status(sm_trainer_new(&t, NULL, g.sched, g.opt, 4), SM_ERR_INVALID_ARG);
+    ck_assert_ptr_null(t);
+    ck_assert_status(sm_trainer_new(&t, g.net, g.sched, g.opt, 0), SM_ERR_INVALID_ARG);
+    sm_optim *small;
+    ck_assert_ok(sm_optim_new_adam(&small, 3, 1e-3, 0.9, 0.999, 1e-8, 0));
+    ck_assert_status(sm_trainer_new(&t, g.net, g.sched, small, 4), SM_ERR_SHAPE);
+    sm_optim_free(small);
+    float x3[9] = {0};
+    sm_dataset *d3;
+    ck_assert_ok(sm_dataset_new(&d3, x3, 3, 3));
+    ck_assert_status(sm_trainer_fit(g.tr, d3, 10, g.rng, NULL, NULL, NULL), SM_ERR_SHAPE);
+    ck_assert_status(sm_trainer_fit(g.tr, NULL, 10, g.rng, NULL, NULL, NULL), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_trainer_fit(g.tr, d3, 10, NULL, NULL, NULL, NULL), SM_ERR_INVALID_ARG);
+    double l;
+    float x[4] = {0}, s[2] = {0.1f, 0.2f}, e[4] = {0};
+    ck_assert_status(sm_dsm_loss(g.net, x, s, e, 2, 3, 0, &l), SM_ERR_SHAPE);
+    e[0] = NAN;
+    ck_assert_status(sm_dsm_loss(g.net, x, s, e, 2, 2, 0, &l), SM_ERR_NONFINITE);
+    ck_assert_status(sm_dsm_loss(NULL, x, s, e, 2, 2, 0, &l), SM_ERR_INVALID_ARG);
+    sm_trainer_free(NULL);
+    sm_dataset_free(d3);
+    rig_free(&g);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("train");
+    TCase *tc = tcase_create("train");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, learns_gaussian_score);
+    tcase_add_test(tc, same_seed_bit_identical);
+    tcase_add_test(tc, diverging_learning_rate_stops_cleanly);
+    tcase_add_test(tc, callback_sees_every_step_and_can_stop);
+    tcase_add_test(tc, step_on_caller_batch);
+    tcase_add_test(tc, bad_arguments);
+    suite_add_tcase(s, tc);
+    return sm_test_run(s);
+}
