@@ -11,10 +11,13 @@
 #include "scorematch/rng.h"
 #include "scorematch/dataset.h"
 /* toydata, metrics */
+#include "scorematch/toydata.h"
+#include "scorematch/metrics.h"
 /* learning */
 #include "scorematch/schedule.h"
 #include "scorematch/net.h"
 #include "scorematch/optim.h"
 #include "scorematch/train.h"
+#include "scorematch/sampler.h"
 
 #endif /* SCOREMATCH_H */

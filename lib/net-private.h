@@ -16,6 +16,7 @@ struct sm_net {
     float *in;     /* cap × (dim+1): x ‖ log σ */
     float *z;      /* depth × cap × width: pre-activations */
     float *h;      /* depth × cap × width: SiLU outputs */
+    float *sg;     /* depth × cap × width: sigmoid(z), kept for backward */
     float *g[2];   /* cap × width each: backward scratch */
     size_t train_rows; /* rows held by the last training forward, 0 if none */
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activation.h"
 #include "internal.h"
 #include "net-private.h"
 #include "rng-private.h"
@@ -209,9 +210,9 @@ sm_status sm_net_reserve(sm_net *net, size_t batch)
         return sm__error(SM_ERR_OVERFLOW, "%s: batch %zu too large", fn, batch);
     size_t in_sz, hid, hid_all, total;
     if (sm__mul_size(batch, net->dim + 1, &in_sz) || sm__mul_size(batch, net->width, &hid) ||
-        sm__mul_size(hid, net->depth, &hid_all) || hid_all > SIZE_MAX / 2 - in_sz - 2 * hid)
+        sm__mul_size(hid, net->depth, &hid_all) || hid_all > SIZE_MAX / 4 - in_sz - 2 * hid)
         return sm__error(SM_ERR_OVERFLOW, "%s: workspace size overflows", fn);
-    total = in_sz + 2 * hid_all + 2 * hid;
+    total = in_sz + 3 * hid_all + 2 * hid;
     float *ws = sm__calloc(total, sizeof(float));
     if (!ws)
         return sm__error(SM_ERR_NOMEM, "%s: out of memory for a %zu-row workspace", fn, batch);
@@ -221,14 +222,10 @@ sm_status sm_net_reserve(sm_net *net, size_t batch)
     net->in = ws;
     net->z = net->in + in_sz;
     net->h = net->z + hid_all;
-    net->g[0] = net->h + hid_all;
+    net->sg = net->h + hid_all;
+    net->g[0] = net->sg + hid_all;
     net->g[1] = net->g[0] + hid;
     return SM_OK;
-}
-
-static inline float silu(float z)
-{
-    return z / (1.0f + expf(-z));
 }
 
 /* Fills the input block: rows of x followed by log σ. */
@@ -260,8 +257,7 @@ static void forward_rows(sm_net *net, size_t n, float *out)
                   1.0f, z, (ptrdiff_t)fout, 1);
         if (l < net->depth) {
             float *h = net->h + l * net->cap * net->width;
-            for (size_t i = 0; i < n * fout; i++)
-                h[i] = silu(z[i]);
+            sm__silu_forward(z, h, net->sg + l * net->cap * net->width, n * fout);
             a = h;
         }
     }
@@ -376,11 +372,7 @@ sm_status sm_net_backward(sm_net *net, const float *dout, size_t n, size_t dim)
         scratch ^= 1;
         sm__sgemm(net->blas, n, fin, fout, 1.0f, dz, (ptrdiff_t)fout, 1, wt, (ptrdiff_t)fin, 1,
                   0.0f, g, (ptrdiff_t)fin, 1);
-        const float *zp = net->z + (l - 1) * cap * w;
-        for (size_t i = 0; i < n * fin; i++) {
-            float s = 1.0f / (1.0f + expf(-zp[i]));
-            g[i] *= s * (1.0f + zp[i] * (1.0f - s));
-        }
+        sm__silu_backward(g, net->z + (l - 1) * cap * w, net->sg + (l - 1) * cap * w, n * fin);
         dz = g;
     }
     return SM_OK;

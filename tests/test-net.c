@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "activation.h"
 #include "net-private.h"
 
 static sm_net *make_net(size_t dim, size_t width, size_t depth, uint64_t seed)
@@ -17,6 +18,23 @@ static sm_net *make_net(size_t dim, size_t width, size_t depth, uint64_t seed)
     sm_rng_free(r);
     return net;
 }
+
+START_TEST(fast_exp_accuracy)
+{
+    double worst = 0;
+    for (float x = -87.0f; x <= 87.0f; x += 0.0137f) {
+        double ref = exp((double)x);
+        worst = fmax(worst, fabs((double)sm__expf(x) - ref) / ref);
+    }
+    ck_assert_double_lt(worst, 3e-7);
+    ck_assert_float_eq(sm__expf(0.0f), 1.0f);
+    float z[3] = {NAN, -200.0f, 200.0f}, h[3], s[3];
+    sm__silu_forward(z, h, s, 3);
+    ck_assert(isnan(h[0]));
+    ck_assert_float_eq_tol(h[1], 0.0f, 1e-30f);
+    ck_assert_float_eq(h[2], 200.0f);
+}
+END_TEST
 
 START_TEST(lab_layout)
 {
@@ -270,6 +288,7 @@ int main(void)
     Suite *s = suite_create("net");
     TCase *tc = tcase_create("net");
     tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, fast_exp_accuracy);
     tcase_add_test(tc, lab_layout);
     tcase_add_test(tc, init_like_pytorch);
     tcase_add_test(tc, blis_matches_reference);

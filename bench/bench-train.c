@@ -1,0 +1,137 @@
+/* Training throughput of the lab configuration against plain BLIS.
+ *
+ * Times N DSM training steps (batch 256, 2 → 128 → 128 → 128 → 2 net, Adam)
+ * and, in the same run, the bare BLIS sgemm calls of the same shapes and
+ * strides that one training step makes. Reports steps/s, the achieved
+ * GFLOP/s of training (counting only the matrix products) and its ratio to
+ * the bare sgemm rate.
+ *
+ * usage: bench-train [--threads T] [--steps N]
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <blis.h>
+#include <scorematch.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+#define CHECK(call)                                                                   \
+    do {                                                                              \
+        sm_status st_ = (call);                                                       \
+        if (st_) {                                                                    \
+            fprintf(stderr, "%s: %s\n", sm_strerror(st_), sm_last_error());          \
+            exit(1);                                                                  \
+        }                                                                             \
+    } while (0)
+
+typedef struct {
+    dim_t m, n, k;
+    inc_t rsa, csa, rsb, csb, rsc, csc;
+} shape;
+
+int main(int argc, char **argv)
+{
+    int threads = 1, steps = 3000;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
+            steps = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: %s [--threads T] [--steps N]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (threads < 1 || steps < 1)
+        return 2;
+    const size_t d = 2, w = 128, depth = 3, batch = 256, n_data = 4000;
+
+    sm_rng *rng;
+    sm_net *net;
+    sm_schedule *sched;
+    sm_optim *opt;
+    sm_trainer *tr;
+    sm_dataset *ds;
+    float *x = malloc(n_data * d * sizeof(float));
+    CHECK(sm_rng_new(&rng, 0));
+    CHECK(sm_rng_fill_normal(rng, x, n_data * d, 0, 1));
+    CHECK(sm_dataset_new(&ds, x, n_data, d));
+    CHECK(sm_net_new(&net, d, w, depth, rng));
+    CHECK(sm_net_set_threads(net, (size_t)threads));
+    CHECK(sm_schedule_new_geometric(&sched, 1.0, 0.01, 10));
+    CHECK(sm_optim_new_adam(&opt, sm_net_num_params(net), 1e-3, 0.9, 0.999, 1e-8, 0));
+    CHECK(sm_trainer_new(&tr, net, sched, opt, batch));
+
+    /* The products of one step, exactly as the network issues them. */
+    shape sh[16];
+    int ns = 0;
+    double flop_step = 0;
+    for (size_t l = 0; l <= depth; l++) {
+        dim_t fin = l == 0 ? (dim_t)d + 1 : (dim_t)w, fout = l == depth ? (dim_t)d : (dim_t)w;
+        sh[ns++] = (shape){(dim_t)batch, fout, fin, fin, 1, 1, fin, fout, 1};  /* forward */
+        sh[ns++] = (shape){fout, fin, (dim_t)batch, 1, fout, fin, 1, fin, 1};  /* dW */
+        flop_step += 4.0 * (double)batch * (double)fin * (double)fout;
+        if (l > 0) {
+            sh[ns++] = (shape){(dim_t)batch, fin, fout, fout, 1, fin, 1, fin, 1}; /* dh */
+            flop_step += 2.0 * (double)batch * (double)fin * (double)fout;
+        }
+    }
+
+    /* Warm up, then time training. */
+    CHECK(sm_trainer_fit(tr, ds, 50, rng, NULL, NULL, NULL));
+    double t0 = now();
+    double loss;
+    CHECK(sm_trainer_fit(tr, ds, (uint64_t)steps, rng, NULL, NULL, &loss));
+    double t_train = now() - t0;
+
+    /* Bare BLIS on the same shapes, buffers large enough for any of them. */
+    size_t big = batch * w > w * w ? batch * w : w * w;
+    float *a = calloc(big, sizeof(float)), *b = calloc(big, sizeof(float)),
+          *c = calloc(big, sizeof(float));
+    for (size_t i = 0; i < big; i++)
+        a[i] = b[i] = 0.01f * (float)(i % 97);
+    rntm_t rntm = BLIS_RNTM_INITIALIZER;
+    bli_rntm_set_num_threads(threads, &rntm);
+    float one = 1.0f;
+    for (int rep = 0; rep < 50; rep++)
+        for (int s = 0; s < ns; s++)
+            bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, sh[s].m, sh[s].n, sh[s].k, &one,
+                         a, sh[s].rsa, sh[s].csa, b, sh[s].rsb, sh[s].csb, &one, c, sh[s].rsc,
+                         sh[s].csc, NULL, &rntm);
+    t0 = now();
+    for (int rep = 0; rep < steps; rep++)
+        for (int s = 0; s < ns; s++)
+            bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, sh[s].m, sh[s].n, sh[s].k, &one,
+                         a, sh[s].rsa, sh[s].csa, b, sh[s].rsb, sh[s].csb, &one, c, sh[s].rsc,
+                         sh[s].csc, NULL, &rntm);
+    double t_blas = now() - t0;
+
+    double gf_train = flop_step * steps / t_train * 1e-9;
+    double gf_blas = flop_step * steps / t_blas * 1e-9;
+    printf("threads=%d steps=%d batch=%zu net=%zu->%zux%zu->%zu\n", threads, steps, batch, d + 1,
+           w, depth, d);
+    printf("train: %.3f s, %.0f steps/s, %.1f GFLOP/s (products only, %.1f MFLOP/step), loss %.4f\n",
+           t_train, steps / t_train, gf_train, flop_step * 1e-6, loss);
+    printf("bare BLIS sgemm, same shapes: %.3f s, %.1f GFLOP/s\n", t_blas, gf_blas);
+    printf("ratio train/BLIS = %.2f\n", gf_train / gf_blas);
+    free(a);
+    free(b);
+    free(c);
+    free(x);
+    sm_trainer_free(tr);
+    sm_optim_free(opt);
+    sm_schedule_free(sched);
+    sm_net_free(net);
+    sm_dataset_free(ds);
+    sm_rng_free(rng);
+    return 0;
+}

@@ -1,0 +1,596 @@
+/* Sample-quality metrics: nearest-neighbour coverage/precision through the
+ * k-d tree, improved precision/recall, density/coverage, energy distance,
+ * MMD. Definitions are in scorematch/metrics.h. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "kdtree-private.h"
+#include "rng-private.h"
+#include "scorematch/metrics.h"
+
+/* ---- argument checks ---------------------------------------------------- */
+
+static sm_status check_sets(const char *fn, const float *real, size_t n_real,
+                            const float *gen, size_t n_gen, size_t dim)
+{
+    if (!real)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: real is NULL", fn);
+    if (!gen)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: gen is NULL", fn);
+    if (n_real == 0 || n_gen == 0 || dim == 0)
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "%s: n_real, n_gen and dim must be > 0 (got %zu, %zu, %zu)", fn,
+                         n_real, n_gen, dim);
+    size_t a, b;
+    if (sm__mul_size(n_real, dim, &a) || sm__mul_size(a, sizeof(float), &b) ||
+        sm__mul_size(n_gen, dim, &a) || sm__mul_size(a, sizeof(float), &b))
+        return sm__error(SM_ERR_OVERFLOW, "%s: n*dim overflows", fn);
+    size_t total = n_real * dim;
+    size_t bad = sm__first_nonfinite(real, total);
+    if (bad < total)
+        return sm__error(SM_ERR_NONFINITE,
+                         "%s: real point %zu has a non-finite value in column %zu", fn,
+                         bad / dim, bad % dim);
+    return SM_OK;
+}
+
+static sm_status check_radius(const char *fn, double radius)
+{
+    if (!isfinite(radius) || !(radius > 0.0))
+        return sm__error(SM_ERR_INVALID_ARG, "%s: radius must be finite and > 0 (got %g)", fn,
+                         radius);
+    return SM_OK;
+}
+
+static size_t count_nonfinite_rows(const float *x, size_t n, size_t dim)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += (size_t)!sm__row_finite(x + i * dim, dim);
+    return c;
+}
+
+static sm_status build_tree(sm_kdtree **t, const float *x, size_t n, size_t dim,
+                            const char *fn, const char *which)
+{
+    sm_status st = sm__kdtree_build(t, x, n, dim, NULL);
+    if (st == SM_ERR_NOMEM)
+        return sm__error(st, "%s: out of memory for the k-d tree of the %s points", fn, which);
+    if (st)
+        return sm__error(st, "%s: cannot build the k-d tree of the %s points (%s)", fn, which,
+                         sm_strerror(st));
+    return SM_OK;
+}
+
+/* ---- coverage and precision at a fixed radius --------------------------- */
+
+/* Real points that have a point of gen_tree strictly within r2, queried in
+ * real_tree's order (nearby queries reuse the cache). */
+static size_t count_covered(const sm_kdtree *gen_tree, const sm_kdtree *real_tree,
+                            size_t n_real, double r2)
+{
+    size_t c = 0;
+    for (size_t pos = 0; pos < n_real; pos++)
+        c += (size_t)sm__kdtree_any_within(gen_tree, sm__kdtree_point(real_tree, pos), r2);
+    return c;
+}
+
+/* Finite generated points that have a real point strictly within r2. */
+static size_t count_precise(const sm_kdtree *real_tree, const sm_kdtree *gen_tree,
+                            const float *gen, size_t n_gen, size_t dim, double r2)
+{
+    size_t c = 0;
+    if (gen_tree) {
+        size_t m = sm__kdtree_size(gen_tree);
+        for (size_t pos = 0; pos < m; pos++)
+            c += (size_t)sm__kdtree_any_within(real_tree, sm__kdtree_point(gen_tree, pos), r2);
+    } else {
+        for (size_t j = 0; j < n_gen; j++) {
+            const float *y = gen + j * dim;
+            if (sm__row_finite(y, dim))
+                c += (size_t)sm__kdtree_any_within(real_tree, y, r2);
+        }
+    }
+    return c;
+}
+
+static sm_status coverage_precision(const char *fn, const float *real, size_t n_real,
+                                    const float *gen, size_t n_gen, size_t dim,
+                                    double radius, double *out_coverage,
+                                    double *out_precision, size_t *out_nonfinite)
+{
+    sm_status st = check_sets(fn, real, n_real, gen, n_gen, dim);
+    if (st || (st = check_radius(fn, radius)))
+        return st;
+    if (!out_coverage && !out_precision)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: no output given", fn);
+    double r2 = radius * radius;
+    sm_kdtree *gt = NULL, *rt = NULL;
+    if (out_coverage && (st = build_tree(&gt, gen, n_gen, dim, fn, "generated")))
+        return st;
+    /* The real tree is also built for coverage alone: querying the real
+     * points in its (spatial) order keeps the generated tree in cache, which
+     * more than pays for the build at large N. */
+    if ((st = build_tree(&rt, real, n_real, dim, fn, "real"))) {
+        sm__kdtree_free(gt);
+        return st;
+    }
+    size_t nonfinite = count_nonfinite_rows(gen, n_gen, dim);
+    if (out_coverage)
+        *out_coverage =
+            (double)count_covered(gt, rt, n_real, r2) / (double)n_real;
+    if (out_precision)
+        *out_precision =
+            (double)count_precise(rt, gt, gen, n_gen, dim, r2) / (double)n_gen;
+    if (out_nonfinite)
+        *out_nonfinite = nonfinite;
+    sm__kdtree_free(gt);
+    sm__kdtree_free(rt);
+    return SM_OK;
+}
+
+sm_status sm_metric_coverage(const float *real, size_t n_real, const float *gen,
+                             size_t n_gen, size_t dim, double radius, double *out_coverage,
+                             size_t *out_nonfinite)
+{
+    static const char fn[] = "sm_metric_coverage";
+    if (!out_coverage)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: out_coverage is NULL", fn);
+    return coverage_precision(fn, real, n_real, gen, n_gen, dim, radius, out_coverage, NULL,
+                              out_nonfinite);
+}
+
+sm_status sm_metric_precision(const float *real, size_t n_real, const float *gen,
+                              size_t n_gen, size_t dim, double radius, double *out_precision,
+                              size_t *out_nonfinite)
+{
+    static const char fn[] = "sm_metric_precision";
+    if (!out_precision)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: out_precision is NULL", fn);
+    return coverage_precision(fn, real, n_real, gen, n_gen, dim, radius, NULL, out_precision,
+                              out_nonfinite);
+}
+
+sm_status sm_metric_coverage_precision(const float *real, size_t n_real, const float *gen,
+                                       size_t n_gen, size_t dim, double radius,
+                                       double *out_coverage, double *out_precision,
+                                       size_t *out_nonfinite)
+{
+    return coverage_precision("sm_metric_coverage_precision", real, n_real, gen, n_gen, dim,
+                              radius, out_coverage, out_precision, out_nonfinite);
+}
+
+sm_status sm_metric_per_mode_coverage(const float *real, const int32_t *labels, size_t n_real,
+                                      const float *gen, size_t n_gen, size_t dim,
+                                      double radius, double *out_per_mode, size_t n_modes,
+                                      size_t *out_nonfinite)
+{
+    static const char fn[] = "sm_metric_per_mode_coverage";
+    sm_status st = check_sets(fn, real, n_real, gen, n_gen, dim);
+    if (st || (st = check_radius(fn, radius)))
+        return st;
+    if (!labels)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: labels is NULL", fn);
+    if (!out_per_mode)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: out_per_mode is NULL", fn);
+    if (n_modes == 0)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: n_modes must be > 0", fn);
+    for (size_t i = 0; i < n_real; i++)
+        if (labels[i] < 0 || (uint64_t)labels[i] >= (uint64_t)n_modes)
+            return sm__error(SM_ERR_INVALID_ARG,
+                             "%s: label %zu is %ld, outside [0, n_modes = %zu)", fn, i,
+                             (long)labels[i], n_modes);
+    size_t *cnt = sm__calloc(n_modes, 2 * sizeof(size_t));
+    if (!cnt)
+        return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
+    sm_kdtree *gt, *rt = NULL;
+    if ((st = build_tree(&gt, gen, n_gen, dim, fn, "generated")) ||
+        (st = build_tree(&rt, real, n_real, dim, fn, "real"))) {
+        sm__kdtree_free(gt);
+        free(cnt);
+        return st;
+    }
+    double r2 = radius * radius;
+    size_t *total = cnt, *covered = cnt + n_modes;
+    for (size_t pos = 0; pos < n_real; pos++) {
+        int32_t c = labels[sm__kdtree_index(rt, pos)];
+        total[c]++;
+        covered[c] += (size_t)sm__kdtree_any_within(gt, sm__kdtree_point(rt, pos), r2);
+    }
+    for (size_t c = 0; c < n_modes; c++)
+        out_per_mode[c] = total[c] ? (double)covered[c] / (double)total[c] : NAN;
+    if (out_nonfinite)
+        *out_nonfinite = n_gen - sm__kdtree_size(gt);
+    sm__kdtree_free(gt);
+    sm__kdtree_free(rt);
+    free(cnt);
+    return SM_OK;
+}
+
+/* ---- improved precision/recall, density/coverage ------------------------ */
+
+/* r2[pos] = squared distance from stored point pos to its k-th nearest other
+ * stored point, i.e. the (k+1)-th nearest including itself; likewise r2b for
+ * kb when r2b is not NULL. Requires size > max(k, kb). */
+static sm_status knn_radii(const sm_kdtree *t, size_t k, double *r2, size_t kb, double *r2b,
+                           const char *fn)
+{
+    size_t kk = (r2b && kb > k ? kb : k) + 1;
+    double *buf = sm__calloc(kk, sizeof(double));
+    if (!buf)
+        return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
+    size_t n = sm__kdtree_size(t);
+    for (size_t pos = 0; pos < n; pos++) {
+        sm__kdtree_knn(t, sm__kdtree_point(t, pos), kk, buf, NULL);
+        r2[pos] = buf[k];
+        if (r2b)
+            r2b[pos] = buf[kb];
+    }
+    free(buf);
+    return SM_OK;
+}
+
+sm_status sm_metric_prdc(const float *real, size_t n_real, const float *gen, size_t n_gen,
+                         size_t dim, size_t k_pr, size_t k_dc, double *out_precision,
+                         double *out_recall, double *out_density, double *out_coverage,
+                         size_t *out_nonfinite)
+{
+    static const char fn[] = "sm_metric_prdc";
+    sm_status st = check_sets(fn, real, n_real, gen, n_gen, dim);
+    if (st)
+        return st;
+    if (k_pr == 0)
+        k_pr = SM_METRIC_K_PR_DEFAULT;
+    if (k_dc == 0)
+        k_dc = SM_METRIC_K_DC_DEFAULT;
+    int want_pr = out_precision != NULL, want_dc = out_density || out_coverage;
+    if (want_pr && n_real <= k_pr)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: n_real (%zu) must exceed k_pr (%zu)", fn,
+                         n_real, k_pr);
+    if (want_dc && n_real <= k_dc)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: n_real (%zu) must exceed k_dc (%zu)", fn,
+                         n_real, k_dc);
+    size_t nonfinite = count_nonfinite_rows(gen, n_gen, dim);
+    size_t m_fin = n_gen - nonfinite;
+    if (out_recall && m_fin <= k_pr) {
+        if (n_gen <= k_pr)
+            return sm__error(SM_ERR_INVALID_ARG, "%s: n_gen (%zu) must exceed k_pr (%zu)",
+                             fn, n_gen, k_pr);
+        return sm__error(SM_ERR_NONFINITE,
+                         "%s: only %zu of %zu generated points are finite; recall with "
+                         "k_pr = %zu needs at least %zu",
+                         fn, m_fin, n_gen, k_pr, k_pr + 1);
+    }
+
+    sm_kdtree *rt = NULL, *gt = NULL;
+    double *rad = NULL; /* real k_pr radii | real k_dc radii | gen k_pr radii */
+    size_t n_rad = 0;
+    if (sm__mul_size(n_real, 2, &n_rad) || (n_rad += m_fin) < m_fin) {
+        return sm__error(SM_ERR_OVERFLOW, "%s: sizes overflow", fn);
+    }
+    double *r_pr, *r_dc, *g_pr;
+    double prec = 0, rec = 0, dens = 0, cov = 0;
+
+    if ((st = build_tree(&gt, gen, n_gen, dim, fn, "generated")))
+        return st;
+    if ((want_pr || want_dc) && (st = build_tree(&rt, real, n_real, dim, fn, "real")))
+        goto done;
+    rad = sm__calloc(n_rad, sizeof(double));
+    if (!rad) {
+        st = sm__error(SM_ERR_NOMEM, "%s: out of memory for the radii", fn);
+        goto done;
+    }
+    r_pr = rad;
+    r_dc = rad + n_real;
+    g_pr = rad + 2 * n_real;
+
+    if (want_pr || want_dc) {
+        if (want_pr && want_dc)
+            st = knn_radii(rt, k_pr, r_pr, k_dc, r_dc, fn);
+        else if (want_pr)
+            st = knn_radii(rt, k_pr, r_pr, 0, NULL, fn);
+        else
+            st = knn_radii(rt, k_dc, r_dc, 0, NULL, fn);
+        if (st)
+            goto done;
+    }
+    if (want_pr) {
+        /* A generated point is precise if it lies in some real k-NN ball (<=). */
+        sm__kdtree_set_radii(rt, r_pr);
+        size_t c = 0;
+        for (size_t pos = 0; pos < m_fin; pos++)
+            c += sm__kdtree_count_in_balls(rt, sm__kdtree_point(gt, pos), 0, 1);
+        prec = (double)c / (double)n_gen;
+    }
+    if (out_density) {
+        /* Number of real k-NN balls (<) containing each generated point. */
+        sm__kdtree_set_radii(rt, r_dc);
+        double sum = 0.0;
+        for (size_t pos = 0; pos < m_fin; pos++)
+            sum += (double)sm__kdtree_count_in_balls(rt, sm__kdtree_point(gt, pos), 1,
+                                                     SIZE_MAX);
+        dens = sum / ((double)k_dc * (double)n_gen);
+    }
+    if (out_coverage) {
+        /* A real point is covered if its nearest generated point is inside
+         * its own k-NN ball (<): the same as "some point within the radius". */
+        size_t c = 0;
+        for (size_t pos = 0; pos < n_real; pos++)
+            c += (size_t)sm__kdtree_any_within(gt, sm__kdtree_point(rt, pos), r_dc[pos]);
+        cov = (double)c / (double)n_real;
+    }
+    if (out_recall) {
+        /* A real point is recalled if it lies in some generated k-NN ball (<=). */
+        if ((st = knn_radii(gt, k_pr, g_pr, 0, NULL, fn)))
+            goto done;
+        sm__kdtree_set_radii(gt, g_pr);
+        size_t c = 0;
+        if (rt) {
+            for (size_t pos = 0; pos < n_real; pos++)
+                c += sm__kdtree_count_in_balls(gt, sm__kdtree_point(rt, pos), 0, 1);
+        } else {
+            for (size_t i = 0; i < n_real; i++)
+                c += sm__kdtree_count_in_balls(gt, real + i * dim, 0, 1);
+        }
+        rec = (double)c / (double)n_real;
+    }
+    if (out_precision)
+        *out_precision = prec;
+    if (out_recall)
+        *out_recall = rec;
+    if (out_density)
+        *out_density = dens;
+    if (out_coverage)
+        *out_coverage = cov;
+    if (out_nonfinite)
+        *out_nonfinite = nonfinite;
+done:
+    sm__kdtree_free(rt);
+    sm__kdtree_free(gt);
+    free(rad);
+    return st;
+}
+
+/* ---- energy distance and MMD -------------------------------------------- */
+
+/* The point sets the pairwise statistics run on: the real points and the
+ * finite generated points, each subsampled to max_points when larger. */
+typedef struct pair_sets {
+    const float *x, *y;
+    size_t nx, ny;
+    float *own_x, *own_y;
+    size_t nonfinite;
+} pair_sets;
+
+static void pair_sets_free(pair_sets *p)
+{
+    free(p->own_x);
+    free(p->own_y);
+}
+
+/* Copies rows idx[0..m) of src into a new m × dim array. */
+static float *gather(const float *src, const size_t *idx, size_t m, size_t dim)
+{
+    float *dst = sm__calloc(m, dim * sizeof(float));
+    if (dst)
+        for (size_t i = 0; i < m; i++)
+            memcpy(dst + i * dim, src + idx[i] * dim, dim * sizeof(float));
+    return dst;
+}
+
+/* Moves a uniform random m-subset of idx[0..n) to idx[0..m) (partial
+ * Fisher–Yates). */
+static void choose_subset(size_t *idx, size_t n, size_t m, sm_rng *rng)
+{
+    for (size_t i = 0; i < m; i++) {
+        size_t j = i + (size_t)sm__rng_below(rng, (uint64_t)(n - i));
+        size_t t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+    }
+}
+
+static sm_status make_pair_sets(pair_sets *p, const char *fn, const float *real,
+                                size_t n_real, const float *gen, size_t n_gen, size_t dim,
+                                size_t max_points, sm_rng *rng)
+{
+    memset(p, 0, sizeof *p);
+    sm_status st = check_sets(fn, real, n_real, gen, n_gen, dim);
+    if (st)
+        return st;
+    p->nonfinite = count_nonfinite_rows(gen, n_gen, dim);
+    size_t m_fin = n_gen - p->nonfinite;
+    if (m_fin == 0)
+        return sm__error(SM_ERR_NONFINITE, "%s: none of the %zu generated points is finite",
+                         fn, n_gen);
+    int sub_x = max_points && n_real > max_points;
+    int sub_y = max_points && m_fin > max_points;
+    if ((sub_x || sub_y) && !rng)
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "%s: rng is NULL but a set exceeds max_points (%zu) and must be "
+                         "subsampled",
+                         fn, max_points);
+    size_t big = n_real > n_gen ? n_real : n_gen;
+    size_t *idx = NULL;
+    if (sub_x || sub_y || p->nonfinite) {
+        idx = sm__calloc(big, sizeof(size_t));
+        if (!idx)
+            return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
+    }
+    p->x = real;
+    p->nx = n_real;
+    if (sub_x) {
+        for (size_t i = 0; i < n_real; i++)
+            idx[i] = i;
+        choose_subset(idx, n_real, max_points, rng);
+        p->x = p->own_x = gather(real, idx, max_points, dim);
+        p->nx = max_points;
+    }
+    p->y = gen;
+    p->ny = n_gen;
+    if (!p->own_x && sub_x)
+        goto nomem;
+    if (sub_y || p->nonfinite) {
+        size_t k = 0;
+        for (size_t j = 0; j < n_gen; j++)
+            if (sm__row_finite(gen + j * dim, dim))
+                idx[k++] = j;
+        p->ny = m_fin;
+        if (sub_y) {
+            choose_subset(idx, m_fin, max_points, rng);
+            p->ny = max_points;
+        }
+        p->y = p->own_y = gather(gen, idx, p->ny, dim);
+        if (!p->own_y)
+            goto nomem;
+    }
+    free(idx);
+    return SM_OK;
+nomem:
+    free(idx);
+    pair_sets_free(p);
+    return sm__error(SM_ERR_NOMEM, "%s: out of memory for the subsample", fn);
+}
+
+/* Σ_{i<j} f(‖a_i − a_j‖²) and Σ_{i,j} f(‖a_i − b_j‖²), row sums first. */
+typedef double (*pair_fn)(double d2, double param);
+
+static double sum_within(const float *a, size_t n, size_t dim, pair_fn f, double param)
+{
+    double total = 0.0;
+    for (size_t i = 1; i < n; i++) {
+        const float *ai = a + i * dim;
+        double row = 0.0;
+        for (size_t j = 0; j < i; j++)
+            row += f(sm__sqdist(ai, a + j * dim, dim), param);
+        total += row;
+    }
+    return total;
+}
+
+static double sum_between(const float *a, size_t n, const float *b, size_t m, size_t dim,
+                          pair_fn f, double param)
+{
+    double total = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const float *ai = a + i * dim;
+        double row = 0.0;
+        for (size_t j = 0; j < m; j++)
+            row += f(sm__sqdist(ai, b + j * dim, dim), param);
+        total += row;
+    }
+    return total;
+}
+
+static double f_dist(double d2, double unused)
+{
+    (void)unused;
+    return sqrt(d2);
+}
+
+static double f_rbf(double d2, double gamma)
+{
+    return exp(-gamma * d2);
+}
+
+sm_status sm_metric_energy_distance(const float *real, size_t n_real, const float *gen,
+                                    size_t n_gen, size_t dim, size_t max_points, sm_rng *rng,
+                                    double *out_energy, size_t *out_nonfinite)
+{
+    static const char fn[] = "sm_metric_energy_distance";
+    if (!out_energy)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: out_energy is NULL", fn);
+    pair_sets p;
+    sm_status st = make_pair_sets(&p, fn, real, n_real, gen, n_gen, dim, max_points, rng);
+    if (st)
+        return st;
+    double nx = (double)p.nx, ny = (double)p.ny;
+    double xy = sum_between(p.x, p.nx, p.y, p.ny, dim, f_dist, 0.0) / (nx * ny);
+    double xx = 2.0 * sum_within(p.x, p.nx, dim, f_dist, 0.0) / (nx * nx);
+    double yy = 2.0 * sum_within(p.y, p.ny, dim, f_dist, 0.0) / (ny * ny);
+    double e = 2.0 * xy - xx - yy;
+    *out_energy = e > 0.0 ? e : 0.0;
+    if (out_nonfinite)
+        *out_nonfinite = p.nonfinite;
+    pair_sets_free(&p);
+    return SM_OK;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of ‖z_a − z_b‖ over pairs a < b of at most 1024 points of the
+ * pooled set taken at even strides; 1 if that median is 0 or on failure to
+ * allocate (reported as NOMEM). */
+static sm_status median_bandwidth(const pair_sets *p, size_t dim, double *h, const char *fn)
+{
+    enum { MAX_POOL = 1024 };
+    size_t pool = p->nx + p->ny;
+    size_t s = pool < MAX_POOL ? pool : MAX_POOL;
+    size_t npairs = s * (s - 1) / 2;
+    double *d = sm__calloc(npairs, sizeof(double));
+    const float **pt = sm__calloc(s, sizeof(const float *));
+    if (!d || !pt) {
+        free(d);
+        free(pt);
+        return sm__error(SM_ERR_NOMEM, "%s: out of memory for the median heuristic", fn);
+    }
+    for (size_t k = 0; k < s; k++) {
+        /* floor(k·pool/s) without overflow: distinct indices, first is 0. */
+        size_t q = k * (pool / s) + k * (pool % s) / s;
+        pt[k] = q < p->nx ? p->x + q * dim : p->y + (q - p->nx) * dim;
+    }
+    size_t c = 0;
+    for (size_t a = 1; a < s; a++)
+        for (size_t b = 0; b < a; b++)
+            d[c++] = sqrt(sm__sqdist(pt[a], pt[b], dim));
+    qsort(d, npairs, sizeof(double), cmp_double);
+    double med = npairs % 2 ? d[npairs / 2] : 0.5 * (d[npairs / 2 - 1] + d[npairs / 2]);
+    *h = med > 0.0 && isfinite(med) ? med : 1.0;
+    free(d);
+    free(pt);
+    return SM_OK;
+}
+
+sm_status sm_metric_mmd_rbf(const float *real, size_t n_real, const float *gen, size_t n_gen,
+                            size_t dim, double bandwidth, size_t max_points, sm_rng *rng,
+                            double *out_mmd2, double *out_bandwidth, size_t *out_nonfinite)
+{
+    static const char fn[] = "sm_metric_mmd_rbf";
+    if (!out_mmd2)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: out_mmd2 is NULL", fn);
+    if (!isfinite(bandwidth))
+        return sm__error(SM_ERR_INVALID_ARG, "%s: bandwidth must be finite (got %g)", fn,
+                         bandwidth);
+    pair_sets p;
+    sm_status st = make_pair_sets(&p, fn, real, n_real, gen, n_gen, dim, max_points, rng);
+    if (st)
+        return st;
+    double h = bandwidth;
+    if (!(h > 0.0) && (st = median_bandwidth(&p, dim, &h, fn))) {
+        pair_sets_free(&p);
+        return st;
+    }
+    double gamma = 1.0 / (2.0 * h * h);
+    if (!isfinite(gamma)) {
+        pair_sets_free(&p);
+        return sm__error(SM_ERR_INVALID_ARG, "%s: bandwidth %g is too small", fn, h);
+    }
+    double nx = (double)p.nx, ny = (double)p.ny;
+    double kxy = sum_between(p.x, p.nx, p.y, p.ny, dim, f_rbf, gamma) / (nx * ny);
+    double kxx = (nx + 2.0 * sum_within(p.x, p.nx, dim, f_rbf, gamma)) / (nx * nx);
+    double kyy = (ny + 2.0 * sum_within(p.y, p.ny, dim, f_rbf, gamma)) / (ny * ny);
+    double m = kxx + kyy - 2.0 * kxy;
+    *out_mmd2 = m > 0.0 ? m : 0.0;
+    if (out_bandwidth)
+        *out_bandwidth = h;
+    if (out_nonfinite)
+        *out_nonfinite = p.nonfinite;
+    pair_sets_free(&p);
+    return SM_OK;
+}

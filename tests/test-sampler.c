@@ -1,0 +1,302 @@
+/* Annealed Langevin sampler: samples of a learned Gaussian, the collapse
+ * without noise, step-size conversions, divergence handling, callbacks,
+ * reproducibility, bad arguments. */
+#include <math.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static const float MU[2] = {1.0f, -0.5f};
+static const float SD = 0.6f;
+
+typedef struct {
+    sm_rng *rng;
+    sm_net *net;
+    sm_schedule *sched;
+} model;
+
+/* A net trained on N(MU, SD²I): its samples must have those moments. */
+static void model_make(model *m)
+{
+    ck_assert_ok(sm_rng_new(&m->rng, 11));
+    ck_assert_ok(sm_net_new(&m->net, 2, 64, 2, m->rng));
+    ck_assert_ok(sm_schedule_new_geometric(&m->sched, 2.0, 0.05, 8));
+    enum { N = 10000 };
+    static float x[N * 2];
+    for (size_t i = 0; i < N; i++)
+        for (int j = 0; j < 2; j++)
+            x[i * 2 + j] = MU[j] + SD * (float)sm_rng_normal(m->rng);
+    sm_dataset *ds;
+    sm_optim *opt;
+    sm_trainer *tr;
+    ck_assert_ok(sm_dataset_new(&ds, x, N, 2));
+    ck_assert_ok(sm_optim_new_adam(&opt, sm_net_num_params(m->net), 3e-3, 0.9, 0.999, 1e-8, 0));
+    ck_assert_ok(sm_trainer_new(&tr, m->net, m->sched, opt, 256));
+    ck_assert_ok(sm_trainer_fit(tr, ds, 3000, m->rng, NULL, NULL, NULL));
+    ck_assert_ok(sm_optim_set_lr(opt, 3e-4)); /* settle below Adam's noise floor */
+    ck_assert_ok(sm_trainer_fit(tr, ds, 1500, m->rng, NULL, NULL, NULL));
+    sm_trainer_free(tr);
+    sm_optim_free(opt);
+    sm_dataset_free(ds);
+}
+
+static void model_free(model *m)
+{
+    sm_schedule_free(m->sched);
+    sm_net_free(m->net);
+    sm_rng_free(m->rng);
+}
+
+static void moments(const float *x, size_t n, double mean[2], double sd[2])
+{
+    for (int j = 0; j < 2; j++) {
+        double s1 = 0, s2 = 0;
+        for (size_t i = 0; i < n; i++) {
+            s1 += x[i * 2 + j];
+            s2 += (double)x[i * 2 + j] * x[i * 2 + j];
+        }
+        mean[j] = s1 / (double)n;
+        sd[j] = sqrt(fmax(s2 / (double)n - mean[j] * mean[j], 0.0));
+    }
+}
+
+START_TEST(samples_have_the_data_moments)
+{
+    model m;
+    model_make(&m);
+    enum { N = 3000 };
+    static float y[N * 2];
+    double mean[2], sd[2];
+
+    /* At one trained level σ with enough steps to mix, Langevin samples
+     * p_σ = N(MU, (SD² + σ²)I); the discretisation adds about α/4 to the
+     * variance, far inside the tolerance. */
+    float sig = sm_schedule_sigma(m.sched, 3);
+    sm_schedule *one;
+    ck_assert_ok(sm_schedule_new_from_array(&one, &sig, 1));
+    sm_sampler *s;
+    ck_assert_ok(sm_sampler_new(&s, m.net, one));
+    ck_assert_ok(sm_sampler_set_steps_per_scale(s, 400));
+    ck_assert_ok(sm_sampler_set_step_ratio(s, 0.5));
+    ck_assert_ok(sm_sampler_run(s, m.rng, y, N, 2));
+    ck_assert_uint_eq(sm_sampler_nfe(s), 400);
+    moments(y, N, mean, sd);
+    double want = sqrt((double)SD * SD + (double)sig * sig);
+    for (int j = 0; j < 2; j++) {
+        ck_assert_msg(fabs(mean[j] - MU[j]) < 0.06, "mean[%d] = %g, want %g", j, mean[j],
+                      (double)MU[j]);
+        ck_assert_msg(fabs(sd[j] - want) < 0.06 * want, "sd[%d] = %g, want %g", j, sd[j], want);
+    }
+    sm_sampler_free(s);
+    sm_schedule_free(one);
+
+    /* The whole ladder with 20 steps per level does not mix fully at the
+     * small levels (α = 0.2σ² is tiny there), so the cloud keeps a little of
+     * the start's mean and the spread of an intermediate level: check that
+     * it is near the data, not the exact moments. */
+    ck_assert_ok(sm_sampler_new(&s, m.net, m.sched));
+    ck_assert_ok(sm_sampler_set_final_denoise(s, 1));
+    ck_assert_ok(sm_sampler_run(s, m.rng, y, N, 2));
+    ck_assert_uint_eq(sm_sampler_nfe(s), 8 * 20 + 1);
+    moments(y, N, mean, sd);
+    for (int j = 0; j < 2; j++) {
+        ck_assert_msg(fabs(mean[j] - MU[j]) < 0.15, "mean[%d] = %g", j, mean[j]);
+        ck_assert_msg(sd[j] > 0.8 * SD && sd[j] < 1.4 * SD, "sd[%d] = %g", j, sd[j]);
+    }
+    /* Without the noise term the walk is gradient ascent: the cloud
+     * collapses toward the mode. */
+    ck_assert_ok(sm_sampler_set_noise(s, 0));
+    ck_assert_ok(sm_sampler_run(s, m.rng, y, N, 2));
+    moments(y, N, mean, sd);
+    ck_assert_double_lt(sd[0], 0.5 * SD);
+    ck_assert_double_lt(sd[1], 0.5 * SD);
+    sm_sampler_free(s);
+    model_free(&m);
+}
+END_TEST
+
+static int count_levels(size_t level, size_t levels, float sigma, const float *x, size_t n,
+                        size_t dim, void *ud)
+{
+    float *last = ud;
+    ck_assert_uint_eq(levels, 8);
+    ck_assert_uint_eq(dim, 2);
+    ck_assert_uint_eq(n, 50);
+    ck_assert(isfinite(x[0]));
+    ck_assert_float_lt(sigma, last[0]); /* strictly decreasing */
+    last[0] = sigma;
+    last[1] += 1;
+    return level == 4; /* stop after the fifth level */
+}
+
+START_TEST(callback_and_cancel)
+{
+    model m;
+    ck_assert_ok(sm_rng_new(&m.rng, 1));
+    ck_assert_ok(sm_net_new(&m.net, 2, 8, 1, m.rng));
+    ck_assert_ok(sm_schedule_new_geometric(&m.sched, 1.0, 0.1, 8));
+    sm_sampler *s;
+    ck_assert_ok(sm_sampler_new(&s, m.net, m.sched));
+    ck_assert_ok(sm_sampler_set_steps_per_scale(s, 3));
+    float state[2] = {INFINITY, 0};
+    ck_assert_ok(sm_sampler_set_callback(s, count_levels, state));
+    float y[100];
+    ck_assert_status(sm_sampler_run(s, m.rng, y, 50, 2), SM_ERR_CANCELLED);
+    ck_assert_float_eq(state[1], 5.0f);
+    ck_assert_uint_eq(sm_sampler_nfe(s), 5 * 3);
+    sm_sampler_free(s);
+    model_free(&m);
+}
+END_TEST
+
+START_TEST(step_size_forms)
+{
+    model m;
+    ck_assert_ok(sm_rng_new(&m.rng, 1));
+    ck_assert_ok(sm_net_new(&m.net, 2, 8, 1, m.rng));
+    ck_assert_ok(sm_schedule_new_geometric(&m.sched, 1.0, 0.01, 10));
+    sm_sampler *s;
+    ck_assert_ok(sm_sampler_new(&s, m.net, m.sched));
+    ck_assert_double_eq(sm_sampler_step_ratio(s), 0.2);
+    ck_assert_ok(sm_sampler_set_step_ncsn(s, 2e-5)); /* ε/σ_L² = 2e-5/1e-4 */
+    ck_assert_double_eq_tol(sm_sampler_step_ratio(s), 0.2, 1e-6);
+    ck_assert_ok(sm_sampler_set_step_ratio(s, 0.05));
+    ck_assert_double_eq(sm_sampler_step_ratio(s), 0.05);
+    ck_assert_status(sm_sampler_set_step_ratio(s, 0.0), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_set_step_ratio(s, NAN), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_set_step_ncsn(s, -1.0), SM_ERR_INVALID_ARG);
+    ck_assert_double_eq(sm_sampler_step_ratio(s), 0.05);
+    sm_sampler_free(s);
+    model_free(&m);
+}
+END_TEST
+
+START_TEST(divergence_is_reported_with_last_finite_state)
+{
+    model m;
+    ck_assert_ok(sm_rng_new(&m.rng, 2));
+    ck_assert_ok(sm_net_new(&m.net, 2, 16, 1, m.rng));
+    /* Make the net's output large so a huge step overflows quickly. */
+    float *p = sm_net_params(m.net);
+    for (size_t i = 0; i < sm_net_num_params(m.net); i++)
+        p[i] *= 50.0f;
+    ck_assert_ok(sm_schedule_new_geometric(&m.sched, 1.0, 0.01, 10));
+    sm_sampler *s;
+    ck_assert_ok(sm_sampler_new(&s, m.net, m.sched));
+    /* The printed lab rule: α = 0.1·(σ/σ_L)², i.e. ratio 0.1/σ_L² = 1000. */
+    ck_assert_ok(sm_sampler_set_step_ratio(s, 1000.0));
+    float y[200];
+    ck_assert_status(sm_sampler_run(s, m.rng, y, 100, 2), SM_ERR_DIVERGED);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "level 1 of 10"));
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "step ratio"));
+    for (int i = 0; i < 200; i++)
+        ck_assert(isfinite(y[i]));
+    sm_sampler_free(s);
+    model_free(&m);
+}
+END_TEST
+
+START_TEST(initial_distributions_and_run_from)
+{
+    model m;
+    ck_assert_ok(sm_rng_new(&m.rng, 3));
+    ck_assert_ok(sm_net_new(&m.net, 2, 8, 1, m.rng));
+    /* One tiny level and a tiny step: the points barely move, so the output
+     * shows the initial distribution. */
+    float tiny[1] = {1e-3f};
+    ck_assert_ok(sm_schedule_new_from_array(&m.sched, tiny, 1));
+    sm_sampler *s;
+    ck_assert_ok(sm_sampler_new(&s, m.net, m.sched));
+    ck_assert_ok(sm_sampler_set_step_ratio(s, 1e-6));
+    ck_assert_ok(sm_sampler_set_steps_per_scale(s, 1));
+    enum { N = 4000 };
+    static float y[N * 2];
+    ck_assert_ok(sm_sampler_set_init_uniform(s, 2.0, 3.0));
+    ck_assert_ok(sm_sampler_run(s, m.rng, y, N, 2));
+    for (size_t i = 0; i < N * 2; i++)
+        ck_assert(y[i] > 1.999f && y[i] < 3.001f);
+    ck_assert_ok(sm_sampler_set_init_normal(s, 3.0));
+    ck_assert_ok(sm_sampler_run(s, m.rng, y, N, 2));
+    double mean[2], sd[2];
+    moments(y, N, mean, sd);
+    ck_assert_double_eq_tol(sd[0], 3.0, 0.15);
+    ck_assert_double_eq_tol(mean[1], 0.0, 0.15);
+    float x[4] = {5, 5, -5, -5};
+    ck_assert_ok(sm_sampler_run_from(s, m.rng, x, 2, 2));
+    ck_assert_float_eq_tol(x[0], 5.0f, 1e-3f);
+    ck_assert_float_eq_tol(x[3], -5.0f, 1e-3f);
+    x[1] = NAN;
+    ck_assert_status(sm_sampler_run_from(s, m.rng, x, 2, 2), SM_ERR_NONFINITE);
+    ck_assert_status(sm_sampler_set_init_uniform(s, 3.0, 2.0), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_set_init_normal(s, 0.0), SM_ERR_INVALID_ARG);
+    sm_sampler_free(s);
+    model_free(&m);
+}
+END_TEST
+
+START_TEST(same_seed_same_samples)
+{
+    model m;
+    ck_assert_ok(sm_rng_new(&m.rng, 4));
+    ck_assert_ok(sm_net_new(&m.net, 2, 32, 2, m.rng));
+    ck_assert_ok(sm_schedule_new_geometric(&m.sched, 1.0, 0.01, 10));
+    sm_sampler *s;
+    ck_assert_ok(sm_sampler_new(&s, m.net, m.sched));
+    ck_assert_ok(sm_sampler_set_steps_per_scale(s, 5));
+    float a[600], b[600];
+    sm_rng *r1, *r2;
+    ck_assert_ok(sm_rng_new(&r1, 99));
+    ck_assert_ok(sm_rng_new(&r2, 99));
+    ck_assert_ok(sm_sampler_run(s, r1, a, 300, 2));
+    ck_assert_ok(sm_sampler_run(s, r2, b, 300, 2));
+    ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
+    sm_rng_free(r1);
+    sm_rng_free(r2);
+    sm_sampler_free(s);
+    model_free(&m);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+    model m;
+    ck_assert_ok(sm_rng_new(&m.rng, 5));
+    ck_assert_ok(sm_net_new(&m.net, 2, 8, 1, m.rng));
+    ck_assert_ok(sm_schedule_new_geometric(&m.sched, 1.0, 0.1, 3));
+    sm_sampler *s = (sm_sampler *)1;
+    ck_assert_status(sm_sampler_new(&s, NULL, m.sched), SM_ERR_INVALID_ARG);
+    ck_assert_ptr_null(s);
+    ck_assert_status(sm_sampler_new(NULL, m.net, m.sched), SM_ERR_INVALID_ARG);
+    ck_assert_ok(sm_sampler_new(&s, m.net, m.sched));
+    float y[6];
+    ck_assert_status(sm_sampler_run(s, m.rng, y, 2, 3), SM_ERR_SHAPE);
+    ck_assert_status(sm_sampler_run(s, NULL, y, 2, 2), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_run(s, m.rng, NULL, 2, 2), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_run(s, m.rng, y, 0, 2), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_run(s, m.rng, y, SIZE_MAX / 2, 2), SM_ERR_OVERFLOW);
+    ck_assert_status(sm_sampler_set_steps_per_scale(s, 0), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_set_noise(NULL, 1), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_run(NULL, m.rng, y, 2, 2), SM_ERR_INVALID_ARG);
+    ck_assert_uint_eq(sm_sampler_nfe(NULL), 0);
+    ck_assert_ok(sm_sampler_run(s, m.rng, y, 3, 2)); /* still usable */
+    sm_sampler_free(s);
+    sm_sampler_free(NULL);
+    model_free(&m);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("sampler");
+    TCase *tc = tcase_create("sampler");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, samples_have_the_data_moments);
+    tcase_add_test(tc, callback_and_cancel);
+    tcase_add_test(tc, step_size_forms);
+    tcase_add_test(tc, divergence_is_reported_with_last_finite_state);
+    tcase_add_test(tc, initial_distributions_and_run_from);
+    tcase_add_test(tc, same_seed_same_samples);
+    tcase_add_test(tc, bad_arguments);
+    suite_add_tcase(s, tc);
+    return sm_test_run(s);
+}
