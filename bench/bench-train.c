@@ -8,7 +8,7 @@
  *
  * usage: bench-train [--threads T] [--steps N]
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE 1 /* setenv */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +16,8 @@
 
 #include <blis.h>
 #include <scorematch.h>
+
+#include "../examples/blis_kernels.h"
 
 static double now(void)
 {
@@ -41,6 +43,7 @@ typedef struct {
 int main(int argc, char **argv)
 {
     int threads = 1, steps = 3000;
+    choose_blis_kernels();
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
@@ -117,8 +120,8 @@ int main(int argc, char **argv)
 
     double gf_train = flop_step * steps / t_train * 1e-9;
     double gf_blas = flop_step * steps / t_blas * 1e-9;
-    printf("threads=%d steps=%d batch=%zu net=%zu->%zux%zu->%zu\n", threads, steps, batch, d + 1,
-           w, depth, d);
+    printf("threads=%d steps=%d batch=%zu net=%zu->%zux%zu->%zu blis=%s\n", threads, steps, batch,
+           d + 1, w, depth, d, sm_blas_config());
     printf("train: %.3f s, %.0f steps/s, %.1f GFLOP/s (products only, %.1f MFLOP/step), loss %.4f\n",
            t_train, steps / t_train, gf_train, flop_step * 1e-6, loss);
     printf("bare BLIS sgemm, same shapes: %.3f s, %.1f GFLOP/s\n", t_blas, gf_blas);

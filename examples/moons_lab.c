@@ -8,7 +8,7 @@
  * 20 Langevin steps per level, step ratio α/σ² = 0.2 (NCSN's ε = 2e-5; the
  * lab's printed step rule diverges, see scorematch/sampler.h).
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE 1 /* setenv */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -18,6 +18,7 @@
 
 #include <scorematch.h>
 
+#include "blis_kernels.h"
 #include "plot.h"
 #include "progress.h"
 
@@ -133,9 +134,13 @@ static int parse_args(int argc, char **argv, options *o)
 
 int main(int argc, char **argv)
 {
+    choose_blis_kernels();
     options o;
     if (parse_args(argc, argv, &o))
         return 2;
+    if (!o.quiet)
+        fprintf(stderr, "moons_lab: %zu thread%s, BLIS kernels '%s'\n", o.threads,
+                o.threads == 1 ? "" : "s", sm_blas_config());
 
     int rc = 1;
     sm_rng *data_rng = NULL, *rng = NULL;

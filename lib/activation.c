@@ -20,15 +20,17 @@
 
 static inline float exp_approx(float x)
 {
-    /* Clamp to the range where 2^n is a normal float; NaN maps to 0 so
-     * that the integer conversion below is defined (the SiLU still returns
-     * NaN for a NaN input, through the factor z). */
-    x = x == x ? x : 0.0f;
+    /* Clamp to the range where 2^n is a normal float. This form maps onto
+     * vector max/min (a NaN stays NaN); the loops vectorize only with
+     * -fno-trapping-math, which the build sets. */
     x = x < -87.0f ? -87.0f : x;
     x = x > 87.0f ? 87.0f : x;
-    /* n = round(x / ln 2) by the 1.5·2^23 trick (|x / ln 2| < 2^22). */
-    const float magic = 12582912.0f;
-    float n = (x * 1.44269504088896341f + magic) - magic;
+    /* n = round(x / ln 2) by the 1.5·2^23 trick (|x / ln 2| < 2^22): the
+     * integer also sits in the low bits of t, so 2^n is built with integer
+     * arithmetic only (no float-to-int conversion, defined even for NaN). */
+    const float magic = 12582912.0f; /* bits 0x4B400000 */
+    float t = x * 1.44269504088896341f + magic;
+    float n = t - magic;
     float r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
@@ -38,7 +40,9 @@ static inline float exp_approx(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
+    uint32_t tb;
+    memcpy(&tb, &t, sizeof tb);
+    uint32_t bits = (tb - 0x4B400000u + 127u) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;

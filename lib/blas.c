@@ -6,6 +6,7 @@
 #include <blis.h>
 
 #include "blas-private.h"
+#include "scorematch/version.h"
 
 struct sm__blas {
     rntm_t rntm;
@@ -23,6 +24,13 @@ sm__blas *sm__blas_new(size_t threads)
     b->rntm = init;
     sm__blas_set_threads(b, threads);
     return b;
+}
+
+const char *sm_blas_config(void)
+{
+    bli_init(); /* idempotent; BLIS picks its kernels here */
+    const char *name = bli_arch_string(bli_arch_query_id());
+    return name ? name : "unknown";
 }
 
 void sm__blas_free(sm__blas *b)

@@ -4,24 +4,39 @@
 
 #include "scorematch/net.h"
 #include "blas-private.h"
+#include "pool-private.h"
+
+/* One thread's share of a pass: its workspace for up to `cap` rows, its
+ * BLIS runtime (one thread), its gradient accumulator, and the job at hand. */
+typedef struct {
+    size_t cap;
+    float *mem;    /* one allocation for the buffers below */
+    float *in;     /* cap × (dim+1): x ‖ log σ */
+    float *z;      /* depth × cap × width: pre-activations */
+    float *h;      /* depth × cap × width: SiLU outputs */
+    float *sg;     /* depth × cap × width: sigmoid(z), kept for backward */
+    float *g[2];   /* cap × width each: backward scratch */
+    float *grads;  /* shards ≥ 1: private gradient sums (nparams) */
+    sm__blas *blas; /* NULL: reference loops (tests only) */
+    size_t rows;   /* rows held by the last training forward */
+    /* The current job. */
+    size_t first, count;
+    const float *x, *sigma, *dout;
+    float sigma1;
+    float *out;
+} sm__shard;
 
 struct sm_net {
     size_t dim, width, depth; /* d, hidden units, hidden layers */
     size_t nparams;
     float *params, *grads;    /* nparams each; layer l: W_l then b_l */
 
-    /* Workspace for up to cap rows, one allocation (ws). */
-    size_t cap;
-    float *ws;
-    float *in;     /* cap × (dim+1): x ‖ log σ */
-    float *z;      /* depth × cap × width: pre-activations */
-    float *h;      /* depth × cap × width: SiLU outputs */
-    float *sg;     /* depth × cap × width: sigmoid(z), kept for backward */
-    float *g[2];   /* cap × width each: backward scratch */
-    size_t train_rows; /* rows held by the last training forward, 0 if none */
-
-    size_t threads;
-    sm__blas *blas;    /* NULL: reference loops (tests only) */
+    size_t threads;           /* shards; rows are split between them */
+    sm__shard *shards;
+    size_t cap;               /* rows per shard */
+    size_t train_rows;        /* rows of the last training forward, 0 if none */
+    sm__pool *pool;           /* threads − 1 workers, NULL for one thread */
+    int reference;
 };
 
 /* Switches a network between BLIS and the naive reference product. */

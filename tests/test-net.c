@@ -217,6 +217,44 @@ START_TEST(thread_count_does_not_change_results)
 }
 END_TEST
 
+START_TEST(sharded_gradient_matches_single_thread)
+{
+    /* Rows split across threads: the summed shard gradients equal the
+     * one-thread gradient up to float summation order. */
+    enum { N = 200 };
+    static float x[N * 3], sig[N], eps[N * 3];
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 21));
+    ck_assert_ok(sm_rng_fill_normal(r, x, N * 3, 0, 1));
+    ck_assert_ok(sm_rng_fill_normal(r, eps, N * 3, 0, 1));
+    ck_assert_ok(sm_rng_fill_uniform(r, sig, N, 0.01f, 1.0f));
+    sm_net *one = make_net(3, 48, 2, 8), *many;
+    ck_assert_ok(sm_net_clone(one, &many));
+    ck_assert_ok(sm_net_set_threads(many, 3));
+    ck_assert_ok(sm_net_reserve(one, N));
+    ck_assert_ok(sm_net_reserve(many, N));
+    double l1, l3;
+    ck_assert_ok(sm_net_zero_grad(one));
+    ck_assert_ok(sm_net_zero_grad(many));
+    ck_assert_ok(sm_dsm_loss(one, x, sig, eps, N, 3, 1, &l1));
+    ck_assert_ok(sm_dsm_loss(many, x, sig, eps, N, 3, 1, &l3));
+    ck_assert_double_eq_tol(l1, l3, 1e-6 * l1);
+    size_t np = sm_net_num_params(one), bad = 0;
+    double gmax = 0;
+    for (size_t i = 0; i < np; i++)
+        gmax = fmax(gmax, fabs(sm_net_grads(one)[i]));
+    for (size_t i = 0; i < np; i++)
+        bad += fabs(sm_net_grads(one)[i] - sm_net_grads(many)[i]) > 1e-5 * gmax;
+    ck_assert_uint_eq(bad, 0);
+    /* Changing the thread count keeps the reserved rows. */
+    ck_assert_ok(sm_net_set_threads(many, 2));
+    ck_assert_ok(sm_net_forward_train(many, x, sig, N, 3, eps));
+    sm_net_free(one);
+    sm_net_free(many);
+    sm_rng_free(r);
+}
+END_TEST
+
 START_TEST(clone_and_copy)
 {
     sm_net *a = make_net(3, 10, 2, 1), *b, *c = make_net(3, 10, 2, 2);
@@ -302,6 +340,7 @@ int main(void)
     TCase *tt = tcase_create("threads");
     tcase_set_timeout(tt, 120);
     tcase_add_test(tt, thread_count_does_not_change_results);
+    tcase_add_test(tt, sharded_gradient_matches_single_thread);
     suite_add_tcase(s, tt);
     return sm_test_run(s);
 }

@@ -288,9 +288,15 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("sampler");
+    /* Trains a model for thousands of steps: skipped under valgrind (see
+     * test-train.c). */
+    TCase *slow = tcase_create("learning");
+    tcase_set_tags(slow, "slow");
+    tcase_set_timeout(slow, 300);
+    tcase_add_test(slow, samples_have_the_data_moments);
+    suite_add_tcase(s, slow);
     TCase *tc = tcase_create("sampler");
     tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, samples_have_the_data_moments);
     tcase_add_test(tc, callback_and_cancel);
     tcase_add_test(tc, step_size_forms);
     tcase_add_test(tc, divergence_is_reported_with_last_finite_state);

@@ -210,9 +210,17 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("train");
+    /* Statistical tests that train for thousands of steps carry the tag
+     * "slow"; the valgrind run skips them (CK_EXCLUDE_TAGS=slow) because
+     * they would take tens of minutes there, while the sanitizer run and the
+     * plain run execute them. */
+    TCase *slow = tcase_create("learning");
+    tcase_set_tags(slow, "slow");
+    tcase_set_timeout(slow, 300);
+    tcase_add_test(slow, learns_gaussian_score);
+    suite_add_tcase(s, slow);
     TCase *tc = tcase_create("train");
     tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, learns_gaussian_score);
     tcase_add_test(tc, same_seed_bit_identical);
     tcase_add_test(tc, diverging_learning_rate_stops_cleanly);
     tcase_add_test(tc, callback_sees_every_step_and_can_stop);

@@ -16,8 +16,10 @@
  * average gradients across processes; sm_net_layer() gives each layer's
  * offsets.
  *
- * Matrix products go through BLIS with the handle's own thread count
- * (sm_net_set_threads(); default 1). Workspaces are sized by
+ * Matrix products go through BLIS. With sm_net_set_threads() (default 1)
+ * the rows of every pass are split between that many threads owned by the
+ * handle, each with its own workspace and single-threaded BLIS calls; no
+ * global thread setting is touched. Workspaces are sized by
  * sm_net_reserve() and reused: no call allocates memory once the workspace is
  * large enough.
  *
@@ -130,11 +132,20 @@ SM_API sm_status sm_net_layer(const sm_net *net, size_t layer, size_t *w_offset,
 SM_API sm_status sm_net_copy_params(sm_net *dst, const sm_net *src);
 
 /**
- * @brief Sets the number of threads BLIS uses for this network's products.
+ * @brief Sets the number of threads this network's passes use.
+ *
+ * The rows of a pass are split into contiguous shards, one per thread (fewer
+ * for small passes); a backward pass sums the shards' gradients in a fixed
+ * order. The same thread count always gives the same bits; different counts
+ * agree to float rounding (forward results are usually bit-identical,
+ * gradients differ in summation order). The threads are created here and
+ * live until the network is freed or the count changes; the reserved row
+ * capacity (sm_net_reserve()) is kept.
+ *
  * @param net      The network.
- * @param threads  ≥ 1. Results do not depend on it (BLIS does not split the
- *                 reduction dimension).
- * @return #SM_OK or #SM_ERR_INVALID_ARG.
+ * @param threads  1 … 256.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_NOMEM (threads could not be
+ *         started; the previous setting stays).
  */
 SM_API sm_status sm_net_set_threads(sm_net *net, size_t threads);
 

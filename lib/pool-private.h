@@ -1,0 +1,22 @@
+/* A small persistent thread pool owned by one handle (never global). */
+#ifndef SCOREMATCH_POOL_PRIVATE_H
+#define SCOREMATCH_POOL_PRIVATE_H
+
+#include <stddef.h>
+
+typedef struct sm__pool sm__pool;
+
+/* Work for one shard; shard 0 runs on the calling thread. */
+typedef void (*sm__pool_fn)(void *ctx, size_t shard);
+
+/* A pool of `workers` threads (≥ 1); NULL if threads cannot be started. */
+sm__pool *sm__pool_new(size_t workers);
+
+/* Runs fn(ctx, s) for s = 0 … shards−1 (shards ≤ workers + 1) and returns
+ * when all are done. Calls must not overlap (a handle is single-threaded). */
+void sm__pool_run(sm__pool *p, sm__pool_fn fn, void *ctx, size_t shards);
+
+/* Stops and joins the workers. NULL is accepted. */
+void sm__pool_free(sm__pool *p);
+
+#endif
