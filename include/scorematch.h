@@ -19,5 +19,7 @@
 #include "scorematch/optim.h"
 #include "scorematch/train.h"
 #include "scorematch/sampler.h"
+/* model files */
+#include "scorematch/model.h"
 
 #endif /* SCOREMATCH_H */

@@ -235,17 +235,16 @@ sm_status sm_dataset_read_csv(sm_dataset **out, const char *path)
     return st;
 }
 
-sm_status sm_points_write_csv(const char *path, const float *points, size_t n, size_t dim)
+static sm_status write_points(const char *path, const float *points, size_t n, size_t dim,
+                              const char *fn)
 {
     if (!path || (!points && n) || dim == 0)
-        return sm__error(SM_ERR_INVALID_ARG, "sm_points_write_csv: NULL argument or dim = 0");
-    size_t total;
-    if (sm__mul_size(n, dim, &total))
-        return sm__error(SM_ERR_OVERFLOW, "sm_points_write_csv: n*dim overflows");
+        return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument or dim = 0", fn);
+    if (sm__array_too_big(n, dim, sizeof(float)))
+        return sm__error(SM_ERR_OVERFLOW, "%s: n*dim overflows", fn);
     FILE *f = fopen(path, "w");
     if (!f)
-        return sm__error(SM_ERR_IO, "sm_points_write_csv: cannot create '%s': %s", path,
-                         strerror(errno));
+        return sm__error(SM_ERR_IO, "%s: cannot create '%s': %s", fn, path, strerror(errno));
     c_numeric_scope scope;
     c_numeric_enter(&scope);
     int bad = 0;
@@ -256,13 +255,18 @@ sm_status sm_points_write_csv(const char *path, const float *points, size_t n, s
     if (fclose(f) != 0)
         bad = 1;
     if (bad)
-        return sm__error(SM_ERR_IO, "sm_points_write_csv: error writing '%s'", path);
+        return sm__error(SM_ERR_IO, "%s: error writing '%s'", fn, path);
     return SM_OK;
+}
+
+sm_status sm_points_write_csv(const char *path, const float *points, size_t n, size_t dim)
+{
+    return write_points(path, points, n, dim, "sm_points_write_csv");
 }
 
 sm_status sm_dataset_write_csv(const sm_dataset *ds, const char *path)
 {
     if (!ds)
         return sm__error(SM_ERR_INVALID_ARG, "sm_dataset_write_csv: ds is NULL");
-    return sm_points_write_csv(path, ds->x, ds->n, ds->dim);
+    return write_points(path, ds->x, ds->n, ds->dim, "sm_dataset_write_csv");
 }

@@ -212,9 +212,9 @@ static sm_status map_points(const sm_dataset *ds, float *p, size_t n, size_t dim
     if (dim != ds->dim)
         return sm__error(SM_ERR_SHAPE, "%s: points have dim %zu, data set has %zu", fn, dim,
                          ds->dim);
-    size_t total;
-    if (sm__mul_size(n, dim, &total))
+    if (sm__array_too_big(n, dim, sizeof(float)))
         return sm__error(SM_ERR_OVERFLOW, "%s: n*dim overflows", fn);
+    const size_t total = n * dim;
     for (size_t i = 0; i < total; i++) {
         size_t j = i % dim;
         p[i] = inverse ? p[i] * ds->std[j] + ds->mean[j] : (p[i] - ds->mean[j]) / ds->std[j];

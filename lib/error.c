@@ -48,6 +48,13 @@ sm_status sm__error(sm_status status, const char *fmt, ...)
     return status;
 }
 
+sm_status sm__error_wrap(sm_status status, const char *fn)
+{
+    char inner[sizeof last_error];
+    snprintf(inner, sizeof inner, "%s", last_error);
+    return sm__error(status, "%s: %s", fn, inner);
+}
+
 void *sm__calloc(size_t n, size_t size)
 {
     size_t total;

@@ -18,6 +18,11 @@
  * so a failure reads: return sm__error(SM_ERR_X, "fn: what went wrong"). */
 sm_status sm__error(sm_status status, const char *fmt, ...) SM_PRINTF(2, 3);
 
+/* Prefixes this thread's last message with "fn: " and returns status: for a
+ * failure passed on from a public function called internally, so that the
+ * message still starts with the name of the function the user called. */
+sm_status sm__error_wrap(sm_status status, const char *fn);
+
 /* a*b into *out; returns 0 on success, nonzero if it would overflow. */
 static inline int sm__mul_size(size_t a, size_t b, size_t *out)
 {
@@ -25,6 +30,16 @@ static inline int sm__mul_size(size_t a, size_t b, size_t *out)
         return 1;
     *out = a * b;
     return 0;
+}
+
+/* Nonzero if an array of a·b elements of `size` bytes cannot exist: the
+ * count or the byte count overflows, or exceeds PTRDIFF_MAX (the largest
+ * object C allows). Checked before a caller's buffer is read or written, so
+ * an impossible size is an error instead of an out-of-bounds access. */
+static inline int sm__array_too_big(size_t a, size_t b, size_t size)
+{
+    size_t n;
+    return sm__mul_size(a, b, &n) || (size != 0 && n > (size_t)PTRDIFF_MAX / size);
 }
 
 /* Allocates n*size zeroed bytes, or NULL on overflow or exhaustion. */

@@ -177,6 +177,8 @@ sm_status sm_metric_per_mode_coverage(const float *real, const int32_t *labels, 
         return sm__error(SM_ERR_INVALID_ARG, "%s: out_per_mode is NULL", fn);
     if (n_modes == 0)
         return sm__error(SM_ERR_INVALID_ARG, "%s: n_modes must be > 0", fn);
+    if (sm__array_too_big(n_modes, 2, sizeof(size_t)))
+        return sm__error(SM_ERR_OVERFLOW, "%s: n_modes = %zu is too large", fn, n_modes);
     for (size_t i = 0; i < n_real; i++)
         if (labels[i] < 0 || (uint64_t)labels[i] >= (uint64_t)n_modes)
             return sm__error(SM_ERR_INVALID_ARG,

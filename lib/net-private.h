@@ -42,4 +42,14 @@ struct sm_net {
 /* Switches a network between BLIS and the naive reference product. */
 sm_status sm__net_use_reference(sm_net *net, int reference);
 
+/* Parameter count of an architecture into *count. Returns SM_OK,
+ * SM_ERR_INVALID_ARG (a zero size) or SM_ERR_OVERFLOW (a size beyond
+ * sm_net_new()'s limits, or the count overflows); sets no message. */
+sm_status sm__net_param_count(size_t dim, size_t width, size_t depth, size_t *count);
+
+/* A network with the given parameters (sm__net_param_count() floats, copied),
+ * zero gradients, one thread and no workspace. Errors name fn. */
+sm_status sm__net_new_with_params(sm_net **out, size_t dim, size_t width, size_t depth,
+                                  const float *params, const char *fn);
+
 #endif

@@ -134,29 +134,37 @@ static sm_status shards_reserve(const sm_net *net, sm__shard *sh, size_t count, 
 
 /* ---- construction ------------------------------------------------------ */
 
-sm_status sm_net_new(sm_net **out, size_t dim, size_t width, size_t depth, sm_rng *rng)
+sm_status sm__net_param_count(size_t dim, size_t width, size_t depth, size_t *count)
 {
-    const char *fn = "sm_net_new";
-    if (!out)
-        return sm__error(SM_ERR_INVALID_ARG, "%s: out is NULL", fn);
-    *out = NULL;
-    if (!rng)
-        return sm__error(SM_ERR_INVALID_ARG, "%s: rng is NULL", fn);
     if (dim == 0 || width == 0 || depth == 0)
-        return sm__error(SM_ERR_INVALID_ARG, "%s: dim, width and depth must be >= 1 (got %zu, %zu, %zu)",
-                         fn, dim, width, depth);
+        return SM_ERR_INVALID_ARG;
     if (dim >= MAX_EXTENT || width >= MAX_EXTENT || depth >= MAX_EXTENT)
-        return sm__error(SM_ERR_OVERFLOW, "%s: dim, width or depth too large", fn);
+        return SM_ERR_OVERFLOW;
     /* Parameter count with overflow checks: (d+1)w + w + (L-1)(w² + w) + wd + d. */
     size_t a, b, c, total = 0;
     if (sm__mul_size(dim + 1, width, &a) || sm__mul_size(width, width + 1, &b) ||
         sm__mul_size(b, depth - 1, &c) || sm__mul_size(width, dim, &total))
-        return sm__error(SM_ERR_OVERFLOW, "%s: parameter count overflows", fn);
+        return SM_ERR_OVERFLOW;
     size_t sum = a + width;
     if (sum < a || sum + c < sum || sum + c + total < sum + c ||
         sum + c + total + dim < sum + c + total)
-        return sm__error(SM_ERR_OVERFLOW, "%s: parameter count overflows", fn);
-    total = sum + c + total + dim;
+        return SM_ERR_OVERFLOW;
+    *count = sum + c + total + dim;
+    return SM_OK;
+}
+
+/* A network of the given architecture with zero parameters and gradients,
+ * one thread and no workspace. */
+static sm_status net_alloc(sm_net **out, size_t dim, size_t width, size_t depth,
+                           const char *fn)
+{
+    size_t total = 0;
+    sm_status st = sm__net_param_count(dim, width, depth, &total);
+    if (st == SM_ERR_INVALID_ARG)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: dim, width and depth must be >= 1 (got %zu, %zu, %zu)",
+                         fn, dim, width, depth);
+    if (st)
+        return sm__error(SM_ERR_OVERFLOW, "%s: dim, width or depth too large", fn);
 
     sm_net *net = calloc(1, sizeof *net);
     if (!net)
@@ -174,6 +182,22 @@ sm_status sm_net_new(sm_net **out, size_t dim, size_t width, size_t depth, sm_rn
         sm_net_free(net);
         return sm__error(SM_ERR_NOMEM, "%s: out of memory for %zu parameters", fn, total);
     }
+    *out = net;
+    return SM_OK;
+}
+
+sm_status sm_net_new(sm_net **out, size_t dim, size_t width, size_t depth, sm_rng *rng)
+{
+    const char *fn = "sm_net_new";
+    if (!out)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    *out = NULL;
+    if (!rng)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: rng is NULL", fn);
+    sm_net *net = NULL;
+    sm_status st = net_alloc(&net, dim, width, depth, fn);
+    if (st)
+        return st;
     /* PyTorch nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W and b. */
     for (size_t l = 0; l <= depth; l++) {
         size_t fin, fout;
@@ -183,6 +207,19 @@ sm_status sm_net_new(sm_net **out, size_t dim, size_t width, size_t depth, sm_rn
         for (size_t i = 0; i < fout * fin + fout; i++)
             p[i] = (float)(bound * (2.0 * sm__rng_uniform(rng) - 1.0));
     }
+    *out = net;
+    return SM_OK;
+}
+
+sm_status sm__net_new_with_params(sm_net **out, size_t dim, size_t width, size_t depth,
+                                  const float *params, const char *fn)
+{
+    *out = NULL;
+    sm_net *net = NULL;
+    sm_status st = net_alloc(&net, dim, width, depth, fn);
+    if (st)
+        return st;
+    memcpy(net->params, params, net->nparams * sizeof(float));
     *out = net;
     return SM_OK;
 }
@@ -268,7 +305,8 @@ sm_status sm_net_copy_params(sm_net *dst, const sm_net *src)
         return sm__error(SM_ERR_INVALID_ARG, "sm_net_copy_params: NULL network");
     if (dst->dim != src->dim || dst->width != src->width || dst->depth != src->depth)
         return sm__error(SM_ERR_SHAPE, "sm_net_copy_params: architectures differ");
-    memcpy(dst->params, src->params, src->nparams * sizeof(float));
+    if (dst != src) /* memcpy must not overlap */
+        memcpy(dst->params, src->params, src->nparams * sizeof(float));
     return SM_OK;
 }
 
@@ -475,9 +513,9 @@ static sm_status check_io(sm_net *net, const float *x, const float *sigma, float
     if (dim != net->dim)
         return sm__error(SM_ERR_SHAPE, "%s: points have dim %zu, the network %zu", fn, dim,
                          net->dim);
-    size_t total;
-    if (sm__mul_size(n, dim, &total))
+    if (sm__array_too_big(n, dim, sizeof(float)))
         return sm__error(SM_ERR_OVERFLOW, "%s: n*dim overflows", fn);
+    const size_t total = n * dim;
     size_t bad = sm__first_nonfinite(x, total);
     if (bad < total)
         return sm__error(SM_ERR_NONFINITE, "%s: x[%zu][%zu] is not finite", fn, bad / dim,
@@ -494,6 +532,25 @@ static sm_status check_io(sm_net *net, const float *x, const float *sigma, float
     return SM_OK;
 }
 
+/* After a pass over n rows: SM_ERR_NONFINITE if the output holds NaN or
+ * infinity (NaN or infinite parameters, or overflow), naming the first
+ * non-finite parameter if there is one. */
+static sm_status check_output(const sm_net *net, const float *out, size_t n, const char *fn)
+{
+    const size_t total = n * net->dim, bad = sm__first_nonfinite(out, total);
+    if (bad == total)
+        return SM_OK;
+    size_t p = sm__first_nonfinite(net->params, net->nparams);
+    if (p < net->nparams)
+        return sm__error(SM_ERR_NONFINITE,
+                         "%s: the output is not finite: parameter %zu is %g (sm_net_params())",
+                         fn, p, (double)net->params[p]);
+    return sm__error(SM_ERR_NONFINITE,
+                     "%s: the output for point %zu is not finite: the input or the parameters "
+                     "are too large for float",
+                     fn, bad / net->dim);
+}
+
 static sm_status forward_blocks(sm_net *net, const float *x, const float *sigma, float sigma1,
                                 size_t n, size_t dim, float *out, const char *fn)
 {
@@ -501,7 +558,7 @@ static sm_status forward_blocks(sm_net *net, const float *x, const float *sigma,
     if (st)
         return st;
     if (net->cap == 0 && (st = sm_net_reserve(net, DEFAULT_ROWS)))
-        return st;
+        return sm__error_wrap(st, fn);
     net->train_rows = 0; /* the workspaces are about to be overwritten */
     for (size_t i = 0; i < net->threads; i++)
         net->shards[i].rows = 0;
@@ -512,7 +569,7 @@ static sm_status forward_blocks(sm_net *net, const float *x, const float *sigma,
                                  out + r0 * dim);
         dispatch(net, job_forward, used);
     }
-    return SM_OK;
+    return check_output(net, out, n, fn);
 }
 
 sm_status sm_net_forward(sm_net *net, const float *x, const float *sigma, size_t n, size_t dim,
@@ -538,15 +595,19 @@ sm_status sm_net_forward_train(sm_net *net, const float *x, const float *sigma, 
     sm_status st = check_io(net, x, sigma, 0.0f, n, dim, out, fn);
     if (st)
         return st;
-    if (n == 0 || n > net->cap * net->threads)
+    if (n == 0)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: n must be >= 1", fn);
+    if (n > net->cap * net->threads)
         return sm__error(SM_ERR_STATE, "%s: %zu rows, workspace reserved for %zu (sm_net_reserve)",
                          fn, n, net->cap * net->threads);
     size_t used = split_rows(net, n, x, sigma, 0.0f, out);
     dispatch(net, job_forward, used);
+    /* A pass with a non-finite output keeps nothing to back-propagate. */
+    st = check_output(net, out, n, fn);
     for (size_t s = 0; s < net->threads; s++)
-        net->shards[s].rows = net->shards[s].count;
-    net->train_rows = n;
-    return SM_OK;
+        net->shards[s].rows = st ? 0 : net->shards[s].count;
+    net->train_rows = st ? 0 : n;
+    return st;
 }
 
 sm_status sm_net_backward(sm_net *net, const float *dout, size_t n, size_t dim)

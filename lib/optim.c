@@ -8,8 +8,10 @@
 #include "net-private.h"
 #include "scorematch/optim.h"
 
-enum { KIND_ADAM, KIND_SGD };
+enum { KIND_ADAM = SM__OPTIM_ADAM, KIND_SGD = SM__OPTIM_SGD };
 
+/* Model files (lib/model.c) store every field through sm__optim_get_state():
+ * a new field that changes future updates needs a new format version. */
 struct sm_optim {
     int kind;
     size_t n;
@@ -25,6 +27,8 @@ static int bad_rate(double x)
 
 static sm_status alloc_optim(sm_optim **out, int kind, size_t n, const char *fn)
 {
+    if (sm__array_too_big(n, 1, sizeof(float)))
+        return sm__error(SM_ERR_OVERFLOW, "%s: %zu parameters is too many", fn, n);
     sm_optim *o = calloc(1, sizeof *o);
     if (!o)
         return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
@@ -131,9 +135,10 @@ sm_status sm_optim_reset(sm_optim *opt)
     return SM_OK;
 }
 
-sm_status sm_optim_step(sm_optim *opt, float *params, const float *grads, size_t n)
+/* sm_optim_step() with messages that name fn. */
+static sm_status step(sm_optim *opt, float *params, const float *grads, size_t n,
+                      const char *fn)
 {
-    const char *fn = "sm_optim_step";
     if (!opt || !params || !grads)
         return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument", fn);
     if (n != opt->n)
@@ -190,9 +195,38 @@ size_t sm__optim_size(const sm_optim *opt)
     return opt->n;
 }
 
+void sm__optim_get_state(const sm_optim *opt, sm__optim_state *state)
+{
+    state->kind = opt->kind;
+    state->n = opt->n;
+    state->lr = opt->lr;
+    state->beta1 = opt->beta1;
+    state->beta2 = opt->beta2;
+    state->eps = opt->eps;
+    state->weight_decay = opt->weight_decay;
+    state->momentum = opt->momentum;
+    state->clip = opt->clip;
+    state->t = opt->t;
+    state->m = opt->m;
+    state->v = opt->v;
+}
+
+void sm__optim_restore(sm_optim *opt, uint64_t t, const float *m, const float *v)
+{
+    opt->t = t;
+    memcpy(opt->m, m, opt->n * sizeof(float));
+    if (opt->v && v)
+        memcpy(opt->v, v, opt->n * sizeof(float));
+}
+
+sm_status sm_optim_step(sm_optim *opt, float *params, const float *grads, size_t n)
+{
+    return step(opt, params, grads, n, "sm_optim_step");
+}
+
 sm_status sm_optim_step_net(sm_optim *opt, sm_net *net)
 {
     if (!net)
         return sm__error(SM_ERR_INVALID_ARG, "sm_optim_step_net: net is NULL");
-    return sm_optim_step(opt, net->params, net->grads, net->nparams);
+    return step(opt, net->params, net->grads, net->nparams, "sm_optim_step_net");
 }

@@ -198,6 +198,8 @@ sm_status sm_rng_fill_normal(sm_rng *rng, float *out, size_t n, float mean,
 {
     if (!rng || (!out && n))
         return sm__error(SM_ERR_INVALID_ARG, "sm_rng_fill_normal: NULL argument");
+    if (sm__array_too_big(n, 1, sizeof(float)))
+        return sm__error(SM_ERR_OVERFLOW, "sm_rng_fill_normal: n = %zu floats is too large", n);
     if (!isfinite(mean) || !isfinite(std) || std < 0)
         return sm__error(SM_ERR_INVALID_ARG,
                          "sm_rng_fill_normal: mean must be finite and std finite and >= 0");
@@ -210,6 +212,8 @@ sm_status sm_rng_fill_uniform(sm_rng *rng, float *out, size_t n, float lo,
 {
     if (!rng || (!out && n))
         return sm__error(SM_ERR_INVALID_ARG, "sm_rng_fill_uniform: NULL argument");
+    if (sm__array_too_big(n, 1, sizeof(float)))
+        return sm__error(SM_ERR_OVERFLOW, "sm_rng_fill_uniform: n = %zu floats is too large", n);
     if (!isfinite(lo) || !isfinite(hi) || hi < lo)
         return sm__error(SM_ERR_INVALID_ARG,
                          "sm_rng_fill_uniform: bounds must be finite with lo <= hi");

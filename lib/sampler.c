@@ -1,5 +1,7 @@
 /* Annealed Langevin dynamics over a noise ladder. */
+#include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,7 +83,13 @@ sm_status sm_sampler_set_step_ncsn(sm_sampler *s, double eps)
     if (!isfinite(eps) || !(eps > 0.0))
         return sm__error(SM_ERR_INVALID_ARG, "sm_sampler_set_step_ncsn: eps must be finite and > 0 (got %g)", eps);
     double smin = sm_schedule_sigma(s->sched, sm_schedule_levels(s->sched) - 1);
-    return sm_sampler_set_step_ratio(s, eps / (smin * smin));
+    double ratio = eps / (smin * smin);
+    if (!isfinite(ratio) || !(ratio > 0.0))
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "sm_sampler_set_step_ncsn: eps %g gives the step ratio %g for sigma_L %g; "
+                         "it must be finite and > 0", eps, ratio, smin);
+    s->ratio = ratio;
+    return SM_OK;
 }
 
 double sm_sampler_step_ratio(const sm_sampler *s)
@@ -99,8 +107,10 @@ sm_status sm_sampler_set_noise(sm_sampler *s, int enabled)
 sm_status sm_sampler_set_init_normal(sm_sampler *s, double std)
 {
     REQUIRE(s, "sm_sampler_set_init_normal");
-    if (!isfinite(std) || !(std > 0.0))
-        return sm__error(SM_ERR_INVALID_ARG, "sm_sampler_set_init_normal: std must be finite and > 0");
+    if (!(std > 0.0 && std <= FLT_MAX))
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "sm_sampler_set_init_normal: std must be > 0 and finite in float (got %g)",
+                         std);
     s->init = INIT_NORMAL;
     s->init_a = std;
     return SM_OK;
@@ -109,8 +119,11 @@ sm_status sm_sampler_set_init_normal(sm_sampler *s, double std)
 sm_status sm_sampler_set_init_uniform(sm_sampler *s, double lo, double hi)
 {
     REQUIRE(s, "sm_sampler_set_init_uniform");
-    if (!isfinite(lo) || !isfinite(hi) || !(hi > lo))
-        return sm__error(SM_ERR_INVALID_ARG, "sm_sampler_set_init_uniform: need finite lo < hi");
+    /* The box is drawn in float: its ends must be distinct finite floats. */
+    if (!(fabs(lo) <= FLT_MAX && fabs(hi) <= FLT_MAX && (float)hi > (float)lo))
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "sm_sampler_set_init_uniform: need lo < hi, finite and distinct in float "
+                         "(got %g, %g)", lo, hi);
     s->init = INIT_UNIFORM;
     s->init_a = lo;
     s->init_b = hi;
@@ -151,6 +164,26 @@ static sm_status check_run(sm_sampler *s, sm_rng *rng, const float *x, size_t n,
     return SM_OK;
 }
 
+/* A failed network evaluation at level i (i = levels: the denoising step),
+ * step t: a non-finite score (NaN or infinite parameters, or a walk that
+ * left float range) is divergence; anything else keeps its status. */
+static sm_status score_failed(const sm_sampler *s, sm_status st, size_t i, size_t levels,
+                              float sigma, size_t t, const char *fn)
+{
+    if (st != SM_ERR_NONFINITE)
+        return sm__error_wrap(st, fn);
+    char detail[300];
+    snprintf(detail, sizeof detail, "%s", sm_last_error());
+    if (i == levels)
+        return sm__error(SM_ERR_DIVERGED, "%s: the score became non-finite in the final denoising "
+                         "step (%s)", fn, detail);
+    return sm__error(SM_ERR_DIVERGED,
+                     "%s: the score became non-finite at level %zu of %zu (sigma %g), step %zu of "
+                     "%zu (%s); check the network's parameters, or lower the step ratio %g "
+                     "(sm_sampler_set_step_ratio)",
+                     fn, i + 1, levels, (double)sigma, t + 1, s->steps, detail, s->ratio);
+}
+
 /* The dynamics on x (n × dim, finite), in place. */
 static sm_status langevin(sm_sampler *s, sm_rng *rng, float *x, size_t n, size_t dim,
                           const char *fn)
@@ -169,8 +202,10 @@ static sm_status langevin(sm_sampler *s, sm_rng *rng, float *x, size_t n, size_t
         const double alpha = s->ratio * (double)sig[i] * (double)sig[i];
         const float half_a = (float)(0.5 * alpha), root_a = (float)sqrt(alpha);
         for (size_t t = 0; t < s->steps; t++) {
-            if ((st = sm_net_forward_sigma(s->net, cur, sig[i], n, dim, score)))
+            if ((st = sm_net_forward_sigma(s->net, cur, sig[i], n, dim, score))) {
+                st = score_failed(s, st, i, levels, sig[i], t, fn);
                 break;
+            }
             if (s->noise)
                 sm__rng_fill_normal(rng, z, total, 0.0f, 1.0f);
             for (size_t k = 0; k < total; k++)
@@ -194,6 +229,8 @@ static sm_status langevin(sm_sampler *s, sm_rng *rng, float *x, size_t n, size_t
     if (st == SM_OK && s->denoise) {
         const float smin = sig[levels - 1];
         st = sm_net_forward_sigma(s->net, cur, smin, n, dim, score);
+        if (st)
+            st = score_failed(s, st, levels, levels, smin, 0, fn);
         if (st == SM_OK) {
             const float v = smin * smin;
             for (size_t k = 0; k < total; k++)
@@ -222,7 +259,13 @@ sm_status sm_sampler_run(sm_sampler *s, sm_rng *rng, float *out, size_t n, size_
     if (s->init == INIT_NORMAL)
         sm__rng_fill_normal(rng, out, n * dim, 0.0f, (float)s->init_a);
     else if ((st = sm_rng_fill_uniform(rng, out, n * dim, (float)s->init_a, (float)s->init_b)))
-        return st;
+        return sm__error_wrap(st, fn);
+    size_t bad = sm__first_nonfinite(out, n * dim);
+    if (bad < n * dim)
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "%s: the initial N(0, %g^2) draw of sample %zu overflows float; lower "
+                         "the std (sm_sampler_set_init_normal)",
+                         fn, s->init_a, bad / dim);
     return langevin(s, rng, out, n, dim, fn);
 }
 

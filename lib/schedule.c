@@ -1,4 +1,5 @@
 /* Noise ladders. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,11 @@ static sm_status make_ladder(sm_schedule **out, double smax, double smin, size_t
         return sm__error(SM_ERR_INVALID_ARG,
                          "%s: need finite 0 < sigma_min < sigma_max (got %g, %g)", fn, smin,
                          smax);
+    /* The ladder is stored as float: both ends must be positive floats. */
+    if (smax > FLT_MAX || !((float)smin > 0.0f))
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "%s: sigma_min %g and sigma_max %g must lie in the float range [%g, %g]",
+                         fn, smin, smax, (double)FLT_TRUE_MIN, (double)FLT_MAX);
     float *tmp = sm__calloc(levels, sizeof(float));
     if (!tmp)
         return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
@@ -91,6 +97,8 @@ sm_status sm_schedule_new_from_array(sm_schedule **out, const float *sigmas, siz
     *out = NULL;
     if (!sigmas || levels == 0)
         return sm__error(SM_ERR_INVALID_ARG, "%s: need a non-empty array", fn);
+    if (sm__array_too_big(levels, 1, sizeof(float)))
+        return sm__error(SM_ERR_OVERFLOW, "%s: levels = %zu is too large", fn, levels);
     return make(out, sigmas, levels, fn);
 }
 

@@ -228,9 +228,9 @@ sm_status sm_toy_gaussian_mixture(sm_dataset **out, size_t n, size_t dim, const 
         return sm__error(SM_ERR_INVALID_ARG, "%s: means is NULL", fn);
     if (dim == 0)
         return sm__error(SM_ERR_INVALID_ARG, "%s: dim must be > 0", fn);
-    size_t nc;
-    if (sm__mul_size(n_components, dim, &nc))
+    if (sm__array_too_big(n_components, dim, sizeof(float)))
         return sm__error(SM_ERR_OVERFLOW, "%s: n_components*dim overflows", fn);
+    const size_t nc = n_components * dim;
     size_t bad = sm__first_nonfinite(means, nc);
     if (bad < nc)
         return sm__error(SM_ERR_INVALID_ARG, "%s: mean %zu has a non-finite coordinate %zu",

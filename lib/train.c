@@ -29,8 +29,15 @@ static sm_status dsm_core(sm_net *net, const float *x, const float *sigma, const
             s->xt[r * dim + j] = x[r * dim + j] + sigma[r] * eps[r * dim + j];
     sm_status st = with_grad ? sm_net_forward_train(net, s->xt, sigma, n, dim, s->out)
                              : sm_net_forward(net, s->xt, sigma, n, dim, s->out);
+    if (st == SM_ERR_NONFINITE) {
+        /* The inputs were checked: NaN or infinite parameters, or overflow. */
+        *loss = NAN;
+        char detail[400];
+        snprintf(detail, sizeof detail, "%s", sm_last_error());
+        return sm__error(SM_ERR_DIVERGED, "%s: the loss is not finite (%s)", fn, detail);
+    }
     if (st)
-        return st;
+        return sm__error_wrap(st, fn);
     double acc = 0.0;
     const float scale = 2.0f / (float)(n * dim);
     for (size_t r = 0; r < n; r++)
@@ -57,12 +64,24 @@ sm_status sm_dsm_loss(sm_net *net, const float *x, const float *sigma, const flo
         return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument or n = 0", fn);
     if (dim != net->dim)
         return sm__error(SM_ERR_SHAPE, "%s: dim %zu, the network has %zu", fn, dim, net->dim);
-    size_t total;
-    if (sm__mul_size(n, dim, &total))
+    /* Sizes and state before any buffer is read. */
+    if (sm__array_too_big(n, dim, 3 * sizeof(float)))
         return sm__error(SM_ERR_OVERFLOW, "%s: n*dim overflows", fn);
+    const size_t total = n * dim;
+    if (with_grad && n > net->cap * net->threads)
+        return sm__error(SM_ERR_STATE, "%s: %zu rows, the network's workspace holds %zu (sm_net_reserve)",
+                         fn, n, net->cap * net->threads);
     size_t bad = sm__first_nonfinite(eps, total);
     if (bad < total)
         return sm__error(SM_ERR_NONFINITE, "%s: eps[%zu] is not finite", fn, bad);
+    bad = sm__first_nonfinite(x, total);
+    if (bad < total)
+        return sm__error(SM_ERR_NONFINITE, "%s: x[%zu][%zu] is not finite", fn, bad / dim,
+                         bad % dim);
+    for (size_t r = 0; r < n; r++)
+        if (!(sigma[r] > 0.0f) || !isfinite(sigma[r]))
+            return sm__error(SM_ERR_INVALID_ARG, "%s: sigma[%zu] = %g must be finite and > 0", fn,
+                             r, (double)sigma[r]);
     dsm_scratch s;
     float *buf = sm__calloc(total, 3 * sizeof(float));
     if (!buf)
@@ -104,7 +123,7 @@ sm_status sm_trainer_new(sm_trainer **out, sm_net *net, const sm_schedule *sched
         return sm__error(SM_ERR_OVERFLOW, "%s: batch too large", fn);
     sm_status st = sm_net_reserve(net, batch_size);
     if (st)
-        return st;
+        return sm__error_wrap(st, fn);
     sm_trainer *tr = calloc(1, sizeof *tr);
     float *buf = sm__calloc(total + batch_size, sizeof(float));
     float *backup = sm__calloc(net->nparams, sizeof(float));

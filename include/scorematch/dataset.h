@@ -84,7 +84,8 @@ SM_API sm_status sm_dataset_write_csv(const sm_dataset *ds, const char *path);
  * @param points  n × dim row-major values.
  * @param n       Number of points.
  * @param dim     Dimension, > 0.
- * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_IO.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_OVERFLOW (n·dim floats
+ *         cannot exist), #SM_ERR_IO.
  */
 SM_API sm_status sm_points_write_csv(const char *path, const float *points,
                                      size_t n, size_t dim);
@@ -202,7 +203,8 @@ SM_API sm_status sm_dataset_get_standardization(const sm_dataset *ds,
  * @param points  n × dim row-major values.
  * @param n       Number of points (0 is allowed and does nothing).
  * @param dim     Must equal sm_dataset_dim().
- * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE, #SM_ERR_OVERFLOW (n·dim
+ *         floats cannot exist).
  */
 SM_API sm_status sm_dataset_unstandardize_points(const sm_dataset *ds,
                                                  float *points, size_t n,
@@ -215,7 +217,8 @@ SM_API sm_status sm_dataset_unstandardize_points(const sm_dataset *ds,
  * @param points  n × dim row-major values.
  * @param n       Number of points (0 is allowed and does nothing).
  * @param dim     Must equal sm_dataset_dim().
- * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE, #SM_ERR_OVERFLOW (n·dim
+ *         floats cannot exist).
  */
 SM_API sm_status sm_dataset_standardize_points(const sm_dataset *ds,
                                                float *points, size_t n,

@@ -179,7 +179,11 @@ SM_API sm_status sm_net_reserve(sm_net *net, size_t batch);
  * @param dim       Must equal sm_net_dim().
  * @param[out] out  n × dim scores; may not overlap @p x.
  * @return #SM_OK, #SM_ERR_INVALID_ARG (NULL, σ ≤ 0 or non-finite),
- *         #SM_ERR_SHAPE, #SM_ERR_NOMEM (first use only).
+ *         #SM_ERR_SHAPE, #SM_ERR_OVERFLOW (n·dim floats cannot exist),
+ *         #SM_ERR_NONFINITE (NaN or infinity in @p x, or in the output: the
+ *         parameters hold NaN or infinity, named in the message, or the
+ *         values overflow float; @p out is then unspecified),
+ *         #SM_ERR_NOMEM (first use only).
  */
 SM_API sm_status sm_net_forward(sm_net *net, const float *x, const float *sigma,
                                 size_t n, size_t dim, float *out);
@@ -206,8 +210,10 @@ SM_API sm_status sm_net_forward_sigma(sm_net *net, const float *x, float sigma,
  * @param n         Rows, 1 … reserved batch.
  * @param dim       Must equal sm_net_dim().
  * @param[out] out  n × dim scores.
- * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE, #SM_ERR_STATE (n larger
- *         than the reserved batch).
+ * @return #SM_OK, #SM_ERR_INVALID_ARG (also n = 0), #SM_ERR_SHAPE,
+ *         #SM_ERR_OVERFLOW, #SM_ERR_NONFINITE (as sm_net_forward(); nothing
+ *         is kept for sm_net_backward()), #SM_ERR_STATE (n larger than the
+ *         reserved batch).
  */
 SM_API sm_status sm_net_forward_train(sm_net *net, const float *x, const float *sigma,
                                       size_t n, size_t dim, float *out);

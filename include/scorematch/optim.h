@@ -38,7 +38,8 @@ typedef struct sm_optim sm_optim;
  * @param beta2         In [0, 1).
  * @param eps           Finite and > 0.
  * @param weight_decay  Decoupled decay λ ≥ 0 (0 = plain Adam).
- * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_NOMEM.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_OVERFLOW (@p num_params
+ *         floats cannot exist), #SM_ERR_NOMEM.
  */
 SM_API sm_status sm_optim_new_adam(sm_optim **out, size_t num_params, double lr,
                                    double beta1, double beta2, double eps,
@@ -51,7 +52,8 @@ SM_API sm_status sm_optim_new_adam(sm_optim **out, size_t num_params, double lr,
  * @param lr            Learning rate, finite and > 0.
  * @param momentum      In [0, 1).
  * @param weight_decay  L2 penalty λ ≥ 0 added to the gradient.
- * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_NOMEM.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_OVERFLOW (@p num_params
+ *         floats cannot exist), #SM_ERR_NOMEM.
  */
 SM_API sm_status sm_optim_new_sgd(sm_optim **out, size_t num_params, double lr,
                                   double momentum, double weight_decay);

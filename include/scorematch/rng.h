@@ -112,7 +112,8 @@ SM_API double sm_rng_normal(sm_rng *rng);
  * @param mean  Mean.
  * @param std   Standard deviation, >= 0.
  * @return #SM_OK; #SM_ERR_INVALID_ARG for a NULL pointer (with @p n > 0) or a
- *         negative or non-finite @p std or non-finite @p mean.
+ *         negative or non-finite @p std or non-finite @p mean;
+ *         #SM_ERR_OVERFLOW if @p n floats cannot exist (byte count overflows).
  */
 SM_API sm_status sm_rng_fill_normal(sm_rng *rng, float *out, size_t n,
                                     float mean, float std);
@@ -125,7 +126,8 @@ SM_API sm_status sm_rng_fill_normal(sm_rng *rng, float *out, size_t n,
  * @param lo   Lower bound (inclusive).
  * @param hi   Upper bound (exclusive), >= @p lo.
  * @return #SM_OK; #SM_ERR_INVALID_ARG for a NULL pointer (with @p n > 0),
- *         non-finite bounds or @p hi < @p lo.
+ *         non-finite bounds or @p hi < @p lo; #SM_ERR_OVERFLOW if @p n
+ *         floats cannot exist.
  */
 SM_API sm_status sm_rng_fill_uniform(sm_rng *rng, float *out, size_t n,
                                      float lo, float hi);

@@ -115,7 +115,8 @@ SM_API sm_status sm_sampler_set_noise(sm_sampler *s, int enabled);
 /**
  * @brief Starts sm_sampler_run() from N(0, std²·I) (the default, std = 1).
  * @param s    The sampler.
- * @param std  Finite and > 0.
+ * @param std  > 0 and at most FLT_MAX (the draws are floats; a std so large
+ *             that a draw overflows makes sm_sampler_run() fail).
  * @return #SM_OK or #SM_ERR_INVALID_ARG.
  */
 SM_API sm_status sm_sampler_set_init_normal(sm_sampler *s, double std);
@@ -123,8 +124,9 @@ SM_API sm_status sm_sampler_set_init_normal(sm_sampler *s, double std);
 /**
  * @brief Starts sm_sampler_run() from the uniform box [lo, hi)^dim.
  * @param s   The sampler.
- * @param lo  Lower bound, finite.
- * @param hi  Upper bound, finite and > @p lo.
+ * @param lo  Lower bound, finite in float.
+ * @param hi  Upper bound, finite in float and > @p lo once both are
+ *            rounded to float.
  * @return #SM_OK or #SM_ERR_INVALID_ARG.
  */
 SM_API sm_status sm_sampler_set_init_uniform(sm_sampler *s, double lo, double hi);
@@ -156,10 +158,11 @@ SM_API sm_status sm_sampler_set_callback(sm_sampler *s, sm_sampler_callback call
  * @param[out] out  n × dim samples.
  * @param n         Number of samples, ≥ 1.
  * @param dim       Must equal the network's dimension.
- * @return #SM_OK; #SM_ERR_INVALID_ARG; #SM_ERR_SHAPE; #SM_ERR_NOMEM;
- *         #SM_ERR_DIVERGED (a point became non-finite; the message names the
- *         level and step; @p out holds the last finite state);
- *         #SM_ERR_CANCELLED.
+ * @return #SM_OK; #SM_ERR_INVALID_ARG (also an initial draw that overflows
+ *         float); #SM_ERR_SHAPE; #SM_ERR_OVERFLOW; #SM_ERR_NOMEM;
+ *         #SM_ERR_DIVERGED (a point or the network's score became non-finite,
+ *         e.g. from NaN parameters; the message names the level and step;
+ *         @p out holds the last finite state); #SM_ERR_CANCELLED.
  */
 SM_API sm_status sm_sampler_run(sm_sampler *s, sm_rng *rng, float *out, size_t n, size_t dim);
 

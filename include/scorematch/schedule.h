@@ -22,8 +22,8 @@ typedef struct sm_schedule sm_schedule;
 /**
  * @brief Geometric ladder: σ_i = σ_max·(σ_min/σ_max)^((i−1)/(L−1)).
  * @param[out] out   Receives the schedule; set to NULL on failure.
- * @param sigma_max  σ₁, finite and > @p sigma_min.
- * @param sigma_min  σ_L, finite and > 0.
+ * @param sigma_max  σ₁, > @p sigma_min and at most FLT_MAX (stored as float).
+ * @param sigma_min  σ_L, > 0 and not rounding to 0 in float.
  * @param levels     L ≥ 2.
  * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_NOMEM.
  */
@@ -33,8 +33,8 @@ SM_API sm_status sm_schedule_new_geometric(sm_schedule **out, double sigma_max,
 /**
  * @brief Linear ladder: σ_i = σ_max + (σ_min − σ_max)·(i−1)/(L−1).
  * @param[out] out   Receives the schedule; set to NULL on failure.
- * @param sigma_max  σ₁, finite and > @p sigma_min.
- * @param sigma_min  σ_L, finite and > 0.
+ * @param sigma_max  σ₁, > @p sigma_min and at most FLT_MAX (stored as float).
+ * @param sigma_min  σ_L, > 0 and not rounding to 0 in float.
  * @param levels     L ≥ 2.
  * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_NOMEM.
  */
@@ -47,7 +47,8 @@ SM_API sm_status sm_schedule_new_linear(sm_schedule **out, double sigma_max,
  * @param sigmas    L values, positive, finite and strictly decreasing.
  * @param levels    L ≥ 1.
  * @return #SM_OK; #SM_ERR_INVALID_ARG (names the offending index);
- *         #SM_ERR_NONFINITE; #SM_ERR_NOMEM.
+ *         #SM_ERR_NONFINITE; #SM_ERR_OVERFLOW (@p levels floats cannot
+ *         exist); #SM_ERR_NOMEM.
  */
 SM_API sm_status sm_schedule_new_from_array(sm_schedule **out, const float *sigmas,
                                             size_t levels);

@@ -42,9 +42,11 @@ SM_BEGIN_DECLS
  * @param dim         Must equal sm_net_dim().
  * @param with_grad   Non-zero to back-propagate.
  * @param[out] loss   Receives the mean over the n × dim elements.
- * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE, #SM_ERR_STATE,
- *         #SM_ERR_NOMEM, #SM_ERR_DIVERGED (non-finite loss; no gradient is
- *         added).
+ * @return #SM_OK, #SM_ERR_INVALID_ARG (also a σ ≤ 0 or non-finite),
+ *         #SM_ERR_SHAPE, #SM_ERR_OVERFLOW, #SM_ERR_NONFINITE (NaN or
+ *         infinity in @p x or @p eps), #SM_ERR_STATE (@p with_grad and n
+ *         beyond the reserved batch), #SM_ERR_NOMEM, #SM_ERR_DIVERGED
+ *         (non-finite loss, e.g. from NaN parameters; no gradient is added).
  */
 SM_API sm_status sm_dsm_loss(sm_net *net, const float *x, const float *sigma,
                              const float *eps, size_t n, size_t dim, int with_grad,
@@ -75,7 +77,7 @@ typedef int (*sm_train_callback)(uint64_t step, uint64_t total, double loss,
  * @param opt         Optimizer sized for sm_net_num_params().
  * @param batch_size  Examples per step, ≥ 1 (the lab: 256).
  * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE (optimizer size),
- *         #SM_ERR_NOMEM.
+ *         #SM_ERR_OVERFLOW (batch too large), #SM_ERR_NOMEM.
  */
 SM_API sm_status sm_trainer_new(sm_trainer **out, sm_net *net, const sm_schedule *sched,
                                 sm_optim *opt, size_t batch_size);
@@ -101,7 +103,8 @@ SM_API void sm_trainer_free(sm_trainer *tr);
  * @param dim         Must equal the network's dimension.
  * @param rng         Generator for σ and ε.
  * @param[out] loss   Receives the batch loss (may be NULL).
- * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE, #SM_ERR_DIVERGED.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE, #SM_ERR_NONFINITE (NaN
+ *         or infinity in @p x), #SM_ERR_DIVERGED.
  */
 SM_API sm_status sm_trainer_step(sm_trainer *tr, const float *x, size_t n, size_t dim,
                                  sm_rng *rng, double *loss);

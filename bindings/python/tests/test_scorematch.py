@@ -1,0 +1,888 @@
+#!/usr/bin/python3
+"""Tests of the scorematch Python bindings (plain unittest).
+
+Run from a build tree:
+
+    SCOREMATCH_LIBRARY=build/lib/libscorematch.so.0 PYTHONPATH=bindings/python \\
+        /usr/bin/python3 bindings/python/tests/test_scorematch.py
+
+Exits with 77 (meson's "skipped") when NumPy is not importable.
+"""
+
+import ctypes
+import gc
+import math
+import os
+import signal
+import sys
+import tempfile
+import threading
+import unittest
+import weakref
+
+try:
+    import numpy as np
+except ImportError:
+    print("test_scorematch.py: NumPy is not importable with %s: skipped (install "
+          "python3-numpy)" % sys.executable)
+    sys.exit(77)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+
+import scorematch as sm  # noqa: E402
+from scorematch import _ffi  # noqa: E402
+
+try:
+    sm.load_library()
+except OSError as exc:
+    # A library built with a sanitizer or fuzzer instrumentation cannot be
+    # loaded into an uninstrumented interpreter: skip rather than fail.
+    if any(s in str(exc) for s in ("__asan", "__ubsan", "__sanitizer", "__tsan", "ASan")):
+        print("test_scorematch.py: instrumented library, cannot load it here: %s" % exc)
+        sys.exit(77)
+    raise
+
+
+def small_net(seed=1, width=16, depth=2):
+    return sm.Net(2, width, depth, rng=seed)
+
+
+class LibraryTest(unittest.TestCase):
+    def test_version(self):
+        v = sm.version()
+        parts = [int(p) for p in v.split(".")]
+        self.assertEqual(len(parts), 3)
+        self.assertEqual(sm.version_number(), parts[0] * 10000 + parts[1] * 100 + parts[2])
+        self.assertEqual(sm.__version__, v)
+        self.assertTrue(sm.blas_config())
+
+    def test_loaded_from_environment(self):
+        env = os.environ.get("SCOREMATCH_LIBRARY")
+        if env:
+            self.assertEqual(sm.library_path(), env)
+            self.assertIs(sm.load_library(env), _ffi.lib())
+
+    def test_cannot_switch_library(self):
+        sm.version()
+        with self.assertRaises(RuntimeError):
+            sm.load_library("/nonexistent/libscorematch.so.0")
+
+    def test_strerror(self):
+        self.assertEqual(sm.strerror(0), sm.strerror(sm.errors.OK))
+        self.assertNotEqual(sm.strerror(-4), sm.strerror(-5))
+        self.assertEqual(sm.strerror(-12345), "unknown status")
+
+    def test_every_function_declared(self):
+        lib = _ffi.lib()
+        for name, (restype, argtypes) in _ffi._PROTOTYPES.items():
+            fn = getattr(lib, name)
+            self.assertEqual(fn.argtypes, argtypes, name)
+            if restype is _ffi.status:
+                self.assertIs(fn.restype, ctypes.c_int, name)
+                self.assertIsNotNone(fn.errcheck, name)
+            else:
+                self.assertIs(fn.restype, restype, name)
+
+    def test_symbol_map_is_covered(self):
+        # Every exported function of the version script is wrapped (or is one
+        # of the optional model-file functions).
+        src = os.environ.get("SCOREMATCH_SOURCE_ROOT")
+        if not src:
+            self.skipTest("SCOREMATCH_SOURCE_ROOT not set")
+        with open(os.path.join(src, "lib", "libscorematch.map")) as f:
+            names = {ln.strip().rstrip(";") for ln in f if ln.strip().startswith("sm_")}
+        known = set(_ffi._PROTOTYPES) | set(_ffi._OPTIONAL_PROTOTYPES)
+        self.assertEqual(names - known, set())
+
+
+class ErrorTest(unittest.TestCase):
+    def test_status_subclass_and_message(self):
+        with self.assertRaises(sm.NonFiniteError) as cm:
+            sm.Dataset([[1.0, 2.0], [3.0, float("nan")]])
+        e = cm.exception
+        self.assertIsInstance(e, sm.Error)
+        self.assertIsInstance(e, ValueError)
+        self.assertEqual(e.status, -5)
+        self.assertEqual(e.strerror, sm.strerror(-5))
+        self.assertIn("sm_dataset_new", e.message)
+        self.assertIn("row 1, column 1", e.message)
+        self.assertEqual(e.function, "sm_dataset_new")
+        self.assertIn(e.message, str(e))
+        # sm_last_error() on this thread still holds the same message
+        self.assertEqual(sm.last_error(), e.message)
+        sm.clear_error()
+        self.assertEqual(sm.last_error(), "")
+
+    def test_parse_error_names_line(self):
+        with self.assertRaises(sm.ParseError) as cm:
+            sm.Dataset.parse_csv("x,y\n1,2\n3\n")
+        self.assertIn("line 3", cm.exception.message)
+        self.assertEqual(cm.exception.status, sm.ParseError.status)
+
+    def test_file_error(self):
+        with self.assertRaises(sm.FileError) as cm:
+            sm.Dataset.from_csv("/nonexistent/dir/points.csv")
+        self.assertIn("/nonexistent/dir/points.csv", cm.exception.message)
+
+    def test_invalid_argument_names_parameter(self):
+        with self.assertRaises(sm.InvalidArgumentError) as cm:
+            sm.circles(10, factor=1.5, rng=0)
+        self.assertIn("factor", cm.exception.message)
+
+    def test_negative_size_refused_before_c(self):
+        with self.assertRaises(sm.InvalidArgumentError) as cm:
+            sm.moons(-3, rng=0)
+        self.assertIsNone(cm.exception.function)
+        with self.assertRaises(TypeError):
+            sm.moons(3.5, rng=0)
+
+    def test_last_error_is_per_thread(self):
+        sm.clear_error()
+        seen = []
+
+        def worker():
+            try:
+                sm.Schedule([1.0, 2.0])
+            except sm.InvalidArgumentError as e:
+                seen.append(e.message)
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+        self.assertEqual(len(seen), 1)
+        self.assertIn("sm_schedule_new_from_array", seen[0])
+        self.assertEqual(sm.last_error(), "")
+
+
+class RngTest(unittest.TestCase):
+    def test_reproducible(self):
+        a, b = sm.Rng(42), sm.Rng(42)
+        self.assertEqual([a.next_u64() for _ in range(5)], [b.next_u64() for _ in range(5)])
+        a.reseed(7)
+        c = sm.Rng(7)
+        self.assertEqual(a.uniform(), c.uniform())
+
+    def test_clone_split_jump(self):
+        a = sm.Rng(1)
+        c = a.clone()
+        self.assertEqual(a.next_u64(), c.next_u64())
+        child = a.split()
+        self.assertNotEqual(child.next_u64(), a.next_u64())
+        d = sm.Rng(1)
+        d.jump()
+        self.assertNotEqual(d.next_u64(), sm.Rng(1).next_u64())
+
+    def test_scalars(self):
+        r = sm.Rng(3)
+        for _ in range(100):
+            u = r.uniform()
+            self.assertTrue(0.0 <= u < 1.0)
+            self.assertTrue(0 <= r.below(10) < 10)
+        self.assertTrue(math.isfinite(r.normal()))
+        with self.assertRaises(sm.InvalidArgumentError):
+            r.below(0)
+        with self.assertRaises(sm.InvalidArgumentError):
+            sm.Rng(-1)
+
+    def test_arrays(self):
+        r = sm.Rng(5)
+        x = r.normal_array((20000,), mean=2.0, std=0.5)
+        self.assertEqual(x.dtype, np.float32)
+        self.assertAlmostEqual(float(x.mean()), 2.0, delta=0.02)
+        self.assertAlmostEqual(float(x.std()), 0.5, delta=0.02)
+        out = np.zeros((10, 3), np.float32)
+        y = r.uniform_array((10, 3), lo=-1, hi=1, out=out)
+        self.assertIs(y, out)  # filled in place, no copy
+        self.assertTrue(np.all((out >= -1) & (out < 1)))
+        with self.assertRaises(sm.InvalidArgumentError):
+            r.normal_array(4, std=-1.0)
+        with self.assertRaises(TypeError):
+            r.normal_array(4, out=np.zeros(4))  # float64 out refused
+
+
+class DatasetTest(unittest.TestCase):
+    def test_round_trip(self):
+        x = np.arange(12, dtype=np.float64).reshape(6, 2) / 7
+        ds = sm.Dataset(x)
+        self.assertEqual(ds.shape, (6, 2))
+        self.assertEqual(len(ds), 6)
+        self.assertEqual(ds.dim, 2)
+        y = ds.to_numpy()
+        self.assertEqual(y.dtype, np.float32)
+        np.testing.assert_array_equal(y, x.astype(np.float32))
+        y[0, 0] = 99  # a copy: the dataset is unchanged
+        self.assertNotEqual(ds.to_numpy()[0, 0], 99)
+        np.testing.assert_array_equal(np.asarray(ds), x.astype(np.float32))
+
+    def test_shapes(self):
+        with self.assertRaises(sm.ShapeError):
+            sm.Dataset([1.0, 2.0, 3.0])
+        with self.assertRaises(sm.InvalidArgumentError):
+            sm.Dataset(np.zeros((0, 2)))
+
+    def test_csv(self):
+        x = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "pts.csv")
+            sm.Dataset(x).to_csv(p)
+            np.testing.assert_array_equal(sm.Dataset.from_csv(p).to_numpy(), x)
+            q = os.path.join(d, "samples.csv")
+            sm.write_csv(q, x[:5])
+            np.testing.assert_array_equal(sm.Dataset.from_csv(q).to_numpy(), x[:5])
+        ds = sm.Dataset.parse_csv(b"# comment\nx, y\n1, 2\n3,4\n")
+        np.testing.assert_array_equal(ds.to_numpy(), [[1, 2], [3, 4]])
+
+    def test_labels(self):
+        ds = sm.Dataset(np.zeros((4, 2)), labels=[0, 2, 1, 2])
+        np.testing.assert_array_equal(ds.labels, [0, 2, 1, 2])
+        self.assertEqual(ds.labels.dtype, np.int32)
+        self.assertEqual(ds.num_labels, 3)
+        with self.assertRaises(sm.ShapeError):
+            ds.set_labels([0, 1])
+        with self.assertRaises(sm.InvalidArgumentError):
+            ds.set_labels([0, -1, 0, 0])
+        ds.set_labels(None)
+        self.assertIsNone(ds.labels)
+        self.assertEqual(ds.num_labels, 0)
+
+    def test_standardize(self):
+        rng = np.random.default_rng(1)
+        x = rng.normal([3.0, -2.0], [2.0, 0.5], size=(1000, 2))
+        ds = sm.Dataset(x)
+        self.assertFalse(ds.is_standardized)
+        mean, std = ds.standardization
+        np.testing.assert_array_equal(mean, [0, 0])
+        np.testing.assert_array_equal(std, [1, 1])
+        self.assertIs(ds.standardize(), ds)
+        self.assertTrue(ds.is_standardized)
+        z = ds.to_numpy()
+        np.testing.assert_allclose(z.mean(0), 0, atol=1e-5)
+        np.testing.assert_allclose(z.std(0), 1, atol=1e-5)
+        mean, std = ds.standardization
+        np.testing.assert_allclose(mean, x.mean(0), rtol=1e-5)
+        np.testing.assert_allclose(std, x.std(0), rtol=1e-5)
+        back = ds.unstandardize_points(z)
+        np.testing.assert_allclose(back, x, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(ds.standardize_points(back), z, atol=1e-5)
+        # in place: the same array object, changed
+        w = z[:3].copy()
+        self.assertIs(ds.unstandardize_points(w, inplace=True), w)
+        np.testing.assert_allclose(w, x[:3], rtol=1e-4, atol=1e-4)
+        with self.assertRaises(TypeError):
+            ds.unstandardize_points(x[:3], inplace=True)  # float64: refused
+        with self.assertRaises(sm.ShapeError):
+            ds.standardize_points(np.zeros((2, 3)))
+
+    def test_clone_is_independent(self):
+        ds = sm.Dataset([[1.0, 2.0], [3.0, 5.0]])
+        c = ds.clone()
+        c.standardize()
+        self.assertFalse(ds.is_standardized)
+        np.testing.assert_array_equal(ds.to_numpy(), [[1, 2], [3, 5]])
+
+
+class ToyTest(unittest.TestCase):
+    def test_moons(self):
+        a = sm.moons(1000, noise=0.05, rng=0)
+        b = sm.Dataset.moons(1000, noise=0.05, rng=sm.Rng(0))
+        np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
+        self.assertEqual(a.shape, (1000, 2))
+        self.assertEqual(a.num_labels, 2)
+        self.assertEqual(int((a.labels == 0).sum()), 500)
+        c = sm.moons(7, noise=0.0, shuffle=False, rng=0).to_numpy()
+        np.testing.assert_allclose(c[0], [1.0, 0.0], atol=1e-7)  # t = 0 of moon 0
+
+    def test_others(self):
+        self.assertEqual(sm.circles(100, noise=0.01, factor=0.5, rng=0).shape, (100, 2))
+        b = sm.blobs(90, centers=3, dim=4, cluster_std=0.1, rng=0)
+        self.assertEqual(b.shape, (90, 4))
+        self.assertEqual(b.num_labels, 3)
+        centers = np.array([[0, 0], [10, 10]], np.float32)
+        b2 = sm.blobs(100, centers=centers, cluster_std=0.0, rng=0).to_numpy()
+        self.assertEqual({tuple(r) for r in b2.tolist()}, {(0.0, 0.0), (10.0, 10.0)})
+        gm = sm.gaussian_mixture(200, means=[[0, 0, 0], [5, 5, 5]], stds=[0.1, 0.1],
+                                 weights=[1, 3], rng=0)
+        self.assertEqual(gm.shape, (200, 3))
+        ds, t = sm.swiss_roll(50, rng=0, return_t=True)
+        self.assertEqual(t.shape, (50,))
+        np.testing.assert_allclose(np.hypot(*ds.to_numpy().T), t, rtol=1e-5)
+        self.assertEqual(sm.spirals(64, noise=0.1, rng=0).num_labels, 2)
+        cb = sm.checkerboard(400, rng=0).to_numpy()
+        self.assertTrue(np.all((cb >= -4) & (cb < 4)))
+        self.assertEqual(sm.eight_gaussians(80, rng=0).num_labels, 8)
+        self.assertEqual(sm.pinwheel(100, n_arms=4, rng=0).num_labels, 4)
+        with self.assertRaises(sm.ShapeError):
+            sm.gaussian_mixture(10, means=[[0, 0]], stds=[1, 2], rng=0)
+
+
+class ScheduleTest(unittest.TestCase):
+    def test_geometric(self):
+        s = sm.Schedule.geometric(1.0, 0.01, 10)
+        self.assertEqual(len(s), 10)
+        self.assertEqual(s.levels, 10)
+        np.testing.assert_allclose(s.sigmas, np.geomspace(1.0, 0.01, 10), rtol=1e-6)
+        self.assertAlmostEqual(s[0], 1.0, places=6)
+        self.assertAlmostEqual(s[-1], 0.01, places=6)
+        self.assertEqual(len(list(s)), 10)
+        with self.assertRaises(IndexError):
+            s[10]
+        with self.assertRaises(IndexError):
+            s[-11]
+        np.testing.assert_array_equal(s[1:3], s.sigmas[1:3])
+
+    def test_linear_and_array(self):
+        s = sm.Schedule.linear(1.0, 0.1, 4)
+        np.testing.assert_allclose(s.sigmas, [1.0, 0.7, 0.4, 0.1], rtol=1e-6)
+        a = sm.Schedule([3.0, 2.0, 1.0])
+        np.testing.assert_array_equal(np.asarray(a), [3, 2, 1])
+        np.testing.assert_array_equal(sm.Schedule.from_array((2.0, 1.0)).sigmas, [2, 1])
+        with self.assertRaises(sm.InvalidArgumentError) as cm:
+            sm.Schedule([1.0, 0.5, 0.7])
+        self.assertIn("sigma[2]", cm.exception.message)
+        with self.assertRaises(sm.InvalidArgumentError):
+            sm.Schedule.geometric(0.01, 1.0, 10)
+
+    def test_suggest(self):
+        x = np.array([[0, 0], [3, 4], [1, 1]], np.float32)
+        self.assertAlmostEqual(sm.Schedule.suggest_sigma_max(x), 5.0, places=5)
+        self.assertAlmostEqual(sm.Schedule.suggest_sigma_max(sm.Dataset(x)), 5.0, places=5)
+
+
+class NetTest(unittest.TestCase):
+    def test_shape_and_params(self):
+        net = sm.Net(2, 8, 2, rng=0)
+        self.assertEqual((net.dim, net.width, net.depth), (2, 8, 2))
+        self.assertEqual(net.num_params, (3 * 8 + 8) + (8 * 8 + 8) + (8 * 2 + 2))
+        p = net.params
+        self.assertEqual(p.dtype, np.float32)
+        self.assertEqual(p.shape, (net.num_params,))
+        self.assertTrue(p.flags.writeable)
+        bound = 1 / math.sqrt(3)
+        w0, b0 = net.layer_params(0)
+        self.assertEqual(w0.shape, (8, 3))
+        self.assertEqual(b0.shape, (8,))
+        self.assertTrue(np.all(np.abs(w0) <= bound))
+        self.assertEqual(net.layer(2), sm.Layer(net.num_params - 18, net.num_params - 2, 8, 2))
+        with self.assertRaises(sm.InvalidArgumentError):
+            net.layer(3)
+        # same seed, same initialisation
+        np.testing.assert_array_equal(sm.Net(2, 8, 2, rng=0).params, p)
+
+    def test_params_view_is_zero_copy(self):
+        net = small_net()
+        a, b = net.params, net.params
+        self.assertTrue(np.shares_memory(a, b))
+        x = np.zeros((1, 2), np.float32)
+        before = net.forward(x, 0.5).copy()
+        _w, bias = net.layer_params(net.depth)  # output layer bias
+        bias += 1.0  # written through the view
+        after = net.forward(x, 0.5)
+        np.testing.assert_allclose(after, before + 1.0, rtol=1e-6)
+        self.assertTrue(np.shares_memory(bias, net.params))
+        # copies are copies
+        c = net.get_params()
+        self.assertFalse(np.shares_memory(c, net.params))
+        net.set_params(np.zeros(net.num_params))
+        self.assertEqual(float(np.abs(net.params).max()), 0.0)
+        with self.assertRaises(sm.ShapeError):
+            net.set_params(np.zeros(3))
+
+    def test_view_keeps_net_alive(self):
+        net = small_net()
+        view = net.params
+        expected = view.copy()
+        res = weakref.ref(net._res)
+        net.close()
+        del net
+        gc.collect()
+        self.assertIsNotNone(res())  # the C network lives while the view does
+        np.testing.assert_array_equal(view, expected)
+        sub = view[:10]
+        del view
+        gc.collect()
+        self.assertIsNotNone(res())  # a view of the view still holds it
+        del sub
+        gc.collect()
+        self.assertIsNone(res())  # now freed
+
+    def test_forward(self):
+        net = small_net()
+        x = np.random.default_rng(0).normal(size=(33, 2))
+        y1 = net.forward(x, 0.3)
+        self.assertEqual(y1.shape, (33, 2))
+        self.assertEqual(y1.dtype, np.float32)
+        y2 = net(x, np.full(33, 0.3))
+        np.testing.assert_allclose(y1, y2, rtol=1e-6, atol=1e-7)
+        out = np.empty((33, 2), np.float32)
+        self.assertIs(net.forward(x, 0.3, out=out), out)
+        with self.assertRaises(sm.ShapeError):
+            net.forward(np.zeros((3, 3)), 1.0)
+        with self.assertRaises(sm.ShapeError):
+            net.forward(x, np.ones(5))
+        with self.assertRaises(sm.ShapeError):
+            net.forward(x, 0.3, out=np.empty((32, 2), np.float32))
+        with self.assertRaises(sm.InvalidArgumentError) as cm:
+            net.forward(x, -1.0)
+        self.assertIn("sigma", cm.exception.message)
+
+    def test_threads_clone_copy(self):
+        net = small_net(width=64)
+        x = np.random.default_rng(2).normal(size=(500, 2))
+        y1 = net.forward(x, 0.2)
+        net.threads = 2
+        self.assertEqual(net.threads, 2)
+        np.testing.assert_allclose(net.forward(x, 0.2), y1, rtol=1e-5, atol=1e-6)
+        with self.assertRaises(sm.InvalidArgumentError):
+            net.threads = 0
+        c = net.clone()
+        self.assertEqual(c.threads, 2)
+        c.params[:] = 0
+        self.assertNotEqual(float(np.abs(net.params).max()), 0.0)
+        c.copy_params_from(net)
+        np.testing.assert_array_equal(c.params, net.params)
+        with self.assertRaises(sm.ShapeError):
+            c.copy_params_from(sm.Net(2, 8, 1, rng=0))
+
+    def test_dsm_loss_gradient(self):
+        net = sm.Net(2, 8, 1, rng=3)
+        rng = np.random.default_rng(3)
+        x = rng.normal(size=(16, 2)).astype(np.float32)
+        sig = np.geomspace(1.0, 0.1, 16).astype(np.float32)
+        eps = rng.normal(size=(16, 2)).astype(np.float32)
+        net.reserve(16)
+        net.zero_grad()
+        loss = net.dsm_loss(x, sig, eps, with_grad=True)
+        self.assertTrue(math.isfinite(loss) and loss > 0)
+        g = net.grads.astype(np.float64).copy()
+        self.assertGreater(np.abs(g).max(), 0)
+        self.assertEqual(loss, net.dsm_loss(x, sig, eps))  # no grad: same value
+        d = rng.normal(size=net.num_params)
+        d /= np.linalg.norm(d)
+        p0 = net.get_params()
+        h = 1e-2
+        net.set_params(p0 + h * d)
+        lp = net.dsm_loss(x, sig, eps)
+        net.set_params(p0 - h * d)
+        lm = net.dsm_loss(x, sig, eps)
+        net.set_params(p0)
+        self.assertAlmostEqual((lp - lm) / (2 * h), float(g @ d), delta=0.05 * abs(g @ d) + 1e-3)
+        net.zero_grad()
+        self.assertEqual(float(np.abs(net.grads).max()), 0.0)
+
+    def test_forward_train_backward(self):
+        net = sm.Net(2, 8, 1, rng=4)
+        x = np.ones((4, 2), np.float32)
+        with self.assertRaises(sm.StateError):
+            net.forward_train(x, 0.5)  # no workspace reserved
+        net.reserve(4)
+        out = net.forward_train(x, 0.5)
+        np.testing.assert_allclose(out, net.forward(x, 0.5), rtol=1e-6)
+        with self.assertRaises(sm.StateError):
+            net.backward(np.ones((4, 2)))  # the inference pass discarded the activations
+        net.forward_train(x, 0.5)
+        net.zero_grad()
+        net.backward(np.ones((4, 2)))
+        self.assertGreater(float(np.abs(net.grads).max()), 0.0)
+
+
+class OptimTest(unittest.TestCase):
+    def test_sgd_on_arrays(self):
+        opt = sm.SGD(2, lr=0.1)
+        p = np.array([1.0, 2.0], np.float32)
+        opt.step(p, [0.5, -1.0])
+        np.testing.assert_allclose(p, [0.95, 2.1], rtol=1e-6)
+        self.assertEqual(opt.steps, 1)
+        self.assertEqual(opt.num_params, 2)
+        with self.assertRaises(TypeError):
+            opt.step(np.array([1.0, 2.0]), [0, 0])  # float64 params cannot be updated in place
+        with self.assertRaises(sm.ShapeError):
+            opt.step(p, [1.0])
+        with self.assertRaises(sm.NonFiniteError) as cm:
+            opt.step(p, [float("inf"), 0.0])
+        self.assertIn("gradient 0", cm.exception.message)
+        np.testing.assert_allclose(p, [0.95, 2.1], rtol=1e-6)  # unchanged
+        opt.reset()
+        self.assertEqual(opt.steps, 0)
+
+    def test_adam(self):
+        net = small_net()
+        opt = sm.Adam(net, lr=1e-3)
+        self.assertEqual(opt.num_params, net.num_params)
+        self.assertAlmostEqual(opt.lr, 1e-3)
+        opt.lr = 5e-4
+        self.assertAlmostEqual(opt.lr, 5e-4)
+        with self.assertRaises(sm.InvalidArgumentError):
+            opt.lr = -1
+        opt.set_clip_norm(1.0)
+        with self.assertRaises(sm.InvalidArgumentError):
+            opt.set_clip_norm(-1.0)
+        net.grads[:] = 1.0
+        p0 = net.get_params()
+        opt.step_net(net)
+        self.assertEqual(opt.steps, 1)
+        # Adam's first step moves every parameter by lr against the gradient sign
+        np.testing.assert_allclose(net.params, p0 - 5e-4, atol=1e-6)
+        with self.assertRaises(sm.ShapeError):
+            sm.Adam(10).step_net(net)
+        with self.assertRaises(TypeError):
+            sm.Optim()
+
+
+class TrainerTest(unittest.TestCase):
+    def setUp(self):
+        self.data = sm.moons(1000, noise=0.05, rng=0).standardize()
+        self.sched = sm.Schedule.geometric(1.0, 0.01, 10)
+
+    def make(self, seed=1, lr=3e-3, batch=128):
+        net = sm.Net(2, 32, 2, rng=seed)
+        return net, sm.Trainer(net, self.sched, sm.Adam(net, lr=lr), batch_size=batch)
+
+    def test_loss_decreases(self):
+        net, tr = self.make()
+        # The DSM loss on fixed noise: every level 100 times, fixed eps.
+        x = self.data.to_numpy()
+        sig = np.repeat(self.sched.sigmas, 100)
+        eps = sm.Rng(9).normal_array(x.shape)
+        before = net.dsm_loss(x, sig, eps)
+        losses = []
+        final = tr.fit(self.data, 600, rng=2, callback=lambda s, t, l: losses.append(l))
+        after = net.dsm_loss(x, sig, eps)
+        self.assertEqual(len(losses), 600)
+        self.assertTrue(all(math.isfinite(v) for v in losses))
+        # ~0.95 -> ~0.85 (the floor of this loss is ~0.75, see train.h)
+        self.assertLess(after, before - 0.05)
+        self.assertLess(np.mean(losses[-100:]), np.mean(losses[:5]) - 0.05)
+        self.assertAlmostEqual(final, np.mean(losses[-100:]), places=9)
+        self.assertEqual(tr.optim.steps, 600)
+
+    def test_reproducible_and_array_input(self):
+        _, a = self.make()
+        _, b = self.make()
+        la = a.fit(self.data, 20, rng=5)
+        lb = b.fit(self.data.to_numpy(), 20, rng=sm.Rng(5))  # an array works too
+        self.assertEqual(la, lb)
+        np.testing.assert_array_equal(a.net.params, b.net.params)
+
+    def test_callback_every(self):
+        _, tr = self.make()
+        steps = []
+        tr.fit(self.data, 25, rng=0, callback=lambda s, t, l: steps.append((s, t)), every=10)
+        self.assertEqual(steps, [(10, 25), (20, 25), (25, 25)])
+
+    def test_callback_stop(self):
+        _, tr = self.make()
+        loss = tr.fit(self.data, 100, rng=0, callback=lambda s, t, l: s >= 7)
+        self.assertTrue(math.isfinite(loss))
+        self.assertEqual(tr.optim.steps, 7)
+
+    def test_callback_exception(self):
+        _, tr = self.make()
+
+        def cb(step, total, loss):
+            if step == 3:
+                raise KeyError("boom at step 3")
+        with self.assertRaises(KeyError) as cm:
+            tr.fit(self.data, 100, rng=0, callback=cb)
+        self.assertIn("boom", str(cm.exception))
+        self.assertEqual(tr.optim.steps, 3)  # stopped right there
+        # the trainer is still usable
+        self.assertTrue(math.isfinite(tr.fit(self.data, 2, rng=0)))
+
+    def test_ctrl_c_stops_fit(self):
+        _, tr = self.make()
+        timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+        timer.start()
+        try:
+            with self.assertRaises(KeyboardInterrupt):
+                tr.fit(self.data, 10 ** 7, rng=0)
+        finally:
+            timer.cancel()
+        self.assertLess(tr.optim.steps, 10 ** 7)
+        self.assertIs(signal.getsignal(signal.SIGINT), signal.default_int_handler)
+
+    def test_step(self):
+        _, tr = self.make(batch=16)
+        loss = tr.step(self.data.to_numpy()[:16], rng=0)
+        self.assertTrue(math.isfinite(loss))
+        with self.assertRaises(sm.Error):
+            tr.step(self.data.to_numpy()[:17], rng=0)  # more rows than the batch
+
+    def test_diverged(self):
+        net = sm.Net(2, 16, 1, rng=0)
+        tr = sm.Trainer(net, self.sched, sm.SGD(net, lr=1e6), batch_size=64)
+        with self.assertRaises(sm.DivergedError) as cm:
+            tr.fit(self.data, 50, rng=1)
+        self.assertIn("sm_trainer_fit", cm.exception.message)
+        self.assertIn("at step", cm.exception.message)
+        self.assertTrue(hasattr(cm.exception, "final_loss"))
+        self.assertTrue(np.all(np.isfinite(net.params)))
+
+    def test_keeps_borrowed_handles_alive(self):
+        net, tr = self.make()
+        res = weakref.ref(net._res)
+        net.close()
+        tr.schedule.close()
+        gc.collect()
+        self.assertIsNotNone(res())
+        self.assertTrue(math.isfinite(tr.fit(self.data, 3, rng=0)))
+        tr.close()
+        del tr
+        gc.collect()
+        self.assertIsNone(res())
+
+    def test_types(self):
+        net = small_net()
+        with self.assertRaises(TypeError):
+            sm.Trainer(net, net, sm.Adam(net))
+
+
+class SamplerTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.data = sm.moons(1000, noise=0.05, rng=0).standardize()
+        cls.sched = sm.Schedule.geometric(1.0, 0.01, 10)
+        cls.net = sm.Net(2, 32, 2, rng=1)
+        tr = sm.Trainer(cls.net, cls.sched, sm.Adam(cls.net, lr=3e-3), batch_size=128)
+        tr.fit(cls.data, 300, rng=2)
+
+    def test_run(self):
+        s = sm.Sampler(self.net, self.sched, steps_per_scale=5)
+        x = s.run(400, rng=3)
+        self.assertEqual(x.shape, (400, 2))
+        self.assertEqual(x.dtype, np.float32)
+        self.assertTrue(np.all(np.isfinite(x)))
+        self.assertEqual(s.nfe, 50)
+        np.testing.assert_array_equal(x, sm.Sampler(self.net, self.sched,
+                                                    steps_per_scale=5).run(400, rng=3))
+        out = np.empty((400, 2), np.float32)
+        self.assertIs(s.run(400, rng=3, out=out), out)
+        np.testing.assert_array_equal(out, x)
+        with self.assertRaises(sm.ShapeError):
+            s.run(400, out=np.empty((400, 3), np.float32))
+
+    def test_settings(self):
+        s = sm.Sampler(self.net, self.sched)
+        self.assertEqual(s.steps_per_scale, 20)
+        self.assertAlmostEqual(s.step_ratio, 0.2)
+        self.assertTrue(s.noise)
+        self.assertFalse(s.final_denoise)
+        s.step_ratio = 0.1
+        self.assertAlmostEqual(s.step_ratio, 0.1)
+        s.set_step_ncsn(2e-5)  # = 2e-5 / 0.01**2
+        self.assertAlmostEqual(s.step_ratio, 0.2, places=5)
+        s.steps_per_scale = 2
+        s.final_denoise = True
+        s.noise = False
+        s.set_init_uniform(-2, 2)
+        s.set_init_normal(0.5)
+        s.run(10, rng=0)
+        self.assertEqual(s.nfe, 10 * 2 + 1)
+        with self.assertRaises(sm.InvalidArgumentError):
+            s.steps_per_scale = 0
+        self.assertEqual(s.steps_per_scale, 2)  # unchanged after the failed call
+        with self.assertRaises(sm.InvalidArgumentError):
+            s.set_init_uniform(1, -1)
+        with self.assertRaises(sm.InvalidArgumentError):
+            s.step_ratio = float("nan")
+
+    def test_run_from(self):
+        s = sm.Sampler(self.net, self.sched, steps_per_scale=2)
+        x0 = self.data.to_numpy()[:50].copy()
+        y = s.run_from(x0, rng=0)
+        self.assertIsNot(y, x0)
+        self.assertFalse(np.array_equal(y, x0))
+        z = x0.copy()
+        self.assertIs(s.run_from(z, rng=0, inplace=True), z)
+        np.testing.assert_array_equal(z, y)
+        with self.assertRaises(sm.ShapeError):
+            s.run_from(np.zeros((5, 3)), rng=0)
+        with self.assertRaises(sm.NonFiniteError):
+            s.run_from(np.full((5, 2), np.nan), rng=0)
+
+    def test_callback(self):
+        s = sm.Sampler(self.net, self.sched, steps_per_scale=1, final_denoise=True)
+        seen = []
+
+        def cb(level, levels, sigma, x):
+            self.assertFalse(x.flags.writeable)
+            seen.append((level, levels, round(sigma, 4), x.shape))
+        s.set_callback(cb)
+        self.assertIs(s.callback, cb)
+        s.run(20, rng=0)
+        self.assertEqual([t[0] for t in seen], list(range(11)))
+        self.assertEqual(seen[0], (0, 10, 1.0, (20, 2)))
+        self.assertEqual(seen[-1][2], 0.01)
+        s.set_callback(lambda level, *rest: level == 2)  # stop after level 2
+        with self.assertRaises(sm.CancelledError) as cm:
+            s.run(20, rng=0)
+        self.assertEqual(cm.exception.samples.shape, (20, 2))
+
+        def bad(level, *rest):
+            raise RuntimeError("callback failed at level %d" % level)
+        s.set_callback(bad)
+        with self.assertRaisesRegex(RuntimeError, "level 0"):
+            s.run(20, rng=0)
+        s.set_callback(None)
+        self.assertIsNone(s.callback)
+        self.assertEqual(s.run(20, rng=0).shape, (20, 2))
+
+    def test_diverged(self):
+        s = sm.Sampler(self.net, self.sched, step_ratio=1e4)
+        with self.assertRaises(sm.DivergedError) as cm:
+            s.run(50, rng=0)
+        msg = cm.exception.message
+        self.assertIn("level", msg)
+        self.assertIn("step ratio", msg)
+        self.assertTrue(np.all(np.isfinite(cm.exception.samples)))
+
+
+class MetricsTest(unittest.TestCase):
+    def setUp(self):
+        r = np.random.default_rng(0)
+        self.a = r.normal(size=(300, 2)).astype(np.float32)
+        self.b = r.normal(size=(300, 2)).astype(np.float32) + 10
+
+    def test_identical_and_far(self):
+        a, b = self.a, self.b
+        self.assertEqual(sm.coverage(a, a, 0.15), 1.0)
+        self.assertEqual(sm.precision(a, a), 1.0)
+        self.assertEqual(sm.coverage(a, b), 0.0)
+        cp = sm.coverage_precision(a, b, radius=0.15)
+        self.assertEqual((cp.coverage, cp.precision, cp.nonfinite), (0.0, 0.0, 0))
+        self.assertAlmostEqual(sm.energy_distance(a, a), 0.0, places=6)
+        self.assertGreater(sm.energy_distance(a, b), 10)
+        m = sm.mmd_rbf(a, a)
+        self.assertAlmostEqual(m.mmd2, 0.0, places=6)
+        self.assertGreater(m.bandwidth, 0)
+        self.assertAlmostEqual(sm.mmd_rbf(a, b, bandwidth=1.0).bandwidth, 1.0)
+        p = sm.prdc(a, a)
+        self.assertEqual((p.precision, p.recall, p.coverage), (1.0, 1.0, 1.0))
+        self.assertIsInstance(p, sm.PRDC)
+
+    def test_nonfinite_and_dataset_input(self):
+        g = self.a.copy()
+        g[:30] = np.nan
+        cp = sm.coverage_precision(self.a, g)
+        self.assertEqual(cp.nonfinite, 30)
+        self.assertAlmostEqual(cp.precision, 0.9)
+        ds = sm.Dataset(self.a)
+        self.assertEqual(sm.coverage_precision(ds, g), cp)
+        self.assertEqual(sm.energy_distance(ds, self.b), sm.energy_distance(self.a, self.b))
+        e1 = sm.energy_distance(self.a, self.b, max_points=100, rng=1)
+        self.assertEqual(e1, sm.energy_distance(self.a, self.b, max_points=100, rng=1))
+        with self.assertRaises(sm.ShapeError):
+            sm.coverage(self.a, np.zeros((3, 3)))
+        with self.assertRaises(sm.NonFiniteError):
+            sm.coverage(g, self.a)  # non-finite real points are refused
+        with self.assertRaises(sm.InvalidArgumentError):
+            sm.prdc(self.a[:3], self.a)  # n_real must exceed k
+
+    def test_per_mode(self):
+        ds = sm.moons(400, noise=0.05, rng=0)
+        x, lab = ds.to_numpy(), ds.labels
+        only0 = x[lab == 0]
+        pm = sm.per_mode_coverage(ds, only0, radius=0.15)
+        np.testing.assert_array_equal(pm, [1.0, pm[1]])
+        self.assertLess(pm[1], 0.5)
+        np.testing.assert_array_equal(sm.per_mode_coverage(x, only0, labels=lab), pm)
+        with self.assertRaises(sm.InvalidArgumentError):
+            sm.per_mode_coverage(x, only0)  # no labels
+
+
+class HandleTest(unittest.TestCase):
+    def test_context_managers_close(self):
+        with sm.Rng(0) as r:
+            self.assertFalse(r.closed)
+            res = weakref.ref(r._res)
+        self.assertTrue(r.closed)
+        gc.collect()
+        self.assertIsNone(res())  # freed at once
+        with self.assertRaises(sm.StateError) as cm:
+            r.uniform()
+        self.assertIn("Rng is closed", str(cm.exception))
+        r.close()  # idempotent
+        self.assertIn("closed", repr(r))
+
+    def test_all_handles(self):
+        data = sm.moons(200, rng=0)
+        with sm.Net(2, 8, 1, rng=0) as net, sm.Schedule.geometric() as sched, \
+                sm.Adam(net) as opt, sm.Trainer(net, sched, opt, 32) as tr, \
+                sm.Sampler(net, sched, steps_per_scale=1) as smp, data:
+            tr.fit(data, 2, rng=0)
+            smp.run(5, rng=0)
+            self.assertIn("Net", repr(net))
+        for h in (net, sched, opt, tr, smp, data):
+            self.assertTrue(h.closed)
+            with self.assertRaises(sm.StateError):
+                h._ptr
+        with self.assertRaises(sm.StateError):
+            sm.Trainer(net, sched, opt)  # a closed handle cannot be used
+
+    def test_threads_release_gil(self):
+        # Two trainers in two Python threads: ctypes releases the GIL during
+        # the C calls; each handle is used by one thread only.
+        data = sm.moons(500, noise=0.05, rng=0).standardize()
+        sched = sm.Schedule.geometric()
+
+        def run(seed, out):
+            net = sm.Net(2, 16, 1, rng=seed)
+            tr = sm.Trainer(net, sched, sm.Adam(net), 64)
+            out[seed] = (tr.fit(data, 100, rng=seed), net.get_params())
+        par, seq = {}, {}
+        ts = [threading.Thread(target=run, args=(s, par)) for s in (1, 2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        for s in (1, 2):
+            run(s, seq)
+            self.assertEqual(par[s][0], seq[s][0])
+            np.testing.assert_array_equal(par[s][1], seq[s][1])
+
+
+@unittest.skipUnless(sm.model.available(), "library without model files (model.h)")
+class ModelTest(unittest.TestCase):
+    def test_round_trip(self):
+        net = sm.Net(2, 8, 1, rng=0)
+        sched = sm.Schedule.geometric(1.0, 0.05, 5)
+        opt = sm.Adam(net, lr=2e-3)
+        tr = sm.Trainer(net, sched, opt, 32)
+        tr.fit(sm.moons(100, rng=0), 5, rng=0)
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "model.smm")
+            sm.model.save(p, net, sched, opt)
+            m = sm.model.load(p)
+        np.testing.assert_array_equal(m.net.params, net.params)
+        np.testing.assert_array_equal(m.schedule.sigmas, sched.sigmas)
+        self.assertEqual(m.optim.steps, 5)
+        self.assertAlmostEqual(m.optim.lr, 2e-3)
+        blob = sm.model.save_bytes(net, sched)
+        m2 = sm.model.load_bytes(blob)
+        self.assertIsNone(m2.optim)
+        np.testing.assert_array_equal(m2.net.params, net.params)
+        bad = bytearray(blob)
+        bad[60] ^= 1
+        with self.assertRaises(sm.FormatError):
+            sm.model.load_bytes(bytes(bad))
+        with self.assertRaises(sm.FormatError):
+            sm.model.load_bytes(blob[:-1])
+        with self.assertRaises(sm.FileError):
+            sm.model.load("/nonexistent/model.smm")
+
+    def test_resume_bit_for_bit(self):
+        data = sm.moons(200, noise=0.05, rng=0)
+        sched = sm.Schedule.geometric()
+        net = sm.Net(2, 16, 2, rng=1)
+        opt = sm.Adam(net, lr=3e-3)
+        sm.Trainer(net, sched, opt, 32).fit(data, 10, rng=2)
+        m = sm.model.load_bytes(sm.model.save_bytes(net, sched, opt))
+        sm.Trainer(net, sched, opt, 32).fit(data, 10, rng=3)
+        sm.Trainer(m.net, m.schedule, m.optim, 32).fit(data, 10, rng=3)
+        np.testing.assert_array_equal(m.net.params, net.params)
+        self.assertEqual(m.optim.steps, 20)
+        with self.assertRaises(sm.ShapeError):
+            sm.model.save_bytes(net, sched, sm.Adam(5))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,573 @@
+/* smtool: train a score model on a CSV file or a toy data set, sample it,
+ * evaluate samples against data, and plot point sets. Uses only the public
+ * API of libscorematch.
+ *
+ *   smtool train  (--data FILE.csv | --toy NAME) --out MODEL [options]
+ *   smtool sample MODEL --out FILE.csv [options]
+ *   smtool eval   REAL.csv GENERATED.csv [--radius R]
+ *   smtool plot   OUT.png FILE.csv [FILE.csv ...] [--title TEXT]
+ *
+ * Exit status: 0 success, 1 a library or I/O error (message on stderr),
+ * 2 bad usage.
+ */
+#define _GNU_SOURCE 1 /* setenv, strdup */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <scorematch.h>
+
+#include "blis_kernels.h"
+#include "plot.h"
+#include "progress.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+static const char *prog = "smtool";
+
+static int fail(sm_status st)
+{
+    fprintf(stderr, "%s: %s: %s\n", prog, sm_strerror(st), sm_last_error());
+    return EXIT_RUNTIME;
+}
+
+#define TRY(call)                       \
+    do {                                \
+        sm_status st_ = (call);         \
+        if (st_ != SM_OK) {             \
+            rc = fail(st_);             \
+            goto done;                  \
+        }                               \
+    } while (0)
+
+/* ---- argument helpers ---------------------------------------------------- */
+
+typedef struct {
+    int argc, i;
+    char **argv;
+    int bad;
+} args;
+
+static const char *next_value(args *a, const char *flag)
+{
+    if (a->i + 1 >= a->argc) {
+        fprintf(stderr, "%s: %s needs a value\n", prog, flag);
+        a->bad = 1;
+        return NULL;
+    }
+    return a->argv[++a->i];
+}
+
+static uint64_t get_u64(args *a, const char *flag, uint64_t min)
+{
+    const char *v = next_value(a, flag);
+    if (!v)
+        return min;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || end == v || *end || v[0] == '-' || x < min) {
+        fprintf(stderr, "%s: %s needs an integer >= %llu (got '%s')\n", prog, flag,
+                (unsigned long long)min, v);
+        a->bad = 1;
+        return min;
+    }
+    return x;
+}
+
+static double get_double(args *a, const char *flag, int positive)
+{
+    const char *v = next_value(a, flag);
+    if (!v)
+        return 0;
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v || *end || !isfinite(x) || (positive && !(x > 0))) {
+        fprintf(stderr, "%s: %s needs a %snumber (got '%s')\n", prog, flag,
+                positive ? "positive " : "", v);
+        a->bad = 1;
+    }
+    return x;
+}
+
+static size_t default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (size_t)n : 1;
+}
+
+/* The standardization sidecar: MODEL.norm holds two CSV rows, mean and std,
+ * so that samples come back in the data's units. */
+static char *norm_path(const char *model)
+{
+    size_t n = strlen(model);
+    char *p = malloc(n + 6);
+    if (p)
+        memcpy(p, model, n), memcpy(p + n, ".norm", 6);
+    return p;
+}
+
+/* ---- train ---------------------------------------------------------------- */
+
+static void usage_train(FILE *f)
+{
+    fprintf(f,
+            "usage: %s train (--data FILE.csv | --toy NAME) --out MODEL [options]\n"
+            "  --data FILE.csv       training points, one per line (header and # comments allowed)\n"
+            "  --toy NAME            moons, circles, blobs, swiss-roll, spirals, checkerboard,\n"
+            "                        8gaussians or pinwheel (2-D)\n"
+            "  --n N                 toy points (default 4000)\n"
+            "  --noise X             toy noise (default 0.05)\n"
+            "  --no-standardize      train on the raw coordinates (default: standardize, and\n"
+            "                        keep mean/std in MODEL.norm so samples come back in units)\n"
+            "  --out MODEL           model file to write (network, noise ladder, optimizer)\n"
+            "  --steps N             training steps (default 3000)\n"
+            "  --batch N             batch size (default 256)\n"
+            "  --lr X                Adam learning rate (default 1e-3)\n"
+            "  --width N --depth N   hidden units and layers (default 128, 3)\n"
+            "  --sigma-max X         largest noise level (default 1.0; 0 = largest pairwise\n"
+            "                        distance of the data)\n"
+            "  --sigma-min X         smallest noise level (default 0.01)\n"
+            "  --levels N            number of noise levels (default 10)\n"
+            "  --seed N              seed (default 0)\n"
+            "  --threads T           threads (default: all cores)\n"
+            "  --loss-log FILE.csv   write step,loss per step\n",
+            prog);
+}
+
+typedef struct {
+    progress prog;
+    FILE *log;
+} train_watch;
+
+static int train_callback(uint64_t step, uint64_t total, double loss, void *ud)
+{
+    train_watch *w = ud;
+    if (w->log)
+        fprintf(w->log, "%llu,%.6g\n", (unsigned long long)step, loss);
+    return progress_train_callback(step, total, loss, &w->prog);
+}
+
+static const char *const toy_names[] = {"moons",   "circles",      "blobs",      "swiss-roll",
+                                        "spirals", "checkerboard", "8gaussians", "pinwheel"};
+
+static int is_toy(const char *name)
+{
+    for (size_t i = 0; i < sizeof toy_names / sizeof toy_names[0]; i++)
+        if (!strcmp(name, toy_names[i]))
+            return 1;
+    return 0;
+}
+
+/* name must satisfy is_toy(). */
+static sm_status make_toy(const char *name, size_t n, double noise, sm_rng *rng,
+                          sm_dataset **out)
+{
+    if (!strcmp(name, "moons"))
+        return sm_toy_moons(out, n, noise, 1, rng);
+    if (!strcmp(name, "circles"))
+        return sm_toy_circles(out, n, noise, SM_TOY_CIRCLES_FACTOR_DEFAULT, 1, rng);
+    if (!strcmp(name, "blobs"))
+        return sm_toy_blobs(out, n, 2, NULL, 3, 1.0, 1, rng);
+    if (!strcmp(name, "swiss-roll"))
+        return sm_toy_swiss_roll(out, n, noise, NULL, rng);
+    if (!strcmp(name, "spirals"))
+        return sm_toy_spirals(out, n, noise, 1, rng);
+    if (!strcmp(name, "checkerboard"))
+        return sm_toy_checkerboard(out, n, 1, rng);
+    if (!strcmp(name, "8gaussians"))
+        return sm_toy_eight_gaussians(out, n, 2.0, 0.02, 1, rng);
+    return sm_toy_pinwheel(out, n, 5, 0.3, 0.05, 0.25, 1, rng);
+}
+
+static int cmd_train(args *a)
+{
+    const char *data_path = NULL, *toy = NULL, *out = NULL, *loss_log = NULL;
+    uint64_t n = 4000, steps = 3000, batch = 256, width = 128, depth = 3, levels = 10, seed = 0;
+    uint64_t threads = default_threads();
+    double noise = 0.05, lr = 1e-3, smax = 1.0, smin = 0.01;
+    int standardize = 1;
+    for (a->i = 2; a->i < a->argc && !a->bad; a->i++) {
+        const char *f = a->argv[a->i];
+        if (!strcmp(f, "--help")) {
+            usage_train(stdout);
+            return 0;
+        } else if (!strcmp(f, "--data")) data_path = next_value(a, f);
+        else if (!strcmp(f, "--toy")) toy = next_value(a, f);
+        else if (!strcmp(f, "--out")) out = next_value(a, f);
+        else if (!strcmp(f, "--loss-log")) loss_log = next_value(a, f);
+        else if (!strcmp(f, "--n")) n = get_u64(a, f, 1);
+        else if (!strcmp(f, "--noise")) noise = get_double(a, f, 0);
+        else if (!strcmp(f, "--no-standardize")) standardize = 0;
+        else if (!strcmp(f, "--steps")) steps = get_u64(a, f, 1);
+        else if (!strcmp(f, "--batch")) batch = get_u64(a, f, 1);
+        else if (!strcmp(f, "--lr")) lr = get_double(a, f, 1);
+        else if (!strcmp(f, "--width")) width = get_u64(a, f, 1);
+        else if (!strcmp(f, "--depth")) depth = get_u64(a, f, 1);
+        else if (!strcmp(f, "--sigma-max")) smax = get_double(a, f, 0);
+        else if (!strcmp(f, "--sigma-min")) smin = get_double(a, f, 1);
+        else if (!strcmp(f, "--levels")) levels = get_u64(a, f, 2);
+        else if (!strcmp(f, "--seed")) seed = get_u64(a, f, 0);
+        else if (!strcmp(f, "--threads")) threads = get_u64(a, f, 1);
+        else {
+            fprintf(stderr, "%s train: unknown option '%s' (see --help)\n", prog, f);
+            return EXIT_USAGE;
+        }
+    }
+    if (a->bad)
+        return EXIT_USAGE;
+    if (toy && !is_toy(toy)) {
+        fprintf(stderr, "%s train: unknown toy data set '%s'\n", prog, toy);
+        return EXIT_USAGE;
+    }
+    if (!out || (!data_path == !toy)) {
+        fprintf(stderr, "%s train: need --out and exactly one of --data or --toy\n", prog);
+        usage_train(stderr);
+        return EXIT_USAGE;
+    }
+    int rc = 0;
+    sm_rng *rng = NULL;
+    sm_dataset *data = NULL;
+    sm_net *net = NULL;
+    sm_schedule *sched = NULL;
+    sm_optim *opt = NULL;
+    sm_trainer *tr = NULL;
+    train_watch w = {0};
+    char *npath = NULL;
+    TRY(sm_rng_new(&rng, seed));
+    if (toy) {
+        TRY(make_toy(toy, (size_t)n, noise, rng, &data));
+    } else {
+        TRY(sm_dataset_read_csv(&data, data_path));
+    }
+    if (standardize)
+        TRY(sm_dataset_standardize(data));
+    if (smax == 0)
+        TRY(sm_schedule_suggest_sigma_max(data, rng, &smax));
+    const size_t dim = sm_dataset_dim(data);
+    TRY(sm_net_new(&net, dim, (size_t)width, (size_t)depth, rng));
+    TRY(sm_net_set_threads(net, (size_t)threads));
+    TRY(sm_schedule_new_geometric(&sched, smax, smin, (size_t)levels));
+    TRY(sm_optim_new_adam(&opt, sm_net_num_params(net), lr, 0.9, 0.999, 1e-8, 0.0));
+    TRY(sm_trainer_new(&tr, net, sched, opt, (size_t)batch));
+    progress_init(&w.prog, stderr, 500);
+    if (loss_log && !(w.log = fopen(loss_log, "w"))) {
+        fprintf(stderr, "%s train: cannot create '%s': %s\n", prog, loss_log, strerror(errno));
+        rc = EXIT_RUNTIME;
+        goto done;
+    }
+    if (w.log)
+        fprintf(w.log, "step,loss\n");
+    fprintf(stderr, "%s train: %zu points in %zu-D, net %zu x %llu x %llu, %llu levels %.4g -> %.4g, "
+            "%llu threads, BLIS '%s'\n",
+            prog, sm_dataset_size(data), dim, dim + 1, (unsigned long long)width,
+            (unsigned long long)depth, (unsigned long long)levels, smax, smin,
+            (unsigned long long)threads, sm_blas_config());
+    double final_loss = NAN;
+    double t0 = progress_now();
+    TRY(sm_trainer_fit(tr, data, steps, rng, train_callback, &w, &final_loss));
+    TRY(sm_model_save(out, net, sched, opt));
+    npath = norm_path(out);
+    if (npath) {
+        float *mean = malloc(2 * dim * sizeof(float));
+        if (!mean) {
+            rc = fail(SM_ERR_NOMEM);
+            goto done;
+        }
+        sm_status st = sm_dataset_get_standardization(data, mean, mean + dim, dim);
+        if (!st)
+            st = sm_points_write_csv(npath, mean, 2, dim);
+        free(mean);
+        TRY(st);
+    }
+    printf("model=%s final_loss=%.4f train_s=%.2f\n", out, final_loss, progress_now() - t0);
+done:
+    if (w.log && fclose(w.log) != 0 && rc == 0) {
+        fprintf(stderr, "%s train: error writing the loss log\n", prog);
+        rc = EXIT_RUNTIME;
+    }
+    free(npath);
+    sm_trainer_free(tr);
+    sm_optim_free(opt);
+    sm_schedule_free(sched);
+    sm_net_free(net);
+    sm_dataset_free(data);
+    sm_rng_free(rng);
+    return rc;
+}
+
+/* ---- sample --------------------------------------------------------------- */
+
+static void usage_sample(FILE *f)
+{
+    fprintf(f,
+            "usage: %s sample MODEL --out FILE.csv [options]\n"
+            "  --n N                 samples (default 2000)\n"
+            "  --steps-per-scale K   Langevin steps per noise level (default 20)\n"
+            "  --step-ratio R        step size alpha/sigma^2 (default 0.2)\n"
+            "  --no-noise            drop the Langevin noise term\n"
+            "  --final-denoise       finish with x += sigma_L^2 s(x, sigma_L)\n"
+            "  --raw                 keep the standardized coordinates (ignore MODEL.norm)\n"
+            "  --seed N              seed (default 0)\n"
+            "  --threads T           threads (default: all cores)\n",
+            prog);
+}
+
+static int cmd_sample(args *a)
+{
+    const char *model = NULL, *out = NULL;
+    uint64_t n = 2000, k = 20, seed = 0, threads = default_threads();
+    double ratio = 0.2;
+    int noise = 1, denoise = 0, raw = 0;
+    for (a->i = 2; a->i < a->argc && !a->bad; a->i++) {
+        const char *f = a->argv[a->i];
+        if (!strcmp(f, "--help")) {
+            usage_sample(stdout);
+            return 0;
+        } else if (!strcmp(f, "--out")) out = next_value(a, f);
+        else if (!strcmp(f, "--n")) n = get_u64(a, f, 1);
+        else if (!strcmp(f, "--steps-per-scale")) k = get_u64(a, f, 1);
+        else if (!strcmp(f, "--step-ratio")) ratio = get_double(a, f, 1);
+        else if (!strcmp(f, "--no-noise")) noise = 0;
+        else if (!strcmp(f, "--final-denoise")) denoise = 1;
+        else if (!strcmp(f, "--raw")) raw = 1;
+        else if (!strcmp(f, "--seed")) seed = get_u64(a, f, 0);
+        else if (!strcmp(f, "--threads")) threads = get_u64(a, f, 1);
+        else if (f[0] != '-' && !model) model = f;
+        else {
+            fprintf(stderr, "%s sample: unknown argument '%s' (see --help)\n", prog, f);
+            return EXIT_USAGE;
+        }
+    }
+    if (a->bad)
+        return EXIT_USAGE;
+    if (!model || !out) {
+        usage_sample(stderr);
+        return EXIT_USAGE;
+    }
+    int rc = 0;
+    sm_rng *rng = NULL;
+    sm_net *net = NULL;
+    sm_schedule *sched = NULL;
+    sm_sampler *s = NULL;
+    sm_dataset *norm = NULL;
+    float *x = NULL;
+    char *npath = NULL;
+    TRY(sm_model_load(model, &net, &sched, NULL));
+    TRY(sm_net_set_threads(net, (size_t)threads));
+    TRY(sm_rng_new(&rng, seed));
+    TRY(sm_sampler_new(&s, net, sched));
+    TRY(sm_sampler_set_steps_per_scale(s, (size_t)k));
+    TRY(sm_sampler_set_step_ratio(s, ratio));
+    TRY(sm_sampler_set_noise(s, noise));
+    TRY(sm_sampler_set_final_denoise(s, denoise));
+    const size_t dim = sm_net_dim(net);
+    x = malloc((size_t)n * dim * sizeof(float));
+    if (!x) {
+        rc = fail(SM_ERR_NOMEM);
+        goto done;
+    }
+    double t0 = progress_now();
+    TRY(sm_sampler_run(s, rng, x, (size_t)n, dim));
+    double sample_s = progress_now() - t0;
+    npath = norm_path(model);
+    if (!raw && npath && access(npath, R_OK) == 0) {
+        TRY(sm_dataset_read_csv(&norm, npath));
+        if (sm_dataset_size(norm) != 2 || sm_dataset_dim(norm) != dim) {
+            fprintf(stderr, "%s sample: '%s' does not hold 2 rows of %zu values\n", prog, npath, dim);
+            rc = EXIT_RUNTIME;
+            goto done;
+        }
+        const float *mean = sm_dataset_row(norm, 0), *sd = sm_dataset_row(norm, 1);
+        for (size_t i = 0; i < (size_t)n * dim; i++)
+            x[i] = x[i] * sd[i % dim] + mean[i % dim];
+    }
+    TRY(sm_points_write_csv(out, x, (size_t)n, dim));
+    printf("samples=%s n=%llu nfe=%llu sample_s=%.2f\n", out, (unsigned long long)n,
+           (unsigned long long)sm_sampler_nfe(s), sample_s);
+done:
+    free(npath);
+    free(x);
+    sm_dataset_free(norm);
+    sm_sampler_free(s);
+    sm_schedule_free(sched);
+    sm_net_free(net);
+    sm_rng_free(rng);
+    return rc;
+}
+
+/* ---- eval ----------------------------------------------------------------- */
+
+static void usage_eval(FILE *f)
+{
+    fprintf(f,
+            "usage: %s eval REAL.csv GENERATED.csv [--radius R] [--seed N]\n"
+            "Prints coverage and precision at radius R (default 0.15), improved\n"
+            "precision/recall (k=3), density/coverage (k=5), energy distance and RBF\n"
+            "MMD^2 (median-heuristic bandwidth; both on at most 5000 points per set).\n",
+            prog);
+}
+
+static int cmd_eval(args *a)
+{
+    const char *real_path = NULL, *gen_path = NULL;
+    double radius = 0.15;
+    uint64_t seed = 0;
+    for (a->i = 2; a->i < a->argc && !a->bad; a->i++) {
+        const char *f = a->argv[a->i];
+        if (!strcmp(f, "--help")) {
+            usage_eval(stdout);
+            return 0;
+        } else if (!strcmp(f, "--radius")) radius = get_double(a, f, 1);
+        else if (!strcmp(f, "--seed")) seed = get_u64(a, f, 0);
+        else if (f[0] != '-' && !real_path) real_path = f;
+        else if (f[0] != '-' && !gen_path) gen_path = f;
+        else {
+            fprintf(stderr, "%s eval: unknown argument '%s' (see --help)\n", prog, f);
+            return EXIT_USAGE;
+        }
+    }
+    if (a->bad)
+        return EXIT_USAGE;
+    if (!real_path || !gen_path) {
+        usage_eval(stderr);
+        return EXIT_USAGE;
+    }
+    int rc = 0;
+    sm_dataset *real = NULL, *gen = NULL;
+    sm_rng *rng = NULL;
+    TRY(sm_dataset_read_csv(&real, real_path));
+    TRY(sm_dataset_read_csv(&gen, gen_path));
+    if (sm_dataset_dim(real) != sm_dataset_dim(gen)) {
+        fprintf(stderr, "%s eval: %s has %zu columns, %s has %zu\n", prog, real_path,
+                sm_dataset_dim(real), gen_path, sm_dataset_dim(gen));
+        rc = EXIT_RUNTIME;
+        goto done;
+    }
+    TRY(sm_rng_new(&rng, seed));
+    const float *X = sm_dataset_data(real), *Y = sm_dataset_data(gen);
+    size_t N = sm_dataset_size(real), M = sm_dataset_size(gen), d = sm_dataset_dim(real);
+    double cov, prec, ip, ir, dens, dcov, energy, mmd, bw;
+    TRY(sm_metric_coverage_precision(X, N, Y, M, d, radius, &cov, &prec, NULL));
+    TRY(sm_metric_prdc(X, N, Y, M, d, 0, 0, &ip, &ir, &dens, &dcov, NULL));
+    TRY(sm_metric_energy_distance(X, N, Y, M, d, 5000, rng, &energy, NULL));
+    TRY(sm_metric_mmd_rbf(X, N, Y, M, d, 0.0, 5000, rng, &mmd, &bw, NULL));
+    printf("coverage=%.4f precision=%.4f radius=%g\n", cov, prec, radius);
+    printf("improved_precision=%.4f improved_recall=%.4f density=%.4f dc_coverage=%.4f\n", ip,
+           ir, dens, dcov);
+    printf("energy_distance=%.6f mmd2=%.6f mmd_bandwidth=%.4g real=%zu generated=%zu\n", energy,
+           mmd, bw, N, M);
+done:
+    sm_rng_free(rng);
+    sm_dataset_free(real);
+    sm_dataset_free(gen);
+    return rc;
+}
+
+/* ---- plot ----------------------------------------------------------------- */
+
+static int cmd_plot(args *a)
+{
+    const char *out = NULL, *title = NULL;
+    const char *files[8];
+    size_t nf = 0;
+    for (a->i = 2; a->i < a->argc && !a->bad; a->i++) {
+        const char *f = a->argv[a->i];
+        if (!strcmp(f, "--help")) {
+            printf("usage: %s plot OUT.png FILE.csv [FILE.csv ...] [--title TEXT]\n"
+                   "Scatter plot of up to 8 point sets (first two columns), in order.\n", prog);
+            return 0;
+        } else if (!strcmp(f, "--title")) title = next_value(a, f);
+        else if (f[0] != '-' && !out) out = f;
+        else if (f[0] != '-' && nf < 8) files[nf++] = f;
+        else {
+            fprintf(stderr, "%s plot: unknown or extra argument '%s'\n", prog, f);
+            return EXIT_USAGE;
+        }
+    }
+    if (a->bad)
+        return EXIT_USAGE;
+    if (!out || nf == 0) {
+        fprintf(stderr, "usage: %s plot OUT.png FILE.csv [FILE.csv ...] [--title TEXT]\n", prog);
+        return EXIT_USAGE;
+    }
+    static const double colours[8][3] = {{0.12, 0.47, 0.71}, {1.0, 0.5, 0.05}, {0.17, 0.63, 0.17},
+                                         {0.84, 0.15, 0.16}, {0.58, 0.40, 0.74}, {0.55, 0.34, 0.29},
+                                         {0.89, 0.47, 0.76}, {0.5, 0.5, 0.5}};
+    int rc = 0;
+    sm_dataset *sets[8] = {0};
+    float *xy[8] = {0};
+    plot_series series[8];
+    for (size_t i = 0; i < nf; i++) {
+        TRY(sm_dataset_read_csv(&sets[i], files[i]));
+        size_t n = sm_dataset_size(sets[i]), d = sm_dataset_dim(sets[i]);
+        if (d < 2) {
+            fprintf(stderr, "%s plot: %s has fewer than 2 columns\n", prog, files[i]);
+            rc = EXIT_RUNTIME;
+            goto done;
+        }
+        xy[i] = malloc(n * 2 * sizeof(float));
+        if (!xy[i]) {
+            rc = fail(SM_ERR_NOMEM);
+            goto done;
+        }
+        for (size_t r = 0; r < n; r++)
+            memcpy(xy[i] + 2 * r, sm_dataset_row(sets[i], r), 2 * sizeof(float));
+        series[i] = (plot_series){xy[i], n, colours[i][0], colours[i][1], colours[i][2], 0.4,
+                                  files[i]};
+    }
+    char err[256];
+    if (plot_scatter_png(out, series, nf, title ? title : "", 720, 640, err, sizeof err)) {
+        fprintf(stderr, "%s plot: %s\n", prog, err);
+        rc = EXIT_RUNTIME;
+        goto done;
+    }
+    printf("plot=%s sets=%zu\n", out, nf);
+done:
+    for (size_t i = 0; i < nf; i++) {
+        sm_dataset_free(sets[i]);
+        free(xy[i]);
+    }
+    return rc;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: %s COMMAND [options]   (libscorematch %s)\n\n"
+            "  train   train a score model on a CSV file or a toy data set\n"
+            "  sample  draw samples from a model file into a CSV file\n"
+            "  eval    compare generated points with real ones\n"
+            "  plot    draw CSV point sets into a PNG%s\n\n"
+            "'%s COMMAND --help' describes each command.\n",
+            prog, sm_version_string(), plot_available() ? "" : " (not built: no cairo)", prog);
+}
+
+int main(int argc, char **argv)
+{
+    choose_blis_kernels();
+    args a = {argc, 2, argv, 0};
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("smtool (libscorematch %s)\n", sm_version_string());
+        return 0;
+    }
+    if (!strcmp(argv[1], "train"))
+        return cmd_train(&a);
+    if (!strcmp(argv[1], "sample"))
+        return cmd_sample(&a);
+    if (!strcmp(argv[1], "eval"))
+        return cmd_eval(&a);
+    if (!strcmp(argv[1], "plot"))
+        return cmd_plot(&a);
+    fprintf(stderr, "%s: unknown command '%s'\n", prog, argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

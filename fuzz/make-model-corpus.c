@@ -1,0 +1,62 @@
+/* Writes the seed corpus of fuzz_model_load: a few small valid model files
+ * covering each section (no optimizer, SGD, Adam) and odd architectures.
+ * Usage: make-model-corpus DIR   (the committed corpus is fuzz/corpus/model) */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <scorematch.h>
+
+#define TRY(call)                                                                        \
+    do {                                                                                 \
+        sm_status st_ = (call);                                                          \
+        if (st_) {                                                                       \
+            fprintf(stderr, "%s: %s\n", #call, sm_last_error());                         \
+            exit(1);                                                                     \
+        }                                                                                \
+    } while (0)
+
+static void write_model(const char *dir, const char *name, size_t dim, size_t width,
+                        size_t depth, size_t levels, int kind, uint64_t seed)
+{
+    sm_rng *rng;
+    sm_net *net;
+    sm_schedule *sched;
+    sm_optim *opt = NULL;
+    TRY(sm_rng_new(&rng, seed));
+    TRY(sm_net_new(&net, dim, width, depth, rng));
+    TRY(sm_schedule_new_geometric(&sched, 1.0, 0.01, levels));
+    size_t np = sm_net_num_params(net);
+    if (kind == 1)
+        TRY(sm_optim_new_adam(&opt, np, 1e-3, 0.9, 0.999, 1e-8, 0.0));
+    else if (kind == 2)
+        TRY(sm_optim_new_sgd(&opt, np, 1e-2, 0.9, 1e-4));
+    if (opt) {
+        TRY(sm_optim_set_clip_norm(opt, 1.0));
+        for (int s = 0; s < 3; s++) {
+            TRY(sm_rng_fill_normal(rng, sm_net_grads(net), np, 0.0, 1.0));
+            TRY(sm_optim_step_net(opt, net));
+        }
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    TRY(sm_model_save(path, net, sched, opt));
+    sm_optim_free(opt);
+    sm_schedule_free(sched);
+    sm_net_free(net);
+    sm_rng_free(rng);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        return 2;
+    }
+    write_model(argv[1], "tiny-plain.smm", 1, 1, 1, 2, 0, 1);
+    write_model(argv[1], "tiny-sgd.smm", 1, 1, 1, 2, 2, 2);
+    write_model(argv[1], "tiny-adam.smm", 1, 2, 1, 3, 1, 3);
+    write_model(argv[1], "small-adam.smm", 2, 8, 2, 10, 1, 4);
+    write_model(argv[1], "deep-sgd.smm", 3, 4, 4, 5, 2, 5);
+    write_model(argv[1], "wide-plain.smm", 2, 32, 1, 10, 0, 6);
+    return 0;
+}

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""End-to-end test of the smtool command-line program: every command, its
+outputs, its exit codes (0 ok, 1 runtime error, 2 usage) and its messages."""
+import os
+import subprocess
+import sys
+import tempfile
+
+tool = sys.argv[1]
+passed = failed = 0
+
+
+def run(*args):
+    r = subprocess.run([tool, *args], capture_output=True, text=True, timeout=300)
+    return r.returncode, r.stdout, r.stderr
+
+
+def check(name, cond, detail=''):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print(f'FAIL {name} {detail}')
+
+
+def read_csv(path):
+    with open(path) as f:
+        return [[float(v) for v in line.split(',')] for line in f if line.strip()]
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    model = os.path.join(tmp, 'moons.smm')
+    samples = os.path.join(tmp, 'samples.csv')
+    data = os.path.join(tmp, 'data.csv')
+
+    rc, out, err = run('--help')
+    check('help', rc == 0 and 'train' in out and 'sample' in out, err)
+    rc, out, err = run()
+    check('no command', rc == 2)
+    rc, out, err = run('frobnicate')
+    check('unknown command', rc == 2 and 'unknown command' in err, err)
+    for cmd in ('train', 'sample', 'eval', 'plot'):
+        rc, out, err = run(cmd, '--help')
+        check(f'{cmd} --help', rc == 0 and 'usage' in out, err)
+
+    # Usage errors.
+    rc, out, err = run('train', '--toy', 'moons')
+    check('train without --out', rc == 2, err)
+    rc, out, err = run('train', '--toy', 'nope', '--out', model)
+    check('unknown toy', rc == 2 and "unknown toy data set 'nope'" in err, err)
+    rc, out, err = run('train', '--toy', 'moons', '--out', model, '--steps', 'x')
+    check('bad number', rc == 2 and '--steps' in err, err)
+    rc, out, err = run('train', '--data', os.path.join(tmp, 'missing.csv'), '--out', model)
+    check('missing data file', rc == 1 and 'missing.csv' in err, err)
+
+    # A small model on toy moons, with a loss log.
+    log = os.path.join(tmp, 'loss.csv')
+    rc, out, err = run('train', '--toy', 'moons', '--n', '800', '--steps', '300', '--width', '32',
+                       '--depth', '2', '--threads', '1', '--out', model, '--loss-log', log)
+    check('train', rc == 0 and 'final_loss=' in out and os.path.exists(model)
+          and os.path.exists(model + '.norm'), err)
+    with open(log) as f:
+        lines = f.read().splitlines()
+    check('loss log', lines[0] == 'step,loss' and len(lines) == 301, str(len(lines)))
+
+    # Training from a CSV file with a header and comments.
+    with open(data, 'w') as f:
+        f.write('# two clusters\nx,y\n')
+        for i in range(400):
+            f.write(f'{(i % 2) * 4 + 0.01 * (i % 7)},{0.02 * (i % 5)}\n')
+    model2 = os.path.join(tmp, 'csv.smm')
+    rc, out, err = run('train', '--data', data, '--steps', '100', '--width', '16', '--depth', '1',
+                       '--threads', '1', '--out', model2)
+    check('train from csv', rc == 0, err)
+
+    rc, out, err = run('sample', model, '--n', '300', '--out', samples, '--threads', '1')
+    check('sample', rc == 0 and 'nfe=200' in out, err)
+    pts = read_csv(samples)
+    check('sample count', len(pts) == 300 and all(len(p) == 2 for p in pts), str(len(pts)))
+    # Samples come back in data units: two moons have mean (0.5, 0.25);
+    # with --raw they stay standardized (mean 0).
+    mx = sum(p[0] for p in pts) / len(pts)
+    my = sum(p[1] for p in pts) / len(pts)
+    check('sample units', abs(mx - 0.5) < 0.25 and abs(my - 0.25) < 0.2, f'{mx} {my}')
+    raw = os.path.join(tmp, 'raw.csv')
+    rc, out, err = run('sample', model, '--n', '300', '--out', raw, '--raw', '--threads', '1')
+    rpts = read_csv(raw)
+    rmx = sum(p[0] for p in rpts) / len(rpts)
+    check('sample --raw', rc == 0 and abs(rmx) < 0.3, f'{rmx} {err}')
+    rc, out, err = run('sample', model, '--n', '10', '--out', samples, '--steps-per-scale', '2',
+                       '--no-noise', '--final-denoise', '--threads', '1')
+    check('sample options', rc == 0 and 'nfe=21' in out, out + err)
+    rc, out, err = run('sample', os.path.join(tmp, 'nope.smm'), '--out', samples)
+    check('sample missing model', rc == 1 and 'nope.smm' in err, err)
+    bad = os.path.join(tmp, 'bad.smm')
+    with open(model, 'rb') as f:
+        blob = bytearray(f.read())
+    blob[len(blob) // 2] ^= 0xFF
+    with open(bad, 'wb') as f:
+        f.write(blob)
+    rc, out, err = run('sample', bad, '--out', samples)
+    check('sample corrupted model', rc == 1 and err.strip() != '', err)
+
+    # Evaluate the samples against fresh moons drawn the same way.
+    real = os.path.join(tmp, 'real.csv')
+    with open(real, 'w') as f:
+        for p in pts:
+            f.write(f'{p[0]},{p[1]}\n')
+    rc, out, err = run('sample', model, '--n', '300', '--out', samples, '--seed', '1',
+                       '--threads', '1')
+    rc, out, err = run('eval', real, samples)
+    check('eval', rc == 0 and 'coverage=' in out and 'energy_distance=' in out
+          and 'improved_recall=' in out, err)
+    rc, out, err = run('eval', real, samples, '--radius', '1e9')
+    check('eval radius', rc == 0 and 'coverage=1.0000 precision=1.0000' in out, out)
+    one_col = os.path.join(tmp, 'one.csv')
+    with open(one_col, 'w') as f:
+        f.write('1\n2\n3\n')
+    rc, out, err = run('eval', real, one_col)
+    check('eval dimension mismatch', rc == 1 and 'columns' in err, err)
+    rc, out, err = run('eval', real)
+    check('eval usage', rc == 2)
+
+    png = os.path.join(tmp, 'plot.png')
+    rc, out, err = run('plot', png, real, samples, '--title', 'test')
+    if rc == 0:
+        with open(png, 'rb') as f:
+            check('plot png', f.read(8) == b'\x89PNG\r\n\x1a\n')
+    else:
+        check('plot without cairo', rc == 1 and 'not built' in err, err)
+    rc, out, err = run('plot', png)
+    check('plot usage', rc == 2)
+
+print(f'{passed} passed, {failed} failed')
+sys.exit(1 if failed else 0)
