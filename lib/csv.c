@@ -191,34 +191,10 @@ sm_status sm_dataset_read_csv(sm_dataset **out, const char *path)
     *out = NULL;
     if (!path)
         return sm__error(SM_ERR_INVALID_ARG, "sm_dataset_read_csv: path is NULL");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sm__error(SM_ERR_IO, "sm_dataset_read_csv: cannot open '%s': %s", path,
-                         strerror(errno));
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    sm_status st = SM_OK;
-    for (;;) {
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 65536;
-            char *nb = ncap > cap ? realloc(buf, ncap) : NULL;
-            if (!nb) {
-                st = sm__error(SM_ERR_NOMEM, "sm_dataset_read_csv: out of memory reading '%s'",
-                               path);
-                break;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f))
-                st = sm__error(SM_ERR_IO, "sm_dataset_read_csv: error reading '%s'", path);
-            break;
-        }
-    }
-    fclose(f);
+    unsigned char *bytes;
+    size_t len;
+    sm_status st = sm__read_file(path, "sm_dataset_read_csv", &bytes, &len);
+    const char *buf = (const char *)bytes;
     if (st == SM_OK) {
         c_numeric_scope scope;
         c_numeric_enter(&scope);
@@ -231,7 +207,7 @@ sm_status sm_dataset_read_csv(sm_dataset **out, const char *path)
             sm__error(st, "sm_dataset_read_csv: %s: %s", path, detail);
         }
     }
-    free(buf);
+    free(bytes);
     return st;
 }
 

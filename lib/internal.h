@@ -42,6 +42,10 @@ static inline int sm__array_too_big(size_t a, size_t b, size_t size)
     return sm__mul_size(a, b, &n) || (size != 0 && n > (size_t)PTRDIFF_MAX / size);
 }
 
+/* Reads a whole file into a malloc'd buffer (*out, *len; *out may be NULL
+ * for an empty file). Failures set the last error, prefixed by fn. */
+sm_status sm__read_file(const char *path, const char *fn, unsigned char **out, size_t *len);
+
 /* Allocates n*size zeroed bytes, or NULL on overflow or exhaustion. */
 void *sm__calloc(size_t n, size_t size);
 

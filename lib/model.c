@@ -666,42 +666,13 @@ sm_status sm_model_load(const char *path, sm_net **net, sm_schedule **sched, sm_
         return st;
     if (!path)
         return sm__error(SM_ERR_INVALID_ARG, "%s: path is NULL", fn);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sm__error(SM_ERR_IO, "%s: cannot open '%s': %s", fn, path, strerror(errno));
-    /* A regular file is read into one buffer of its size (plus one byte to
-     * see the end); anything else grows as it comes. */
-    unsigned char *buf = NULL;
-    size_t len = 0, cap = 0, first = 65536;
-    struct stat sb;
-    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0 &&
-        (uintmax_t)sb.st_size < SIZE_MAX)
-        first = (size_t)sb.st_size + 1;
-    for (;;) {
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : first;
-            unsigned char *nb = ncap > cap ? realloc(buf, ncap) : NULL;
-            if (!nb) {
-                st = sm__error(SM_ERR_NOMEM, "%s: out of memory reading '%s'", fn, path);
-                break;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f))
-                st = sm__error(SM_ERR_IO, "%s: error reading '%s': %s", fn, path,
-                               strerror(errno));
-            break;
-        }
-    }
-    fclose(f);
+    unsigned char *buf;
+    size_t len;
+    st = sm__read_file(path, fn, &buf, &len);
     if (!st) {
         char who[300];
         snprintf(who, sizeof who, "%s: '%s'", fn, path);
-        st = decode(buf, len, net, sched, opt, who);
+        st = decode(buf ? (const void *)buf : (const void *)"", len, net, sched, opt, who);
     }
     free(buf);
     return st;
