@@ -85,6 +85,310 @@ int plot_scatter_png(const char *path, const plot_series *series, size_t n_serie
     return 0;
 }
 
+static int plot_finish(cairo_t *cr, cairo_surface_t *surf, const char *path, char *err,
+                       size_t err_len)
+{
+    cairo_status_t st = cairo_surface_write_to_png(surf, path);
+    cairo_destroy(cr);
+    cairo_surface_destroy(surf);
+    if (st != CAIRO_STATUS_SUCCESS) {
+        if (err)
+            snprintf(err, err_len, "cannot write '%s': %s", path, cairo_status_to_string(st));
+        return -1;
+    }
+    return 0;
+}
+
+static void plot_title(cairo_t *cr, double x, const char *title)
+{
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, 15);
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    cairo_move_to(cr, x, 28);
+    cairo_show_text(cr, title ? title : "");
+}
+
+int plot_lines_png(const char *path, const double *x, size_t n_x, const plot_line *lines,
+                   size_t n_lines, const char *title, const char *x_label,
+                   const char *y_label, int log_x, int width, int height, char *err,
+                   size_t err_len)
+{
+    if (!path || !x || n_x == 0 || (n_lines && !lines)) {
+        if (err)
+            snprintf(err, err_len, "plot_lines_png: bad arguments");
+        return -1;
+    }
+    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+    for (size_t i = 0; i < n_x; i++) {
+        double v = log_x ? log10(x[i]) : x[i];
+        if (isfinite(v)) {
+            xlo = fmin(xlo, v);
+            xhi = fmax(xhi, v);
+        }
+    }
+    for (size_t l = 0; l < n_lines; l++)
+        for (size_t i = 0; i < n_x; i++)
+            if (isfinite(lines[l].y[i])) {
+                ylo = fmin(ylo, lines[l].y[i]);
+                yhi = fmax(yhi, lines[l].y[i]);
+            }
+    if (!(xhi >= xlo)) {
+        if (err)
+            snprintf(err, err_len, "plot_lines_png: no finite x values");
+        return -1;
+    }
+    if (!(yhi >= ylo))
+        ylo = 0, yhi = 1;
+    if (xhi - xlo < 1e-12)
+        xlo -= 0.5, xhi += 0.5;
+    if (yhi - ylo < 1e-12)
+        ylo -= 0.5, yhi += 0.5;
+    double ypad = 0.06 * (yhi - ylo), xpad = 0.04 * (xhi - xlo);
+    ylo -= ypad, yhi += ypad, xlo -= xpad, xhi += xpad;
+    const double left = 70, right = 30, top = 50, bottom = 55;
+    double pw = width - left - right, ph = height - top - bottom;
+#define PX(v) (left + ((v) - xlo) / (xhi - xlo) * pw)
+#define PY(v) (top + ph - ((v) - ylo) / (yhi - ylo) * ph)
+
+    cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+    cairo_t *cr = cairo_create(surf);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, 11);
+    /* y grid and ticks: 5 intervals */
+    for (int t = 0; t <= 5; t++) {
+        double v = ylo + ypad + (yhi - ylo - 2 * ypad) * t / 5.0;
+        cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
+        cairo_set_line_width(cr, 1);
+        cairo_move_to(cr, left, PY(v));
+        cairo_line_to(cr, left + pw, PY(v));
+        cairo_stroke(cr);
+        char buf[32];
+        snprintf(buf, sizeof buf, "%.3g", v);
+        cairo_text_extents_t ext;
+        cairo_text_extents(cr, buf, &ext);
+        cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+        cairo_move_to(cr, left - 6 - ext.x_advance, PY(v) + 4);
+        cairo_show_text(cr, buf);
+    }
+    /* x ticks at the data x values */
+    for (size_t i = 0; i < n_x; i++) {
+        double v = log_x ? log10(x[i]) : x[i];
+        if (!isfinite(v))
+            continue;
+        cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
+        cairo_move_to(cr, PX(v), top);
+        cairo_line_to(cr, PX(v), top + ph);
+        cairo_stroke(cr);
+        char buf[32];
+        snprintf(buf, sizeof buf, "%g", x[i]);
+        cairo_text_extents_t ext;
+        cairo_text_extents(cr, buf, &ext);
+        cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+        cairo_move_to(cr, PX(v) - ext.width / 2, top + ph + 16);
+        cairo_show_text(cr, buf);
+    }
+    cairo_set_source_rgb(cr, 0.4, 0.4, 0.4);
+    cairo_rectangle(cr, left, top, pw, ph);
+    cairo_stroke(cr);
+    cairo_set_font_size(cr, 13);
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    if (x_label) {
+        cairo_text_extents_t ext;
+        cairo_text_extents(cr, x_label, &ext);
+        cairo_move_to(cr, left + pw / 2 - ext.width / 2, height - 12);
+        cairo_show_text(cr, x_label);
+    }
+    if (y_label) {
+        cairo_text_extents_t ext;
+        cairo_text_extents(cr, y_label, &ext);
+        cairo_save(cr);
+        cairo_move_to(cr, 24, top + ph / 2 + ext.width / 2);
+        cairo_rotate(cr, -M_PI / 2);
+        cairo_show_text(cr, y_label);
+        cairo_restore(cr);
+    }
+    for (size_t l = 0; l < n_lines; l++) {
+        cairo_set_source_rgb(cr, lines[l].r, lines[l].g, lines[l].b);
+        cairo_set_line_width(cr, 2);
+        int open = 0;
+        for (size_t i = 0; i < n_x; i++) {
+            double xv = log_x ? log10(x[i]) : x[i], yv = lines[l].y[i];
+            if (!isfinite(xv) || !isfinite(yv)) {
+                open = 0;
+                continue;
+            }
+            if (open)
+                cairo_line_to(cr, PX(xv), PY(yv));
+            else
+                cairo_move_to(cr, PX(xv), PY(yv));
+            open = 1;
+        }
+        cairo_stroke(cr);
+        for (size_t i = 0; i < n_x; i++) {
+            double xv = log_x ? log10(x[i]) : x[i], yv = lines[l].y[i];
+            if (!isfinite(xv) || !isfinite(yv))
+                continue;
+            cairo_arc(cr, PX(xv), PY(yv), 3.5, 0, 2 * M_PI);
+            cairo_fill(cr);
+        }
+    }
+    /* legend, bottom right inside the plot */
+    cairo_set_font_size(cr, 12);
+    double ly = top + ph - 12 - 18.0 * (double)(n_lines ? n_lines - 1 : 0);
+    for (size_t l = 0; l < n_lines; l++) {
+        if (!lines[l].label)
+            continue;
+        cairo_set_source_rgb(cr, lines[l].r, lines[l].g, lines[l].b);
+        cairo_set_line_width(cr, 2);
+        cairo_move_to(cr, left + pw - 150, ly - 4);
+        cairo_line_to(cr, left + pw - 128, ly - 4);
+        cairo_stroke(cr);
+        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+        cairo_move_to(cr, left + pw - 122, ly);
+        cairo_show_text(cr, lines[l].label);
+        ly += 18;
+    }
+#undef PX
+#undef PY
+    plot_title(cr, left, title);
+    return plot_finish(cr, surf, path, err, err_len);
+}
+
+int plot_field_png(const char *path, const plot_series *series, size_t n_series,
+                   const plot_arrows *arrows, const plot_paths *paths, const char *title,
+                   int width, int height, char *err, size_t err_len)
+{
+    double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
+    for (size_t s = 0; s < n_series; s++)
+        for (size_t i = 0; i < series[s].n; i++)
+            for (int j = 0; j < 2; j++) {
+                double v = series[s].xy[i * 2 + j];
+                if (isfinite(v)) {
+                    lo[j] = fmin(lo[j], v);
+                    hi[j] = fmax(hi[j], v);
+                }
+            }
+    if (arrows)
+        for (size_t i = 0; i < arrows->n; i++)
+            for (int j = 0; j < 2; j++) {
+                double v = arrows->xy[i * 2 + j];
+                if (isfinite(v)) {
+                    lo[j] = fmin(lo[j], v);
+                    hi[j] = fmax(hi[j], v);
+                }
+            }
+    if (!(hi[0] >= lo[0]) || !(hi[1] >= lo[1])) {
+        lo[0] = lo[1] = -1;
+        hi[0] = hi[1] = 1;
+    }
+    const double margin = 30, top = 45;
+    double span = fmax(hi[0] - lo[0], hi[1] - lo[1]) * 1.08 + 1e-9;
+    double scale = fmin((width - 2 * margin) / span, (height - top - margin) / span);
+    double cx = 0.5 * (lo[0] + hi[0]), cy = 0.5 * (lo[1] + hi[1]);
+    double px0 = width / 2.0, py0 = top + (height - top - margin) / 2.0;
+#define PX(v) (px0 + ((v) - cx) * scale)
+#define PY(v) (py0 - ((v) - cy) * scale)
+
+    cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+    cairo_t *cr = cairo_create(surf);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_set_source_rgb(cr, 0.85, 0.85, 0.85);
+    cairo_set_line_width(cr, 1);
+    cairo_rectangle(cr, px0 - span * scale / 2, py0 - span * scale / 2, span * scale, span * scale);
+    cairo_stroke_preserve(cr);
+    cairo_clip(cr);
+    for (size_t s = 0; s < n_series; s++) {
+        cairo_set_source_rgba(cr, series[s].r, series[s].g, series[s].b, series[s].a);
+        for (size_t i = 0; i < series[s].n; i++) {
+            double x = series[s].xy[i * 2], y = series[s].xy[i * 2 + 1];
+            if (!isfinite(x) || !isfinite(y))
+                continue;
+            cairo_arc(cr, PX(x), PY(y), 1.5, 0, 2 * M_PI);
+            cairo_fill(cr);
+        }
+    }
+    if (arrows) {
+        cairo_set_source_rgba(cr, arrows->r, arrows->g, arrows->b, arrows->a);
+        cairo_set_line_width(cr, 1.2);
+        for (size_t i = 0; i < arrows->n; i++) {
+            double x0 = PX(arrows->xy[2 * i]), y0 = PY(arrows->xy[2 * i + 1]);
+            double x1 = PX(arrows->xy[2 * i] + arrows->dxy[2 * i]);
+            double y1 = PY(arrows->xy[2 * i + 1] + arrows->dxy[2 * i + 1]);
+            double len = hypot(x1 - x0, y1 - y0);
+            if (!isfinite(len))
+                continue;
+            cairo_move_to(cr, x0, y0);
+            cairo_line_to(cr, x1, y1);
+            cairo_stroke(cr);
+            if (len < 1)
+                continue;
+            double ux = (x1 - x0) / len, uy = (y1 - y0) / len, h = fmin(5.0, 0.45 * len);
+            cairo_move_to(cr, x1, y1);
+            cairo_line_to(cr, x1 - h * ux - 0.5 * h * uy, y1 - h * uy + 0.5 * h * ux);
+            cairo_line_to(cr, x1 - h * ux + 0.5 * h * uy, y1 - h * uy - 0.5 * h * ux);
+            cairo_close_path(cr);
+            cairo_fill(cr);
+        }
+    }
+    if (paths) {
+        cairo_set_line_width(cr, 1.4);
+        for (size_t p = 0; p < paths->n_paths; p++) {
+            const float *q = paths->xy + p * paths->n_pts * 2;
+            if (paths->r < 0) { /* a colour per path from a small palette */
+                static const double pal[8][3] = {{0.84, 0.15, 0.16}, {0.17, 0.63, 0.17},
+                                                 {0.58, 0.40, 0.74}, {1.00, 0.50, 0.05},
+                                                 {0.55, 0.34, 0.29}, {0.89, 0.47, 0.76},
+                                                 {0.09, 0.75, 0.81}, {0.74, 0.74, 0.13}};
+                cairo_set_source_rgba(cr, pal[p % 8][0], pal[p % 8][1], pal[p % 8][2], paths->a);
+            } else {
+                cairo_set_source_rgba(cr, paths->r, paths->g, paths->b, paths->a);
+            }
+            int open = 0;
+            for (size_t j = 0; j < paths->n_pts; j++) {
+                if (!isfinite(q[2 * j]) || !isfinite(q[2 * j + 1])) {
+                    open = 0;
+                    continue;
+                }
+                if (open)
+                    cairo_line_to(cr, PX(q[2 * j]), PY(q[2 * j + 1]));
+                else
+                    cairo_move_to(cr, PX(q[2 * j]), PY(q[2 * j + 1]));
+                open = 1;
+            }
+            cairo_stroke(cr);
+            if (paths->n_pts == 0)
+                continue;
+            cairo_new_path(cr);
+            cairo_arc(cr, PX(q[0]), PY(q[1]), 3, 0, 2 * M_PI);
+            cairo_stroke(cr);
+            size_t e = paths->n_pts - 1;
+            cairo_arc(cr, PX(q[2 * e]), PY(q[2 * e + 1]), 3, 0, 2 * M_PI);
+            cairo_fill(cr);
+        }
+    }
+#undef PX
+#undef PY
+    cairo_reset_clip(cr);
+    plot_title(cr, margin, title);
+    cairo_set_font_size(cr, 12);
+    double ly = top + 10;
+    for (size_t s = 0; s < n_series; s++) {
+        if (!series[s].label)
+            continue;
+        cairo_set_source_rgba(cr, series[s].r, series[s].g, series[s].b, 1.0);
+        cairo_arc(cr, width - 130, ly, 5, 0, 2 * M_PI);
+        cairo_fill(cr);
+        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+        cairo_move_to(cr, width - 120, ly + 4);
+        cairo_show_text(cr, series[s].label);
+        ly += 18;
+    }
+    return plot_finish(cr, surf, path, err, err_len);
+}
+
 #else
 
 int plot_available(void)
@@ -96,6 +400,29 @@ int plot_scatter_png(const char *path, const plot_series *series, size_t n_serie
                      const char *title, int width, int height, char *err, size_t err_len)
 {
     (void)path; (void)series; (void)n_series; (void)title; (void)width; (void)height;
+    if (err)
+        snprintf(err, err_len, "PNG output was not built (install libcairo2-dev and reconfigure)");
+    return -1;
+}
+
+int plot_lines_png(const char *path, const double *x, size_t n_x, const plot_line *lines,
+                   size_t n_lines, const char *title, const char *x_label,
+                   const char *y_label, int log_x, int width, int height, char *err,
+                   size_t err_len)
+{
+    (void)path; (void)x; (void)n_x; (void)lines; (void)n_lines; (void)title;
+    (void)x_label; (void)y_label; (void)log_x; (void)width; (void)height;
+    if (err)
+        snprintf(err, err_len, "PNG output was not built (install libcairo2-dev and reconfigure)");
+    return -1;
+}
+
+int plot_field_png(const char *path, const plot_series *series, size_t n_series,
+                   const plot_arrows *arrows, const plot_paths *paths, const char *title,
+                   int width, int height, char *err, size_t err_len)
+{
+    (void)path; (void)series; (void)n_series; (void)arrows; (void)paths; (void)title;
+    (void)width; (void)height;
     if (err)
         snprintf(err, err_len, "PNG output was not built (install libcairo2-dev and reconfigure)");
     return -1;

@@ -22,4 +22,43 @@ int plot_available(void);
 int plot_scatter_png(const char *path, const plot_series *series, size_t n_series,
                      const char *title, int width, int height, char *err, size_t err_len);
 
+/* One curve of a line chart: n_x values matching the chart's x values. */
+typedef struct {
+    const double *y;   /* n_x values; non-finite ones break the line */
+    double r, g, b;    /* colour */
+    const char *label; /* legend text, or NULL */
+} plot_line;
+
+/* Draws a line chart (lines with dots at the data points) of the curves
+ * against x (n_x increasing values; log_x non-zero for a log-scale x axis,
+ * which needs x > 0), with axis labels, a title and a legend, into a
+ * width × height PNG. Returns 0 or -1 (message in err). */
+int plot_lines_png(const char *path, const double *x, size_t n_x, const plot_line *lines,
+                   size_t n_lines, const char *title, const char *x_label,
+                   const char *y_label, int log_x, int width, int height, char *err,
+                   size_t err_len);
+
+/* Arrows: n arrows from xy[i] to xy[i] + dxy[i] (both n × 2, data units). */
+typedef struct {
+    const float *xy;
+    const float *dxy;
+    size_t n;
+    double r, g, b, a;
+} plot_arrows;
+
+/* Polylines: n_paths paths of n_pts points each, xy[(p * n_pts + j) * 2]. */
+typedef struct {
+    const float *xy;
+    size_t n_paths, n_pts;
+    double r, g, b, a; /* r < 0: a different colour per path (palette) */
+} plot_paths;
+
+/* Like plot_scatter_png (equal axes framing the finite points of the
+ * series), then draws the arrows (may be NULL) and the paths (may be NULL)
+ * on top, clipped to the frame; the paths start with an open circle and
+ * end with a dot. Returns 0 or -1 (message in err). */
+int plot_field_png(const char *path, const plot_series *series, size_t n_series,
+                   const plot_arrows *arrows, const plot_paths *paths, const char *title,
+                   int width, int height, char *err, size_t err_len);
+
 #endif

@@ -1,0 +1,83 @@
+/* Shared helpers of the experiment programs (exp_*.c): argument parsing,
+ * error checks and training the lab's score model. Example code only. */
+#ifndef SM_EXAMPLES_EXP_COMMON_H
+#define SM_EXAMPLES_EXP_COMMON_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <scorematch.h>
+
+#include "progress.h"
+
+/* Checks an sm_ call; on failure prints the status and message and jumps
+ * to the enclosing function's `fail` label. */
+#define EXP_TRY(prog, call)                                                          \
+    do {                                                                             \
+        sm_status st_ = (call);                                                      \
+        if (st_ != SM_OK) {                                                          \
+            fprintf(stderr, "%s: %s: %s\n", (prog), sm_strerror(st_), sm_last_error()); \
+            goto fail;                                                               \
+        }                                                                            \
+    } while (0)
+
+static int exp_parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!s[0] || errno || end == s || *end || s[0] == '-')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static size_t exp_default_threads(void)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    return ncpu > 0 ? (size_t)ncpu : 1;
+}
+
+/* The lab's model and training on a data set: MLP dim/128/3, geometric
+ * ladder sigma_max → 0.01 with 10 levels, Adam 1e-3, batch 256. On success
+ * *net and *sched are the caller's. */
+static sm_status exp_train(const sm_dataset *data, double sigma_max, uint64_t steps,
+                           size_t threads, sm_rng *rng, int show_progress, sm_net **net,
+                           sm_schedule **sched, double *final_loss, double *train_s)
+{
+    sm_optim *opt = NULL;
+    sm_trainer *tr = NULL;
+    *net = NULL;
+    *sched = NULL;
+    sm_status st = sm_net_new(net, sm_dataset_dim(data), 128, 3, rng);
+    if (st == SM_OK)
+        st = sm_net_set_threads(*net, threads);
+    if (st == SM_OK)
+        st = sm_schedule_new_geometric(sched, sigma_max, 0.01, 10);
+    if (st == SM_OK)
+        st = sm_optim_new_adam(&opt, sm_net_num_params(*net), 1e-3, 0.9, 0.999, 1e-8, 0.0);
+    if (st == SM_OK)
+        st = sm_trainer_new(&tr, *net, *sched, opt, 256);
+    if (st == SM_OK) {
+        progress prog;
+        progress_init(&prog, stderr, 1000);
+        double t0 = progress_now();
+        st = sm_trainer_fit(tr, data, steps, rng, show_progress ? progress_train_callback : NULL,
+                            &prog, final_loss);
+        *train_s = progress_now() - t0;
+    }
+    sm_trainer_free(tr);
+    sm_optim_free(opt);
+    if (st != SM_OK) {
+        sm_schedule_free(*sched);
+        sm_net_free(*net);
+        *sched = NULL;
+        *net = NULL;
+    }
+    return st;
+}
+
+#endif
