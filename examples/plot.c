@@ -14,75 +14,96 @@ int plot_available(void)
     return 1;
 }
 
-int plot_scatter_png(const char *path, const plot_series *series, size_t n_series,
-                     const char *title, int width, int height, char *err, size_t err_len)
+/* Grows [lo, hi] (per axis) to hold the finite coordinates of n points. */
+static void bounds_add(double lo[2], double hi[2], const float *xy, size_t n)
 {
-    double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
-    for (size_t s = 0; s < n_series; s++)
-        for (size_t i = 0; i < series[s].n; i++)
-            for (int j = 0; j < 2; j++) {
-                double v = series[s].xy[i * 2 + j];
-                if (isfinite(v)) {
-                    lo[j] = fmin(lo[j], v);
-                    hi[j] = fmax(hi[j], v);
-                }
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < 2; j++) {
+            double v = xy[i * 2 + j];
+            if (isfinite(v)) {
+                lo[j] = fmin(lo[j], v);
+                hi[j] = fmax(hi[j], v);
             }
-    if (!(hi[0] >= lo[0]) || !(hi[1] >= lo[1])) {
-        lo[0] = lo[1] = -1;
-        hi[0] = hi[1] = 1;
-    }
-    /* Equal axes: one scale for both, centred, with a margin. */
-    const double margin = 40, top = 50;
-    double span = fmax(hi[0] - lo[0], hi[1] - lo[1]) * 1.08 + 1e-9;
-    double scale = fmin((width - 2 * margin) / span, (height - top - margin) / span);
-    double cx = 0.5 * (lo[0] + hi[0]), cy = 0.5 * (lo[1] + hi[1]);
-    double px0 = width / 2.0, py0 = top + (height - top - margin) / 2.0;
+        }
+}
 
-    cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, width, height);
-    cairo_t *cr = cairo_create(surf);
+/* Equal axes: one scale for both, centred in the plot area, with a margin. */
+typedef struct {
+    double px0, py0, cx, cy, scale, span;
+} frame;
+
+static frame frame_fit(const double lo[2], const double hi[2], int width, int height,
+                       double margin, double top)
+{
+    frame f;
+    int empty = !(hi[0] >= lo[0]) || !(hi[1] >= lo[1]);
+    double l0 = empty ? -1 : lo[0], l1 = empty ? -1 : lo[1];
+    double h0 = empty ? 1 : hi[0], h1 = empty ? 1 : hi[1];
+    f.span = fmax(h0 - l0, h1 - l1) * 1.08 + 1e-9;
+    f.scale = fmin((width - 2 * margin) / f.span, (height - top - margin) / f.span);
+    f.cx = 0.5 * (l0 + h0);
+    f.cy = 0.5 * (l1 + h1);
+    f.px0 = width / 2.0;
+    f.py0 = top + (height - top - margin) / 2.0;
+    return f;
+}
+
+static double frame_x(const frame *f, double x)
+{
+    return f->px0 + (x - f->cx) * f->scale;
+}
+
+static double frame_y(const frame *f, double y)
+{
+    return f->py0 - (y - f->cy) * f->scale;
+}
+
+/* White canvas with the frame's square outlined (left as the current path). */
+static cairo_t *canvas_new(cairo_format_t format, int width, int height, const frame *f,
+                           cairo_surface_t **surf)
+{
+    *surf = cairo_image_surface_create(format, width, height);
+    cairo_t *cr = cairo_create(*surf);
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
     cairo_set_source_rgb(cr, 0.85, 0.85, 0.85);
     cairo_set_line_width(cr, 1);
-    cairo_rectangle(cr, px0 - span * scale / 2, py0 - span * scale / 2, span * scale, span * scale);
-    cairo_stroke(cr);
+    double side = f->span * f->scale;
+    cairo_rectangle(cr, f->px0 - side / 2, f->py0 - side / 2, side, side);
+    return cr;
+}
+
+static void draw_points(cairo_t *cr, const frame *f, const plot_series *series,
+                        size_t n_series, double radius)
+{
     for (size_t s = 0; s < n_series; s++) {
         cairo_set_source_rgba(cr, series[s].r, series[s].g, series[s].b, series[s].a);
         for (size_t i = 0; i < series[s].n; i++) {
             double x = series[s].xy[i * 2], y = series[s].xy[i * 2 + 1];
             if (!isfinite(x) || !isfinite(y))
                 continue;
-            cairo_arc(cr, px0 + (x - cx) * scale, py0 - (y - cy) * scale, 1.6, 0, 2 * M_PI);
+            cairo_arc(cr, frame_x(f, x), frame_y(f, y), radius, 0, 2 * M_PI);
             cairo_fill(cr);
         }
     }
-    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
-    cairo_set_font_size(cr, 16);
-    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-    cairo_move_to(cr, margin, 30);
-    cairo_show_text(cr, title ? title : "");
-    cairo_set_font_size(cr, 13);
-    double ly = top + 10;
+}
+
+/* A dot and the label of every labelled series, one per line from (x, y). */
+static void draw_legend(cairo_t *cr, const plot_series *series, size_t n_series, double x,
+                        double y, double font, double step)
+{
+    cairo_set_font_size(cr, font);
     for (size_t s = 0; s < n_series; s++) {
         if (!series[s].label)
             continue;
         cairo_set_source_rgba(cr, series[s].r, series[s].g, series[s].b, 1.0);
-        cairo_arc(cr, width - 150, ly, 5, 0, 2 * M_PI);
+        cairo_arc(cr, x, y, 5, 0, 2 * M_PI);
         cairo_fill(cr);
         cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-        cairo_move_to(cr, width - 140, ly + 4);
+        cairo_move_to(cr, x + 10, y + 4);
         cairo_show_text(cr, series[s].label);
-        ly += 20;
+        y += step;
     }
-    cairo_status_t st = cairo_surface_write_to_png(surf, path);
-    cairo_destroy(cr);
-    cairo_surface_destroy(surf);
-    if (st != CAIRO_STATUS_SUCCESS) {
-        if (err)
-            snprintf(err, err_len, "cannot write '%s': %s", path, cairo_status_to_string(st));
-        return -1;
-    }
-    return 0;
 }
 
 static int plot_finish(cairo_t *cr, cairo_surface_t *surf, const char *path, char *err,
@@ -97,6 +118,27 @@ static int plot_finish(cairo_t *cr, cairo_surface_t *surf, const char *path, cha
         return -1;
     }
     return 0;
+}
+
+int plot_scatter_png(const char *path, const plot_series *series, size_t n_series,
+                     const char *title, int width, int height, char *err, size_t err_len)
+{
+    double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
+    for (size_t s = 0; s < n_series; s++)
+        bounds_add(lo, hi, series[s].xy, series[s].n);
+    const double margin = 40, top = 50;
+    frame f = frame_fit(lo, hi, width, height, margin, top);
+    cairo_surface_t *surf;
+    cairo_t *cr = canvas_new(CAIRO_FORMAT_ARGB32, width, height, &f, &surf);
+    cairo_stroke(cr);
+    draw_points(cr, &f, series, n_series, 1.6);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, 16);
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    cairo_move_to(cr, margin, 30);
+    cairo_show_text(cr, title ? title : "");
+    draw_legend(cr, series, n_series, width - 150, top + 10, 13, 20);
+    return plot_finish(cr, surf, path, err, err_len);
 }
 
 static void plot_title(cairo_t *cr, double x, const char *title)
@@ -262,54 +304,19 @@ int plot_field_png(const char *path, const plot_series *series, size_t n_series,
 {
     double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
     for (size_t s = 0; s < n_series; s++)
-        for (size_t i = 0; i < series[s].n; i++)
-            for (int j = 0; j < 2; j++) {
-                double v = series[s].xy[i * 2 + j];
-                if (isfinite(v)) {
-                    lo[j] = fmin(lo[j], v);
-                    hi[j] = fmax(hi[j], v);
-                }
-            }
+        bounds_add(lo, hi, series[s].xy, series[s].n);
     if (arrows)
-        for (size_t i = 0; i < arrows->n; i++)
-            for (int j = 0; j < 2; j++) {
-                double v = arrows->xy[i * 2 + j];
-                if (isfinite(v)) {
-                    lo[j] = fmin(lo[j], v);
-                    hi[j] = fmax(hi[j], v);
-                }
-            }
-    if (!(hi[0] >= lo[0]) || !(hi[1] >= lo[1])) {
-        lo[0] = lo[1] = -1;
-        hi[0] = hi[1] = 1;
-    }
+        bounds_add(lo, hi, arrows->xy, arrows->n);
     const double margin = 30, top = 45;
-    double span = fmax(hi[0] - lo[0], hi[1] - lo[1]) * 1.08 + 1e-9;
-    double scale = fmin((width - 2 * margin) / span, (height - top - margin) / span);
-    double cx = 0.5 * (lo[0] + hi[0]), cy = 0.5 * (lo[1] + hi[1]);
-    double px0 = width / 2.0, py0 = top + (height - top - margin) / 2.0;
-#define PX(v) (px0 + ((v) - cx) * scale)
-#define PY(v) (py0 - ((v) - cy) * scale)
+    frame f = frame_fit(lo, hi, width, height, margin, top);
+#define PX(v) frame_x(&f, (v))
+#define PY(v) frame_y(&f, (v))
 
-    cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
-    cairo_t *cr = cairo_create(surf);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_set_source_rgb(cr, 0.85, 0.85, 0.85);
-    cairo_set_line_width(cr, 1);
-    cairo_rectangle(cr, px0 - span * scale / 2, py0 - span * scale / 2, span * scale, span * scale);
+    cairo_surface_t *surf;
+    cairo_t *cr = canvas_new(CAIRO_FORMAT_RGB24, width, height, &f, &surf);
     cairo_stroke_preserve(cr);
     cairo_clip(cr);
-    for (size_t s = 0; s < n_series; s++) {
-        cairo_set_source_rgba(cr, series[s].r, series[s].g, series[s].b, series[s].a);
-        for (size_t i = 0; i < series[s].n; i++) {
-            double x = series[s].xy[i * 2], y = series[s].xy[i * 2 + 1];
-            if (!isfinite(x) || !isfinite(y))
-                continue;
-            cairo_arc(cr, PX(x), PY(y), 1.5, 0, 2 * M_PI);
-            cairo_fill(cr);
-        }
-    }
+    draw_points(cr, &f, series, n_series, 1.5);
     if (arrows) {
         cairo_set_source_rgba(cr, arrows->r, arrows->g, arrows->b, arrows->a);
         cairo_set_line_width(cr, 1.2);
@@ -373,19 +380,7 @@ int plot_field_png(const char *path, const plot_series *series, size_t n_series,
 #undef PY
     cairo_reset_clip(cr);
     plot_title(cr, margin, title);
-    cairo_set_font_size(cr, 12);
-    double ly = top + 10;
-    for (size_t s = 0; s < n_series; s++) {
-        if (!series[s].label)
-            continue;
-        cairo_set_source_rgba(cr, series[s].r, series[s].g, series[s].b, 1.0);
-        cairo_arc(cr, width - 130, ly, 5, 0, 2 * M_PI);
-        cairo_fill(cr);
-        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-        cairo_move_to(cr, width - 120, ly + 4);
-        cairo_show_text(cr, series[s].label);
-        ly += 18;
-    }
+    draw_legend(cr, series, n_series, width - 130, top + 10, 12, 18);
     return plot_finish(cr, surf, path, err, err_len);
 }
 
