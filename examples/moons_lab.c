@@ -32,6 +32,7 @@ typedef struct {
     uint64_t train_steps;
     size_t n_samples;
     double step_ratio;
+    double ema; /* 0: off */
     int denoise;
     int quiet;
 } options;
@@ -52,6 +53,8 @@ static void usage(FILE *f, const char *argv0)
             "  --samples N           number of samples (default 2000)\n"
             "  --step-ratio R        Langevin step ratio alpha/sigma^2 (default 0.2)\n"
             "  --final-denoise       add the denoising step x += sigma_L^2 s(x, sigma_L)\n"
+            "  --ema DECAY           sample from an exponential moving average of the\n"
+            "                        weights (e.g. 0.999; default off, as in the lab)\n"
             "  --quiet               no progress display\n"
             "  --help                this text\n\n"
             "Prints one line at the end:\n"
@@ -111,6 +114,14 @@ static int parse_args(int argc, char **argv, options *o)
                 return -1;
             }
             i++;
+        } else if (!strcmp(a, "--ema")) {
+            char *end;
+            o->ema = strtod(val, &end);
+            if (*end || !(o->ema > 0 && o->ema < 1)) {
+                fprintf(stderr, "%s: --ema needs a decay in (0, 1)\n", argv[0]);
+                return -1;
+            }
+            i++;
         } else if (!strcmp(a, "--samples-csv")) {
             o->samples_csv = val, i++;
         } else if (!strcmp(a, "--png")) {
@@ -145,7 +156,7 @@ int main(int argc, char **argv)
     int rc = 1;
     sm_rng *data_rng = NULL, *rng = NULL;
     sm_dataset *data = NULL;
-    sm_net *net = NULL;
+    sm_net *net = NULL, *ema = NULL;
     sm_schedule *sched = NULL;
     sm_optim *opt = NULL;
     sm_trainer *tr = NULL;
@@ -164,6 +175,10 @@ int main(int argc, char **argv)
     TRY(sm_schedule_new_geometric(&sched, 1.0, 0.01, 10));
     TRY(sm_optim_new_adam(&opt, sm_net_num_params(net), 1e-3, 0.9, 0.999, 1e-8, 0.0));
     TRY(sm_trainer_new(&tr, net, sched, opt, 256));
+    if (o.ema > 0) {
+        TRY(sm_net_clone(net, &ema));
+        TRY(sm_trainer_set_ema(tr, ema, o.ema));
+    }
     progress prog;
     progress_init(&prog, stderr, 500);
     double final_loss = NAN;
@@ -178,7 +193,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "moons_lab: out of memory\n");
         goto fail;
     }
-    TRY(sm_sampler_new(&smp, net, sched));
+    TRY(sm_sampler_new(&smp, ema ? ema : net, sched));
     TRY(sm_sampler_set_steps_per_scale(smp, o.steps_per_scale));
     TRY(sm_sampler_set_step_ratio(smp, o.step_ratio));
     TRY(sm_sampler_set_noise(smp, o.noise));
@@ -220,6 +235,7 @@ fail:
     sm_trainer_free(tr);
     sm_optim_free(opt);
     sm_schedule_free(sched);
+    sm_net_free(ema);
     sm_net_free(net);
     sm_dataset_free(data);
     sm_rng_free(rng);

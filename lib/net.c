@@ -315,6 +315,25 @@ static size_t div_up(size_t a, size_t b)
     return a / b + (a % b != 0);
 }
 
+sm_status sm_net_ema_update(sm_net *ema, const sm_net *net, double decay)
+{
+    const char *fn = "sm_net_ema_update";
+    if (!ema || !net)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: NULL network", fn);
+    if (!(decay >= 0.0 && decay <= 1.0))
+        return sm__error(SM_ERR_INVALID_ARG, "%s: decay must be in [0, 1] (got %g)", fn, decay);
+    if (ema->dim != net->dim || ema->width != net->width || ema->depth != net->depth)
+        return sm__error(SM_ERR_SHAPE, "%s: architectures differ", fn);
+    size_t bad = sm__first_nonfinite(net->params, net->nparams);
+    if (bad < net->nparams)
+        return sm__error(SM_ERR_NONFINITE, "%s: parameter %zu of the trained network is not finite",
+                         fn, bad);
+    const float d = (float)decay, w = (float)(1.0 - decay);
+    for (size_t i = 0; i < net->nparams; i++)
+        ema->params[i] = d * ema->params[i] + w * net->params[i];
+    return SM_OK;
+}
+
 sm_status sm_net_set_threads(sm_net *net, size_t threads)
 {
     const char *fn = "sm_net_set_threads";

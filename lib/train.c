@@ -103,6 +103,8 @@ struct sm_trainer {
     dsm_scratch s;
     float *buf;
     float *backup; /* parameters before the current update */
+    sm_net *ema;   /* averaged copy updated after each step, or NULL */
+    double ema_decay;
 };
 
 sm_status sm_trainer_new(sm_trainer **out, sm_net *net, const sm_schedule *sched,
@@ -149,6 +151,26 @@ sm_status sm_trainer_new(sm_trainer **out, sm_net *net, const sm_schedule *sched
     return SM_OK;
 }
 
+sm_status sm_trainer_set_ema(sm_trainer *tr, sm_net *ema, double decay)
+{
+    const char *fn = "sm_trainer_set_ema";
+    if (!tr)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: trainer is NULL", fn);
+    if (ema) {
+        if (!(decay >= 0.0 && decay <= 1.0))
+            return sm__error(SM_ERR_INVALID_ARG, "%s: decay must be in [0, 1] (got %g)", fn,
+                             decay);
+        if (ema == tr->net || ema->dim != tr->net->dim || ema->width != tr->net->width ||
+            ema->depth != tr->net->depth)
+            return sm__error(SM_ERR_SHAPE,
+                             "%s: the average needs its own network of the trained architecture",
+                             fn);
+    }
+    tr->ema = ema;
+    tr->ema_decay = decay;
+    return SM_OK;
+}
+
 void sm_trainer_free(sm_trainer *tr)
 {
     if (!tr)
@@ -181,6 +203,8 @@ static sm_status train_rows(sm_trainer *tr, size_t n, sm_rng *rng, double *loss,
         memcpy(tr->net->params, tr->backup, np * sizeof(float));
         st = SM_ERR_NONFINITE;
     }
+    if (st == SM_OK && tr->ema)
+        return sm_net_ema_update(tr->ema, tr->net, tr->ema_decay); /* params are finite here */
     if (st == SM_ERR_NONFINITE)
         return sm__error(SM_ERR_DIVERGED,
                          "%s: non-finite gradient or update, parameters unchanged; lower the learning rate or enable clipping",

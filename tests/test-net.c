@@ -255,6 +255,38 @@ START_TEST(sharded_gradient_matches_single_thread)
 }
 END_TEST
 
+START_TEST(ema_update)
+{
+    sm_net *net = make_net(3, 10, 2, 1), *ema = make_net(3, 10, 2, 2);
+    size_t np = sm_net_num_params(net);
+    float *before = malloc(np * sizeof(float));
+    memcpy(before, sm_net_params(ema), np * sizeof(float));
+    ck_assert_ok(sm_net_ema_update(ema, net, 0.75));
+    for (size_t i = 0; i < np; i++)
+        ck_assert_float_eq_tol(sm_net_params(ema)[i],
+                               0.75f * before[i] + 0.25f * sm_net_params(net)[i], 1e-6f);
+    memcpy(before, sm_net_params(ema), np * sizeof(float));
+    ck_assert_ok(sm_net_ema_update(ema, net, 1.0)); /* keeps the average */
+    ck_assert_int_eq(memcmp(before, sm_net_params(ema), np * sizeof(float)), 0);
+    ck_assert_ok(sm_net_ema_update(ema, net, 0.0)); /* copies the network */
+    ck_assert_int_eq(memcmp(sm_net_params(net), sm_net_params(ema), np * sizeof(float)), 0);
+    /* Bad input leaves the average as it was. */
+    memcpy(before, sm_net_params(ema), np * sizeof(float));
+    ck_assert_status(sm_net_ema_update(ema, net, 1.5), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_net_ema_update(ema, net, NAN), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_net_ema_update(NULL, net, 0.5), SM_ERR_INVALID_ARG);
+    sm_net *other = make_net(3, 11, 2, 1);
+    ck_assert_status(sm_net_ema_update(ema, other, 0.5), SM_ERR_SHAPE);
+    sm_net_params(net)[5] = NAN;
+    ck_assert_status(sm_net_ema_update(ema, net, 0.5), SM_ERR_NONFINITE);
+    ck_assert_int_eq(memcmp(before, sm_net_params(ema), np * sizeof(float)), 0);
+    free(before);
+    sm_net_free(net);
+    sm_net_free(ema);
+    sm_net_free(other);
+}
+END_TEST
+
 START_TEST(clone_and_copy)
 {
     sm_net *a = make_net(3, 10, 2, 1), *b, *c = make_net(3, 10, 2, 2);
@@ -332,6 +364,7 @@ int main(void)
     tcase_add_test(tc, blis_matches_reference);
     tcase_add_test(tc, gradient_matches_finite_differences);
     tcase_add_test(tc, gradients_accumulate);
+    tcase_add_test(tc, ema_update);
     tcase_add_test(tc, clone_and_copy);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);

@@ -177,6 +177,42 @@ START_TEST(step_on_caller_batch)
 }
 END_TEST
 
+START_TEST(trainer_keeps_an_average)
+{
+    const float mu[2] = {0, 0};
+    rig g;
+    rig_make(&g, 2, 16, 1, 1e-2, 7, 32);
+    sm_dataset *ds = gaussian_data(200, mu, 1.0f, g.rng);
+    size_t np = sm_net_num_params(g.net);
+    sm_net *ema, *frozen, *start;
+    ck_assert_ok(sm_net_clone(g.net, &ema));
+    ck_assert_ok(sm_net_clone(g.net, &frozen));
+    ck_assert_ok(sm_net_clone(g.net, &start));
+    /* decay 0: the average is the last iterate; decay 1: the start. */
+    ck_assert_ok(sm_trainer_set_ema(g.tr, ema, 0.0));
+    ck_assert_ok(sm_trainer_fit(g.tr, ds, 20, g.rng, NULL, NULL, NULL));
+    ck_assert_int_eq(memcmp(sm_net_params(ema), sm_net_params(g.net), np * sizeof(float)), 0);
+    ck_assert_ok(sm_trainer_set_ema(g.tr, frozen, 1.0));
+    ck_assert_ok(sm_trainer_fit(g.tr, ds, 20, g.rng, NULL, NULL, NULL));
+    ck_assert_int_ne(memcmp(sm_net_params(frozen), sm_net_params(g.net), np * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(sm_net_params(frozen), sm_net_params(start), np * sizeof(float)), 0);
+    /* In between, the average lags: it differs from both. */
+    ck_assert_ok(sm_trainer_set_ema(g.tr, ema, 0.9));
+    ck_assert_ok(sm_trainer_fit(g.tr, ds, 20, g.rng, NULL, NULL, NULL));
+    ck_assert_int_ne(memcmp(sm_net_params(ema), sm_net_params(g.net), np * sizeof(float)), 0);
+    ck_assert_int_ne(memcmp(sm_net_params(ema), sm_net_params(frozen), np * sizeof(float)), 0);
+    ck_assert_status(sm_trainer_set_ema(g.tr, g.net, 0.9), SM_ERR_SHAPE);
+    ck_assert_status(sm_trainer_set_ema(g.tr, ema, -0.1), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_trainer_set_ema(NULL, ema, 0.5), SM_ERR_INVALID_ARG);
+    ck_assert_ok(sm_trainer_set_ema(g.tr, NULL, 0.0));
+    sm_net_free(ema);
+    sm_net_free(frozen);
+    sm_net_free(start);
+    sm_dataset_free(ds);
+    rig_free(&g);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
     rig g;
@@ -225,6 +261,7 @@ int main(void)
     tcase_add_test(tc, diverging_learning_rate_stops_cleanly);
     tcase_add_test(tc, callback_sees_every_step_and_can_stop);
     tcase_add_test(tc, step_on_caller_batch);
+    tcase_add_test(tc, trainer_keeps_an_average);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);
     return sm_test_run(s);

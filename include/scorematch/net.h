@@ -132,6 +132,23 @@ SM_API sm_status sm_net_layer(const sm_net *net, size_t layer, size_t *w_offset,
 SM_API sm_status sm_net_copy_params(sm_net *dst, const sm_net *src);
 
 /**
+ * @brief Updates an exponential moving average (EMA) of a network's weights:
+ *        θ_ema ← decay·θ_ema + (1 − decay)·θ, element by element.
+ *
+ * Make @p ema with sm_net_clone(), update it after every optimizer step
+ * (or let the trainer do it: sm_trainer_set_ema()), and sample from it; the
+ * averaged weights are usually smoother than the last iterate.
+ *
+ * @param ema    The averaged network; same architecture as @p net.
+ * @param net    The network being trained.
+ * @param decay  In [0, 1]; 0 copies @p net, 1 leaves @p ema unchanged.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG (NULL, decay outside [0, 1] or NaN),
+ *         #SM_ERR_SHAPE (architectures differ), #SM_ERR_NONFINITE (a
+ *         parameter of @p net is not finite; @p ema is left unchanged).
+ */
+SM_API sm_status sm_net_ema_update(sm_net *ema, const sm_net *net, double decay);
+
+/**
  * @brief Sets the number of threads this network's passes use.
  *
  * The rows of a pass are split into contiguous shards, one per thread (fewer

@@ -83,6 +83,18 @@ SM_API sm_status sm_trainer_new(sm_trainer **out, sm_net *net, const sm_schedule
                                 sm_optim *opt, size_t batch_size);
 
 /**
+ * @brief Keeps an exponential moving average of the weights during training:
+ *        after every successful step the trainer calls
+ *        sm_net_ema_update(@p ema, net, @p decay).
+ * @param tr     The trainer.
+ * @param ema    A network of the same architecture (borrowed; e.g. made with
+ *               sm_net_clone() before training), or NULL to stop averaging.
+ * @param decay  In [0, 1] (0.999 is common; ignored when @p ema is NULL).
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE.
+ */
+SM_API sm_status sm_trainer_set_ema(sm_trainer *tr, sm_net *ema, double decay);
+
+/**
  * @brief Frees a trainer (not the borrowed handles).
  * @param tr  The trainer, or NULL (ignored).
  */

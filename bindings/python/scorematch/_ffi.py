@@ -149,6 +149,7 @@ _PROTOTYPES = {
                                       c_float_p]),
     "sm_net_backward": (status, [c_void_p, c_float_p, c_size_t, c_size_t]),
     "sm_net_zero_grad": (status, [c_void_p]),
+    "sm_net_ema_update": (status, [c_void_p, c_void_p, c_double]),
     # optim.h
     "sm_optim_new_adam": (status, [c_void_pp, c_size_t, c_double, c_double, c_double,
                                    c_double, c_double]),
@@ -168,6 +169,7 @@ _PROTOTYPES = {
     "sm_trainer_free": (None, [c_void_p]),
     "sm_trainer_step": (status, [c_void_p, c_float_p, c_size_t, c_size_t, c_void_p,
                                  c_double_p]),
+    "sm_trainer_set_ema": (status, [c_void_p, c_void_p, c_double]),
     "sm_trainer_fit": (status, [c_void_p, c_void_p, c_uint64, c_void_p, TRAIN_CALLBACK,
                                 c_void_p, c_double_p]),
     # sampler.h

@@ -230,6 +230,10 @@ class Net(Handle):
         """Sets every gradient to zero."""
         _ffi.lib().sm_net_zero_grad(self._ptr)
 
+    def ema_update(self, net, decay):
+        """Moves this net's weights toward *net*'s: θ ← decay·θ + (1 − decay)·θ_net."""
+        _ffi.lib().sm_net_ema_update(self._ptr, net._ptr, float(decay))
+
     # -- passes -----------------------------------------------------------
     def _sigmas(self, sigma, n):
         s = np.asarray(sigma, dtype=np.float32)
@@ -397,6 +401,12 @@ class Trainer(Handle):
         self._adopt(out, deps=(net, schedule, optim))
         self.net, self.schedule, self.optim = net, schedule, optim
         self.batch_size = int(batch_size)
+
+    def set_ema(self, ema, decay=0.999):
+        """Keeps *ema* (a Net of the same architecture, or None) as an
+        exponential moving average of the trained weights after every step."""
+        _ffi.lib().sm_trainer_set_ema(self._ptr, None if ema is None else ema._ptr, float(decay))
+        self._ema = ema  # the C trainer borrows it
 
     def step(self, x, rng=None):
         """One optimisation step on the batch *x* ((n, dim), n <= batch_size);

@@ -442,6 +442,12 @@ class NetTest(unittest.TestCase):
         np.testing.assert_array_equal(c.params, net.params)
         with self.assertRaises(sm.ShapeError):
             c.copy_params_from(sm.Net(2, 8, 1, rng=0))
+        # Exponential moving average: θ ← d·θ + (1 − d)·θ_net.
+        c.params[:] = 0
+        c.ema_update(net, 0.25)
+        np.testing.assert_allclose(c.params, 0.75 * net.params, rtol=1e-6)
+        with self.assertRaises(sm.InvalidArgumentError):
+            c.ema_update(net, 2.0)
 
     def test_dsm_loss_gradient(self):
         net = sm.Net(2, 8, 1, rng=3)
