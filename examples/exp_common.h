@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <scorematch.h>
@@ -33,6 +34,27 @@ static int exp_parse_u64(const char *s, uint64_t *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* The flags every experiment takes: --seed N, --threads T (1 … 1024) and
+ * --train-steps N (≥ 1). Returns 1 if `a val` is one of them with a valid
+ * value (the caller then skips val); otherwise 0, changing nothing, so the
+ * caller's own flags and its error message come next. */
+static int exp_common_flag(const char *a, const char *val, uint64_t *seed, size_t *threads,
+                           uint64_t *train_steps)
+{
+    uint64_t u;
+    if (!val || exp_parse_u64(val, &u))
+        return 0;
+    if (!strcmp(a, "--seed"))
+        *seed = u;
+    else if (!strcmp(a, "--threads") && u >= 1 && u <= 1024)
+        *threads = (size_t)u;
+    else if (!strcmp(a, "--train-steps") && u >= 1)
+        *train_steps = u;
+    else
+        return 0;
+    return 1;
 }
 
 static size_t exp_default_threads(void)

@@ -68,19 +68,14 @@ int main(int argc, char **argv)
     double sigma_max = 1.0; /* 0: suggest */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        uint64_t u;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout, argv[0]);
             return 0;
         } else if (!val) {
             fprintf(stderr, "%s: unknown option or missing value: %s (see --help)\n", PROG, a);
             return 2;
-        } else if (!strcmp(a, "--seed") && !exp_parse_u64(val, &u)) {
-            seed = u, i++;
-        } else if (!strcmp(a, "--threads") && !exp_parse_u64(val, &u) && u >= 1 && u <= 1024) {
-            threads = (size_t)u, i++;
-        } else if (!strcmp(a, "--train-steps") && !exp_parse_u64(val, &u) && u >= 1) {
-            train_steps = u, i++;
+        } else if (exp_common_flag(a, val, &seed, &threads, &train_steps)) {
+            i++;
         } else if (!strcmp(a, "--png-dir")) {
             png_dir = val, i++;
         } else if (!strcmp(a, "--only")) {

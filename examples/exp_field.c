@@ -73,12 +73,8 @@ int main(int argc, char **argv)
         } else if (!val) {
             fprintf(stderr, "%s: unknown option or missing value: %s (see --help)\n", PROG, a);
             return 2;
-        } else if (!strcmp(a, "--seed") && !exp_parse_u64(val, &u)) {
-            seed = u, i++;
-        } else if (!strcmp(a, "--threads") && !exp_parse_u64(val, &u) && u >= 1 && u <= 1024) {
-            threads = (size_t)u, i++;
-        } else if (!strcmp(a, "--train-steps") && !exp_parse_u64(val, &u) && u >= 1) {
-            train_steps = u, i++;
+        } else if (exp_common_flag(a, val, &seed, &threads, &train_steps)) {
+            i++;
         } else if (!strcmp(a, "--grid") && !exp_parse_u64(val, &u) && u >= 2 && u <= 200) {
             grid = u, i++;
         } else if (!strcmp(a, "--paths") && !exp_parse_u64(val, &u) && u >= 1 && u <= 10000) {
