@@ -1,4 +1,6 @@
-/* Annealed Langevin dynamics over a noise ladder. */
+/* Samplers that walk a σ grid with a noise-conditioned score network:
+ * annealed Langevin, reverse-diffusion predictor with a Langevin corrector,
+ * and the probability-flow ODE (Euler, Heun). */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,12 +13,15 @@
 #include "rng-private.h"
 #include "scorematch/sampler.h"
 
-enum { INIT_NORMAL, INIT_UNIFORM };
+enum { INIT_AUTO, INIT_NORMAL, INIT_UNIFORM };
 
 struct sm_sampler {
     sm_net *net;
     const sm_schedule *sched;
+    sm_sampler_kind kind;
     size_t steps;
+    size_t corrector_steps;
+    double snr;
     double ratio;
     int noise, denoise;
     int init;
@@ -41,8 +46,10 @@ sm_status sm_sampler_new(sm_sampler **out, sm_net *net, const sm_schedule *sched
     s->steps = 20;
     s->ratio = 0.2; /* NCSN's eps = 2e-5 at sigma_L = 0.01 */
     s->noise = 1;
-    s->init = INIT_NORMAL;
-    s->init_a = 1.0;
+    s->kind = SM_SAMPLER_LANGEVIN;
+    s->corrector_steps = 1;
+    s->snr = 0.16; /* Song et al. (2021) for VE models */
+    s->init = INIT_AUTO;
     *out = s;
     return SM_OK;
 }
@@ -57,6 +64,44 @@ void sm_sampler_free(sm_sampler *s)
         if (!(s))                                                              \
             return sm__error(SM_ERR_INVALID_ARG, "%s: sampler is NULL", fn);  \
     } while (0)
+
+sm_status sm_sampler_set_kind(sm_sampler *s, sm_sampler_kind kind)
+{
+    REQUIRE(s, "sm_sampler_set_kind");
+    if ((int)kind < (int)SM_SAMPLER_LANGEVIN || (int)kind > (int)SM_SAMPLER_ODE_HEUN)
+        return sm__error(SM_ERR_INVALID_ARG, "sm_sampler_set_kind: unknown kind %d", (int)kind);
+    s->kind = kind;
+    return SM_OK;
+}
+
+sm_sampler_kind sm_sampler_get_kind(const sm_sampler *s)
+{
+    return s ? s->kind : SM_SAMPLER_LANGEVIN;
+}
+
+const char *sm_sampler_kind_name(sm_sampler_kind kind)
+{
+    switch (kind) {
+    case SM_SAMPLER_LANGEVIN: return "langevin";
+    case SM_SAMPLER_PC: return "pc";
+    case SM_SAMPLER_ODE_EULER: return "ode-euler";
+    case SM_SAMPLER_ODE_HEUN: return "ode-heun";
+    }
+    return "unknown";
+}
+
+sm_status sm_sampler_set_corrector(sm_sampler *s, size_t steps, double snr)
+{
+    REQUIRE(s, "sm_sampler_set_corrector");
+    if (steps > ((size_t)1 << 30))
+        return sm__error(SM_ERR_INVALID_ARG, "sm_sampler_set_corrector: steps must be in [0, 2^30]");
+    if (!isfinite(snr) || !(snr > 0.0))
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "sm_sampler_set_corrector: snr must be finite and > 0 (got %g)", snr);
+    s->corrector_steps = steps;
+    s->snr = snr;
+    return SM_OK;
+}
 
 sm_status sm_sampler_set_steps_per_scale(sm_sampler *s, size_t steps)
 {
@@ -159,93 +204,243 @@ static sm_status check_run(sm_sampler *s, sm_rng *rng, const float *x, size_t n,
     if (dim != s->net->dim)
         return sm__error(SM_ERR_SHAPE, "%s: dim %zu, the network has %zu", fn, dim, s->net->dim);
     size_t total, bytes;
-    if (sm__mul_size(n, dim, &total) || sm__mul_size(total, 3 * sizeof(float), &bytes))
+    if (sm__mul_size(n, dim, &total) || sm__mul_size(total, 4 * sizeof(float), &bytes))
         return sm__error(SM_ERR_OVERFLOW, "%s: n*dim too large", fn);
     return SM_OK;
+}
+
+
+/* One run: the state x (the caller's buffer, always the last finite
+ * state) and n × dim scratch arrays. */
+typedef struct {
+    sm_sampler *s;
+    sm_rng *rng;
+    size_t n, dim, total, levels;
+    const float *sig;
+    float *x, *score, *z, *next, *aux;
+    const char *fn;
+} run_ctx;
+
+static const char *hint(const sm_sampler *s, char *buf, size_t size)
+{
+    switch (s->kind) {
+    case SM_SAMPLER_LANGEVIN:
+        snprintf(buf, size, "the step ratio %g is too large for this network: lower it "
+                 "(sm_sampler_set_step_ratio)", s->ratio);
+        break;
+    case SM_SAMPLER_PC:
+        snprintf(buf, size, "lower the corrector's snr %g (sm_sampler_set_corrector) or use a "
+                 "finer grid", s->snr);
+        break;
+    default:
+        snprintf(buf, size, "use a finer grid (more levels in the sampler's schedule)");
+    }
+    return buf;
 }
 
 /* A failed network evaluation at level i (i = levels: the denoising step),
  * step t: a non-finite score (NaN or infinite parameters, or a walk that
  * left float range) is divergence; anything else keeps its status. */
-static sm_status score_failed(const sm_sampler *s, sm_status st, size_t i, size_t levels,
-                              float sigma, size_t t, const char *fn)
+static sm_status score_failed(const run_ctx *c, sm_status st, size_t i, float sigma, size_t t)
 {
     if (st != SM_ERR_NONFINITE)
-        return sm__error_wrap(st, fn);
-    char detail[300];
+        return sm__error_wrap(st, c->fn);
+    char detail[300], h[160];
     snprintf(detail, sizeof detail, "%s", sm_last_error());
-    if (i == levels)
+    if (i == c->levels)
         return sm__error(SM_ERR_DIVERGED, "%s: the score became non-finite in the final denoising "
-                         "step (%s)", fn, detail);
+                         "step (%s)", c->fn, detail);
     return sm__error(SM_ERR_DIVERGED,
-                     "%s: the score became non-finite at level %zu of %zu (sigma %g), step %zu of "
-                     "%zu (%s); check the network's parameters, or lower the step ratio %g "
-                     "(sm_sampler_set_step_ratio)",
-                     fn, i + 1, levels, (double)sigma, t + 1, s->steps, detail, s->ratio);
+                     "%s: the score became non-finite at level %zu of %zu (sigma %g), step %zu "
+                     "(%s); check the network's parameters, or: %s",
+                     c->fn, i + 1, c->levels, (double)sigma, t + 1, detail, hint(c->s, h, sizeof h));
 }
 
-/* The dynamics on x (n × dim, finite), in place. */
-static sm_status langevin(sm_sampler *s, sm_rng *rng, float *x, size_t n, size_t dim,
-                          const char *fn)
+/* out = s(x, σ) for all points: one network evaluation per sample. */
+static sm_status score_at(run_ctx *c, const float *x, float sigma, float *out, size_t i, size_t t)
+{
+    sm_status st = sm_net_forward_sigma(c->s->net, x, sigma, c->n, c->dim, out);
+    if (st)
+        return score_failed(c, st, i, sigma, t);
+    c->s->nfe++;
+    return SM_OK;
+}
+
+/* Accepts c->next as the new state if it is finite. */
+static sm_status commit(run_ctx *c, size_t i, size_t t)
+{
+    size_t bad = sm__first_nonfinite(c->next, c->total);
+    if (bad < c->total) {
+        char h[160];
+        if (i == c->levels)
+            return sm__error(SM_ERR_DIVERGED, "%s: the final denoising step gave non-finite points",
+                             c->fn);
+        return sm__error(SM_ERR_DIVERGED,
+                         "%s: sample %zu became non-finite at level %zu of %zu (sigma %g), step %zu; %s",
+                         c->fn, bad / c->dim, i + 1, c->levels, (double)c->sig[i], t + 1,
+                         hint(c->s, h, sizeof h));
+    }
+    memcpy(c->x, c->next, c->total * sizeof(float));
+    return SM_OK;
+}
+
+static sm_status level_done(run_ctx *c, size_t i, float sigma)
+{
+    if (c->s->cb && c->s->cb(i, c->levels, sigma, c->x, c->n, c->dim, c->s->ud))
+        return sm__error(SM_ERR_CANCELLED, "%s: stopped by the callback after %s %zu", c->fn,
+                         i < c->levels ? "level" : "denoising", i + 1);
+    return SM_OK;
+}
+
+static void draw_noise(run_ctx *c)
+{
+    if (c->s->noise)
+        sm__rng_fill_normal(c->rng, c->z, c->total, 0.0f, 1.0f);
+    else
+        memset(c->z, 0, c->total * sizeof(float));
+}
+
+/* Annealed Langevin: T steps x ← x + ½α·s + √α·z per level, α = r·σ². */
+static sm_status run_langevin(run_ctx *c)
+{
+    const sm_sampler *s = c->s;
+    sm_status st = SM_OK;
+    for (size_t i = 0; i < c->levels && !st; i++) {
+        const double alpha = s->ratio * (double)c->sig[i] * (double)c->sig[i];
+        const float half_a = (float)(0.5 * alpha), root_a = (float)sqrt(alpha);
+        for (size_t t = 0; t < s->steps && !st; t++) {
+            if ((st = score_at(c, c->x, c->sig[i], c->score, i, t)))
+                break;
+            draw_noise(c);
+            for (size_t k = 0; k < c->total; k++)
+                c->next[k] = c->x[k] + half_a * c->score[k] + root_a * c->z[k];
+            st = commit(c, i, t);
+        }
+        if (!st)
+            st = level_done(c, i, c->sig[i]);
+    }
+    return st;
+}
+
+/* Mean over the points of the per-point Euclidean norm of v (n × dim). */
+static double mean_norm(const float *v, size_t n, size_t dim)
+{
+    double sum = 0.0;
+    for (size_t r = 0; r < n; r++) {
+        double q = 0.0;
+        for (size_t j = 0; j < dim; j++)
+            q += (double)v[r * dim + j] * v[r * dim + j];
+        sum += sqrt(q);
+    }
+    return sum / (double)n;
+}
+
+/* Predictor-corrector: at each level C corrector steps of Langevin
+ * dynamics whose step ε = 2·(snr·‖z‖/‖s‖)² (batch means of the norms) makes
+ * the noise-to-signal ratio of the update the target, then one
+ * reverse-diffusion step of the VE SDE down to the next level:
+ * x ← x + (σ_i² − σ_{i+1}²)·s(x, σ_i) + √(σ_i² − σ_{i+1}²)·z. */
+static sm_status run_pc(run_ctx *c)
+{
+    const sm_sampler *s = c->s;
+    sm_status st = SM_OK;
+    for (size_t i = 0; i < c->levels && !st; i++) {
+        const float sg = c->sig[i];
+        for (size_t t = 0; t < s->corrector_steps && !st; t++) {
+            if ((st = score_at(c, c->x, sg, c->score, i, t)))
+                break;
+            draw_noise(c);
+            double gnorm = mean_norm(c->score, c->n, c->dim);
+            double znorm = s->noise ? mean_norm(c->z, c->n, c->dim) : sqrt((double)c->dim);
+            double q = gnorm > 0.0 ? s->snr * znorm / gnorm : 0.0; /* zero score: no move */
+            double eps = 2.0 * q * q;
+            const float fe = (float)eps, fr = (float)sqrt(2.0 * eps);
+            for (size_t k = 0; k < c->total; k++)
+                c->next[k] = c->x[k] + fe * c->score[k] + fr * c->z[k];
+            st = commit(c, i, t);
+        }
+        if (!st && i + 1 < c->levels) {
+            const size_t t = s->corrector_steps;
+            if ((st = score_at(c, c->x, sg, c->score, i, t)))
+                break;
+            draw_noise(c);
+            const double var = (double)sg * sg - (double)c->sig[i + 1] * c->sig[i + 1];
+            const float fv = (float)var, fr = (float)sqrt(var);
+            for (size_t k = 0; k < c->total; k++)
+                c->next[k] = c->x[k] + fv * c->score[k] + fr * c->z[k];
+            st = commit(c, i, t);
+        }
+        if (!st)
+            st = level_done(c, i, sg);
+    }
+    return st;
+}
+
+/* Probability-flow ODE of the VE SDE in σ: dx/dσ = −σ·s(x, σ) =
+ * (x − D(x, σ))/σ with the denoiser D(x, σ) = x + σ²·s(x, σ). Euler steps
+ * between neighbouring levels, or Heun's: an Euler trial step, then the
+ * average of the slopes at both ends. No noise: the map from the start
+ * points is deterministic. */
+static sm_status run_ode(run_ctx *c, int heun)
+{
+    sm_status st = SM_OK;
+    for (size_t i = 0; i + 1 < c->levels && !st; i++) {
+        const float s0 = c->sig[i], s1 = c->sig[i + 1];
+        const float h = s1 - s0;
+        if ((st = score_at(c, c->x, s0, c->score, i, 0)))
+            break;
+        /* Euler: x + h·d0, d0 = −σ0·s0. */
+        for (size_t k = 0; k < c->total; k++)
+            c->next[k] = c->x[k] - h * s0 * c->score[k];
+        if (heun) {
+            if ((st = score_at(c, c->next, s1, c->aux, i, 1)))
+                break;
+            const float hh = 0.5f * h;
+            for (size_t k = 0; k < c->total; k++)
+                c->next[k] = c->x[k] - hh * (s0 * c->score[k] + s1 * c->aux[k]);
+        }
+        if (!(st = commit(c, i, 0)))
+            st = level_done(c, i, s0);
+    }
+    if (!st)
+        st = level_done(c, c->levels - 1, c->sig[c->levels - 1]);
+    return st;
+}
+
+/* The run on x (n × dim, finite), in place. */
+static sm_status sample(sm_sampler *s, sm_rng *rng, float *x, size_t n, size_t dim,
+                        const char *fn)
 {
     const size_t total = n * dim;
-    float *buf = sm__calloc(total, 3 * sizeof(float));
+    float *buf = sm__calloc(total, 4 * sizeof(float));
     if (!buf)
         return sm__error(SM_ERR_NOMEM, "%s: out of memory for %zu points", fn, n);
-    float *score = buf, *z = buf + total, *next = buf + 2 * total;
-    float *cur = x;
-    const size_t levels = sm_schedule_levels(s->sched);
-    const float *sig = sm__schedule_sigmas(s->sched);
-    sm_status st = SM_OK;
+    run_ctx c = {
+        .s = s, .rng = rng, .n = n, .dim = dim, .total = total,
+        .levels = sm_schedule_levels(s->sched), .sig = sm__schedule_sigmas(s->sched),
+        .x = x, .score = buf, .z = buf + total, .next = buf + 2 * total, .aux = buf + 3 * total,
+        .fn = fn,
+    };
     s->nfe = 0;
-    for (size_t i = 0; i < levels && st == SM_OK; i++) {
-        const double alpha = s->ratio * (double)sig[i] * (double)sig[i];
-        const float half_a = (float)(0.5 * alpha), root_a = (float)sqrt(alpha);
-        for (size_t t = 0; t < s->steps; t++) {
-            if ((st = sm_net_forward_sigma(s->net, cur, sig[i], n, dim, score))) {
-                st = score_failed(s, st, i, levels, sig[i], t, fn);
-                break;
-            }
-            if (s->noise)
-                sm__rng_fill_normal(rng, z, total, 0.0f, 1.0f);
-            for (size_t k = 0; k < total; k++)
-                next[k] = cur[k] + half_a * score[k] + (s->noise ? root_a * z[k] : 0.0f);
-            size_t bad = sm__first_nonfinite(next, total);
-            if (bad < total) {
-                st = sm__error(SM_ERR_DIVERGED,
-                               "%s: sample %zu became non-finite at level %zu of %zu (sigma %g), step %zu of %zu; "
-                               "the step ratio %g is too large for this network: lower it (sm_sampler_set_step_ratio)",
-                               fn, bad / dim, i + 1, levels, (double)sig[i], t + 1, s->steps, s->ratio);
-                break;
-            }
-            float *tmp = cur; /* the caller's buffer and `next` alternate */
-            cur = next;
-            next = tmp;
-        }
-        s->nfe += s->steps;
-        if (st == SM_OK && s->cb && s->cb(i, levels, sig[i], cur, n, dim, s->ud))
-            st = sm__error(SM_ERR_CANCELLED, "%s: stopped by the callback after level %zu", fn, i + 1);
+    sm_status st;
+    switch (s->kind) {
+    case SM_SAMPLER_PC: st = run_pc(&c); break;
+    case SM_SAMPLER_ODE_EULER: st = run_ode(&c, 0); break;
+    case SM_SAMPLER_ODE_HEUN: st = run_ode(&c, 1); break;
+    default: st = run_langevin(&c); break;
     }
-    if (st == SM_OK && s->denoise) {
-        const float smin = sig[levels - 1];
-        st = sm_net_forward_sigma(s->net, cur, smin, n, dim, score);
-        if (st)
-            st = score_failed(s, st, levels, levels, smin, 0, fn);
-        if (st == SM_OK) {
-            const float v = smin * smin;
+    if (!st && s->denoise) {
+        /* Tweedie: E[x₀ | x_σ] = x + σ²·s(x, σ) at the last level. */
+        const size_t last = c.levels - 1;
+        const float smin = c.sig[last], v = smin * smin;
+        st = score_at(&c, c.x, smin, c.score, c.levels, 0);
+        if (!st) {
             for (size_t k = 0; k < total; k++)
-                next[k] = cur[k] + v * score[k];
-            if (sm__first_nonfinite(next, total) < total)
-                st = sm__error(SM_ERR_DIVERGED, "%s: the final denoising step gave non-finite points", fn);
-            else
-                cur = next;
-            s->nfe += 1;
-            if (st == SM_OK && s->cb && s->cb(levels, levels, smin, cur, n, dim, s->ud))
-                st = sm__error(SM_ERR_CANCELLED, "%s: stopped by the callback after denoising", fn);
+                c.next[k] = c.x[k] + v * c.score[k];
+            if (!(st = commit(&c, c.levels, 0)))
+                st = level_done(&c, c.levels, smin);
         }
     }
-    if (cur != x)
-        memcpy(x, cur, total * sizeof(float));
     free(buf);
     return st;
 }
@@ -256,8 +451,11 @@ sm_status sm_sampler_run(sm_sampler *s, sm_rng *rng, float *out, size_t n, size_
     sm_status st = check_run(s, rng, out, n, dim, fn);
     if (st)
         return st;
-    if (s->init == INIT_NORMAL)
-        sm__rng_fill_normal(rng, out, n * dim, 0.0f, (float)s->init_a);
+    double std = s->init_a;
+    if (s->init == INIT_AUTO) /* N(0, I) for the lab; the VE prior N(0, σ₁²I) otherwise */
+        std = s->kind == SM_SAMPLER_LANGEVIN ? 1.0 : (double)sm_schedule_sigma(s->sched, 0);
+    if (s->init != INIT_UNIFORM)
+        sm__rng_fill_normal(rng, out, n * dim, 0.0f, (float)std);
     else if ((st = sm_rng_fill_uniform(rng, out, n * dim, (float)s->init_a, (float)s->init_b)))
         return sm__error_wrap(st, fn);
     size_t bad = sm__first_nonfinite(out, n * dim);
@@ -265,8 +463,8 @@ sm_status sm_sampler_run(sm_sampler *s, sm_rng *rng, float *out, size_t n, size_
         return sm__error(SM_ERR_INVALID_ARG,
                          "%s: the initial N(0, %g^2) draw of sample %zu overflows float; lower "
                          "the std (sm_sampler_set_init_normal)",
-                         fn, s->init_a, bad / dim);
-    return langevin(s, rng, out, n, dim, fn);
+                         fn, std, bad / dim);
+    return sample(s, rng, out, n, dim, fn);
 }
 
 sm_status sm_sampler_run_from(sm_sampler *s, sm_rng *rng, float *x, size_t n, size_t dim)
@@ -278,5 +476,5 @@ sm_status sm_sampler_run_from(sm_sampler *s, sm_rng *rng, float *x, size_t n, si
     size_t bad = sm__first_nonfinite(x, n * dim);
     if (bad < n * dim)
         return sm__error(SM_ERR_NONFINITE, "%s: x[%zu][%zu] is not finite", fn, bad / dim, bad % dim);
-    return langevin(s, rng, x, n, dim, fn);
+    return sample(s, rng, x, n, dim, fn);
 }

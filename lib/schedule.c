@@ -42,8 +42,10 @@ static sm_status make(sm_schedule **out, const float *sigmas, size_t levels, con
     return SM_OK;
 }
 
+enum { LADDER_LINEAR, LADDER_GEOMETRIC, LADDER_KARRAS };
+
 static sm_status make_ladder(sm_schedule **out, double smax, double smin, size_t levels,
-                             int geometric, const char *fn)
+                             int kind, double rho, const char *fn)
 {
     if (!out)
         return sm__error(SM_ERR_INVALID_ARG, "%s: out is NULL", fn);
@@ -65,8 +67,20 @@ static sm_status make_ladder(sm_schedule **out, double smax, double smin, size_t
         return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
     for (size_t i = 0; i < levels; i++) {
         double t = (double)i / (double)(levels - 1);
-        tmp[i] = geometric ? (float)exp(log(smax) + t * (log(smin) - log(smax)))
-                           : (float)(smax + t * (smin - smax));
+        if (kind == LADDER_GEOMETRIC) {
+            tmp[i] = (float)exp(log(smax) + t * (log(smin) - log(smax)));
+        } else if (kind == LADDER_KARRAS) {
+            /* Linear in σ^(1/ρ): steps shrink towards σ_min, where the
+             * trajectories bend most. */
+            double a = pow(smax, 1.0 / rho), b = pow(smin, 1.0 / rho);
+            tmp[i] = (float)pow(a + t * (b - a), rho);
+        } else {
+            tmp[i] = (float)(smax + t * (smin - smax));
+        }
+    }
+    if (kind == LADDER_KARRAS) { /* pin the ends: pow() may be an ulp off */
+        tmp[0] = (float)smax;
+        tmp[levels - 1] = (float)smin;
     }
     sm_status st = make(out, tmp, levels, fn);
     if (st == SM_ERR_INVALID_ARG)
@@ -80,13 +94,26 @@ static sm_status make_ladder(sm_schedule **out, double smax, double smin, size_t
 sm_status sm_schedule_new_geometric(sm_schedule **out, double sigma_max, double sigma_min,
                                     size_t levels)
 {
-    return make_ladder(out, sigma_max, sigma_min, levels, 1, "sm_schedule_new_geometric");
+    return make_ladder(out, sigma_max, sigma_min, levels, LADDER_GEOMETRIC, 0.0,
+                       "sm_schedule_new_geometric");
 }
 
 sm_status sm_schedule_new_linear(sm_schedule **out, double sigma_max, double sigma_min,
                                  size_t levels)
 {
-    return make_ladder(out, sigma_max, sigma_min, levels, 0, "sm_schedule_new_linear");
+    return make_ladder(out, sigma_max, sigma_min, levels, LADDER_LINEAR, 0.0,
+                       "sm_schedule_new_linear");
+}
+
+sm_status sm_schedule_new_karras(sm_schedule **out, double sigma_max, double sigma_min,
+                                 size_t levels, double rho)
+{
+    const char *fn = "sm_schedule_new_karras";
+    if (out && !(rho >= 1.0 && rho <= 100.0)) {
+        *out = NULL;
+        return sm__error(SM_ERR_INVALID_ARG, "%s: rho must be in [1, 100] (got %g)", fn, rho);
+    }
+    return make_ladder(out, sigma_max, sigma_min, levels, LADDER_KARRAS, rho, fn);
 }
 
 sm_status sm_schedule_new_from_array(sm_schedule **out, const float *sigmas, size_t levels)

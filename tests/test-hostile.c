@@ -591,6 +591,11 @@ END_TEST
 
 /* ---- schedule.h --------------------------------------------------------- */
 
+static sm_status karras7(sm_schedule **out, double smax, double smin, size_t levels)
+{
+    return sm_schedule_new_karras(out, smax, smin, levels, 7.0);
+}
+
 START_TEST(schedule_functions)
 {
     sm_schedule *s;
@@ -598,8 +603,9 @@ START_TEST(schedule_functions)
     sm_rng *r;
     ck_assert_ok(sm_rng_new(&r, 6));
     typedef sm_status (*ladder_fn)(sm_schedule **, double, double, size_t);
-    const ladder_fn ladders[2] = {sm_schedule_new_geometric, sm_schedule_new_linear};
-    const char *names[2] = {"sm_schedule_new_geometric", "sm_schedule_new_linear"};
+    const ladder_fn ladders[3] = {sm_schedule_new_geometric, sm_schedule_new_linear, karras7};
+    const char *names[3] = {"sm_schedule_new_geometric", "sm_schedule_new_linear",
+                            "sm_schedule_new_karras"};
     /* {sigma_max, sigma_min, levels}: each invalid. */
     const struct {
         double smax, smin;
@@ -612,7 +618,7 @@ START_TEST(schedule_functions)
         {1.0, 1e-300, 10},  /* σ_L rounds to 0 in float */
         {1.0, 1.0 - 1e-12, 3}, /* levels not distinct in float */
     };
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 3; k++) {
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
             s = (sm_schedule *)&s;
             sm_clear_error();

@@ -35,6 +35,35 @@ START_TEST(linear_ladder)
 }
 END_TEST
 
+START_TEST(karras_ladder)
+{
+    sm_schedule *s;
+    const double smax = 1.0, smin = 0.01, rho = 7.0;
+    ck_assert_ok(sm_schedule_new_karras(&s, smax, smin, 6, rho));
+    ck_assert_uint_eq(sm_schedule_levels(s), 6);
+    ck_assert_float_eq(sm_schedule_sigma(s, 0), 1.0f);
+    ck_assert_float_eq(sm_schedule_sigma(s, 5), 0.01f);
+    /* σ^(1/ρ) is evenly spaced. */
+    double a = pow(smax, 1 / rho), b = pow(smin, 1 / rho);
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_double_eq_tol(pow(sm_schedule_sigma(s, i), 1 / rho), a + (b - a) * (double)i / 5,
+                                1e-6);
+    /* Steps shrink towards σ_min, faster than a geometric ladder's. */
+    ck_assert_float_lt(sm_schedule_sigma(s, 5) / sm_schedule_sigma(s, 4),
+                       sm_schedule_sigma(s, 1) / sm_schedule_sigma(s, 0));
+    sm_schedule_free(s);
+    /* ρ = 1 is the linear ladder. */
+    ck_assert_ok(sm_schedule_new_karras(&s, 1.0, 0.1, 4, 1.0));
+    ck_assert_float_eq_tol(sm_schedule_sigma(s, 1), 0.7f, 1e-6f);
+    sm_schedule_free(s);
+    s = (sm_schedule *)&s;
+    ck_assert_status(sm_schedule_new_karras(&s, 1.0, 0.01, 10, 0.5), SM_ERR_INVALID_ARG);
+    ck_assert_ptr_null(s);
+    ck_assert_status(sm_schedule_new_karras(&s, 1.0, 0.01, 10, NAN), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_schedule_new_karras(NULL, 1.0, 0.01, 10, 7.0), SM_ERR_INVALID_ARG);
+}
+END_TEST
+
 START_TEST(from_array_validates)
 {
     sm_schedule *s = (sm_schedule *)1;
@@ -84,6 +113,7 @@ int main(void)
     TCase *tc = tcase_create("schedule");
     tcase_add_test(tc, geometric_lab_ladder);
     tcase_add_test(tc, linear_ladder);
+    tcase_add_test(tc, karras_ladder);
     tcase_add_test(tc, from_array_validates);
     tcase_add_test(tc, suggest_sigma_max);
     suite_add_tcase(s, tc);

@@ -1,23 +1,57 @@
 /**
  * @file scorematch/sampler.h
- * @brief Annealed Langevin dynamics (::sm_sampler).
+ * @brief Samplers for a noise-conditioned score model (::sm_sampler):
+ *        annealed Langevin, predictor-corrector, probability-flow ODE.
  *
- * Starting from an initial cloud, the sampler walks the noise ladder from
- * the largest σ₁ to the smallest σ_L and at each level σ_i takes T steps of
+ * Every sampler walks the σ values of the schedule it is given, from the
+ * largest σ₁ down to the smallest σ_L, using the network's estimate
+ * s(x, σ) ≈ ∇ₓ log p_σ(x) of a variance-exploding (VE) model: p_σ is the
+ * data convolved with N(0, σ²I). The kind is chosen with
+ * sm_sampler_set_kind():
  *
- *     x ← x + ½·α_i·s_θ(x, σ_i) + √α_i · z,   z ~ N(0, I).
+ * - ::SM_SAMPLER_LANGEVIN (default) — annealed Langevin dynamics (Song &
+ *   Ermon, 2019): at each level T steps of
+ *   x ← x + ½·α_i·s(x, σ_i) + √α_i·z, z ~ N(0, I). NFE = L·T.
+ * - ::SM_SAMPLER_PC — predictor-corrector (Song et al., 2021): at each level
+ *   C corrector steps of Langevin dynamics whose step
+ *   ε = 2·(snr·‖z‖/‖s‖)² (norms averaged over the points of the run) holds
+ *   the update's signal-to-noise ratio at the target snr, then the
+ *   reverse-diffusion predictor of the VE SDE down to the next level,
+ *   x ← x + (σ_i² − σ_{i+1}²)·s(x, σ_i) + √(σ_i² − σ_{i+1}²)·z.
+ *   NFE = L·C + L − 1.
+ * - ::SM_SAMPLER_ODE_EULER, ::SM_SAMPLER_ODE_HEUN — the probability-flow
+ *   ODE of the VE SDE written in σ (Karras et al., 2022):
+ *   dx/dσ = −σ·s(x, σ) = (x − D(x, σ))/σ with the denoiser
+ *   D(x, σ) = x + σ²·s(x, σ). Euler steps between neighbouring levels
+ *   (NFE = L − 1), or Heun's second-order steps (an Euler trial step, then
+ *   the mean of the slopes at both ends; NFE = 2(L − 1)). Deterministic
+ *   given the start points; pair them with sm_schedule_new_karras().
  *
- * **Step size.** α_i is set through the ratio r = α_i / σ_i², the same at
- * every level, so α_i = r·σ_i² (default r = 0.2). This is the NCSN rule
- * (Song & Ermon, 2019) α_i = ε·σ_i²/σ_L² written without its dependence on
- * the smallest σ: NCSN's ε converts as r = ε/σ_L² (sm_sampler_set_step_ncsn()
- * does it for you); the default r = 0.2 is NCSN's ε = 2·10⁻⁵ at σ_L = 0.01.
- * On the lab's two moons, r = 0.1 leaves about one sample in ten off the data
- * (precision ≈ 0.89) where r = 0.2 reaches ≈ 0.95 with the same coverage;
- * larger r trades a little coverage for more precision. Keep r·max|s|·σ_i² small: with r around 1 or more the
- * walk overshoots and diverges. A rule that sets α_i = η·(σ_i/σ_L)² with
- * η = 0.1, as printed in some tutorials, means r = 0.1/σ_L² = 1000 for
- * σ_L = 0.01 and diverges at once.
+ * Every kind can end with the same optional final denoising step
+ * x ← x + σ_L²·s(x, σ_L) (sm_sampler_set_final_denoise(), one more NFE);
+ * for the ODE it is the last Euler step, from σ_L to 0.
+ * sm_sampler_nfe() reports the evaluations per sample a run used.
+ *
+ * **Sampling grids and the trained ladder.** The network takes log σ as an
+ * input, so it can be evaluated at any σ > 0, not only at the levels it was
+ * trained on: a sampler's schedule can be finer or coarser than the
+ * training ladder (for instance a Karras grid of 10 levels for a net trained
+ * on a 10-level geometric ladder). Between trained levels the network
+ * interpolates in log σ, which is accurate for a smooth family p_σ (the
+ * tests measure it on Gaussian data); outside [σ_L, σ₁] of training it
+ * extrapolates and nothing is promised.
+ *
+ * **Step size (Langevin).** α_i is set through the ratio r = α_i / σ_i², the
+ * same at every level, so α_i = r·σ_i² (default r = 0.2). This is the NCSN
+ * rule α_i = ε·σ_i²/σ_L² written without its dependence on the smallest σ:
+ * NCSN's ε converts as r = ε/σ_L² (sm_sampler_set_step_ncsn() does it for
+ * you); the default r = 0.2 is NCSN's ε = 2·10⁻⁵ at σ_L = 0.01. On the lab's
+ * two moons, r = 0.1 leaves about one sample in ten off the data (precision
+ * ≈ 0.89) where r = 0.2 reaches ≈ 0.95 with the same coverage; larger r
+ * trades a little coverage for more precision. Keep r·max|s|·σ_i² small:
+ * with r around 1 or more the walk overshoots and diverges. A rule that sets
+ * α_i = η·(σ_i/σ_L)² with η = 0.1, as printed in some tutorials, means
+ * r = 0.1/σ_L² = 1000 for σ_L = 0.01 and diverges at once.
  *
  * **Divergence.** After every step the sampler checks that all points are
  * finite; if not, it stops with #SM_ERR_DIVERGED and a message naming the
@@ -37,12 +71,23 @@
 
 SM_BEGIN_DECLS
 
-/** @brief Opaque annealed Langevin sampler. */
+/** @brief Opaque sampler. */
 typedef struct sm_sampler sm_sampler;
 
+/** @brief Sampling algorithms (values are part of the ABI). */
+typedef enum sm_sampler_kind {
+    SM_SAMPLER_LANGEVIN = 0,  /**< Annealed Langevin dynamics (default). */
+    SM_SAMPLER_PC = 1,        /**< Reverse-diffusion predictor + Langevin corrector. */
+    SM_SAMPLER_ODE_EULER = 2, /**< Probability-flow ODE, Euler steps. */
+    SM_SAMPLER_ODE_HEUN = 3   /**< Probability-flow ODE, Heun (2nd order) steps. */
+} sm_sampler_kind;
+
 /**
- * @brief Per-level callback: called after the last step of each level (and
- *        once more after the final denoising step, with @p level = L).
+ * @brief Per-level callback: called once per level of the schedule after
+ *        the sampler is done with it (Langevin: its T steps; predictor-
+ *        corrector: its corrector steps and the predictor step leaving it;
+ *        ODE: the step leaving it, none for the last level), and once more
+ *        after the final denoising step, with @p level = L.
  * @param level      0-based index of the level just finished.
  * @param levels     L.
  * @param sigma      σ of that level (σ_L for the denoising call).
@@ -56,8 +101,10 @@ typedef int (*sm_sampler_callback)(size_t level, size_t levels, float sigma, con
                                    size_t n, size_t dim, void *user_data);
 
 /**
- * @brief Creates a sampler with the defaults: 20 steps per level, step
- *        ratio 0.2, noise on, start from N(0, I), no final denoising.
+ * @brief Creates a sampler with the defaults: annealed Langevin, 20 steps
+ *        per level, step ratio 0.2, noise on, start from N(0, I), no final
+ *        denoising; for the other kinds one corrector step at snr 0.16 and
+ *        a start from N(0, σ₁²I).
  * @param[out] out  Receives the sampler; set to NULL on failure.
  * @param net       Score network (borrowed).
  * @param sched     Noise ladder to anneal through (borrowed).
@@ -72,7 +119,49 @@ SM_API sm_status sm_sampler_new(sm_sampler **out, sm_net *net, const sm_schedule
 SM_API void sm_sampler_free(sm_sampler *s);
 
 /**
- * @brief Sets the number of Langevin steps per noise level T.
+ * @brief Chooses the algorithm (see the file's description).
+ * @param s     The sampler.
+ * @param kind  One of ::sm_sampler_kind.
+ * @return #SM_OK or #SM_ERR_INVALID_ARG (unknown kind).
+ */
+SM_API sm_status sm_sampler_set_kind(sm_sampler *s, sm_sampler_kind kind);
+
+/**
+ * @brief The algorithm in use.
+ * @param s  The sampler.
+ * @return Its kind; ::SM_SAMPLER_LANGEVIN if @p s is NULL.
+ */
+SM_API sm_sampler_kind sm_sampler_get_kind(const sm_sampler *s);
+
+/**
+ * @brief A short name for a kind: "langevin", "pc", "ode-euler",
+ *        "ode-heun".
+ * @param kind  The kind.
+ * @return A static string; "unknown" for a value outside the enumeration.
+ */
+SM_API const char *sm_sampler_kind_name(sm_sampler_kind kind);
+
+/**
+ * @brief Sets the predictor-corrector sampler's corrector: @p steps Langevin
+ *        steps per level whose step size targets the signal-to-noise ratio
+ *        @p snr, i.e. ε = 2·(snr·‖z‖/‖s‖)² with ‖·‖ the mean per-point
+ *        norm of the noise z and of the score s over the run's points.
+ *
+ * Larger snr means larger corrector steps. With noise off
+ * (sm_sampler_set_noise()), ‖z‖ is replaced by √dim. A score that is zero
+ * at every point leaves the points where they are. Only
+ * ::SM_SAMPLER_PC uses these settings.
+ * @param s      The sampler.
+ * @param steps  C ≥ 0 (default 1; 0 leaves the predictor alone).
+ * @param snr    Finite and > 0 (default 0.16, Song et al.'s value for VE
+ *               models).
+ * @return #SM_OK or #SM_ERR_INVALID_ARG.
+ */
+SM_API sm_status sm_sampler_set_corrector(sm_sampler *s, size_t steps, double snr);
+
+/**
+ * @brief Sets the number of Langevin steps per noise level T
+ *        (::SM_SAMPLER_LANGEVIN only).
  * @param s      The sampler.
  * @param steps  T ≥ 1 (default 20).
  * @return #SM_OK or #SM_ERR_INVALID_ARG.
@@ -104,8 +193,10 @@ SM_API sm_status sm_sampler_set_step_ncsn(sm_sampler *s, double eps);
 SM_API double sm_sampler_step_ratio(const sm_sampler *s);
 
 /**
- * @brief Turns the √α·z noise term on or off. Off turns sampling into
- *        gradient ascent on log p_σ: the cloud collapses onto the modes.
+ * @brief Turns the noise terms (Langevin's √α·z, the corrector's and the
+ *        predictor's) on or off. Off turns Langevin sampling into gradient
+ *        ascent on log p_σ: the cloud collapses onto the modes. The ODE
+ *        kinds have no noise term.
  * @param s        The sampler.
  * @param enabled  Non-zero for on (default on).
  * @return #SM_OK or #SM_ERR_INVALID_ARG.
@@ -113,7 +204,9 @@ SM_API double sm_sampler_step_ratio(const sm_sampler *s);
 SM_API sm_status sm_sampler_set_noise(sm_sampler *s, int enabled);
 
 /**
- * @brief Starts sm_sampler_run() from N(0, std²·I) (the default, std = 1).
+ * @brief Starts sm_sampler_run() from N(0, std²·I). By default the start
+ *        is N(0, I) for ::SM_SAMPLER_LANGEVIN (the lab's choice) and the VE
+ *        prior N(0, σ₁²I) for the other kinds.
  * @param s    The sampler.
  * @param std  > 0 and at most FLT_MAX (the draws are floats; a std so large
  *             that a draw overflows makes sm_sampler_run() fail).
@@ -134,7 +227,8 @@ SM_API sm_status sm_sampler_set_init_uniform(sm_sampler *s, double lo, double hi
 /**
  * @brief Adds (or removes) a final denoising step x ← x + σ_L²·s_θ(x, σ_L)
  *        after the last level, without noise (Tweedie's estimate of the
- *        clean point). It removes the residual σ_L-sized noise.
+ *        clean point), for every kind. It removes the residual σ_L-sized
+ *        noise and costs one NFE.
  * @param s        The sampler.
  * @param enabled  Non-zero for on (default off, as in the lab).
  * @return #SM_OK or #SM_ERR_INVALID_ARG.
@@ -180,8 +274,10 @@ SM_API sm_status sm_sampler_run_from(sm_sampler *s, sm_rng *rng, float *x, size_
                                      size_t dim);
 
 /**
- * @brief Network evaluations per sample made by the last run (NFE): L·T,
- *        plus one with the final denoising step.
+ * @brief Network evaluations per sample made by the last run (NFE): for a
+ *        complete run L·T (Langevin), L·C + L − 1 (predictor-corrector),
+ *        L − 1 (ODE, Euler) or 2(L − 1) (ODE, Heun), plus one with the final
+ *        denoising step. A run that fails counts the evaluations it made.
  * @param s  The sampler.
  * @return The count; 0 before the first run or if @p s is NULL.
  */

@@ -119,6 +119,7 @@ _PROTOTYPES = {
     # schedule.h
     "sm_schedule_new_geometric": (status, [c_void_pp, c_double, c_double, c_size_t]),
     "sm_schedule_new_linear": (status, [c_void_pp, c_double, c_double, c_size_t]),
+    "sm_schedule_new_karras": (status, [c_void_pp, c_double, c_double, c_size_t, c_double]),
     "sm_schedule_new_from_array": (status, [c_void_pp, c_float_p, c_size_t]),
     "sm_schedule_free": (None, [c_void_p]),
     "sm_schedule_levels": (c_size_t, [c_void_p]),
@@ -175,6 +176,10 @@ _PROTOTYPES = {
     # sampler.h
     "sm_sampler_new": (status, [c_void_pp, c_void_p, c_void_p]),
     "sm_sampler_free": (None, [c_void_p]),
+    "sm_sampler_set_kind": (status, [c_void_p, c_int]),
+    "sm_sampler_get_kind": (c_int, [c_void_p]),
+    "sm_sampler_kind_name": (c_char_p, [c_int]),
+    "sm_sampler_set_corrector": (status, [c_void_p, c_size_t, c_double]),
     "sm_sampler_set_steps_per_scale": (status, [c_void_p, c_size_t]),
     "sm_sampler_set_step_ratio": (status, [c_void_p, c_double]),
     "sm_sampler_set_step_ncsn": (status, [c_void_p, c_double]),
