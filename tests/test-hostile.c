@@ -18,6 +18,7 @@
  * apply; SM_ERR_VERSION is only used for model files (model.h, whose
  * damaged-file cases beyond those here are in test-model.c and fuzz/). */
 #include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -846,11 +847,15 @@ START_TEST(nonfinite_parameters)
             BAD(sm_trainer_fit(g.tr, g.ds, 5, g.rng, NULL, NULL, &loss), SM_ERR_DIVERGED);
             ck_assert_uint_eq(sm_optim_steps(g.opt), steps);
             float out[16];
-            BAD(sm_sampler_run(g.smp, g.rng, out, 8, 2), SM_ERR_DIVERGED);
-            for (int i = 0; i < 16; i++)
-                ck_assert(isfinite(out[i])); /* the last finite state */
-            memcpy(out, x, sizeof x);
-            BAD(sm_sampler_run_from(g.smp, g.rng, out, 4, 2), SM_ERR_DIVERGED);
+            for (int kind = SM_SAMPLER_LANGEVIN; kind <= SM_SAMPLER_ODE_HEUN; kind++) {
+                ck_assert_ok(sm_sampler_set_kind(g.smp, (sm_sampler_kind)kind));
+                BAD(sm_sampler_run(g.smp, g.rng, out, 8, 2), SM_ERR_DIVERGED);
+                for (int i = 0; i < 16; i++)
+                    ck_assert(isfinite(out[i])); /* the last finite state */
+                memcpy(out, x, sizeof x);
+                BAD(sm_sampler_run_from(g.smp, g.rng, out, 4, 2), SM_ERR_DIVERGED);
+            }
+            ck_assert_ok(sm_sampler_set_kind(g.smp, SM_SAMPLER_LANGEVIN));
             ck_assert_ok(sm_net_copy_params(g.net, saved));
             rig_still_usable(&g);
             ck_assert_ok(sm_net_copy_params(saved, g.net));
@@ -1132,6 +1137,16 @@ START_TEST(sampler_functions)
     BAD(sm_sampler_set_noise(NULL, 0), SM_ERR_INVALID_ARG);
     BAD(sm_sampler_set_final_denoise(NULL, 1), SM_ERR_INVALID_ARG);
     BAD(sm_sampler_set_callback(NULL, NULL, NULL), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_set_kind(NULL, SM_SAMPLER_PC), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_set_kind(smp, (sm_sampler_kind)4), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_set_kind(smp, (sm_sampler_kind)INT_MIN), SM_ERR_INVALID_ARG);
+    ck_assert_int_eq(sm_sampler_get_kind(smp), SM_SAMPLER_LANGEVIN); /* unchanged */
+    ck_assert_int_eq(sm_sampler_get_kind(NULL), SM_SAMPLER_LANGEVIN);
+    ck_assert_str_eq(sm_sampler_kind_name((sm_sampler_kind)-7), "unknown");
+    BAD(sm_sampler_set_corrector(NULL, 1, 0.16), SM_ERR_INVALID_ARG);
+    for (size_t i = 0; i < sizeof bad_pos / sizeof bad_pos[0]; i++)
+        BAD(sm_sampler_set_corrector(smp, 1, bad_pos[i]), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_set_corrector(smp, SIZE_MAX, 0.16), SM_ERR_INVALID_ARG);
 
     float y[16], x[8] = {0, 1, 2, 3, -1, -2, 0.5f, 0.25f};
     BAD(sm_sampler_run(NULL, g.rng, y, 8, 2), SM_ERR_INVALID_ARG);

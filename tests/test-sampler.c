@@ -1,6 +1,7 @@
-/* Annealed Langevin sampler: samples of a learned Gaussian, the collapse
- * without noise, step-size conversions, divergence handling, callbacks,
- * reproducibility, bad arguments. */
+/* Samplers: samples of a learned Gaussian (every kind), the collapse
+ * without noise, each kind's update rule checked exactly on a constant
+ * score, the network between trained levels, step-size conversions,
+ * divergence handling, callbacks, reproducibility, bad arguments. */
 #include <math.h>
 #include <string.h>
 
@@ -110,6 +111,234 @@ START_TEST(samples_have_the_data_moments)
     moments(y, N, mean, sd);
     ck_assert_double_lt(sd[0], 0.5 * SD);
     ck_assert_double_lt(sd[1], 0.5 * SD);
+    sm_sampler_free(s);
+    model_free(&m);
+}
+END_TEST
+
+/* Root-mean-square of s_net − s_true over points of p_σ, relative to the
+ * RMS of s_true, for the learned N(MU, SD²I): s_true = −(x − MU)/(SD² + σ²). */
+static double score_error(model *m, float sigma)
+{
+    enum { N = 2000 };
+    static float x[N * 2], s[N * 2];
+    const double sd = sqrt((double)SD * SD + (double)sigma * sigma);
+    for (size_t i = 0; i < N; i++)
+        for (int j = 0; j < 2; j++)
+            x[i * 2 + j] = MU[j] + (float)(sd * sm_rng_normal(m->rng));
+    ck_assert_ok(sm_net_forward_sigma(m->net, x, sigma, N, 2, s));
+    double err = 0, ref = 0;
+    for (size_t k = 0; k < N * 2; k++) {
+        double want = -((double)x[k] - MU[k % 2]) / (sd * sd);
+        err += (s[k] - want) * (s[k] - want);
+        ref += want * want;
+    }
+    return sqrt(err / ref);
+}
+
+/* Draws n points of the exact p_σ = N(MU, (SD² + σ²)I). */
+static void draw_p_sigma(model *m, float *x, size_t n, float sigma)
+{
+    const double sd = sqrt((double)SD * SD + (double)sigma * sigma);
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < 2; j++)
+            x[i * 2 + j] = MU[j] + (float)(sd * sm_rng_normal(m->rng));
+}
+
+START_TEST(every_kind_samples_the_data_moments)
+{
+    model m;
+    model_make(&m);
+    enum { N = 3000 };
+    static float y[N * 2];
+    double mean[2], sd[2];
+
+    /* The network between its trained levels: it takes log σ as input, so
+     * a σ halfway (in log σ) between two levels is as good as the levels. */
+    const size_t levels = sm_schedule_levels(m.sched);
+    for (size_t i = 0; i + 1 < levels; i++) {
+        float a = sm_schedule_sigma(m.sched, i), b = sm_schedule_sigma(m.sched, i + 1);
+        float mid = sqrtf(a * b);
+        double ea = score_error(&m, a), eb = score_error(&m, b), em = score_error(&m, mid);
+        ck_assert_msg(em < 0.10 && em < 2.0 * fmax(ea, eb) + 0.01,
+                      "sigma %g (between %g and %g): relative error %g, at the levels %g, %g",
+                      (double)mid, (double)a, (double)b, em, ea, eb);
+    }
+
+    /* Each kind, started from the exact p_σ₁ on a grid of its own (not the
+     * training ladder), ends with the data's moments. */
+    const double s1 = sm_schedule_sigma(m.sched, 0), sl = sm_schedule_sigma(m.sched, levels - 1);
+    const struct {
+        sm_sampler_kind kind;
+        size_t levels;
+        uint64_t nfe;
+    } runs[] = {
+        {SM_SAMPLER_PC, 30, 30 * 1 + 29 + 1},
+        {SM_SAMPLER_ODE_EULER, 60, 59 + 1},
+        {SM_SAMPLER_ODE_HEUN, 12, 2 * 11 + 1},
+    };
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+        sm_schedule *grid;
+        if (runs[r].kind == SM_SAMPLER_PC)
+            ck_assert_ok(sm_schedule_new_geometric(&grid, s1, sl, runs[r].levels));
+        else
+            ck_assert_ok(sm_schedule_new_karras(&grid, s1, sl, runs[r].levels, 7.0));
+        sm_sampler *s;
+        ck_assert_ok(sm_sampler_new(&s, m.net, grid));
+        ck_assert_ok(sm_sampler_set_kind(s, runs[r].kind));
+        ck_assert_ok(sm_sampler_set_final_denoise(s, 1));
+        draw_p_sigma(&m, y, N, (float)s1);
+        ck_assert_ok(sm_sampler_run_from(s, m.rng, y, N, 2));
+        ck_assert_uint_eq(sm_sampler_nfe(s), runs[r].nfe);
+        moments(y, N, mean, sd);
+        for (int j = 0; j < 2; j++) {
+            ck_assert_msg(fabs(mean[j] - MU[j]) < 0.06, "%s: mean[%d] = %g, want %g",
+                          sm_sampler_kind_name(runs[r].kind), j, mean[j], (double)MU[j]);
+            ck_assert_msg(fabs(sd[j] - SD) < 0.08 * SD, "%s: sd[%d] = %g, want %g",
+                          sm_sampler_kind_name(runs[r].kind), j, sd[j], (double)SD);
+        }
+        sm_sampler_free(s);
+        sm_schedule_free(grid);
+    }
+    model_free(&m);
+}
+END_TEST
+
+/* A network whose output is the constant c whatever x and σ: every hidden
+ * weight and bias 0, the last layer's weights 0 and its bias c. */
+static void constant_score_net(sm_net **net, sm_rng *rng, const float c[2])
+{
+    ck_assert_ok(sm_net_new(net, 2, 4, 1, rng));
+    memset(sm_net_params(*net), 0, sm_net_num_params(*net) * sizeof(float));
+    size_t b_off;
+    ck_assert_ok(sm_net_layer(*net, 1, NULL, &b_off, NULL, NULL));
+    sm_net_params(*net)[b_off] = c[0];
+    sm_net_params(*net)[b_off + 1] = c[1];
+}
+
+/* With a constant score c every update rule has a closed-form result:
+ * x_end = x_0 + k·c with k per kind (noise off where a kind has noise). */
+START_TEST(update_rules_on_a_constant_score)
+{
+    sm_rng *rng;
+    sm_net *net;
+    ck_assert_ok(sm_rng_new(&rng, 8));
+    const float c[2] = {0.75f, -1.5f};
+    constant_score_net(&net, rng, c);
+    const float sig[5] = {2.0f, 1.1f, 0.5f, 0.2f, 0.05f};
+    sm_schedule *grid;
+    ck_assert_ok(sm_schedule_new_from_array(&grid, sig, 5));
+    const double cn = sqrt((double)c[0] * c[0] + (double)c[1] * c[1]);
+    double ode = 0, euler = 0, pc = 0, langevin = 0;
+    for (int i = 0; i + 1 < 5; i++) {
+        ode += 0.5 * ((double)sig[i] * sig[i] - (double)sig[i + 1] * sig[i + 1]);
+        euler += (double)sig[i] * (sig[i] - sig[i + 1]);
+        pc += (double)sig[i] * sig[i] - (double)sig[i + 1] * sig[i + 1];
+    }
+    /* Corrector without noise: ε = 2(snr·√dim/‖c‖)², 2 steps at each level. */
+    const double snr = 0.3, eps = 2.0 * (snr * sqrt(2.0) / cn) * (snr * sqrt(2.0) / cn);
+    pc += 5 * 2 * eps;
+    for (int i = 0; i < 5; i++)
+        langevin += 3 * 0.5 * 0.2 * (double)sig[i] * sig[i];
+    const double denoise = (double)sig[4] * sig[4];
+    const struct {
+        sm_sampler_kind kind;
+        double k;
+        uint64_t nfe;
+    } want[] = {
+        {SM_SAMPLER_LANGEVIN, langevin + denoise, 5 * 3 + 1},
+        {SM_SAMPLER_PC, pc + denoise, 5 * 2 + 4 + 1},
+        {SM_SAMPLER_ODE_EULER, euler + denoise, 4 + 1},
+        {SM_SAMPLER_ODE_HEUN, ode + denoise, 2 * 4 + 1},
+    };
+    for (size_t r = 0; r < 4; r++) {
+        sm_sampler *s;
+        ck_assert_ok(sm_sampler_new(&s, net, grid));
+        ck_assert_ok(sm_sampler_set_kind(s, want[r].kind));
+        ck_assert_int_eq(sm_sampler_get_kind(s), want[r].kind);
+        ck_assert_ok(sm_sampler_set_noise(s, 0));
+        ck_assert_ok(sm_sampler_set_steps_per_scale(s, 3));
+        ck_assert_ok(sm_sampler_set_corrector(s, 2, snr));
+        ck_assert_ok(sm_sampler_set_final_denoise(s, 1));
+        float x[6] = {0.5f, -0.25f, 3.0f, 1.0f, -2.0f, 0.0f}, x0[6];
+        memcpy(x0, x, sizeof x);
+        ck_assert_ok(sm_sampler_run_from(s, rng, x, 3, 2));
+        ck_assert_uint_eq(sm_sampler_nfe(s), want[r].nfe);
+        for (int k = 0; k < 6; k++)
+            ck_assert_msg(fabs(x[k] - (x0[k] + want[r].k * c[k % 2])) < 1e-5,
+                          "%s: x[%d] = %.7g, want %.7g", sm_sampler_kind_name(want[r].kind), k,
+                          (double)x[k], x0[k] + want[r].k * c[k % 2]);
+        sm_sampler_free(s);
+    }
+    /* Heun is exact for a constant score (the trapezoid rule integrates the
+     * linear slope −σ·c exactly); Euler overshoots on a coarse grid. */
+    ck_assert_double_gt(euler, ode * 1.2);
+    /* The ODE kinds have no noise: with noise on they give the same points. */
+    sm_sampler *s;
+    ck_assert_ok(sm_sampler_new(&s, net, grid));
+    ck_assert_ok(sm_sampler_set_kind(s, SM_SAMPLER_ODE_HEUN));
+    float a[4] = {1, 2, 3, 4}, b[4] = {1, 2, 3, 4};
+    ck_assert_ok(sm_sampler_run_from(s, rng, a, 2, 2));
+    ck_assert_ok(sm_sampler_set_noise(s, 0));
+    ck_assert_ok(sm_sampler_run_from(s, rng, b, 2, 2));
+    ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
+    /* The default start of the non-Langevin kinds is the VE prior N(0, σ₁²I). */
+    enum { N = 4000 };
+    static float y[N * 2];
+    float tiny = 1e-4f;
+    sm_schedule *one;
+    ck_assert_ok(sm_schedule_new_from_array(&one, &tiny, 1));
+    sm_sampler *p;
+    ck_assert_ok(sm_sampler_new(&p, net, one));
+    ck_assert_ok(sm_sampler_set_kind(p, SM_SAMPLER_ODE_EULER));
+    ck_assert_ok(sm_sampler_run(p, rng, y, N, 2));
+    double mean[2], sd[2];
+    moments(y, N, mean, sd);
+    ck_assert_double_eq_tol(sd[0], 1e-4, 1e-5);
+    sm_sampler_free(p);
+    ck_assert_ok(sm_sampler_new(&p, net, grid));
+    ck_assert_ok(sm_sampler_set_kind(p, SM_SAMPLER_ODE_EULER));
+    ck_assert_ok(sm_sampler_run(p, rng, y, N, 2));
+    moments(y, N, mean, sd);
+    ck_assert_double_eq_tol(sd[1], 2.0, 0.1); /* a constant shift keeps the spread */
+    sm_sampler_free(p);
+    sm_schedule_free(one);
+    sm_sampler_free(s);
+    sm_schedule_free(grid);
+    sm_net_free(net);
+    sm_rng_free(rng);
+}
+END_TEST
+
+START_TEST(kinds_and_corrector_settings)
+{
+    ck_assert_str_eq(sm_sampler_kind_name(SM_SAMPLER_LANGEVIN), "langevin");
+    ck_assert_str_eq(sm_sampler_kind_name(SM_SAMPLER_PC), "pc");
+    ck_assert_str_eq(sm_sampler_kind_name(SM_SAMPLER_ODE_EULER), "ode-euler");
+    ck_assert_str_eq(sm_sampler_kind_name(SM_SAMPLER_ODE_HEUN), "ode-heun");
+    ck_assert_str_eq(sm_sampler_kind_name((sm_sampler_kind)42), "unknown");
+    ck_assert_int_eq(sm_sampler_get_kind(NULL), SM_SAMPLER_LANGEVIN);
+    model m;
+    ck_assert_ok(sm_rng_new(&m.rng, 1));
+    ck_assert_ok(sm_net_new(&m.net, 2, 8, 1, m.rng));
+    ck_assert_ok(sm_schedule_new_geometric(&m.sched, 1.0, 0.1, 4));
+    sm_sampler *s;
+    ck_assert_ok(sm_sampler_new(&s, m.net, m.sched));
+    ck_assert_int_eq(sm_sampler_get_kind(s), SM_SAMPLER_LANGEVIN);
+    ck_assert_status(sm_sampler_set_kind(s, (sm_sampler_kind)4), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_set_kind(s, (sm_sampler_kind)-1), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_set_kind(NULL, SM_SAMPLER_PC), SM_ERR_INVALID_ARG);
+    ck_assert_int_eq(sm_sampler_get_kind(s), SM_SAMPLER_LANGEVIN);
+    ck_assert_status(sm_sampler_set_corrector(s, 1, 0.0), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_set_corrector(s, 1, NAN), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_set_corrector(s, SIZE_MAX, 0.1), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_set_corrector(NULL, 1, 0.1), SM_ERR_INVALID_ARG);
+    /* Zero corrector steps: the predictor alone, L − 1 evaluations. */
+    ck_assert_ok(sm_sampler_set_kind(s, SM_SAMPLER_PC));
+    ck_assert_ok(sm_sampler_set_corrector(s, 0, 0.1));
+    float y[20];
+    ck_assert_ok(sm_sampler_run(s, m.rng, y, 10, 2));
+    ck_assert_uint_eq(sm_sampler_nfe(s), 3);
     sm_sampler_free(s);
     model_free(&m);
 }
@@ -294,9 +523,12 @@ int main(void)
     tcase_set_tags(slow, "slow");
     tcase_set_timeout(slow, 300);
     tcase_add_test(slow, samples_have_the_data_moments);
+    tcase_add_test(slow, every_kind_samples_the_data_moments);
     suite_add_tcase(s, slow);
     TCase *tc = tcase_create("sampler");
     tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, update_rules_on_a_constant_score);
+    tcase_add_test(tc, kinds_and_corrector_settings);
     tcase_add_test(tc, callback_and_cancel);
     tcase_add_test(tc, step_size_forms);
     tcase_add_test(tc, divergence_is_reported_with_last_finite_state);

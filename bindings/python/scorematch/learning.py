@@ -59,6 +59,16 @@ class Schedule(Handle):
                                           count(levels, "levels"))
         return cls._wrap(out)
 
+    @classmethod
+    def karras(cls, sigma_max, sigma_min, levels, rho=7.0):
+        """Karras et al. (2022) grid: sigma**(1/rho) evenly spaced, crowding
+        towards sigma_min; the ODE samplers' grid."""
+        out = c_void_p()
+        _ffi.lib().sm_schedule_new_karras(byref(out), real(sigma_max, "sigma_max"),
+                                          real(sigma_min, "sigma_min"),
+                                          count(levels, "levels"), real(rho, "rho"))
+        return cls._wrap(out)
+
     @staticmethod
     def suggest_sigma_max(data, rng=None):
         """sigma_1 suggested for *data* (a :class:`Dataset` or (n, d) array):
@@ -496,18 +506,24 @@ class Trainer(Handle):
 
 # -- Sampler -----------------------------------------------------------------
 class Sampler(Handle):
-    """Annealed Langevin dynamics (``sm_sampler``).
+    """Samplers of a score model (``sm_sampler``): annealed Langevin,
+    predictor-corrector, probability-flow ODE (Euler, Heun).
 
-    ``Sampler(net, schedule, steps_per_scale=20, step_ratio=0.2, noise=True,
-    final_denoise=False, init_normal=None, init_uniform=None, callback=None)``;
-    every setting is also a settable attribute or method. The step size at
-    level i is alpha_i = step_ratio * sigma_i**2 (see :meth:`set_step_ncsn`).
+    ``Sampler(net, schedule, kind="langevin", steps_per_scale=20, step_ratio=0.2,
+    noise=True, final_denoise=False, init_normal=None, init_uniform=None,
+    callback=None, corrector=None)``; every setting is also a settable
+    attribute or method. *kind* is one of :attr:`KINDS`; *corrector* is
+    ``(steps, snr)`` for ``"pc"``. The Langevin step at level i is
+    alpha_i = step_ratio * sigma_i**2 (see :meth:`set_step_ncsn`).
     """
 
     _free_name = "sm_sampler_free"
+    #: The kinds, in the order of the C enumeration sm_sampler_kind.
+    KINDS = ("langevin", "pc", "ode-euler", "ode-heun")
 
     def __init__(self, net, schedule, steps_per_scale=None, step_ratio=None, noise=None,
-                 final_denoise=None, init_normal=None, init_uniform=None, callback=None):
+                 final_denoise=None, init_normal=None, init_uniform=None, callback=None,
+                 kind=None, corrector=None):
         if not isinstance(net, Net) or not isinstance(schedule, Schedule):
             raise TypeError("Sampler(net: Net, schedule: Schedule, ...)")
         out = c_void_p()
@@ -530,6 +546,26 @@ class Sampler(Handle):
             self.set_init_uniform(*init_uniform)
         if callback is not None:
             self.set_callback(callback)
+        if kind is not None:
+            self.kind = kind
+        if corrector is not None:
+            self.set_corrector(*corrector)
+
+    @property
+    def kind(self):
+        """The algorithm: one of :attr:`KINDS` (default ``"langevin"``)."""
+        return _ffi.lib().sm_sampler_kind_name(_ffi.lib().sm_sampler_get_kind(self._ptr)).decode()
+
+    @kind.setter
+    def kind(self, name):
+        if name not in self.KINDS:
+            raise ValueError("kind must be one of %s (got %r)" % (", ".join(self.KINDS), name))
+        _ffi.lib().sm_sampler_set_kind(self._ptr, self.KINDS.index(name))
+
+    def set_corrector(self, steps=1, snr=0.16):
+        """Predictor-corrector only: *steps* Langevin corrector steps per level
+        (0 for none) at target signal-to-noise ratio *snr*."""
+        _ffi.lib().sm_sampler_set_corrector(self._ptr, count(steps, "steps"), real(snr, "snr"))
 
     def _init_extra(self):
         self._steps_per_scale = 20
@@ -600,7 +636,8 @@ class Sampler(Handle):
         self.final_denoise = enabled
 
     def set_init_normal(self, std=1.0):
-        """:meth:`run` starts from N(0, std**2 I) (the default, std 1)."""
+        """:meth:`run` starts from N(0, std**2 I). Default: std 1 for Langevin,
+        sigma_1 (the VE prior) for the other kinds."""
         _ffi.lib().sm_sampler_set_init_normal(self._ptr, real(std, "std"))
 
     def set_init_uniform(self, lo, hi):

@@ -651,6 +651,28 @@ class SamplerTest(unittest.TestCase):
         tr = sm.Trainer(cls.net, cls.sched, sm.Adam(cls.net, lr=3e-3), batch_size=128)
         tr.fit(cls.data, 300, rng=2)
 
+    def test_kinds(self):
+        grid = sm.Schedule.karras(1.0, 0.01, 6)
+        self.assertEqual(len(grid.sigmas), 6)
+        self.assertAlmostEqual(float(grid.sigmas[-1]), 0.01, places=6)
+        want_nfe = {"langevin": 6 * 20 + 1, "pc": 6 * 2 + 5 + 1, "ode-euler": 5 + 1,
+                    "ode-heun": 2 * 5 + 1}
+        for kind in sm.Sampler.KINDS:
+            s = sm.Sampler(self.net, grid, kind=kind, corrector=(2, 0.2), final_denoise=True)
+            self.assertEqual(s.kind, kind)
+            x = s.run(200, rng=4)
+            self.assertTrue(np.all(np.isfinite(x)))
+            self.assertEqual(s.nfe, want_nfe[kind], kind)
+        s = sm.Sampler(self.net, grid)
+        with self.assertRaises(ValueError):
+            s.kind = "euler"
+        with self.assertRaises(sm.InvalidArgumentError):
+            s.set_corrector(1, 0.0)
+        # The ODE is deterministic given its start points.
+        s.kind = "ode-heun"
+        x0 = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
+        np.testing.assert_array_equal(s.run_from(x0.copy(), rng=1), s.run_from(x0.copy(), rng=2))
+
     def test_run(self):
         s = sm.Sampler(self.net, self.sched, steps_per_scale=5)
         x = s.run(400, rng=3)
