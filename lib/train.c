@@ -9,6 +9,7 @@
 #include "net-private.h"
 #include "rng-private.h"
 #include "learning-private.h"
+#include "ssm-private.h"
 #include "scorematch/train.h"
 
 
@@ -94,6 +95,42 @@ sm_status sm_dsm_loss(sm_net *net, const float *x, const float *sigma, const flo
     return st;
 }
 
+sm_status sm_dsm_loss_per_level(sm_net *net, const sm_schedule *sched, const float *x,
+                                size_t n, size_t dim, sm_rng *rng, double *losses,
+                                size_t levels)
+{
+    const char *fn = "sm_dsm_loss_per_level";
+    if (!net || !sched || !x || !rng || !losses || n == 0)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument or n = 0", fn);
+    if (dim != net->dim)
+        return sm__error(SM_ERR_SHAPE, "%s: dim %zu, the network has %zu", fn, dim, net->dim);
+    if (levels != sm_schedule_levels(sched))
+        return sm__error(SM_ERR_SHAPE, "%s: room for %zu losses, the ladder has %zu levels", fn,
+                         levels, sm_schedule_levels(sched));
+    if (sm__array_too_big(n, dim, 4 * sizeof(float)))
+        return sm__error(SM_ERR_OVERFLOW, "%s: n*dim overflows", fn);
+    const size_t total = n * dim;
+    size_t bad = sm__first_nonfinite(x, total);
+    if (bad < total)
+        return sm__error(SM_ERR_NONFINITE, "%s: x[%zu][%zu] is not finite", fn, bad / dim,
+                         bad % dim);
+    float *buf = sm__calloc(total * 4 + n, sizeof(float));
+    if (!buf)
+        return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
+    dsm_scratch s = {buf, buf + total, buf + 2 * total};
+    float *eps = buf + 3 * total, *sigma = buf + 4 * total;
+    const float *ladder = sm__schedule_sigmas(sched);
+    sm_status st = SM_OK;
+    for (size_t i = 0; i < levels && !st; i++) {
+        for (size_t r = 0; r < n; r++)
+            sigma[r] = ladder[i];
+        sm__rng_fill_normal(rng, eps, total, 0.0f, 1.0f);
+        st = dsm_core(net, x, sigma, eps, n, dim, 0, &losses[i], &s, fn);
+    }
+    free(buf);
+    return st;
+}
+
 struct sm_trainer {
     sm_net *net;
     const sm_schedule *sched;
@@ -105,6 +142,8 @@ struct sm_trainer {
     float *backup; /* parameters before the current update */
     sm_net *ema;   /* averaged copy updated after each step, or NULL */
     double ema_decay;
+    sm_objective objective;
+    float *v;      /* batch × dim projections for SSM, allocated on demand */
 };
 
 sm_status sm_trainer_new(sm_trainer **out, sm_net *net, const sm_schedule *sched,
@@ -171,10 +210,25 @@ sm_status sm_trainer_set_ema(sm_trainer *tr, sm_net *ema, double decay)
     return SM_OK;
 }
 
+sm_status sm_trainer_set_objective(sm_trainer *tr, sm_objective objective)
+{
+    const char *fn = "sm_trainer_set_objective";
+    if (!tr)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: trainer is NULL", fn);
+    if ((int)objective != SM_OBJECTIVE_DSM && (int)objective != SM_OBJECTIVE_SSM_VR)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: unknown objective %d", fn, (int)objective);
+    if (objective == SM_OBJECTIVE_SSM_VR && !tr->v &&
+        !(tr->v = sm__calloc(tr->batch * tr->net->dim, sizeof(float))))
+        return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
+    tr->objective = objective;
+    return SM_OK;
+}
+
 void sm_trainer_free(sm_trainer *tr)
 {
     if (!tr)
         return;
+    free(tr->v);
     free(tr->buf);
     free(tr->backup);
     free(tr);
@@ -191,7 +245,13 @@ static sm_status train_rows(sm_trainer *tr, size_t n, sm_rng *rng, double *loss,
         tr->sigma[r] = ladder[sm__rng_below(rng, levels)];
     sm__rng_fill_normal(rng, tr->eps, n * dim, 0.0f, 1.0f);
     sm_net_zero_grad(tr->net);
-    sm_status st = dsm_core(tr->net, tr->xb, tr->sigma, tr->eps, n, dim, 1, loss, &tr->s, fn);
+    sm_status st;
+    if (tr->objective == SM_OBJECTIVE_SSM_VR) {
+        sm__rng_fill_normal(rng, tr->v, n * dim, 0.0f, 1.0f);
+        st = sm__ssm_core(tr->net, tr->xb, tr->sigma, tr->eps, tr->v, n, dim, 1, loss, fn);
+    } else {
+        st = dsm_core(tr->net, tr->xb, tr->sigma, tr->eps, n, dim, 1, loss, &tr->s, fn);
+    }
     if (st)
         return st;
     /* Keep the parameters so that an update that overflows can be undone:

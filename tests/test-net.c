@@ -180,6 +180,127 @@ START_TEST(gradient_matches_finite_differences)
 }
 END_TEST
 
+/* J·v against central differences of the forward pass in x, on the
+ * reference path and on BLIS, and the score output against sm_net_forward. */
+static void jvp_check(size_t d, size_t width, size_t depth, int use_blis)
+{
+    sm_net *net = make_net(d, width, depth, 200 + d);
+    if (!use_blis)
+        ck_assert_ok(sm__net_use_reference(net, 1));
+    enum { N = 300 }; /* more than one 256-row block */
+    static float x[N * 8], v[N * 8], sig[N], out[N * 8], jv[N * 8], ref[N * 8], xp[N * 8],
+        xm[N * 8], fp[N * 8], fm[N * 8];
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 9));
+    ck_assert_ok(sm_rng_fill_normal(r, x, N * d, 0, 1));
+    ck_assert_ok(sm_rng_fill_normal(r, v, N * d, 0, 1));
+    for (size_t i = 0; i < N; i++)
+        sig[i] = (float)(0.05 + 0.9 * sm_rng_uniform(r));
+    ck_assert_ok(sm_net_jvp(net, x, sig, v, N, d, out, jv));
+    ck_assert_ok(sm_net_forward(net, x, sig, N, d, ref));
+    for (size_t i = 0; i < N * d; i++)
+        ck_assert_float_eq_tol(out[i], ref[i], 1e-5f * (1.0f + fabsf(ref[i])));
+    const float h = 1e-2f;
+    for (size_t i = 0; i < N * d; i++) {
+        xp[i] = x[i] + h * v[i];
+        xm[i] = x[i] - h * v[i];
+    }
+    ck_assert_ok(sm_net_forward(net, xp, sig, N, d, fp));
+    ck_assert_ok(sm_net_forward(net, xm, sig, N, d, fm));
+    double err2 = 0, ref2 = 0;
+    for (size_t i = 0; i < N * d; i++) {
+        double num = ((double)fp[i] - fm[i]) / (2.0 * h);
+        err2 += (num - jv[i]) * (num - jv[i]);
+        ref2 += num * num;
+    }
+    ck_assert_msg(sqrt(err2 / ref2) < 2e-3, "shape (%zu,%zu,%zu): relative error %g", d, width,
+                  depth, sqrt(err2 / ref2));
+    /* out may be NULL. */
+    ck_assert_ok(sm_net_jvp(net, x, sig, v, N, d, NULL, ref));
+    ck_assert_int_eq(memcmp(ref, jv, N * d * sizeof(float)), 0);
+    sm_rng_free(r);
+    sm_net_free(net);
+}
+
+START_TEST(jvp_matches_finite_differences)
+{
+    jvp_check(1, 8, 1, 0);
+    jvp_check(3, 16, 2, 0);
+    jvp_check(5, 7, 3, 0);
+    jvp_check(2, 32, 3, 1);
+}
+END_TEST
+
+/* Gradient of the sliced score matching loss (through the hand-written
+ * forward-mode derivative and its reverse pass) against central
+ * differences in every parameter. */
+static void ssm_gradient_check(size_t d, size_t width, size_t depth, int use_blis)
+{
+    sm_net *net = make_net(d, width, depth, 300 + d);
+    if (!use_blis)
+        ck_assert_ok(sm__net_use_reference(net, 1));
+    enum { N = 6 };
+    float x[N * 8], sig[N], eps[N * 8], v[N * 8];
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 17));
+    ck_assert_ok(sm_rng_fill_normal(r, x, N * d, 0, 1));
+    ck_assert_ok(sm_rng_fill_normal(r, eps, N * d, 0, 1));
+    ck_assert_ok(sm_rng_fill_normal(r, v, N * d, 0, 1));
+    for (size_t i = 0; i < N; i++)
+        sig[i] = (float)(0.05 + 0.9 * sm_rng_uniform(r));
+    ck_assert_ok(sm_net_zero_grad(net));
+    double l0;
+    ck_assert_ok(sm_ssm_loss(net, x, sig, eps, v, N, d, 1, &l0));
+    size_t np = sm_net_num_params(net);
+    float *p = sm_net_params(net);
+    const float *g = sm_net_grads(net);
+    double num2 = 0, diff2 = 0, gmax = 0;
+    for (size_t i = 0; i < np; i++)
+        gmax = fmax(gmax, fabs(g[i]));
+    const float h = 1e-2f;
+    for (size_t i = 0; i < np; i++) {
+        float keep = p[i];
+        double lp, lm;
+        p[i] = keep + h;
+        ck_assert_ok(sm_ssm_loss(net, x, sig, eps, v, N, d, 0, &lp));
+        p[i] = keep - h;
+        ck_assert_ok(sm_ssm_loss(net, x, sig, eps, v, N, d, 0, &lm));
+        p[i] = keep;
+        double num = (lp - lm) / (2.0 * (double)h);
+        ck_assert_msg(fabs(num - g[i]) <= 3e-3 * gmax + 1e-5,
+                      "shape (%zu,%zu,%zu) param %zu: analytic %g numeric %g", d, width, depth, i,
+                      (double)g[i], num);
+        num2 += num * num;
+        diff2 += (num - g[i]) * (num - g[i]);
+    }
+    ck_assert_double_lt(sqrt(diff2 / num2), use_blis ? 1e-2 : 3e-3);
+    /* The loss itself: σ²(vᵀJv + ½‖s‖²) from sm_net_jvp by hand. */
+    float xt[N * 8], out[N * 8], jv[N * 8];
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < d; j++)
+            xt[i * d + j] = x[i * d + j] + sig[i] * eps[i * d + j];
+    ck_assert_ok(sm_net_jvp(net, xt, sig, v, N, d, out, jv));
+    double want = 0;
+    for (size_t i = 0; i < N; i++) {
+        double a = 0;
+        for (size_t j = 0; j < d; j++)
+            a += v[i * d + j] * jv[i * d + j] + 0.5 * out[i * d + j] * out[i * d + j];
+        want += (double)sig[i] * sig[i] * a;
+    }
+    ck_assert_double_eq_tol(l0, want / (double)(N * d), 1e-5 * (1 + fabs(want)));
+    sm_rng_free(r);
+    sm_net_free(net);
+}
+
+START_TEST(ssm_gradient_matches_finite_differences)
+{
+    ssm_gradient_check(1, 8, 1, 0);
+    ssm_gradient_check(3, 16, 2, 0);
+    ssm_gradient_check(5, 7, 3, 0);
+    ssm_gradient_check(2, 12, 2, 1);
+}
+END_TEST
+
 START_TEST(gradients_accumulate)
 {
     sm_net *net = make_net(2, 8, 2, 1);
@@ -364,6 +485,8 @@ int main(void)
     tcase_add_test(tc, blis_matches_reference);
     tcase_add_test(tc, gradient_matches_finite_differences);
     tcase_add_test(tc, gradients_accumulate);
+    tcase_add_test(tc, jvp_matches_finite_differences);
+    tcase_add_test(tc, ssm_gradient_matches_finite_differences);
     tcase_add_test(tc, ema_update);
     tcase_add_test(tc, clone_and_copy);
     tcase_add_test(tc, bad_arguments);

@@ -44,6 +44,91 @@ static sm_dataset *gaussian_data(size_t n, const float *mu, float s, sm_rng *r)
     return ds;
 }
 
+/* Relative RMS error of the learned score of N(mu, s²I) at every level. */
+static void check_gaussian_score(rig *g, const float *mu, float s, double tol, const char *what)
+{
+    enum { M = 1000 };
+    static float x[M * 2], y[M * 2];
+    for (size_t k = 0; k < sm_schedule_levels(g->sched); k++) {
+        float sig = sm_schedule_sigma(g->sched, k);
+        double var = (double)s * s + (double)sig * sig, err2 = 0, ref2 = 0;
+        for (size_t i = 0; i < M; i++)
+            for (int j = 0; j < 2; j++)
+                x[i * 2 + j] = mu[j] + (float)(sqrt(var) * sm_rng_normal(g->rng));
+        ck_assert_ok(sm_net_forward_sigma(g->net, x, sig, M, 2, y));
+        for (size_t i = 0; i < M * 2; i++) {
+            double ref = -(x[i] - mu[i % 2]) / var;
+            err2 += (y[i] - ref) * (y[i] - ref);
+            ref2 += ref * ref;
+        }
+        double rel = sqrt(err2 / ref2);
+        ck_assert_msg(rel < tol, "%s, sigma %g: relative RMS score error %.4f (tolerance %g)",
+                      what, (double)sig, rel, tol);
+    }
+}
+
+START_TEST(ssm_learns_gaussian_score)
+{
+    /* Sliced score matching reaches the same minimiser as DSM, the score
+     * of N(μ, (s²+σ²)I), without being told how the noise was added. */
+    const float mu[2] = {0.5f, -0.3f}, s = 0.7f;
+    rig g;
+    rig_make(&g, 2, 64, 2, 3e-3, 2, 256);
+    ck_assert_ok(sm_trainer_set_objective(g.tr, SM_OBJECTIVE_SSM_VR));
+    sm_dataset *ds = gaussian_data(20000, mu, s, g.rng);
+    double final_loss;
+    ck_assert_ok(sm_trainer_fit(g.tr, ds, 5000, g.rng, NULL, NULL, &final_loss));
+    ck_assert_ok(sm_optim_set_lr(g.opt, 3e-4));
+    ck_assert_ok(sm_trainer_fit(g.tr, ds, 2000, g.rng, NULL, NULL, &final_loss));
+    /* The optimum is −σ²·E‖∇log p_σ‖²/(2·dim) averaged over the levels:
+     * −σ²/(2(s²+σ²)) per element. */
+    double opt = 0;
+    for (size_t k = 0; k < 4; k++) {
+        double sig = sm_schedule_sigma(g.sched, k);
+        opt += -0.5 * sig * sig / ((double)s * s + sig * sig) / 4.0;
+    }
+    ck_assert_msg(fabs(final_loss - opt) < 0.05, "final SSM loss %g, optimum %g", final_loss,
+                  opt);
+    check_gaussian_score(&g, mu, s, 0.10, "SSM");
+    sm_dataset_free(ds);
+    rig_free(&g);
+}
+END_TEST
+
+START_TEST(per_level_losses)
+{
+    /* Level by level, the DSM loss of a network trained on N(μ, s²I) is
+     * near its closed-form optimum: for the exact score, σ·s + ε =
+     * (σ²/(s²+σ²))·ε − σ(x − μ)/(s²+σ²), whose mean square per element is
+     * s²/(s² + σ²). An untrained network is far from it. */
+    const float mu[2] = {0.5f, -0.3f}, s = 0.7f;
+    rig g;
+    rig_make(&g, 2, 64, 2, 3e-3, 3, 256);
+    sm_dataset *ds = gaussian_data(20000, mu, s, g.rng);
+    const size_t L = sm_schedule_levels(g.sched);
+    double before[4], after[4];
+    const float *x = sm_dataset_data(ds);
+    ck_assert_ok(sm_dsm_loss_per_level(g.net, g.sched, x, 20000, 2, g.rng, before, L));
+    ck_assert_ok(sm_trainer_fit(g.tr, ds, 1500, g.rng, NULL, NULL, NULL));
+    ck_assert_ok(sm_dsm_loss_per_level(g.net, g.sched, x, 20000, 2, g.rng, after, L));
+    for (size_t k = 0; k < L; k++) {
+        double sig = sm_schedule_sigma(g.sched, k);
+        double opt = (double)s * s / ((double)s * s + sig * sig);
+        ck_assert_msg(fabs(after[k] - opt) < 0.03, "level %zu: loss %g, optimum %g", k, after[k],
+                      opt);
+        ck_assert_msg(before[k] - opt > 0.05, "level %zu untrained: loss %g, optimum %g", k,
+                      before[k], opt);
+    }
+    double wrong[3];
+    ck_assert_status(sm_dsm_loss_per_level(g.net, g.sched, x, 10, 2, g.rng, wrong, 3),
+                     SM_ERR_SHAPE);
+    ck_assert_status(sm_dsm_loss_per_level(g.net, g.sched, x, 10, 2, NULL, after, L),
+                     SM_ERR_INVALID_ARG);
+    sm_dataset_free(ds);
+    rig_free(&g);
+}
+END_TEST
+
 START_TEST(learns_gaussian_score)
 {
     /* Data N(μ, s²I): the DSM optimum is the score of N(μ, (s²+σ²)I),
@@ -254,6 +339,8 @@ int main(void)
     tcase_set_tags(slow, "slow");
     tcase_set_timeout(slow, 300);
     tcase_add_test(slow, learns_gaussian_score);
+    tcase_add_test(slow, ssm_learns_gaussian_score);
+    tcase_add_test(slow, per_level_losses);
     suite_add_tcase(s, slow);
     TCase *tc = tcase_create("train");
     tcase_set_timeout(tc, 300);

@@ -220,6 +220,30 @@ SM_API sm_status sm_net_forward_sigma(sm_net *net, const float *x, float sigma,
                                       size_t n, size_t dim, float *out);
 
 /**
+ * @brief Score and Jacobian-vector product in x: out = s(x, σ) and
+ *        jv = (∂s/∂x)·v for every row, by forward-mode differentiation
+ *        written for this network (σ is held fixed).
+ *
+ * For instance the trace of the Jacobian (the divergence of the score) is
+ * the sum over the basis vectors e_j of e_jᵀ·J·e_j (dim calls), or
+ * estimated as vᵀ·J·v with random v (Hutchinson). Runs on one thread, in
+ * blocks of 256 rows, and allocates its workspace on each call.
+ * @param net       The network.
+ * @param x         n × dim points (finite).
+ * @param sigma     n noise levels, finite and > 0.
+ * @param v         n × dim tangent vectors (finite).
+ * @param n         Rows, ≥ 1.
+ * @param dim       Must equal sm_net_dim().
+ * @param[out] out  n × dim scores, or NULL if not wanted.
+ * @param[out] jv   n × dim products J·v.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE, #SM_ERR_OVERFLOW,
+ *         #SM_ERR_NOMEM, #SM_ERR_NONFINITE (non-finite input, or a
+ *         non-finite result from NaN or infinite parameters).
+ */
+SM_API sm_status sm_net_jvp(sm_net *net, const float *x, const float *sigma, const float *v,
+                            size_t n, size_t dim, float *out, float *jv);
+
+/**
  * @brief Forward pass that keeps the activations for sm_net_backward().
  * @param net       The network; n ≤ the reserved batch (sm_net_reserve()).
  * @param x         n × dim row-major points.

@@ -151,6 +151,8 @@ _PROTOTYPES = {
     "sm_net_backward": (status, [c_void_p, c_float_p, c_size_t, c_size_t]),
     "sm_net_zero_grad": (status, [c_void_p]),
     "sm_net_ema_update": (status, [c_void_p, c_void_p, c_double]),
+    "sm_net_jvp": (status, [c_void_p, c_float_p, c_float_p, c_float_p, c_size_t, c_size_t,
+                            c_float_p, c_float_p]),
     # optim.h
     "sm_optim_new_adam": (status, [c_void_pp, c_size_t, c_double, c_double, c_double,
                                    c_double, c_double]),
@@ -166,6 +168,11 @@ _PROTOTYPES = {
     # train.h
     "sm_dsm_loss": (status, [c_void_p, c_float_p, c_float_p, c_float_p, c_size_t, c_size_t,
                              c_int, c_double_p]),
+    "sm_ssm_loss": (status, [c_void_p, c_float_p, c_float_p, c_float_p, c_float_p, c_size_t,
+                             c_size_t, c_int, c_double_p]),
+    "sm_dsm_loss_per_level": (status, [c_void_p, c_void_p, c_float_p, c_size_t, c_size_t,
+                                       c_void_p, c_double_p, c_size_t]),
+    "sm_trainer_set_objective": (status, [c_void_p, c_int]),
     "sm_trainer_new": (status, [c_void_pp, c_void_p, c_void_p, c_void_p, c_size_t]),
     "sm_trainer_free": (None, [c_void_p]),
     "sm_trainer_step": (status, [c_void_p, c_float_p, c_size_t, c_size_t, c_void_p,
