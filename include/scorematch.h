@@ -19,6 +19,7 @@
 #include "scorematch/optim.h"
 #include "scorematch/train.h"
 #include "scorematch/sampler.h"
+#include "scorematch/likelihood.h"
 /* model files */
 #include "scorematch/model.h"
 

@@ -199,6 +199,9 @@ _PROTOTYPES = {
     "sm_sampler_run": (status, [c_void_p, c_void_p, c_float_p, c_size_t, c_size_t]),
     "sm_sampler_run_from": (status, [c_void_p, c_void_p, c_float_p, c_size_t, c_size_t]),
     "sm_sampler_nfe": (c_uint64, [c_void_p]),
+    # likelihood.h
+    "sm_log_likelihood": (status, [c_void_p, c_void_p, c_float_p, c_size_t, c_size_t,
+                                   c_double, c_size_t, c_void_p, c_double_p]),
 }
 
 # model.h: wrapped when the loaded library exports it (newer builds).
