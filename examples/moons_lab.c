@@ -35,6 +35,8 @@ typedef struct {
     double ema; /* 0: off */
     int denoise;
     int quiet;
+    int ssm;          /* train with sliced score matching instead of DSM */
+    int level_losses; /* print the DSM loss per noise level after training */
 } options;
 
 static void usage(FILE *f, const char *argv0)
@@ -55,6 +57,10 @@ static void usage(FILE *f, const char *argv0)
             "  --final-denoise       add the denoising step x += sigma_L^2 s(x, sigma_L)\n"
             "  --ema DECAY           sample from an exponential moving average of the\n"
             "                        weights (e.g. 0.999; default off, as in the lab)\n"
+            "  --objective dsm|ssm   training loss: denoising (default, the lab's) or\n"
+            "                        sliced score matching with variance reduction\n"
+            "  --level-losses        after training, print the DSM loss at every noise\n"
+            "                        level (lines 'level I sigma S loss L')\n"
             "  --quiet               no progress display\n"
             "  --help                this text\n\n"
             "Prints one line at the end:\n"
@@ -93,6 +99,8 @@ static int parse_args(int argc, char **argv, options *o)
             o->denoise = 1;
         } else if (!strcmp(a, "--quiet")) {
             o->quiet = 1;
+        } else if (!strcmp(a, "--level-losses")) {
+            o->level_losses = 1;
         } else if (!val) {
             fprintf(stderr, "%s: unknown option or missing value: %s (see --help)\n", argv[0], a);
             return -1;
@@ -122,6 +130,8 @@ static int parse_args(int argc, char **argv, options *o)
                 return -1;
             }
             i++;
+        } else if (!strcmp(a, "--objective") && (!strcmp(val, "dsm") || !strcmp(val, "ssm"))) {
+            o->ssm = !strcmp(val, "ssm"), i++;
         } else if (!strcmp(a, "--samples-csv")) {
             o->samples_csv = val, i++;
         } else if (!strcmp(a, "--png")) {
@@ -175,6 +185,8 @@ int main(int argc, char **argv)
     TRY(sm_schedule_new_geometric(&sched, 1.0, 0.01, 10));
     TRY(sm_optim_new_adam(&opt, sm_net_num_params(net), 1e-3, 0.9, 0.999, 1e-8, 0.0));
     TRY(sm_trainer_new(&tr, net, sched, opt, 256));
+    if (o.ssm)
+        TRY(sm_trainer_set_objective(tr, SM_OBJECTIVE_SSM_VR));
     if (o.ema > 0) {
         TRY(sm_net_clone(net, &ema));
         TRY(sm_trainer_set_ema(tr, ema, o.ema));
@@ -186,6 +198,21 @@ int main(int argc, char **argv)
     TRY(sm_trainer_fit(tr, data, o.train_steps, rng, o.quiet ? NULL : progress_train_callback,
                        &prog, &final_loss));
     double train_s = progress_now() - t0;
+    if (o.level_losses) {
+        /* Which scales were learned: the DSM loss level by level on the
+         * data, with fresh noise (its own generator: the samples stay the
+         * same with or without this flag). */
+        double losses[10];
+        sm_rng *eval_rng = NULL;
+        TRY(sm_rng_new(&eval_rng, o.seed + 7));
+        sm_status st = sm_dsm_loss_per_level(ema ? ema : net, sched, sm_dataset_data(data),
+                                             sm_dataset_size(data), 2, eval_rng, losses, 10);
+        sm_rng_free(eval_rng);
+        TRY(st);
+        for (size_t i = 0; i < 10; i++)
+            printf("level %zu sigma %.4f loss %.4f\n", i + 1, (double)sm_schedule_sigma(sched, i),
+                   losses[i]);
+    }
 
     /* Step 5: annealed Langevin dynamics. */
     samples = malloc(o.n_samples * 2 * sizeof(float));
