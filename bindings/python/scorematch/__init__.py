@@ -1,8 +1,9 @@
 """Python bindings of libscorematch, through ctypes (no compiled extension).
 
 Score-based generative modelling: toy data sets, a noise-conditioned MLP
-score network trained by denoising score matching, annealed Langevin
-sampling and sample-quality metrics. The C library does the work; NumPy
+score network trained by denoising (or sliced) score matching, annealed
+Langevin and probability-flow ODE sampling, log-likelihoods and
+sample-quality metrics. The C library does the work; NumPy
 arrays go in and come out without copies where the C API allows it.
 
 The library is found, in order, by :func:`load_library`'s *path* argument,
@@ -30,7 +31,8 @@ from .errors import (CancelledError, DivergedError, Error, FileError, FormatErro
                      ShapeError, SizeOverflowError, StateError, VersionError)
 from .data import (Dataset, Rng, blobs, checkerboard, circles, eight_gaussians,
                    gaussian_mixture, moons, pinwheel, spirals, swiss_roll, write_csv)
-from .learning import SGD, Adam, Layer, Net, Optim, Sampler, Schedule, Trainer
+from .learning import (SGD, Adam, Layer, Net, Optim, Sampler, Schedule, Trainer,
+                       log_likelihood)
 from .metrics import (MMD, PRDC, CoveragePrecision, coverage, coverage_precision,
                       energy_distance, mmd_rbf, per_mode_coverage, prdc, precision)
 from . import model
@@ -43,7 +45,7 @@ __all__ = [
     "DivergedError", "CancelledError", "StateError",
     "Rng", "Dataset", "write_csv", "moons", "circles", "blobs", "gaussian_mixture",
     "swiss_roll", "spirals", "checkerboard", "eight_gaussians", "pinwheel",
-    "Schedule", "Net", "Layer", "Optim", "Adam", "SGD", "Trainer", "Sampler",
+    "Schedule", "Net", "Layer", "Optim", "Adam", "SGD", "Trainer", "Sampler", "log_likelihood",
     "coverage", "precision", "coverage_precision", "per_mode_coverage", "prdc",
     "energy_distance", "mmd_rbf", "CoveragePrecision", "PRDC", "MMD", "model",
 ]

@@ -1,6 +1,7 @@
 """Noise ladders (:class:`Schedule`), the score network (:class:`Net`),
-optimizers (:class:`Adam`, :class:`SGD`), the DSM :class:`Trainer` and the
-annealed Langevin :class:`Sampler`."""
+optimizers (:class:`Adam`, :class:`SGD`), the :class:`Trainer` (DSM or
+sliced score matching), the :class:`Sampler` and the probability-flow
+:func:`log_likelihood`."""
 
 import collections
 import ctypes
@@ -12,11 +13,12 @@ from ctypes import byref, c_double, c_size_t, c_void_p
 import numpy as np
 
 from . import _ffi, errors
-from ._base import (Handle, count, fail, float_view, fptr, inplace_points, out_array, points,
-                    real, vector)
+from ._base import (Handle, count, dptr, fail, float_view, fptr, inplace_points, out_array,
+                    points, real, vector)
 from .data import Dataset, as_rng
 
-__all__ = ["Schedule", "Net", "Layer", "Optim", "Adam", "SGD", "Trainer", "Sampler"]
+__all__ = ["Schedule", "Net", "Layer", "Optim", "Adam", "SGD", "Trainer", "Sampler",
+           "log_likelihood"]
 
 
 # -- Schedule ----------------------------------------------------------------
@@ -268,6 +270,26 @@ class Net(Handle):
 
     __call__ = forward
 
+    def jvp(self, x, sigma, v):
+        """Score and Jacobian-vector product in x: returns ``(out, jv)``, two
+        (n, dim) float32 arrays with out = s(x, sigma) and jv = (ds/dx)·v
+        for every row (forward-mode, sigma held fixed).
+
+        *sigma* is a scalar shared by all points or one value per point; *v*
+        holds the (n, dim) tangent vectors. The divergence of the score is
+        the sum of e_jᵀ·J·e_j over the basis vectors, or estimated as vᵀ·J·v
+        with random v (Hutchinson). One thread."""
+        a = points(x, "x", self.dim)
+        s = self._sigmas(sigma, a.shape[0])
+        t = points(v, "v", self.dim)
+        if t.shape != a.shape:
+            fail(errors.ShapeError, "v has shape %s, x has %s" % (t.shape, a.shape))
+        o = np.empty(a.shape, dtype=np.float32)
+        jv = np.empty(a.shape, dtype=np.float32)
+        _ffi.lib().sm_net_jvp(self._ptr, fptr(a), fptr(s), fptr(t), a.shape[0], a.shape[1],
+                              fptr(o), fptr(jv))
+        return o, jv
+
     def forward_train(self, x, sigma, out=None):
         """Forward pass keeping the activations for :meth:`backward`
         (rows <= the reserved batch)."""
@@ -296,6 +318,40 @@ class Net(Handle):
         _ffi.lib().sm_dsm_loss(self._ptr, fptr(a), fptr(s), fptr(e), a.shape[0], a.shape[1],
                                int(bool(with_grad)), byref(loss))
         return loss.value
+
+    def ssm_loss(self, x, sigma, eps, v, with_grad=False):
+        """The sigma²-weighted sliced score matching loss with variance
+        reduction (Song et al., 2019) at x~ = x + sigma·eps:
+        1/(n·dim) · sum_r sigma_r²·(v_rᵀ·J_r·v_r + ½‖s_r‖²), with s_r and
+        J_r the score and its Jacobian at x~_r and *v* the (n, dim)
+        projection vectors. Not bounded below by 0. With
+        ``with_grad=True`` adds its gradient to :attr:`grads` (one thread)."""
+        a = points(x, "x", self.dim)
+        s = self._sigmas(sigma, a.shape[0])
+        e = points(eps, "eps", self.dim)
+        t = points(v, "v", self.dim)
+        for name, arr in (("eps", e), ("v", t)):
+            if arr.shape != a.shape:
+                fail(errors.ShapeError, "%s has shape %s, x has %s" % (name, arr.shape, a.shape))
+        loss = c_double()
+        _ffi.lib().sm_ssm_loss(self._ptr, fptr(a), fptr(s), fptr(e), fptr(t), a.shape[0],
+                               a.shape[1], int(bool(with_grad)), byref(loss))
+        return loss.value
+
+    def dsm_loss_per_level(self, schedule, x, rng=None):
+        """The DSM loss at every level of *schedule* (fresh noise from *rng*
+        per level, averaged over the (n, dim) points *x*): a float64 array of
+        length ``schedule.levels``, largest sigma first. A level whose loss
+        stays high while the others fall is a scale not yet learned."""
+        if not isinstance(schedule, Schedule):
+            raise TypeError("schedule must be a scorematch.Schedule, not %s"
+                            % type(schedule).__name__)
+        a = points(x, "x", self.dim)
+        r = as_rng(rng)
+        out = np.empty(schedule.levels, dtype=np.float64)
+        _ffi.lib().sm_dsm_loss_per_level(self._ptr, schedule._ptr, fptr(a), a.shape[0],
+                                         a.shape[1], r._ptr, dptr(out), out.shape[0])
+        return out
 
     def _describe(self):
         return "%d -> %dx%d -> %d, %d params, %d thread(s)" % (
@@ -393,15 +449,19 @@ class SGD(Optim):
 
 # -- Trainer -----------------------------------------------------------------
 class Trainer(Handle):
-    """DSM trainer over a network, its noise ladder and an optimizer
-    (``sm_trainer``): ``Trainer(net, schedule, optim, batch_size=256)``.
+    """Trainer over a network, its noise ladder and an optimizer
+    (``sm_trainer``): ``Trainer(net, schedule, optim, batch_size=256,
+    objective="dsm")``.
 
-    The trainer keeps the three handles' C objects alive while it exists.
+    *objective* is one of :attr:`OBJECTIVES` (see :attr:`objective`). The
+    trainer keeps the three handles' C objects alive while it exists.
     """
 
     _free_name = "sm_trainer_free"
+    #: The objectives, in the order of the C enumeration sm_objective.
+    OBJECTIVES = ("dsm", "ssm")
 
-    def __init__(self, net, schedule, optim, batch_size=256):
+    def __init__(self, net, schedule, optim, batch_size=256, objective="dsm"):
         if not isinstance(net, Net) or not isinstance(schedule, Schedule) or \
                 not isinstance(optim, Optim):
             raise TypeError("Trainer(net: Net, schedule: Schedule, optim: Optim, batch_size)")
@@ -409,8 +469,30 @@ class Trainer(Handle):
         _ffi.lib().sm_trainer_new(byref(out), net._ptr, schedule._ptr, optim._ptr,
                                   count(batch_size, "batch_size"))
         self._adopt(out, deps=(net, schedule, optim))
+        self._init_extra()
         self.net, self.schedule, self.optim = net, schedule, optim
         self.batch_size = int(batch_size)
+        self.objective = objective
+
+    def _init_extra(self):
+        self._objective = "dsm"
+
+    @property
+    def objective(self):
+        """The loss minimised (settable): ``"dsm"`` (denoising score matching,
+        the default) or ``"ssm"`` (sliced score matching with variance
+        reduction, fresh projections each step; about twice the cost of a
+        DSM step, on one thread). :meth:`step` and :meth:`fit` report the
+        loss of this objective."""
+        return self._objective
+
+    @objective.setter
+    def objective(self, name):
+        if name not in self.OBJECTIVES:
+            raise ValueError("objective must be one of %s (got %r)"
+                             % (", ".join(self.OBJECTIVES), name))
+        _ffi.lib().sm_trainer_set_objective(self._ptr, self.OBJECTIVES.index(name))
+        self._objective = name
 
     def set_ema(self, ema, decay=0.999):
         """Keeps *ema* (a Net of the same architecture, or None) as an
@@ -501,7 +583,7 @@ class Trainer(Handle):
         return final.value
 
     def _describe(self):
-        return "batch_size=%d" % self.batch_size
+        return "batch_size=%d objective=%s" % (self.batch_size, self._objective)
 
 
 # -- Sampler -----------------------------------------------------------------
@@ -722,3 +804,33 @@ class Sampler(Handle):
 
     def _describe(self):
         return "T=%d ratio=%g noise=%s" % (self._steps_per_scale, self.step_ratio, self._noise)
+
+
+# -- Likelihood --------------------------------------------------------------
+def log_likelihood(net, grid, x, prior_std=0.0, probes=0, rng=None):
+    """Log-density (nats) of each of the (n, dim) points *x* under the
+    probability-flow ODE of *net*: a float64 array of n values.
+
+    The ODE dx/dsigma = -sigma·s(x, sigma) is integrated with Heun's method
+    over the levels of *grid* (a :class:`Schedule`, at least 2 levels; use a
+    fine one, e.g. ``Schedule.karras(sigma_max, sigma_min, 100)``) from its
+    smallest sigma up to its largest, where the prior N(0, prior_std²·I)
+    takes over; ``prior_std <= 0`` means sigma_1 (the VE prior). What is
+    measured is the density of the data blurred by the smallest sigma, in
+    the units of the network's inputs.
+
+    ``probes=0`` takes the exact trace of the Jacobian (dim Jacobian-vector
+    products per evaluation); ``probes=k`` (1 ... 4096) Hutchinson's
+    estimate with k Rademacher probes per point, drawn from *rng* (an
+    :class:`Rng`, a seed, or None for a random seed; unused when exact).
+    Raises :class:`DivergedError` if a trajectory became non-finite."""
+    if not isinstance(net, Net) or not isinstance(grid, Schedule):
+        raise TypeError("log_likelihood(net: Net, grid: Schedule, x, ...)")
+    a = points(x, "x", net.dim)
+    k = count(probes, "probes")
+    r = as_rng(rng) if k else None
+    out = np.empty(a.shape[0], dtype=np.float64)
+    _ffi.lib().sm_log_likelihood(net._ptr, grid._ptr, fptr(a), a.shape[0], a.shape[1],
+                                 real(prior_std, "prior_std"), k,
+                                 r._ptr if r is not None else None, dptr(out))
+    return out

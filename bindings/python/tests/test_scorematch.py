@@ -475,6 +475,99 @@ class NetTest(unittest.TestCase):
         net.zero_grad()
         self.assertEqual(float(np.abs(net.grads).max()), 0.0)
 
+    def test_jvp(self):
+        net = small_net(width=32)
+        rng = np.random.default_rng(5)
+        x = rng.normal(size=(40, 2)).astype(np.float32)
+        sig = np.geomspace(2.0, 0.05, 40).astype(np.float32)
+        v = rng.normal(size=(40, 2)).astype(np.float32)
+        out, jv = net.jvp(x, sig, v)
+        self.assertEqual(out.shape, (40, 2))
+        self.assertEqual(jv.shape, (40, 2))
+        self.assertEqual(out.dtype, np.float32)
+        self.assertEqual(jv.dtype, np.float32)
+        np.testing.assert_allclose(out, net.forward(x, sig), rtol=1e-5, atol=1e-6)
+        # J·v against a central finite difference of the forward pass (in float64
+        # arithmetic on the float32 results; h balances truncation and rounding).
+        h = 1e-2
+        fd = (net.forward(x + h * v, sig).astype(np.float64) -
+              net.forward(x - h * v, sig).astype(np.float64)) / (2 * h)
+        np.testing.assert_allclose(jv, fd, rtol=1e-2, atol=2e-3 * np.abs(fd).max())
+        # Linear in v; a scalar sigma is broadcast to every row.
+        np.testing.assert_allclose(net.jvp(x, sig, -2 * v)[1], -2 * jv, rtol=1e-5, atol=1e-6)
+        o1, j1 = net.jvp(x, 0.3, v)
+        o2, j2 = net.jvp(x, np.full(40, 0.3), v)
+        np.testing.assert_array_equal(o1, o2)
+        np.testing.assert_array_equal(j1, j2)
+        with self.assertRaises(sm.ShapeError):
+            net.jvp(x, sig, v[:5])
+        with self.assertRaises(sm.ShapeError):
+            net.jvp(x, sig[:5], v)
+        with self.assertRaises(sm.InvalidArgumentError):
+            net.jvp(x, -1.0, v)
+        with self.assertRaises(sm.NonFiniteError):
+            net.jvp(x, sig, np.full((40, 2), np.nan))
+
+    def test_ssm_loss(self):
+        net = sm.Net(2, 8, 1, rng=6)
+        rng = np.random.default_rng(6)
+        n = 24
+        x = rng.normal(size=(n, 2)).astype(np.float32)
+        sig = np.geomspace(1.0, 0.1, n).astype(np.float32)
+        eps = rng.normal(size=(n, 2)).astype(np.float32)
+        v = rng.normal(size=(n, 2)).astype(np.float32)
+        loss = net.ssm_loss(x, sig, eps, v)
+        # loss = 1/(n·dim) Σ_r σ_r² (v_rᵀ J_r v_r + ½‖s_r‖²) at x̃ = x + σε (train.h)
+        xt = x + sig[:, None] * eps
+        s, jv = net.jvp(xt, sig, v)
+        s, jv = s.astype(np.float64), jv.astype(np.float64)
+        ref = np.sum(sig.astype(np.float64) ** 2 *
+                     (np.sum(v * jv, axis=1) + 0.5 * np.sum(s * s, axis=1))) / (n * 2)
+        self.assertAlmostEqual(loss, ref, delta=1e-5 * abs(ref) + 1e-7)
+        # The gradient: same value, and it matches a finite difference.
+        net.zero_grad()
+        self.assertAlmostEqual(net.ssm_loss(x, sig, eps, v, with_grad=True), loss, places=12)
+        g = net.grads.astype(np.float64).copy()
+        self.assertGreater(np.abs(g).max(), 0)
+        d = rng.normal(size=net.num_params)
+        d /= np.linalg.norm(d)
+        p0 = net.get_params()
+        h = 1e-2
+        net.set_params(p0 + h * d)
+        lp = net.ssm_loss(x, sig, eps, v)
+        net.set_params(p0 - h * d)
+        lm = net.ssm_loss(x, sig, eps, v)
+        net.set_params(p0)
+        self.assertAlmostEqual((lp - lm) / (2 * h), float(g @ d), delta=0.05 * abs(g @ d) + 1e-3)
+        with self.assertRaises(sm.ShapeError):
+            net.ssm_loss(x, sig, eps, v[:3])
+        with self.assertRaises(sm.NonFiniteError):
+            net.ssm_loss(x, sig, eps, np.full((n, 2), np.inf))
+
+    def test_dsm_loss_per_level(self):
+        net = small_net()
+        sched = sm.Schedule.geometric(1.0, 0.01, 6)
+        x = sm.moons(300, noise=0.05, rng=0).standardize().to_numpy()
+        losses = net.dsm_loss_per_level(sched, x, rng=7)
+        self.assertEqual(losses.shape, (6,))
+        self.assertEqual(losses.dtype, np.float64)
+        self.assertTrue(np.all(np.isfinite(losses)))
+        self.assertTrue(np.all(losses > 0))
+        # Level i is sm_dsm_loss at σ_i with fresh normal noise from the rng.
+        r = sm.Rng(7)
+        for i, s in enumerate(sched):
+            self.assertAlmostEqual(losses[i], net.dsm_loss(x, s, r.normal_array(x.shape)),
+                                   delta=1e-6 * losses[i])
+        np.testing.assert_array_equal(losses, net.dsm_loss_per_level(sched, x, rng=sm.Rng(7)))
+        # A zero network: σ²·ε² per element, whose mean is close to 1 at every level.
+        zero = small_net()
+        zero.params[:] = 0
+        np.testing.assert_allclose(zero.dsm_loss_per_level(sched, x, rng=8), 1.0, atol=0.15)
+        with self.assertRaises(sm.ShapeError):
+            net.dsm_loss_per_level(sched, np.zeros((4, 3)))
+        with self.assertRaises(TypeError):
+            net.dsm_loss_per_level(sched.sigmas, x)
+
     def test_forward_train_backward(self):
         net = sm.Net(2, 8, 1, rng=4)
         x = np.ones((4, 2), np.float32)
@@ -623,6 +716,38 @@ class TrainerTest(unittest.TestCase):
         self.assertTrue(hasattr(cm.exception, "final_loss"))
         self.assertTrue(np.all(np.isfinite(net.params)))
 
+    def test_objective(self):
+        net, tr = self.make()
+        self.assertEqual(tr.objective, "dsm")
+        x = self.data.to_numpy()
+        sig = np.repeat(self.sched.sigmas, 100)
+        eps = sm.Rng(9).normal_array(x.shape)
+        before = net.dsm_loss(x, sig, eps)
+        net2 = sm.Net(2, 32, 2, rng=1)
+        ssm = sm.Trainer(net2, self.sched, sm.Adam(net2, lr=3e-3), batch_size=128,
+                         objective="ssm")
+        self.assertEqual(ssm.objective, "ssm")
+        self.assertIn("objective=ssm", repr(ssm))
+        losses = []
+        final = ssm.fit(self.data, 600, rng=2, callback=lambda s, t, l: losses.append(l))
+        self.assertTrue(math.isfinite(final))
+        self.assertTrue(all(math.isfinite(v) for v in losses))
+        self.assertTrue(math.isfinite(ssm.step(x[:128], rng=3)))
+        # SSM minimises the same thing as DSM: the DSM loss falls too.
+        self.assertLess(net2.dsm_loss(x, sig, eps), before - 0.05)
+        # Unlike the DSM loss, the SSM loss goes below 0 once the net has learned.
+        self.assertLess(np.mean(losses[-100:]), 0.0)
+        with self.assertRaises(ValueError):
+            ssm.objective = "foo"
+        self.assertEqual(ssm.objective, "ssm")
+        ssm.objective = "dsm"
+        self.assertEqual(ssm.objective, "dsm")
+        self.assertGreater(ssm.step(x[:128], rng=3), 0.0)
+        with self.assertRaises(ValueError):
+            sm.Trainer(net, self.sched, sm.Adam(net), objective="foo")
+        with self.assertRaises(ValueError):
+            sm.Trainer(net, self.sched, sm.Adam(net), objective=1)
+
     def test_keeps_borrowed_handles_alive(self):
         net, tr = self.make()
         res = weakref.ref(net._res)
@@ -762,6 +887,94 @@ class SamplerTest(unittest.TestCase):
         self.assertIn("level", msg)
         self.assertIn("step ratio", msg)
         self.assertTrue(np.all(np.isfinite(cm.exception.samples)))
+
+
+class LikelihoodTest(unittest.TestCase):
+    @staticmethod
+    def constant_score_net(c):
+        # Every parameter 0 but the output bias: s(x, σ) = c everywhere.
+        net = sm.Net(2, 16, 2, rng=0)
+        net.params[:] = 0
+        net.layer_params(net.depth)[1][:] = c
+        return net
+
+    @staticmethod
+    def log_normal(x, std):
+        x = np.asarray(x, np.float64)
+        return (-0.5 * np.sum(x * x, axis=1) / std ** 2 -
+                x.shape[1] * (math.log(std) + 0.5 * math.log(2 * math.pi)))
+
+    def test_constant_score(self):
+        c = np.array([0.7, -0.4])
+        net = self.constant_score_net(c)
+        np.testing.assert_allclose(net.forward(np.zeros((3, 2)), 0.5), [c] * 3, rtol=1e-6)
+        grid = sm.Schedule.karras(3.0, 0.05, 40)
+        s1, sl = float(grid[0]), float(grid[-1])
+        x = np.random.default_rng(11).normal(size=(50, 2)).astype(np.float32)
+        # dx/dσ = −σc moves x to x − c(σ₁² − σ_L²)/2 at σ₁; the divergence is 0.
+        x1 = x - c * (s1 ** 2 - sl ** 2) / 2
+        lp = sm.log_likelihood(net, grid, x, prior_std=2.5)
+        self.assertEqual(lp.shape, (50,))
+        self.assertEqual(lp.dtype, np.float64)
+        np.testing.assert_allclose(lp, self.log_normal(x1, 2.5), rtol=0, atol=1e-4)
+        # prior_std <= 0 is σ₁; Hutchinson probes estimate a zero trace exactly.
+        np.testing.assert_allclose(sm.log_likelihood(net, grid, x), self.log_normal(x1, s1),
+                                   rtol=0, atol=1e-4)
+        np.testing.assert_allclose(sm.log_likelihood(net, grid, x, 2.5, probes=3, rng=1), lp,
+                                   rtol=0, atol=1e-4)
+
+    def test_matches_heun_reference(self):
+        # A briefly trained network (its Jacobian's trace is far from 0),
+        # against Heun's method written here with Net.jvp for the exact trace:
+        # log p(x) = log N(x(σ₁); 0, prior_std²·I) − ∫ σ·tr J dσ (likelihood.h).
+        data = sm.moons(500, noise=0.05, rng=0).standardize()
+        net = sm.Net(2, 16, 2, rng=3)
+        sm.Trainer(net, sm.Schedule.geometric(1.0, 0.05, 10), sm.Adam(net, lr=3e-3),
+                   128).fit(data, 300, rng=1)
+        grid = sm.Schedule.karras(1.0, 0.05, 30)
+        x = data.to_numpy()[:20]
+        std = math.sqrt(2.0)
+        exact = sm.log_likelihood(net, grid, x, prior_std=std)
+        basis = [np.tile(np.eye(2, dtype=np.float32)[j], (20, 1)) for j in range(2)]
+
+        def drift(y, sigma):  # dx/dσ and d/dσ of ∫ σ·tr J dσ
+            s = np.full(20, sigma, np.float32)
+            jvs = [net.jvp(y.astype(np.float32), s, e) for e in basis]
+            tr = sum(jv[:, j].astype(np.float64) for j, (_, jv) in enumerate(jvs))
+            return -sigma * jvs[0][0].astype(np.float64), sigma * tr
+        sig = grid.sigmas.astype(np.float64)[::-1]  # σ_L up to σ₁
+        y, integral = x.astype(np.float64), np.zeros(20)
+        for a, b in zip(sig[:-1], sig[1:]):
+            f1, g1 = drift(y, a)
+            f2, g2 = drift(y + (b - a) * f1, b)
+            y = y + (b - a) / 2 * (f1 + f2)
+            integral += (b - a) / 2 * (g1 + g2)
+        self.assertGreater(np.abs(integral).min(), 0.3)
+        np.testing.assert_allclose(exact, self.log_normal(y, std) - integral, rtol=0, atol=1e-4)
+        # Hutchinson's estimate with many probes is close to the exact trace and
+        # reproducible with the same seed.
+        est = sm.log_likelihood(net, grid, x, prior_std=std, probes=512, rng=4)
+        np.testing.assert_allclose(est, exact, rtol=0, atol=0.15)
+        self.assertFalse(np.array_equal(est, exact))
+        np.testing.assert_array_equal(
+            est, sm.log_likelihood(net, grid, x, prior_std=std, probes=512, rng=sm.Rng(4)))
+
+    def test_errors(self):
+        net = sm.Net(2, 8, 1, rng=0)
+        grid = sm.Schedule.karras(1.0, 0.05, 10)
+        x = np.zeros((4, 2), np.float32)
+        with self.assertRaises(sm.ShapeError):
+            sm.log_likelihood(net, grid, np.zeros((4, 3)))
+        with self.assertRaises(sm.InvalidArgumentError):
+            sm.log_likelihood(net, grid, x, probes=5000, rng=0)
+        with self.assertRaises(sm.InvalidArgumentError):
+            sm.log_likelihood(net, sm.Schedule([1.0]), x)
+        with self.assertRaises(sm.InvalidArgumentError):
+            sm.log_likelihood(net, grid, x, prior_std=float("nan"))
+        with self.assertRaises(sm.NonFiniteError):
+            sm.log_likelihood(net, grid, np.full((4, 2), np.nan))
+        with self.assertRaises(TypeError):
+            sm.log_likelihood(net, grid.sigmas, x)
 
 
 class MetricsTest(unittest.TestCase):
