@@ -64,16 +64,21 @@ static size_t exp_default_threads(void)
 }
 
 /* The lab's model and training on a data set: MLP dim/128/3, geometric
- * ladder sigma_max → 0.01 with 10 levels, Adam 1e-3, batch 256. On success
- * *net and *sched are the caller's. */
-static sm_status exp_train(const sm_dataset *data, double sigma_max, uint64_t steps,
-                           size_t threads, sm_rng *rng, int show_progress, sm_net **net,
-                           sm_schedule **sched, double *final_loss, double *train_s)
+ * ladder sigma_max → 0.01 with 10 levels, Adam 1e-3, batch 256. With
+ * ema_decay > 0 (and ema non-NULL) *ema also receives an exponential moving
+ * average of the weights. On success *net, *ema and *sched are the
+ * caller's. */
+static sm_status exp_train_ema(const sm_dataset *data, double sigma_max, uint64_t steps,
+                               size_t threads, sm_rng *rng, int show_progress, double ema_decay,
+                               sm_net **net, sm_net **ema, sm_schedule **sched,
+                               double *final_loss, double *train_s)
 {
     sm_optim *opt = NULL;
     sm_trainer *tr = NULL;
     *net = NULL;
     *sched = NULL;
+    if (ema)
+        *ema = NULL;
     sm_status st = sm_net_new(net, sm_dataset_dim(data), 128, 3, rng);
     if (st == SM_OK)
         st = sm_net_set_threads(*net, threads);
@@ -83,6 +88,11 @@ static sm_status exp_train(const sm_dataset *data, double sigma_max, uint64_t st
         st = sm_optim_new_adam(&opt, sm_net_num_params(*net), 1e-3, 0.9, 0.999, 1e-8, 0.0);
     if (st == SM_OK)
         st = sm_trainer_new(&tr, *net, *sched, opt, 256);
+    if (st == SM_OK && ema && ema_decay > 0) {
+        st = sm_net_clone(*net, ema);
+        if (st == SM_OK)
+            st = sm_trainer_set_ema(tr, *ema, ema_decay);
+    }
     if (st == SM_OK) {
         progress prog;
         progress_init(&prog, stderr, 1000);
@@ -98,8 +108,21 @@ static sm_status exp_train(const sm_dataset *data, double sigma_max, uint64_t st
         sm_net_free(*net);
         *sched = NULL;
         *net = NULL;
+        if (ema) {
+            sm_net_free(*ema);
+            *ema = NULL;
+        }
     }
     return st;
+}
+
+/* exp_train_ema() without the average. */
+static sm_status exp_train(const sm_dataset *data, double sigma_max, uint64_t steps,
+                           size_t threads, sm_rng *rng, int show_progress, sm_net **net,
+                           sm_schedule **sched, double *final_loss, double *train_s)
+{
+    return exp_train_ema(data, sigma_max, steps, threads, rng, show_progress, 0.0, net, NULL,
+                         sched, final_loss, train_s);
 }
 
 #endif

@@ -53,6 +53,11 @@ static void usage(FILE *f, const char *argv0)
             "  --snr X           predictor-corrector's target signal-to-noise ratio (default 0.16)\n"
             "  --init-std X      start of pc and ode: N(0, X^2 I) (default sqrt(2), the std of\n"
             "                    p_sigma_max for the standardized data; Langevin starts from N(0, I))\n"
+            "  --ema DECAY       sample from an exponential moving average of the weights\n"
+            "                    kept during training (e.g. 0.99; default off)\n"
+            "  --oracle-start    diagnosis: start pc and ode from the exact p_sigma_max (data\n"
+            "                    plus noise) instead of a Gaussian, to separate the prior's\n"
+            "                    error from the score's\n"
             "  --png PATH        precision against NFE as a line chart%s\n"
             "  --png-energy PATH energy distance (log10) against NFE\n"
             "  --help            this text\n",
@@ -104,6 +109,8 @@ int main(int argc, char **argv)
     /* p_σ₁ of standardized data has variance σ₁² + 1 per coordinate: with
      * the lab's σ₁ = 1 the VE prior N(0, σ₁²I) is far too narrow, and the
      * ODE, which cannot correct its start, would shrink the moons. */
+    double ema_decay = 0.0;
+    int oracle_start = 0;
     double snr = 0.16, init_std = sqrt(SIGMA_MAX * SIGMA_MAX + 1.0);
     const char *png = NULL, *png_energy = NULL;
     for (int i = 1; i < argc; i++) {
@@ -112,6 +119,8 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout, argv[0]);
             return 0;
+        } else if (!strcmp(a, "--oracle-start")) {
+            oracle_start = 1;
         } else if (!val) {
             fprintf(stderr, "%s: unknown option or missing value: %s (see --help)\n", PROG, a);
             return 2;
@@ -122,6 +131,9 @@ int main(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--snr") && (snr = strtod(val, &end)) > 0 && end && !*end &&
                    isfinite(snr)) {
+            i++;
+        } else if (!strcmp(a, "--ema") && (ema_decay = strtod(val, &end)) > 0 && ema_decay < 1 &&
+                   end && !*end) {
             i++;
         } else if (!strcmp(a, "--init-std") && (init_std = strtod(val, &end)) > 0 && end && !*end) {
             i++;
@@ -139,7 +151,7 @@ int main(int argc, char **argv)
     const size_t n = (size_t)n_samples;
     sm_rng *data_rng = NULL, *rng = NULL, *metric_rng = NULL, *fresh_rng = NULL;
     sm_dataset *data = NULL, *fresh = NULL;
-    sm_net *net = NULL;
+    sm_net *net = NULL, *ema = NULL;
     sm_schedule *sched = NULL, *grid = NULL;
     sm_sampler *smp = NULL;
     float *samples = malloc(n * 2 * sizeof *samples);
@@ -162,11 +174,11 @@ int main(int argc, char **argv)
     memcpy(fresh_pts, sm_dataset_data(fresh), n * 2 * sizeof *fresh_pts);
     EXP_TRY(PROG, sm_dataset_standardize_points(data, fresh_pts, n, 2));
     double final_loss = NAN, train_s = 0;
-    EXP_TRY(PROG, exp_train(data, SIGMA_MAX, train_steps, threads, rng, isatty(2), &net, &sched,
-                            &final_loss, &train_s));
-    fprintf(stderr, "%s: trained %llu steps in %.2f s (final loss %.4f), %zu threads, BLIS '%s'\n",
+    EXP_TRY(PROG, exp_train_ema(data, SIGMA_MAX, train_steps, threads, rng, isatty(2), ema_decay,
+                                &net, &ema, &sched, &final_loss, &train_s));
+    fprintf(stderr, "%s: trained %llu steps in %.2f s (final loss %.4f), %zu threads, BLIS '%s'%s\n",
             PROG, (unsigned long long)train_steps, train_s, final_loss, threads,
-            sm_blas_config());
+            sm_blas_config(), ema ? ", sampling from the weights' moving average" : "");
 
     const float *real = sm_dataset_data(data);
     const size_t n_real = sm_dataset_size(data);
@@ -180,9 +192,19 @@ int main(int argc, char **argv)
     printf("%-10s %6s %6s %8s %9.4f %10.4f %9.5f\n", "true-data", "-", "-", "-", cov, p, e);
     for (size_t k = 0; k < N_KIND; k++) {
         for (size_t b = 0; b < N_B; b++) {
-            EXP_TRY(PROG, configure(&smp, net, &grid, kinds[k], budgets[b], snr, kinds[k] == SM_SAMPLER_LANGEVIN ? 0 : init_std));
+            EXP_TRY(PROG, configure(&smp, ema ? ema : net, &grid, kinds[k], budgets[b], snr, kinds[k] == SM_SAMPLER_LANGEVIN ? 0 : init_std));
+            const int oracle = oracle_start && kinds[k] != SM_SAMPLER_LANGEVIN;
+            if (oracle) /* exact p_σ₁: data points plus N(0, σ₁²I) noise */
+                for (size_t i = 0; i < n; i++) {
+                    size_t j = (size_t)(sm_rng_uniform(rng) * (double)n_real) % n_real;
+                    for (int c = 0; c < 2; c++)
+                        samples[i * 2 + c] = real[j * 2 + c] + (float)(SIGMA_MAX * sm_rng_normal(rng));
+                }
             double t0 = progress_now();
-            EXP_TRY(PROG, sm_sampler_run(smp, rng, samples, n, 2));
+            if (oracle)
+                EXP_TRY(PROG, sm_sampler_run_from(smp, rng, samples, n, 2));
+            else
+                EXP_TRY(PROG, sm_sampler_run(smp, rng, samples, n, 2));
             double t = progress_now() - t0;
             size_t nonfinite = 0;
             EXP_TRY(PROG, sm_metric_coverage_precision(real, n_real, samples, n, 2, 0.15, &cov,
@@ -241,6 +263,7 @@ fail:
     sm_sampler_free(smp);
     sm_schedule_free(grid);
     sm_schedule_free(sched);
+    sm_net_free(ema);
     sm_net_free(net);
     sm_dataset_free(fresh);
     sm_dataset_free(data);
