@@ -1291,6 +1291,147 @@ START_TEST(model_functions)
 }
 END_TEST
 
+/* ---- net.h (sm_net_jvp), train.h (SSM, per-level), likelihood.h ---------- */
+
+START_TEST(beyond_the_lab_functions)
+{
+    rig g;
+    rig_make(&g);
+    float x[8] = {0, 1, 2, 3, -1, -2, 0.5f, 0.25f}, s[4] = {0.5f, 0.5f, 0.1f, 1.0f};
+    float e[8] = {0.1f, -0.2f, 0.3f, 0, 1, -1, 0.5f, 0.5f}, v[8] = {1, 0, 0, 1, 1, 1, -1, 0.5f};
+    float out[8], jv[8];
+    double loss = -7, losses[10], lp[4];
+    const float bad_v[] = {NAN, INFINITY, -INFINITY};
+
+    /* sm_net_jvp */
+    BAD(sm_net_jvp(NULL, x, s, v, 4, 2, out, jv), SM_ERR_INVALID_ARG);
+    BAD(sm_net_jvp(g.net, NULL, s, v, 4, 2, out, jv), SM_ERR_INVALID_ARG);
+    BAD(sm_net_jvp(g.net, x, NULL, v, 4, 2, out, jv), SM_ERR_INVALID_ARG);
+    BAD(sm_net_jvp(g.net, x, s, NULL, 4, 2, out, jv), SM_ERR_INVALID_ARG);
+    BAD(sm_net_jvp(g.net, x, s, v, 4, 2, out, NULL), SM_ERR_INVALID_ARG);
+    BAD(sm_net_jvp(g.net, x, s, v, 0, 2, out, jv), SM_ERR_INVALID_ARG);
+    BAD(sm_net_jvp(g.net, x, s, v, 4, 3, out, jv), SM_ERR_SHAPE);
+    BAD(sm_net_jvp(g.net, x, s, v, HUGE_N, 2, out, jv), SM_ERR_OVERFLOW);
+    BAD(sm_net_jvp(g.net, x, s, v, SIZE_MAX, 2, out, jv), SM_ERR_OVERFLOW);
+    for (int i = 0; i < 3; i++) {
+        x[5] = bad_v[i];
+        BAD(sm_net_jvp(g.net, x, s, v, 4, 2, out, jv), SM_ERR_NONFINITE);
+        x[5] = -2;
+        v[2] = bad_v[i];
+        BAD(sm_net_jvp(g.net, x, s, v, 4, 2, out, jv), SM_ERR_NONFINITE);
+        v[2] = 0;
+        s[3] = bad_v[i];
+        BAD(sm_net_jvp(g.net, x, s, v, 4, 2, out, jv), SM_ERR_INVALID_ARG);
+        s[3] = 1.0f;
+    }
+    s[0] = 0.0f;
+    BAD(sm_net_jvp(g.net, x, s, v, 4, 2, out, jv), SM_ERR_INVALID_ARG);
+    s[0] = 0.5f;
+
+    /* sm_ssm_loss */
+    BAD(sm_ssm_loss(NULL, x, s, e, v, 4, 2, 0, &loss), SM_ERR_INVALID_ARG);
+    BAD(sm_ssm_loss(g.net, NULL, s, e, v, 4, 2, 0, &loss), SM_ERR_INVALID_ARG);
+    BAD(sm_ssm_loss(g.net, x, NULL, e, v, 4, 2, 0, &loss), SM_ERR_INVALID_ARG);
+    BAD(sm_ssm_loss(g.net, x, s, NULL, v, 4, 2, 0, &loss), SM_ERR_INVALID_ARG);
+    BAD(sm_ssm_loss(g.net, x, s, e, NULL, 4, 2, 0, &loss), SM_ERR_INVALID_ARG);
+    BAD(sm_ssm_loss(g.net, x, s, e, v, 4, 2, 0, NULL), SM_ERR_INVALID_ARG);
+    BAD(sm_ssm_loss(g.net, x, s, e, v, 0, 2, 0, &loss), SM_ERR_INVALID_ARG);
+    BAD(sm_ssm_loss(g.net, x, s, e, v, 4, 1, 0, &loss), SM_ERR_SHAPE);
+    BAD(sm_ssm_loss(g.net, x, s, e, v, HUGE_N, 2, 1, &loss), SM_ERR_OVERFLOW);
+    for (int i = 0; i < 3; i++) {
+        e[4] = bad_v[i];
+        BAD(sm_ssm_loss(g.net, x, s, e, v, 4, 2, 1, &loss), SM_ERR_NONFINITE);
+        e[4] = 1;
+        v[4] = bad_v[i];
+        BAD(sm_ssm_loss(g.net, x, s, e, v, 4, 2, 1, &loss), SM_ERR_NONFINITE);
+        v[4] = 1;
+        s[2] = bad_v[i];
+        BAD(sm_ssm_loss(g.net, x, s, e, v, 4, 2, 1, &loss), SM_ERR_INVALID_ARG);
+        s[2] = 0.1f;
+    }
+    ck_assert_double_eq(loss, -7);
+
+    /* sm_dsm_loss_per_level */
+    const float *data = sm_dataset_data(g.ds);
+    BAD(sm_dsm_loss_per_level(NULL, g.sched, data, 8, 2, g.rng, losses, 10), SM_ERR_INVALID_ARG);
+    BAD(sm_dsm_loss_per_level(g.net, NULL, data, 8, 2, g.rng, losses, 10), SM_ERR_INVALID_ARG);
+    BAD(sm_dsm_loss_per_level(g.net, g.sched, NULL, 8, 2, g.rng, losses, 10), SM_ERR_INVALID_ARG);
+    BAD(sm_dsm_loss_per_level(g.net, g.sched, data, 8, 2, NULL, losses, 10), SM_ERR_INVALID_ARG);
+    BAD(sm_dsm_loss_per_level(g.net, g.sched, data, 8, 2, g.rng, NULL, 10), SM_ERR_INVALID_ARG);
+    BAD(sm_dsm_loss_per_level(g.net, g.sched, data, 0, 2, g.rng, losses, 10), SM_ERR_INVALID_ARG);
+    BAD(sm_dsm_loss_per_level(g.net, g.sched, data, 8, 3, g.rng, losses, 10), SM_ERR_SHAPE);
+    BAD(sm_dsm_loss_per_level(g.net, g.sched, data, 8, 2, g.rng, losses, 9), SM_ERR_SHAPE);
+    BAD(sm_dsm_loss_per_level(g.net, g.sched, data, 8, 2, g.rng, losses, SIZE_MAX), SM_ERR_SHAPE);
+    BAD(sm_dsm_loss_per_level(g.net, g.sched, data, HUGE_N, 2, g.rng, losses, 10),
+        SM_ERR_OVERFLOW);
+    x[0] = NAN;
+    BAD(sm_dsm_loss_per_level(g.net, g.sched, x, 4, 2, g.rng, losses, 10), SM_ERR_NONFINITE);
+    x[0] = 0;
+
+    /* sm_trainer_set_objective */
+    BAD(sm_trainer_set_objective(NULL, SM_OBJECTIVE_SSM_VR), SM_ERR_INVALID_ARG);
+    BAD(sm_trainer_set_objective(g.tr, (sm_objective)2), SM_ERR_INVALID_ARG);
+    BAD(sm_trainer_set_objective(g.tr, (sm_objective)-1), SM_ERR_INVALID_ARG);
+
+    /* sm_log_likelihood */
+    BAD(sm_log_likelihood(NULL, g.sched, x, 4, 2, 0, 0, NULL, lp), SM_ERR_INVALID_ARG);
+    BAD(sm_log_likelihood(g.net, NULL, x, 4, 2, 0, 0, NULL, lp), SM_ERR_INVALID_ARG);
+    BAD(sm_log_likelihood(g.net, g.sched, NULL, 4, 2, 0, 0, NULL, lp), SM_ERR_INVALID_ARG);
+    BAD(sm_log_likelihood(g.net, g.sched, x, 4, 2, 0, 0, NULL, NULL), SM_ERR_INVALID_ARG);
+    BAD(sm_log_likelihood(g.net, g.sched, x, 0, 2, 0, 0, NULL, lp), SM_ERR_INVALID_ARG);
+    BAD(sm_log_likelihood(g.net, g.sched, x, 4, 5, 0, 0, NULL, lp), SM_ERR_SHAPE);
+    BAD(sm_log_likelihood(g.net, g.sched, x, HUGE_N, 2, 0, 0, NULL, lp), SM_ERR_OVERFLOW);
+    BAD(sm_log_likelihood(g.net, g.sched, x, 4, 2, INFINITY, 0, NULL, lp), SM_ERR_INVALID_ARG);
+    BAD(sm_log_likelihood(g.net, g.sched, x, 4, 2, NAN, 0, NULL, lp), SM_ERR_INVALID_ARG);
+    BAD(sm_log_likelihood(g.net, g.sched, x, 4, 2, 0, 1, NULL, lp), SM_ERR_INVALID_ARG);
+    BAD(sm_log_likelihood(g.net, g.sched, x, 4, 2, 0, SIZE_MAX, g.rng, lp), SM_ERR_INVALID_ARG);
+    for (int i = 0; i < 3; i++) {
+        x[7] = bad_v[i];
+        BAD(sm_log_likelihood(g.net, g.sched, x, 4, 2, 0, 0, NULL, lp), SM_ERR_NONFINITE);
+    }
+    x[7] = 0.25f;
+
+    /* NaN or huge parameters: every new function fails cleanly. */
+    const size_t np = sm_net_num_params(g.net);
+    float *saved = malloc(np * sizeof(float));
+    memcpy(saved, sm_net_params(g.net), np * sizeof(float));
+    const float poison[] = {NAN, INFINITY, 1e30f};
+    for (int i = 0; i < 3; i++) {
+        for (size_t k = 0; k < np; k += 7)
+            sm_net_params(g.net)[k] = poison[i];
+        BAD(sm_net_jvp(g.net, x, s, v, 4, 2, out, jv), SM_ERR_NONFINITE);
+        ck_assert_ok(sm_net_zero_grad(g.net));
+        BAD(sm_ssm_loss(g.net, x, s, e, v, 4, 2, 1, &loss), SM_ERR_DIVERGED);
+        for (size_t k = 0; k < np; k++)
+            ck_assert_float_eq(sm_net_grads(g.net)[k], 0.0f); /* nothing added */
+        BAD(sm_dsm_loss_per_level(g.net, g.sched, data, 8, 2, g.rng, losses, 10), SM_ERR_DIVERGED);
+        BAD(sm_log_likelihood(g.net, g.sched, x, 4, 2, 0, 0, NULL, lp), SM_ERR_DIVERGED);
+        BAD(sm_log_likelihood(g.net, g.sched, x, 4, 2, 0, 2, g.rng, lp), SM_ERR_DIVERGED);
+        ck_assert_ok(sm_trainer_set_objective(g.tr, SM_OBJECTIVE_SSM_VR));
+        uint64_t steps = sm_optim_steps(g.opt);
+        BAD(sm_trainer_step(g.tr, x, 4, 2, g.rng, &loss), SM_ERR_DIVERGED);
+        ck_assert_uint_eq(sm_optim_steps(g.opt), steps);
+        ck_assert_ok(sm_trainer_set_objective(g.tr, SM_OBJECTIVE_DSM));
+        memcpy(sm_net_params(g.net), saved, np * sizeof(float));
+    }
+    free(saved);
+
+    /* Still usable, and the new functions work on the same handles. */
+    ck_assert_ok(sm_net_jvp(g.net, x, s, v, 4, 2, out, jv));
+    ck_assert_ok(sm_ssm_loss(g.net, x, s, e, v, 4, 2, 1, &loss));
+    ck_assert(isfinite(loss));
+    ck_assert_ok(sm_dsm_loss_per_level(g.net, g.sched, data, 8, 2, g.rng, losses, 10));
+    ck_assert_ok(sm_log_likelihood(g.net, g.sched, x, 4, 2, 0, 2, g.rng, lp));
+    ck_assert(isfinite(lp[3]));
+    ck_assert_ok(sm_trainer_set_objective(g.tr, SM_OBJECTIVE_SSM_VR));
+    ck_assert_ok(sm_trainer_step(g.tr, x, 4, 2, g.rng, &loss));
+    ck_assert(isfinite(loss));
+    ck_assert_ok(sm_trainer_set_objective(g.tr, SM_OBJECTIVE_DSM));
+    rig_still_usable(&g);
+    rig_free(&g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hostile");
@@ -1306,6 +1447,7 @@ int main(void)
     tcase_add_test(tc, nonfinite_parameters);
     tcase_add_test(tc, optim_functions);
     tcase_add_test(tc, train_functions);
+    tcase_add_test(tc, beyond_the_lab_functions);
     tcase_add_test(tc, sampler_functions);
     tcase_add_test(tc, model_functions);
     suite_add_tcase(s, tc);
