@@ -52,4 +52,13 @@ void *sm__calloc(size_t n, size_t size);
 /* Index of the first non-finite value in x[0..n), or n if all are finite. */
 size_t sm__first_nonfinite(const float *x, size_t n);
 
+/* SM_ERR_NONFINITE naming "name[row][col]" for the first non-finite value
+ * of the n × dim array x (n·dim must not overflow), else SM_OK. */
+sm_status sm__check_points(const float *x, size_t n, size_t dim, const char *name,
+                           const char *fn);
+
+/* SM_ERR_INVALID_ARG naming the first of n noise levels that is not finite
+ * and > 0, else SM_OK. */
+sm_status sm__check_sigmas(const float *sigma, size_t n, const char *fn);
+
 #endif /* SCOREMATCH_INTERNAL_H */

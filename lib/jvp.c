@@ -168,20 +168,12 @@ sm_status sm_net_jvp(sm_net *net, const float *x, const float *sigma, const floa
     if (sm__array_too_big(n, dim, sizeof(float)))
         return sm__error(SM_ERR_OVERFLOW, "%s: n*dim overflows", fn);
     const size_t total = n * dim;
-    size_t bad = sm__first_nonfinite(x, total);
-    if (bad < total)
-        return sm__error(SM_ERR_NONFINITE, "%s: x[%zu][%zu] is not finite", fn, bad / dim,
-                         bad % dim);
-    if ((bad = sm__first_nonfinite(v, total)) < total)
-        return sm__error(SM_ERR_NONFINITE, "%s: v[%zu][%zu] is not finite", fn, bad / dim,
-                         bad % dim);
-    for (size_t r = 0; r < n; r++)
-        if (!(sigma[r] > 0.0f) || !isfinite(sigma[r]))
-            return sm__error(SM_ERR_INVALID_ARG, "%s: sigma[%zu] = %g must be finite and > 0", fn,
-                             r, (double)sigma[r]);
+    sm_status st;
+    if ((st = sm__check_points(x, n, dim, "x", fn)) || (st = sm__check_points(v, n, dim, "v", fn)) ||
+        (st = sm__check_sigmas(sigma, n, fn)))
+        return st;
     sm__jvp_ws w;
-    sm_status st = sm__jvp_ws_init(&w, net, fn);
-    if (st)
+    if ((st = sm__jvp_ws_init(&w, net, fn)))
         return st;
     float *tmp = out ? NULL : sm__calloc((size_t)SM__JVP_BLOCK * dim, sizeof(float));
     if (!out && !tmp) {
@@ -195,7 +187,7 @@ sm_status sm_net_jvp(sm_net *net, const float *x, const float *sigma, const floa
     }
     free(tmp);
     sm__jvp_ws_free(&w);
-    bad = sm__first_nonfinite(jv, total);
+    size_t bad = sm__first_nonfinite(jv, total);
     if (bad == total && out)
         bad = sm__first_nonfinite(out, total);
     if (bad < total)

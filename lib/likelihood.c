@@ -80,10 +80,9 @@ sm_status sm_log_likelihood(sm_net *net, const sm_schedule *grid, const float *x
         return sm__error(SM_ERR_INVALID_ARG, "%s: Hutchinson probes need an rng", fn);
     if (sm__array_too_big(n, dim, sizeof(float)))
         return sm__error(SM_ERR_OVERFLOW, "%s: n*dim overflows", fn);
-    size_t bad = sm__first_nonfinite(x, n * dim);
-    if (bad < n * dim)
-        return sm__error(SM_ERR_NONFINITE, "%s: x[%zu][%zu] is not finite", fn, bad / dim,
-                         bad % dim);
+    sm_status st = sm__check_points(x, n, dim, "x", fn);
+    if (st)
+        return st;
     const float *sig = sm__schedule_sigmas(grid);
     const double pstd = prior_std > 0.0 ? prior_std : (double)sig[0];
 
@@ -92,8 +91,7 @@ sm_status sm_log_likelihood(sm_net *net, const sm_schedule *grid, const float *x
     if (probes && sm__mul_size(bd, probes, &probe_len))
         return sm__error(SM_ERR_OVERFLOW, "%s: too many probes for dim %zu", fn, dim);
     ctx c = {.net = net, .dim = dim, .probes = probes};
-    sm_status st = sm__jvp_ws_init(&c.ws, net, fn);
-    if (st)
+    if ((st = sm__jvp_ws_init(&c.ws, net, fn)))
         return st;
     float *buf = sm__calloc(bd * 7 + B, sizeof(float));
     float *probe = probes ? sm__calloc(probe_len, sizeof(float)) : NULL;

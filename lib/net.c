@@ -534,16 +534,12 @@ static sm_status check_io(sm_net *net, const float *x, const float *sigma, float
                          net->dim);
     if (sm__array_too_big(n, dim, sizeof(float)))
         return sm__error(SM_ERR_OVERFLOW, "%s: n*dim overflows", fn);
-    const size_t total = n * dim;
-    size_t bad = sm__first_nonfinite(x, total);
-    if (bad < total)
-        return sm__error(SM_ERR_NONFINITE, "%s: x[%zu][%zu] is not finite", fn, bad / dim,
-                         bad % dim);
+    sm_status st = sm__check_points(x, n, dim, "x", fn);
+    if (st)
+        return st;
     if (sigma) {
-        for (size_t r = 0; r < n; r++)
-            if (!(sigma[r] > 0.0f) || !isfinite(sigma[r]))
-                return sm__error(SM_ERR_INVALID_ARG, "%s: sigma[%zu] = %g must be finite and > 0",
-                                 fn, r, (double)sigma[r]);
+        if ((st = sm__check_sigmas(sigma, n, fn)))
+            return st;
     } else if (!(sigma1 > 0.0f) || !isfinite(sigma1)) {
         return sm__error(SM_ERR_INVALID_ARG, "%s: sigma = %g must be finite and > 0", fn,
                          (double)sigma1);

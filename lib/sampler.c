@@ -473,8 +473,7 @@ sm_status sm_sampler_run_from(sm_sampler *s, sm_rng *rng, float *x, size_t n, si
     sm_status st = check_run(s, rng, x, n, dim, fn);
     if (st)
         return st;
-    size_t bad = sm__first_nonfinite(x, n * dim);
-    if (bad < n * dim)
-        return sm__error(SM_ERR_NONFINITE, "%s: x[%zu][%zu] is not finite", fn, bad / dim, bad % dim);
+    if ((st = sm__check_points(x, n, dim, "x", fn)))
+        return st;
     return sample(s, rng, x, n, dim, fn);
 }

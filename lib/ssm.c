@@ -93,20 +93,10 @@ sm_status sm_ssm_loss(sm_net *net, const float *x, const float *sigma, const flo
         return sm__error(SM_ERR_SHAPE, "%s: dim %zu, the network has %zu", fn, dim, net->dim);
     if (sm__array_too_big(n, dim, 4 * sizeof(float)))
         return sm__error(SM_ERR_OVERFLOW, "%s: n*dim overflows", fn);
-    const size_t total = n * dim;
-    const struct {
-        const float *p;
-        const char *name;
-    } arrays[3] = {{x, "x"}, {eps, "eps"}, {v, "v"}};
-    for (int a = 0; a < 3; a++) {
-        size_t bad = sm__first_nonfinite(arrays[a].p, total);
-        if (bad < total)
-            return sm__error(SM_ERR_NONFINITE, "%s: %s[%zu][%zu] is not finite", fn,
-                             arrays[a].name, bad / dim, bad % dim);
-    }
-    for (size_t r = 0; r < n; r++)
-        if (!(sigma[r] > 0.0f) || !isfinite(sigma[r]))
-            return sm__error(SM_ERR_INVALID_ARG, "%s: sigma[%zu] = %g must be finite and > 0", fn,
-                             r, (double)sigma[r]);
+    sm_status st;
+    if ((st = sm__check_points(x, n, dim, "x", fn)) ||
+        (st = sm__check_points(eps, n, dim, "eps", fn)) ||
+        (st = sm__check_points(v, n, dim, "v", fn)) || (st = sm__check_sigmas(sigma, n, fn)))
+        return st;
     return sm__ssm_core(net, x, sigma, eps, v, n, dim, with_grad, loss, fn);
 }

@@ -75,14 +75,9 @@ sm_status sm_dsm_loss(sm_net *net, const float *x, const float *sigma, const flo
     size_t bad = sm__first_nonfinite(eps, total);
     if (bad < total)
         return sm__error(SM_ERR_NONFINITE, "%s: eps[%zu] is not finite", fn, bad);
-    bad = sm__first_nonfinite(x, total);
-    if (bad < total)
-        return sm__error(SM_ERR_NONFINITE, "%s: x[%zu][%zu] is not finite", fn, bad / dim,
-                         bad % dim);
-    for (size_t r = 0; r < n; r++)
-        if (!(sigma[r] > 0.0f) || !isfinite(sigma[r]))
-            return sm__error(SM_ERR_INVALID_ARG, "%s: sigma[%zu] = %g must be finite and > 0", fn,
-                             r, (double)sigma[r]);
+    sm_status st;
+    if ((st = sm__check_points(x, n, dim, "x", fn)) || (st = sm__check_sigmas(sigma, n, fn)))
+        return st;
     dsm_scratch s;
     float *buf = sm__calloc(total, 3 * sizeof(float));
     if (!buf)
@@ -90,7 +85,7 @@ sm_status sm_dsm_loss(sm_net *net, const float *x, const float *sigma, const flo
     s.xt = buf;
     s.out = buf + total;
     s.dout = buf + 2 * total;
-    sm_status st = dsm_core(net, x, sigma, eps, n, dim, with_grad, loss, &s, fn);
+    st = dsm_core(net, x, sigma, eps, n, dim, with_grad, loss, &s, fn);
     free(buf);
     return st;
 }
@@ -110,17 +105,15 @@ sm_status sm_dsm_loss_per_level(sm_net *net, const sm_schedule *sched, const flo
     if (sm__array_too_big(n, dim, 4 * sizeof(float)))
         return sm__error(SM_ERR_OVERFLOW, "%s: n*dim overflows", fn);
     const size_t total = n * dim;
-    size_t bad = sm__first_nonfinite(x, total);
-    if (bad < total)
-        return sm__error(SM_ERR_NONFINITE, "%s: x[%zu][%zu] is not finite", fn, bad / dim,
-                         bad % dim);
+    sm_status st = sm__check_points(x, n, dim, "x", fn);
+    if (st)
+        return st;
     float *buf = sm__calloc(total * 4 + n, sizeof(float));
     if (!buf)
         return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
     dsm_scratch s = {buf, buf + total, buf + 2 * total};
     float *eps = buf + 3 * total, *sigma = buf + 4 * total;
     const float *ladder = sm__schedule_sigmas(sched);
-    sm_status st = SM_OK;
     for (size_t i = 0; i < levels && !st; i++) {
         for (size_t r = 0; r < n; r++)
             sigma[r] = ladder[i];
@@ -293,10 +286,8 @@ sm_status sm_trainer_step(sm_trainer *tr, const float *x, size_t n, size_t dim, 
         return st;
     if (!x || n == 0 || n > tr->batch)
         return sm__error(SM_ERR_INVALID_ARG, "%s: need 1..%zu rows (got %zu)", fn, tr->batch, n);
-    size_t bad = sm__first_nonfinite(x, n * dim);
-    if (bad < n * dim)
-        return sm__error(SM_ERR_NONFINITE, "%s: x[%zu][%zu] is not finite", fn, bad / dim,
-                         bad % dim);
+    if ((st = sm__check_points(x, n, dim, "x", fn)))
+        return st;
     memcpy(tr->xb, x, n * dim * sizeof(float));
     double l = 0.0;
     st = train_rows(tr, n, rng, &l, fn);
