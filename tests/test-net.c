@@ -115,36 +115,56 @@ START_TEST(blis_matches_reference)
 }
 END_TEST
 
-/* Loss at the current parameters for fixed (x, σ, ε). */
-static double loss_at(sm_net *net, const float *x, const float *sig, const float *eps, size_t n,
-                      size_t d)
+/* Fixed inputs of a loss: points, noise levels, perturbation, projections. */
+typedef struct {
+    int ssm; /* 0: sm_dsm_loss, 1: sm_ssm_loss */
+    size_t n, d;
+    float x[6 * 8], sig[6], eps[6 * 8], v[6 * 8];
+} loss_inputs;
+
+static void loss_inputs_draw(loss_inputs *in, int ssm, size_t d, uint64_t seed)
+{
+    sm_rng *r;
+    in->ssm = ssm;
+    in->n = 6;
+    in->d = d;
+    ck_assert_ok(sm_rng_new(&r, seed));
+    ck_assert_ok(sm_rng_fill_normal(r, in->x, in->n * d, 0, 1));
+    ck_assert_ok(sm_rng_fill_normal(r, in->eps, in->n * d, 0, 1));
+    ck_assert_ok(sm_rng_fill_normal(r, in->v, in->n * d, 0, 1));
+    for (size_t i = 0; i < in->n; i++)
+        in->sig[i] = (float)(0.05 + 0.9 * sm_rng_uniform(r));
+    sm_rng_free(r);
+}
+
+/* The loss at the current parameters, adding its gradient if asked. */
+static double loss_of(sm_net *net, const loss_inputs *in, int with_grad)
 {
     double l;
-    ck_assert_ok(sm_dsm_loss(net, x, sig, eps, n, d, 0, &l));
+    if (in->ssm)
+        ck_assert_ok(sm_ssm_loss(net, in->x, in->sig, in->eps, in->v, in->n, in->d, with_grad, &l));
+    else
+        ck_assert_ok(sm_dsm_loss(net, in->x, in->sig, in->eps, in->n, in->d, with_grad, &l));
     return l;
 }
 
-/* Gradient of net + DSM loss against central differences, on the reference
- * path (double accumulation) so that float rounding stays far below the
- * tolerance while a wrong or missing term (a SiLU' factor, a bias sum, a
- * transposed product) is far above it. */
-static void gradient_check(size_t d, size_t width, size_t depth, int use_blis)
+/* Gradient of net + loss (DSM, or SSM through the hand-written Jacobian-
+ * vector product and its reverse pass) against central differences in
+ * every parameter, on the reference path (double accumulation) so that
+ * float rounding stays far below the tolerance while a wrong or missing
+ * term (a SiLU' or SiLU'' factor, a bias sum, a transposed product) is far
+ * above it. */
+static void gradient_check(int ssm, size_t d, size_t width, size_t depth, int use_blis)
 {
-    sm_net *net = make_net(d, width, depth, 100 + d);
+    sm_net *net = make_net(d, width, depth, (ssm ? 300 : 100) + d);
     if (!use_blis)
         ck_assert_ok(sm__net_use_reference(net, 1));
-    enum { N = 6 };
-    float x[N * 8], sig[N], eps[N * 8];
-    sm_rng *r;
-    ck_assert_ok(sm_rng_new(&r, 7));
-    ck_assert_ok(sm_rng_fill_normal(r, x, N * d, 0, 1));
-    ck_assert_ok(sm_rng_fill_normal(r, eps, N * d, 0, 1));
-    for (size_t i = 0; i < N; i++)
-        sig[i] = (float)(0.05 + 0.9 * sm_rng_uniform(r));
-    ck_assert_ok(sm_net_reserve(net, N));
+    loss_inputs in;
+    loss_inputs_draw(&in, ssm, d, ssm ? 17 : 7);
+    ck_assert_ok(sm_net_reserve(net, in.n));
     ck_assert_ok(sm_net_zero_grad(net));
-    double l0;
-    ck_assert_ok(sm_dsm_loss(net, x, sig, eps, N, d, 1, &l0));
+    loss_of(net, &in, 1);
+    const double tol = ssm ? 3e-3 : 2e-3;
     size_t np = sm_net_num_params(net);
     float *p = sm_net_params(net);
     const float *g = sm_net_grads(net);
@@ -155,28 +175,29 @@ static void gradient_check(size_t d, size_t width, size_t depth, int use_blis)
     for (size_t i = 0; i < np; i++) {
         float keep = p[i];
         p[i] = keep + h;
-        double lp = loss_at(net, x, sig, eps, N, d);
+        double lp = loss_of(net, &in, 0);
         p[i] = keep - h;
-        double lm = loss_at(net, x, sig, eps, N, d);
+        double lm = loss_of(net, &in, 0);
         p[i] = keep;
         double num = (lp - lm) / (2.0 * (double)h);
-        ck_assert_msg(fabs(num - g[i]) <= 2e-3 * gmax + 1e-5,
-                      "shape (%zu,%zu,%zu) param %zu: analytic %g numeric %g", d, width, depth, i,
-                      (double)g[i], num);
+        ck_assert_msg(fabs(num - g[i]) <= tol * gmax + 1e-5,
+                      "%s, shape (%zu,%zu,%zu) param %zu: analytic %g numeric %g",
+                      ssm ? "SSM" : "DSM", d, width, depth, i, (double)g[i], num);
         num2 += num * num;
         diff2 += (num - g[i]) * (num - g[i]);
     }
-    ck_assert_double_lt(sqrt(diff2 / num2), use_blis ? 1e-2 : 2e-3);
-    sm_rng_free(r);
+    ck_assert_double_lt(sqrt(diff2 / num2), use_blis ? 1e-2 : tol);
     sm_net_free(net);
 }
 
 START_TEST(gradient_matches_finite_differences)
 {
-    gradient_check(1, 8, 1, 0);
-    gradient_check(3, 16, 2, 0);
-    gradient_check(5, 7, 3, 0);
-    gradient_check(2, 12, 2, 1);
+    for (int ssm = 0; ssm < 2; ssm++) {
+        gradient_check(ssm, 1, 8, 1, 0);
+        gradient_check(ssm, 3, 16, 2, 0);
+        gradient_check(ssm, 5, 7, 3, 0);
+        gradient_check(ssm, 2, 12, 2, 1);
+    }
 }
 END_TEST
 
@@ -231,73 +252,30 @@ START_TEST(jvp_matches_finite_differences)
 }
 END_TEST
 
-/* Gradient of the sliced score matching loss (through the hand-written
- * forward-mode derivative and its reverse pass) against central
- * differences in every parameter. */
-static void ssm_gradient_check(size_t d, size_t width, size_t depth, int use_blis)
+/* The sliced score matching loss is σ²(vᵀJv + ½‖s‖²)/(n·d) with J·v and s
+ * from sm_net_jvp at the perturbed points; its gradient is checked in
+ * gradient_matches_finite_differences. */
+START_TEST(ssm_loss_value)
 {
-    sm_net *net = make_net(d, width, depth, 300 + d);
-    if (!use_blis)
-        ck_assert_ok(sm__net_use_reference(net, 1));
-    enum { N = 6 };
-    float x[N * 8], sig[N], eps[N * 8], v[N * 8];
-    sm_rng *r;
-    ck_assert_ok(sm_rng_new(&r, 17));
-    ck_assert_ok(sm_rng_fill_normal(r, x, N * d, 0, 1));
-    ck_assert_ok(sm_rng_fill_normal(r, eps, N * d, 0, 1));
-    ck_assert_ok(sm_rng_fill_normal(r, v, N * d, 0, 1));
-    for (size_t i = 0; i < N; i++)
-        sig[i] = (float)(0.05 + 0.9 * sm_rng_uniform(r));
-    ck_assert_ok(sm_net_zero_grad(net));
-    double l0;
-    ck_assert_ok(sm_ssm_loss(net, x, sig, eps, v, N, d, 1, &l0));
-    size_t np = sm_net_num_params(net);
-    float *p = sm_net_params(net);
-    const float *g = sm_net_grads(net);
-    double num2 = 0, diff2 = 0, gmax = 0;
-    for (size_t i = 0; i < np; i++)
-        gmax = fmax(gmax, fabs(g[i]));
-    const float h = 1e-2f;
-    for (size_t i = 0; i < np; i++) {
-        float keep = p[i];
-        double lp, lm;
-        p[i] = keep + h;
-        ck_assert_ok(sm_ssm_loss(net, x, sig, eps, v, N, d, 0, &lp));
-        p[i] = keep - h;
-        ck_assert_ok(sm_ssm_loss(net, x, sig, eps, v, N, d, 0, &lm));
-        p[i] = keep;
-        double num = (lp - lm) / (2.0 * (double)h);
-        ck_assert_msg(fabs(num - g[i]) <= 3e-3 * gmax + 1e-5,
-                      "shape (%zu,%zu,%zu) param %zu: analytic %g numeric %g", d, width, depth, i,
-                      (double)g[i], num);
-        num2 += num * num;
-        diff2 += (num - g[i]) * (num - g[i]);
-    }
-    ck_assert_double_lt(sqrt(diff2 / num2), use_blis ? 1e-2 : 3e-3);
-    /* The loss itself: σ²(vᵀJv + ½‖s‖²) from sm_net_jvp by hand. */
-    float xt[N * 8], out[N * 8], jv[N * 8];
-    for (size_t i = 0; i < N; i++)
+    const size_t d = 3;
+    sm_net *net = make_net(d, 16, 2, 5);
+    loss_inputs in;
+    loss_inputs_draw(&in, 1, d, 23);
+    const double l0 = loss_of(net, &in, 0);
+    float xt[6 * 8], out[6 * 8], jv[6 * 8];
+    for (size_t i = 0; i < in.n; i++)
         for (size_t j = 0; j < d; j++)
-            xt[i * d + j] = x[i * d + j] + sig[i] * eps[i * d + j];
-    ck_assert_ok(sm_net_jvp(net, xt, sig, v, N, d, out, jv));
+            xt[i * d + j] = in.x[i * d + j] + in.sig[i] * in.eps[i * d + j];
+    ck_assert_ok(sm_net_jvp(net, xt, in.sig, in.v, in.n, d, out, jv));
     double want = 0;
-    for (size_t i = 0; i < N; i++) {
+    for (size_t i = 0; i < in.n; i++) {
         double a = 0;
         for (size_t j = 0; j < d; j++)
-            a += v[i * d + j] * jv[i * d + j] + 0.5 * out[i * d + j] * out[i * d + j];
-        want += (double)sig[i] * sig[i] * a;
+            a += in.v[i * d + j] * jv[i * d + j] + 0.5 * out[i * d + j] * out[i * d + j];
+        want += (double)in.sig[i] * in.sig[i] * a;
     }
-    ck_assert_double_eq_tol(l0, want / (double)(N * d), 1e-5 * (1 + fabs(want)));
-    sm_rng_free(r);
+    ck_assert_double_eq_tol(l0, want / (double)(in.n * d), 1e-5 * (1 + fabs(want)));
     sm_net_free(net);
-}
-
-START_TEST(ssm_gradient_matches_finite_differences)
-{
-    ssm_gradient_check(1, 8, 1, 0);
-    ssm_gradient_check(3, 16, 2, 0);
-    ssm_gradient_check(5, 7, 3, 0);
-    ssm_gradient_check(2, 12, 2, 1);
 }
 END_TEST
 
@@ -486,7 +464,7 @@ int main(void)
     tcase_add_test(tc, gradient_matches_finite_differences);
     tcase_add_test(tc, gradients_accumulate);
     tcase_add_test(tc, jvp_matches_finite_differences);
-    tcase_add_test(tc, ssm_gradient_matches_finite_differences);
+    tcase_add_test(tc, ssm_loss_value);
     tcase_add_test(tc, ema_update);
     tcase_add_test(tc, clone_and_copy);
     tcase_add_test(tc, bad_arguments);
