@@ -116,6 +116,15 @@ START_TEST(samples_have_the_data_moments)
 }
 END_TEST
 
+/* Draws n points of the exact p_σ = N(MU, (SD² + σ²)I). */
+static void draw_p_sigma(model *m, float *x, size_t n, float sigma)
+{
+    const double sd = sqrt((double)SD * SD + (double)sigma * sigma);
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < 2; j++)
+            x[i * 2 + j] = MU[j] + (float)(sd * sm_rng_normal(m->rng));
+}
+
 /* Root-mean-square of s_net − s_true over points of p_σ, relative to the
  * RMS of s_true, for the learned N(MU, SD²I): s_true = −(x − MU)/(SD² + σ²). */
 static double score_error(model *m, float sigma)
@@ -123,9 +132,7 @@ static double score_error(model *m, float sigma)
     enum { N = 2000 };
     static float x[N * 2], s[N * 2];
     const double sd = sqrt((double)SD * SD + (double)sigma * sigma);
-    for (size_t i = 0; i < N; i++)
-        for (int j = 0; j < 2; j++)
-            x[i * 2 + j] = MU[j] + (float)(sd * sm_rng_normal(m->rng));
+    draw_p_sigma(m, x, N, sigma);
     ck_assert_ok(sm_net_forward_sigma(m->net, x, sigma, N, 2, s));
     double err = 0, ref = 0;
     for (size_t k = 0; k < N * 2; k++) {
@@ -134,15 +141,6 @@ static double score_error(model *m, float sigma)
         ref += want * want;
     }
     return sqrt(err / ref);
-}
-
-/* Draws n points of the exact p_σ = N(MU, (SD² + σ²)I). */
-static void draw_p_sigma(model *m, float *x, size_t n, float sigma)
-{
-    const double sd = sqrt((double)SD * SD + (double)sigma * sigma);
-    for (size_t i = 0; i < n; i++)
-        for (int j = 0; j < 2; j++)
-            x[i * 2 + j] = MU[j] + (float)(sd * sm_rng_normal(m->rng));
 }
 
 START_TEST(every_kind_samples_the_data_moments)
