@@ -15,10 +15,13 @@ typedef struct {
     float *in, *in_dot;         /* rows × (d+1): x ‖ log σ and v ‖ 0 */
     float *z, *z_dot, *h, *h_dot, *sg; /* depth × rows × width each */
     float *g[4];                /* rows × max(width, d+1): backward scratch */
+    size_t shard;               /* whose BLIS handle (net->shards[shard]) to use */
 } sm__jvp_ws;
 
-/* Allocates a workspace for `net`; SM_OK or SM_ERR_NOMEM (message names fn). */
-sm_status sm__jvp_ws_init(sm__jvp_ws *w, const sm_net *net, const char *fn);
+/* Allocates a workspace for `net` that multiplies with the BLIS handle of
+ * the network's shard `shard` (< its thread count); SM_OK, SM_ERR_OVERFLOW
+ * or SM_ERR_NOMEM (messages name fn). */
+sm_status sm__jvp_ws_init(sm__jvp_ws *w, const sm_net *net, size_t shard, const char *fn);
 void sm__jvp_ws_free(sm__jvp_ws *w);
 
 /* Forward pass of rows ≤ SM__JVP_BLOCK rows (inputs already checked):

@@ -12,7 +12,9 @@
  *   dW_l += g_zᵀ·a + g_żᵀ·ȧ,  db_l += Σ_rows g_z
  *   g_a = g_z·W_l,            g_ȧ = g_ż·W_l
  * with silu(z) = z·s, silu' = s·(1 + z(1 − s)), silu'' = s(1 − s)(2 + z(1 − 2s)),
- * s = sigmoid(z). One thread, the network's first BLIS handle.
+ * s = sigmoid(z). Each workspace multiplies with the BLIS handle of one of
+ * the network's shards (looked up at every call: the handles change with
+ * sm_net_set_threads()).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -27,7 +29,7 @@ static size_t scratch_cols(const sm_net *net)
     return net->width > net->dim + 1 ? net->width : net->dim + 1;
 }
 
-sm_status sm__jvp_ws_init(sm__jvp_ws *w, const sm_net *net, const char *fn)
+sm_status sm__jvp_ws_init(sm__jvp_ws *w, const sm_net *net, size_t shard, const char *fn)
 {
     const size_t R = SM__JVP_BLOCK;
     size_t in_sz, hid1, hid, g, total = 0;
@@ -40,6 +42,7 @@ sm_status sm__jvp_ws_init(sm__jvp_ws *w, const sm_net *net, const char *fn)
         total = 2 * in_sz + 5 * hid + 4 * g; /* each term < SIZE_MAX/8·5: no wrap */
     if (overflow || total < hid)
         return sm__error(SM_ERR_OVERFLOW, "%s: the Jacobian workspace size overflows", fn);
+    w->shard = shard;
     w->mem = sm__calloc(total, sizeof(float));
     if (!w->mem)
         return sm__error(SM_ERR_NOMEM, "%s: out of memory for the Jacobian workspace", fn);
@@ -70,10 +73,10 @@ static const float *layer(const sm_net *net, size_t l, size_t *fin, size_t *fout
 }
 
 /* c (rows × fout) = a (rows × fin) · Wᵀ, W fout × fin; beta 0 or 1. */
-static void times_wt(const sm_net *net, const float *a, size_t rows, const float *wt,
+static void times_wt(sm__blas *blas, const float *a, size_t rows, const float *wt,
                      size_t fin, size_t fout, float beta, float *c)
 {
-    sm__sgemm(net->shards[0].blas, rows, fout, fin, 1.0f, a, (ptrdiff_t)fin, 1, wt, 1,
+    sm__sgemm(blas, rows, fout, fin, 1.0f, a, (ptrdiff_t)fin, 1, wt, 1,
               (ptrdiff_t)fin, beta, c, (ptrdiff_t)fout, 1);
 }
 
@@ -95,8 +98,8 @@ void sm__jvp_forward(const sm_net *net, sm__jvp_ws *w, const float *x, const flo
         float *z = last ? out : w->z + l * R * wd, *z_dot = last ? jv : w->z_dot + l * R * wd;
         for (size_t r = 0; r < rows; r++)
             memcpy(z + r * fout, b, fout * sizeof(float));
-        times_wt(net, a, rows, wt, fin, fout, 1.0f, z);
-        times_wt(net, a_dot, rows, wt, fin, fout, 0.0f, z_dot);
+        times_wt(net->shards[w->shard].blas, a, rows, wt, fin, fout, 1.0f, z);
+        times_wt(net->shards[w->shard].blas, a_dot, rows, wt, fin, fout, 0.0f, z_dot);
         if (last)
             break;
         float *h = w->h + l * R * wd, *h_dot = w->h_dot + l * R * wd, *sg = w->sg + l * R * wd;
@@ -123,7 +126,7 @@ void sm__jvp_backward(const sm_net *net, sm__jvp_ws *w, const float *g_out, cons
         float *dw = grads + off, *db = dw + fin * fout;
         const float *a = l == 0 ? w->in : w->h + (l - 1) * R * wd;
         const float *a_dot = l == 0 ? w->in_dot : w->h_dot + (l - 1) * R * wd;
-        sm__blas *bl = net->shards[0].blas;
+        sm__blas *bl = net->shards[w->shard].blas;
         /* dW (fout × fin) += gzᵀ·a + gżᵀ·ȧ */
         sm__sgemm(bl, fout, fin, rows, 1.0f, gz, 1, (ptrdiff_t)fout, a, (ptrdiff_t)fin, 1, 1.0f,
                   dw, (ptrdiff_t)fin, 1);
@@ -173,7 +176,7 @@ sm_status sm_net_jvp(sm_net *net, const float *x, const float *sigma, const floa
         (st = sm__check_sigmas(sigma, n, fn)))
         return st;
     sm__jvp_ws w;
-    if ((st = sm__jvp_ws_init(&w, net, fn)))
+    if ((st = sm__jvp_ws_init(&w, net, 0, fn)))
         return st;
     float *tmp = out ? NULL : sm__calloc((size_t)SM__JVP_BLOCK * dim, sizeof(float));
     if (!out && !tmp) {

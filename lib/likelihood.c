@@ -91,7 +91,7 @@ sm_status sm_log_likelihood(sm_net *net, const sm_schedule *grid, const float *x
     if (probes && sm__mul_size(bd, probes, &probe_len))
         return sm__error(SM_ERR_OVERFLOW, "%s: too many probes for dim %zu", fn, dim);
     ctx c = {.net = net, .dim = dim, .probes = probes};
-    if ((st = sm__jvp_ws_init(&c.ws, net, fn)))
+    if ((st = sm__jvp_ws_init(&c.ws, net, 0, fn)))
         return st;
     float *buf = sm__calloc(bd * 7 + B, sizeof(float));
     float *probe = probes ? sm__calloc(probe_len, sizeof(float)) : NULL;

@@ -4,7 +4,8 @@
  * s_r = s(x̃_r, σ_r), J_r = ∂s/∂x at x̃_r = x_r + σ_r·ε_r, v_r ~ N(0, I).
  * "Variance reduction": ½‖s‖² is computed exactly instead of estimated as
  * ½(vᵀs)² from the same projection. The Jacobian-vector product and its
- * gradient come from jvp.c. */
+ * gradient come from jvp.c; the rows are shared among the network's
+ * threads (sm_net_set_threads()). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,71 +16,169 @@
 #include "ssm-private.h"
 #include "scorematch/train.h"
 
-sm_status sm__ssm_core(sm_net *net, const float *x, const float *sigma, const float *eps,
-                       const float *v, size_t n, size_t dim, int with_grad, double *loss,
-                       const char *fn)
+/* Below this many rows per thread, fewer threads are used (as in net.c). */
+#define MIN_SHARD_ROWS 32
+
+/* One thread's share: a contiguous range of rows, processed in blocks. */
+typedef struct {
+    sm__jvp_ws ws;
+    float *buf;   /* x̃, s, Jv, g_s, g_Jv for one block */
+    float *grads; /* private gradient sum */
+    size_t first, count;
+    double acc;   /* Σ_r σ_r²(v_rᵀJ_r v_r + ½‖s_r‖²) over the share */
+} ssm_shard;
+
+struct sm__ssm_ws {
+    const sm_net *net; /* made for this network … */
+    size_t threads;    /* … with this many threads */
+    ssm_shard *sh;     /* threads of them */
+};
+
+void sm__ssm_ws_free(sm__ssm_ws *ws)
 {
-    const size_t B = SM__JVP_BLOCK;
-    sm__jvp_ws w;
-    sm_status st = sm__jvp_ws_init(&w, net, fn);
-    if (st)
-        return st;
-    /* x̃, s, Jv, g_s, g_Jv for one block; gradients kept apart until the
-     * loss is known to be finite. */
-    float *buf = sm__calloc(B * dim, 5 * sizeof(float));
-    float *grads = with_grad ? sm__calloc(net->nparams, sizeof(float)) : NULL;
-    if (!buf || (with_grad && !grads)) {
-        free(buf);
-        free(grads);
-        sm__jvp_ws_free(&w);
+    if (!ws)
+        return;
+    for (size_t k = 0; k < ws->threads; k++) {
+        sm__jvp_ws_free(&ws->sh[k].ws);
+        free(ws->sh[k].buf);
+        free(ws->sh[k].grads);
+    }
+    free(ws->sh);
+    free(ws);
+}
+
+static sm_status ws_new(sm__ssm_ws **out, const sm_net *net, const char *fn)
+{
+    sm__ssm_ws *ws = calloc(1, sizeof *ws);
+    if (!ws || !(ws->sh = calloc(net->threads, sizeof *ws->sh))) {
+        free(ws);
         return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
     }
-    float *xt = buf, *s = buf + B * dim, *jv = buf + 2 * B * dim, *gs = buf + 3 * B * dim,
-          *gjv = buf + 4 * B * dim;
-    const double norm = 1.0 / ((double)n * (double)dim);
-    double acc = 0.0;
-    for (size_t r0 = 0; r0 < n; r0 += B) {
-        const size_t rows = n - r0 < B ? n - r0 : B;
+    ws->net = net;
+    ws->threads = net->threads;
+    for (size_t k = 0; k < ws->threads; k++) {
+        ssm_shard *sh = &ws->sh[k];
+        sm_status st = sm__jvp_ws_init(&sh->ws, net, k, fn);
+        if (st == SM_OK) {
+            sh->buf = sm__calloc((size_t)SM__JVP_BLOCK * net->dim, 5 * sizeof(float));
+            sh->grads = sm__calloc(net->nparams, sizeof(float));
+            if (!sh->buf || !sh->grads)
+                st = sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
+        }
+        if (st) {
+            sm__ssm_ws_free(ws);
+            return st;
+        }
+    }
+    *out = ws;
+    return SM_OK;
+}
+
+typedef struct {
+    sm_net *net;
+    const float *x, *sigma, *eps, *v;
+    size_t n, dim;
+    int with_grad;
+    ssm_shard *sh;
+} ssm_job;
+
+static void ssm_rows(void *ctx, size_t k)
+{
+    ssm_job *job = ctx;
+    ssm_shard *sh = &job->sh[k];
+    const size_t B = SM__JVP_BLOCK, dim = job->dim;
+    float *xt = sh->buf, *s = xt + B * dim, *jv = s + B * dim, *gs = jv + B * dim,
+          *gjv = gs + B * dim;
+    const double norm = 1.0 / ((double)job->n * (double)dim);
+    sh->acc = 0.0;
+    if (job->with_grad)
+        memset(sh->grads, 0, job->net->nparams * sizeof(float));
+    for (size_t r0 = sh->first; r0 < sh->first + sh->count; r0 += B) {
+        const size_t end = sh->first + sh->count, rows = end - r0 < B ? end - r0 : B;
         for (size_t r = 0; r < rows; r++)
             for (size_t j = 0; j < dim; j++) {
                 size_t i = (r0 + r) * dim + j;
-                xt[r * dim + j] = x[i] + sigma[r0 + r] * eps[i];
+                xt[r * dim + j] = job->x[i] + job->sigma[r0 + r] * job->eps[i];
             }
-        sm__jvp_forward(net, &w, xt, sigma + r0, v + r0 * dim, rows, s, jv);
+        sm__jvp_forward(job->net, &sh->ws, xt, job->sigma + r0, job->v + r0 * dim, rows, s, jv);
         for (size_t r = 0; r < rows; r++) {
-            const double s2 = (double)sigma[r0 + r] * sigma[r0 + r];
+            const double s2 = (double)job->sigma[r0 + r] * job->sigma[r0 + r];
             double vjv = 0.0, ss = 0.0;
             for (size_t j = 0; j < dim; j++) {
-                size_t k = r * dim + j;
-                float vk = v[(r0 + r) * dim + j];
-                vjv += (double)vk * jv[k];
-                ss += (double)s[k] * s[k];
-                gs[k] = (float)(s2 * norm) * s[k];
-                gjv[k] = (float)(s2 * norm) * vk;
+                size_t q = r * dim + j;
+                float vq = job->v[(r0 + r) * dim + j];
+                vjv += (double)vq * jv[q];
+                ss += (double)s[q] * s[q];
+                gs[q] = (float)(s2 * norm) * s[q];
+                gjv[q] = (float)(s2 * norm) * vq;
             }
-            acc += s2 * (vjv + 0.5 * ss);
+            sh->acc += s2 * (vjv + 0.5 * ss);
         }
-        if (with_grad && isfinite(acc))
-            sm__jvp_backward(net, &w, gs, gjv, rows, grads);
+        if (job->with_grad && isfinite(sh->acc))
+            sm__jvp_backward(job->net, &sh->ws, gs, gjv, rows, sh->grads);
     }
-    const double l = acc * norm;
+}
+
+sm_status sm__ssm_core(sm_net *net, sm__ssm_ws **wsp, const float *x, const float *sigma,
+                       const float *eps, const float *v, size_t n, size_t dim, int with_grad,
+                       double *loss, const char *fn)
+{
+    sm__ssm_ws *tmp = NULL, *ws = wsp ? *wsp : NULL;
+    sm_status st;
+    if (!ws || ws->net != net || ws->threads != net->threads) {
+        if ((st = ws_new(&tmp, net, fn)))
+            return st;
+        if (wsp) { /* keep the new one */
+            sm__ssm_ws_free(*wsp);
+            *wsp = tmp;
+            tmp = NULL;
+            ws = *wsp;
+        } else {
+            ws = tmp;
+        }
+    }
+    /* Rows split into contiguous shares, one per thread of the network,
+     * each with its own workspace, BLIS handle and gradient sum; the sums
+     * are added in shard order, so a thread count gives one result. */
+    size_t used = n / MIN_SHARD_ROWS > 0 ? n / MIN_SHARD_ROWS : 1;
+    if (!net->pool)
+        used = 1;
+    else if (used > net->threads)
+        used = net->threads;
+    const size_t chunk = n / used + (n % used != 0);
+    ssm_shard *sh = ws->sh;
+    for (size_t k = 0; k < used; k++) {
+        sh[k].first = k * chunk < n ? k * chunk : n;
+        sh[k].count = n - sh[k].first < chunk ? n - sh[k].first : chunk;
+    }
+    ssm_job job = {net, x, sigma, eps, v, n, dim, with_grad, sh};
+    if (used > 1)
+        sm__pool_run(net->pool, ssm_rows, &job, used);
+    else
+        ssm_rows(&job, 0);
+    double acc = 0.0;
+    for (size_t k = 0; k < used; k++)
+        acc += sh[k].acc;
+    for (size_t k = 1; k < used && with_grad; k++)
+        for (size_t i = 0; i < net->nparams; i++)
+            sh[0].grads[i] += sh[k].grads[i];
+    const double l = acc / ((double)n * (double)dim);
     *loss = l;
+    st = SM_OK;
     if (!isfinite(l)) {
         st = sm__error(SM_ERR_DIVERGED,
                        "%s: the loss is not finite (%g): NaN or infinite parameters, or values "
                        "too large for float; lower the learning rate or enable clipping", fn, l);
     } else if (with_grad) {
-        size_t bad = sm__first_nonfinite(grads, net->nparams);
+        size_t bad = sm__first_nonfinite(sh[0].grads, net->nparams);
         if (bad < net->nparams)
             st = sm__error(SM_ERR_DIVERGED, "%s: the gradient is not finite (parameter %zu)", fn,
                            bad);
         else
             for (size_t i = 0; i < net->nparams; i++)
-                net->grads[i] += grads[i];
+                net->grads[i] += sh[0].grads[i];
     }
-    free(grads);
-    free(buf);
-    sm__jvp_ws_free(&w);
+    sm__ssm_ws_free(tmp);
     return st;
 }
 
@@ -98,5 +197,5 @@ sm_status sm_ssm_loss(sm_net *net, const float *x, const float *sigma, const flo
         (st = sm__check_points(eps, n, dim, "eps", fn)) ||
         (st = sm__check_points(v, n, dim, "v", fn)) || (st = sm__check_sigmas(sigma, n, fn)))
         return st;
-    return sm__ssm_core(net, x, sigma, eps, v, n, dim, with_grad, loss, fn);
+    return sm__ssm_core(net, NULL, x, sigma, eps, v, n, dim, with_grad, loss, fn);
 }

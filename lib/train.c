@@ -137,6 +137,7 @@ struct sm_trainer {
     double ema_decay;
     sm_objective objective;
     float *v;      /* batch × dim projections for SSM, allocated on demand */
+    sm__ssm_ws *ssm_ws; /* SSM workspaces, made at the first SSM step */
 };
 
 sm_status sm_trainer_new(sm_trainer **out, sm_net *net, const sm_schedule *sched,
@@ -222,6 +223,7 @@ void sm_trainer_free(sm_trainer *tr)
     if (!tr)
         return;
     free(tr->v);
+    sm__ssm_ws_free(tr->ssm_ws);
     free(tr->buf);
     free(tr->backup);
     free(tr);
@@ -241,7 +243,8 @@ static sm_status train_rows(sm_trainer *tr, size_t n, sm_rng *rng, double *loss,
     sm_status st;
     if (tr->objective == SM_OBJECTIVE_SSM_VR) {
         sm__rng_fill_normal(rng, tr->v, n * dim, 0.0f, 1.0f);
-        st = sm__ssm_core(tr->net, tr->xb, tr->sigma, tr->eps, tr->v, n, dim, 1, loss, fn);
+        st = sm__ssm_core(tr->net, &tr->ssm_ws, tr->xb, tr->sigma, tr->eps, tr->v, n, dim, 1, loss,
+                          fn);
     } else {
         st = dsm_core(tr->net, tr->xb, tr->sigma, tr->eps, n, dim, 1, loss, &tr->s, fn);
     }

@@ -354,6 +354,60 @@ START_TEST(sharded_gradient_matches_single_thread)
 }
 END_TEST
 
+START_TEST(sharded_ssm_matches_single_thread)
+{
+    /* Sliced score matching with its rows split across threads: loss and
+     * gradient equal the one-thread ones up to summation order. A trainer
+     * keeps its SSM workspaces across steps and remakes them when the
+     * network's thread count changes. */
+    enum { N = 300 };
+    static float x[N * 3], sig[N], eps[N * 3], v[N * 3];
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 22));
+    ck_assert_ok(sm_rng_fill_normal(r, x, N * 3, 0, 1));
+    ck_assert_ok(sm_rng_fill_normal(r, eps, N * 3, 0, 1));
+    ck_assert_ok(sm_rng_fill_normal(r, v, N * 3, 0, 1));
+    ck_assert_ok(sm_rng_fill_uniform(r, sig, N, 0.01f, 1.0f));
+    sm_net *one = make_net(3, 48, 2, 9), *many;
+    ck_assert_ok(sm_net_clone(one, &many));
+    ck_assert_ok(sm_net_set_threads(many, 3));
+    double l1, l3;
+    ck_assert_ok(sm_net_zero_grad(one));
+    ck_assert_ok(sm_net_zero_grad(many));
+    ck_assert_ok(sm_ssm_loss(one, x, sig, eps, v, N, 3, 1, &l1));
+    ck_assert_ok(sm_ssm_loss(many, x, sig, eps, v, N, 3, 1, &l3));
+    ck_assert_double_eq_tol(l1, l3, 1e-6 * fabs(l1));
+    size_t np = sm_net_num_params(one), bad = 0;
+    double gmax = 0;
+    for (size_t i = 0; i < np; i++)
+        gmax = fmax(gmax, fabs(sm_net_grads(one)[i]));
+    for (size_t i = 0; i < np; i++)
+        bad += fabs(sm_net_grads(one)[i] - sm_net_grads(many)[i]) > 1e-5 * gmax;
+    ck_assert_uint_eq(bad, 0);
+
+    sm_schedule *sched;
+    sm_optim *opt;
+    sm_trainer *tr;
+    ck_assert_ok(sm_schedule_new_geometric(&sched, 1.0, 0.05, 4));
+    ck_assert_ok(sm_optim_new_adam(&opt, np, 1e-3, 0.9, 0.999, 1e-8, 0));
+    ck_assert_ok(sm_trainer_new(&tr, many, sched, opt, 128));
+    ck_assert_ok(sm_trainer_set_objective(tr, SM_OBJECTIVE_SSM_VR));
+    const size_t threads[] = {3, 1, 2, 3, 3};
+    for (size_t k = 0; k < 5; k++) {
+        ck_assert_ok(sm_net_set_threads(many, threads[k]));
+        double loss;
+        ck_assert_ok(sm_trainer_step(tr, x, 128, 3, r, &loss));
+        ck_assert(isfinite(loss));
+    }
+    sm_trainer_free(tr);
+    sm_optim_free(opt);
+    sm_schedule_free(sched);
+    sm_net_free(one);
+    sm_net_free(many);
+    sm_rng_free(r);
+}
+END_TEST
+
 START_TEST(ema_update)
 {
     sm_net *net = make_net(3, 10, 2, 1), *ema = make_net(3, 10, 2, 2);
@@ -475,6 +529,7 @@ int main(void)
     tcase_set_timeout(tt, 120);
     tcase_add_test(tt, thread_count_does_not_change_results);
     tcase_add_test(tt, sharded_gradient_matches_single_thread);
+    tcase_add_test(tt, sharded_ssm_matches_single_thread);
     suite_add_tcase(s, tt);
     return sm_test_run(s);
 }

@@ -68,7 +68,10 @@ SM_API sm_status sm_dsm_loss(sm_net *net, const float *x, const float *sigma,
  * bounded below by 0 (its minimum is minus the σ²-weighted Fisher
  * information of p_σ, up to the 1/dim factor). J·v comes from the
  * network's forward-mode derivative (sm_net_jvp()) and the gradient from a
- * reverse pass through it, both written by hand; one thread.
+ * reverse pass through it, both written by hand. The rows are shared among
+ * the network's threads (sm_net_set_threads()), gradients summed in a fixed
+ * order; this function allocates its workspaces on each call (the trainer
+ * keeps its own).
  * @param net         The network.
  * @param x           n × dim clean points.
  * @param sigma       n noise levels, > 0.
@@ -165,7 +168,7 @@ SM_API sm_status sm_trainer_set_ema(sm_trainer *tr, sm_net *ema, double decay);
  * @brief Chooses the loss the trainer minimises: #SM_OBJECTIVE_DSM
  *        (sm_dsm_loss(), the default) or #SM_OBJECTIVE_SSM_VR
  *        (sm_ssm_loss() with fresh projections v ~ N(0, I) each step; about
- *        twice the cost of a DSM step, on one thread). The losses reported
+ *        twice the cost of a DSM step, on the network's threads). The losses reported
  *        by sm_trainer_step() and sm_trainer_fit() are those of the chosen
  *        objective.
  * @param tr         The trainer.
