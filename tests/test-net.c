@@ -316,6 +316,18 @@ START_TEST(thread_count_does_not_change_results)
 }
 END_TEST
 
+/* Parameters whose gradients differ by more than 1e-5 of the largest. */
+static size_t gradient_mismatches(sm_net *a, sm_net *b)
+{
+    size_t np = sm_net_num_params(a), bad = 0;
+    double gmax = 0;
+    for (size_t i = 0; i < np; i++)
+        gmax = fmax(gmax, fabs(sm_net_grads(a)[i]));
+    for (size_t i = 0; i < np; i++)
+        bad += fabs(sm_net_grads(a)[i] - sm_net_grads(b)[i]) > 1e-5 * gmax;
+    return bad;
+}
+
 START_TEST(sharded_gradient_matches_single_thread)
 {
     /* Rows split across threads: the summed shard gradients equal the
@@ -338,13 +350,7 @@ START_TEST(sharded_gradient_matches_single_thread)
     ck_assert_ok(sm_dsm_loss(one, x, sig, eps, N, 3, 1, &l1));
     ck_assert_ok(sm_dsm_loss(many, x, sig, eps, N, 3, 1, &l3));
     ck_assert_double_eq_tol(l1, l3, 1e-6 * l1);
-    size_t np = sm_net_num_params(one), bad = 0;
-    double gmax = 0;
-    for (size_t i = 0; i < np; i++)
-        gmax = fmax(gmax, fabs(sm_net_grads(one)[i]));
-    for (size_t i = 0; i < np; i++)
-        bad += fabs(sm_net_grads(one)[i] - sm_net_grads(many)[i]) > 1e-5 * gmax;
-    ck_assert_uint_eq(bad, 0);
+    ck_assert_uint_eq(gradient_mismatches(one, many), 0);
     /* Changing the thread count keeps the reserved rows. */
     ck_assert_ok(sm_net_set_threads(many, 2));
     ck_assert_ok(sm_net_forward_train(many, x, sig, N, 3, eps));
@@ -377,19 +383,13 @@ START_TEST(sharded_ssm_matches_single_thread)
     ck_assert_ok(sm_ssm_loss(one, x, sig, eps, v, N, 3, 1, &l1));
     ck_assert_ok(sm_ssm_loss(many, x, sig, eps, v, N, 3, 1, &l3));
     ck_assert_double_eq_tol(l1, l3, 1e-6 * fabs(l1));
-    size_t np = sm_net_num_params(one), bad = 0;
-    double gmax = 0;
-    for (size_t i = 0; i < np; i++)
-        gmax = fmax(gmax, fabs(sm_net_grads(one)[i]));
-    for (size_t i = 0; i < np; i++)
-        bad += fabs(sm_net_grads(one)[i] - sm_net_grads(many)[i]) > 1e-5 * gmax;
-    ck_assert_uint_eq(bad, 0);
+    ck_assert_uint_eq(gradient_mismatches(one, many), 0);
 
     sm_schedule *sched;
     sm_optim *opt;
     sm_trainer *tr;
     ck_assert_ok(sm_schedule_new_geometric(&sched, 1.0, 0.05, 4));
-    ck_assert_ok(sm_optim_new_adam(&opt, np, 1e-3, 0.9, 0.999, 1e-8, 0));
+    ck_assert_ok(sm_optim_new_adam(&opt, sm_net_num_params(many), 1e-3, 0.9, 0.999, 1e-8, 0));
     ck_assert_ok(sm_trainer_new(&tr, many, sched, opt, 128));
     ck_assert_ok(sm_trainer_set_objective(tr, SM_OBJECTIVE_SSM_VR));
     const size_t threads[] = {3, 1, 2, 3, 3};
