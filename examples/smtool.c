@@ -307,6 +307,14 @@ static void usage_sample(FILE *f)
     fprintf(f,
             "usage: %s sample MODEL --out FILE.csv [options]\n"
             "  --n N                 samples (default 2000)\n"
+            "  --sampler KIND        langevin (default), pc, ode-euler or ode-heun\n"
+            "  --levels L            pc and ode: levels of the sampling grid between the\n"
+            "                        model's largest and smallest sigma (default 10; ode: a\n"
+            "                        Karras grid, rho 7; pc: geometric); langevin uses the\n"
+            "                        model's ladder\n"
+            "  --snr X               pc: the corrector's signal-to-noise ratio (default 0.16)\n"
+            "  --init-std X          pc and ode: start from N(0, X^2 I) (default\n"
+            "                        sqrt(sigma_1^2 + 1), p_sigma_1 of standardized data)\n"
             "  --steps-per-scale K   Langevin steps per noise level (default 20)\n"
             "  --step-ratio R        step size alpha/sigma^2 (default 0.2)\n"
             "  --no-noise            drop the Langevin noise term\n"
@@ -320,9 +328,9 @@ static void usage_sample(FILE *f)
 static int cmd_sample(args *a)
 {
     const char *model = NULL, *out = NULL;
-    uint64_t n = 2000, k = 20, seed = 0, threads = default_threads();
-    double ratio = 0.2;
-    int noise = 1, denoise = 0, raw = 0;
+    uint64_t n = 2000, k = 20, seed = 0, threads = default_threads(), levels = 10;
+    double ratio = 0.2, snr = 0.16, init_std = 0;
+    int noise = 1, denoise = 0, raw = 0, kind = SM_SAMPLER_LANGEVIN;
     for (a->i = 2; a->i < a->argc && !a->bad; a->i++) {
         const char *f = a->argv[a->i];
         if (!strcmp(f, "--help")) {
@@ -331,6 +339,21 @@ static int cmd_sample(args *a)
         } else if (!strcmp(f, "--out")) out = next_value(a, f);
         else if (!strcmp(f, "--n")) n = get_u64(a, f, 1);
         else if (!strcmp(f, "--steps-per-scale")) k = get_u64(a, f, 1);
+        else if (!strcmp(f, "--levels")) levels = get_u64(a, f, 2);
+        else if (!strcmp(f, "--snr")) snr = get_double(a, f, 1);
+        else if (!strcmp(f, "--init-std")) init_std = get_double(a, f, 1);
+        else if (!strcmp(f, "--sampler")) {
+            const char *v = next_value(a, f);
+            kind = -1;
+            for (int c = SM_SAMPLER_LANGEVIN; v && c <= SM_SAMPLER_ODE_HEUN; c++)
+                if (!strcmp(v, sm_sampler_kind_name((sm_sampler_kind)c)))
+                    kind = c;
+            if (v && kind < 0) {
+                fprintf(stderr, "%s sample: unknown sampler '%s' (langevin, pc, ode-euler, "
+                        "ode-heun)\n", prog, v);
+                return EXIT_USAGE;
+            }
+        }
         else if (!strcmp(f, "--step-ratio")) ratio = get_double(a, f, 1);
         else if (!strcmp(f, "--no-noise")) noise = 0;
         else if (!strcmp(f, "--final-denoise")) denoise = 1;
@@ -352,7 +375,7 @@ static int cmd_sample(args *a)
     int rc = 0;
     sm_rng *rng = NULL;
     sm_net *net = NULL;
-    sm_schedule *sched = NULL;
+    sm_schedule *sched = NULL, *grid = NULL;
     sm_sampler *s = NULL;
     sm_dataset *norm = NULL;
     float *x = NULL;
@@ -360,7 +383,23 @@ static int cmd_sample(args *a)
     TRY(sm_model_load(model, &net, &sched, NULL));
     TRY(sm_net_set_threads(net, (size_t)threads));
     TRY(sm_rng_new(&rng, seed));
-    TRY(sm_sampler_new(&s, net, sched));
+    if (kind != SM_SAMPLER_LANGEVIN) {
+        /* A grid of its own inside the trained range: the network takes
+         * log sigma, so levels between the trained ones are valid. */
+        const double s1 = sm_schedule_sigma(sched, 0),
+                     sl = sm_schedule_sigma(sched, sm_schedule_levels(sched) - 1);
+        if (kind == SM_SAMPLER_PC)
+            TRY(sm_schedule_new_geometric(&grid, s1, sl, (size_t)levels));
+        else
+            TRY(sm_schedule_new_karras(&grid, s1, sl, (size_t)levels, 7.0));
+    }
+    TRY(sm_sampler_new(&s, net, grid ? grid : sched));
+    TRY(sm_sampler_set_kind(s, (sm_sampler_kind)kind));
+    TRY(sm_sampler_set_corrector(s, 1, snr));
+    if (kind != SM_SAMPLER_LANGEVIN) {
+        const double s1 = sm_schedule_sigma(sched, 0);
+        TRY(sm_sampler_set_init_normal(s, init_std > 0 ? init_std : sqrt(s1 * s1 + 1.0)));
+    }
     TRY(sm_sampler_set_steps_per_scale(s, (size_t)k));
     TRY(sm_sampler_set_step_ratio(s, ratio));
     TRY(sm_sampler_set_noise(s, noise));
@@ -394,6 +433,7 @@ done:
     free(x);
     sm_dataset_free(norm);
     sm_sampler_free(s);
+    sm_schedule_free(grid);
     sm_schedule_free(sched);
     sm_net_free(net);
     sm_rng_free(rng);

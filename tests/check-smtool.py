@@ -91,6 +91,18 @@ with tempfile.TemporaryDirectory() as tmp:
     rc, out, err = run('sample', model, '--n', '10', '--out', samples, '--steps-per-scale', '2',
                        '--no-noise', '--final-denoise', '--threads', '1')
     check('sample options', rc == 0 and 'nfe=21' in out, out + err)
+    for kind, levels, nfe in (('ode-heun', '6', 'nfe=11'), ('ode-euler', '6', 'nfe=6'),
+                              ('pc', '5', 'nfe=10')):
+        rc, out, err = run('sample', model, '--n', '300', '--out', samples, '--sampler', kind,
+                           '--levels', levels, '--final-denoise', '--threads', '1')
+        kpts = read_csv(samples)
+        kmx = sum(p[0] for p in kpts) / len(kpts)
+        check('sample --sampler ' + kind, rc == 0 and nfe in out and len(kpts) == 300
+              and abs(kmx - 0.5) < 0.3, f'{out} {err} {kmx}')
+    rc, out, err = run('sample', model, '--out', samples, '--sampler', 'euler')
+    check('sample --sampler unknown', rc == 2 and 'euler' in err, err)
+    rc, out, err = run('sample', model, '--out', samples, '--sampler', 'pc', '--levels', '1')
+    check('sample --levels 1', rc == 2, err)
     rc, out, err = run('sample', os.path.join(tmp, 'nope.smm'), '--out', samples)
     check('sample missing model', rc == 1 and 'nope.smm' in err, err)
     bad = os.path.join(tmp, 'bad.smm')
