@@ -57,6 +57,46 @@ static int exp_common_flag(const char *a, const char *val, uint64_t *seed, size_
     return 1;
 }
 
+/* A program's own flags, called with a flag and the argument after it
+ * (NULL at the end of the line). Returns how many arguments after the flag
+ * it took (0 or 1); -1 if the flag is not its own or its value is bad (the
+ * generic message follows); -2 after printing a message of its own. */
+typedef int (*exp_flag_fn)(void *ctx, const char *flag, const char *val);
+
+/* The experiments' command line: --help/-h, the flags every experiment
+ * takes (exp_common_flag), then the program's own through `own`. Returns -1
+ * to go on, or the exit status: 0 after --help, 2 for bad usage (message on
+ * stderr). */
+static int exp_parse_args(int argc, char **argv, const char *prog,
+                          void (*usage)(FILE *, const char *), exp_flag_fn own, void *ctx,
+                          uint64_t *seed, size_t *threads, uint64_t *train_steps)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout, argv[0]);
+            return 0;
+        }
+        if (val && exp_common_flag(a, val, seed, threads, train_steps)) {
+            i++;
+            continue;
+        }
+        int used = own(ctx, a, val);
+        if (used == -2)
+            return 2;
+        if (used >= 0) {
+            i += used;
+            continue;
+        }
+        if (!val)
+            fprintf(stderr, "%s: unknown option or missing value: %s (see --help)\n", prog, a);
+        else
+            fprintf(stderr, "%s: bad option or value: %s %s (see --help)\n", prog, a, val);
+        return 2;
+    }
+    return -1;
+}
+
 static size_t exp_default_threads(void)
 {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);

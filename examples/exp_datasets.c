@@ -59,47 +59,53 @@ static void usage(FILE *f, const char *argv0)
             argv0, plot_available() ? "" : " (not built: no cairo)");
 }
 
+typedef struct {
+    const char *png_dir, *only;
+    double sigma_max; /* 0: suggest */
+} options;
+
+/* --png-dir DIR, --only NAME, --sigma-max X|suggest. */
+static int own_flag(void *ctx, const char *a, const char *val)
+{
+    options *o = ctx;
+    if (!val)
+        return -1;
+    if (!strcmp(a, "--png-dir")) {
+        o->png_dir = val;
+    } else if (!strcmp(a, "--only")) {
+        o->only = val;
+        size_t j = 0;
+        while (j < N_SETS && strcmp(names[j], val))
+            j++;
+        if (j == N_SETS) {
+            fprintf(stderr, "%s: unknown data set '%s' (see --help)\n", PROG, val);
+            return -2;
+        }
+    } else if (!strcmp(a, "--sigma-max")) {
+        char *end;
+        o->sigma_max = strcmp(val, "suggest") ? strtod(val, &end) : 0;
+        if (strcmp(val, "suggest") && (*end || !(o->sigma_max > 0.01) || !isfinite(o->sigma_max))) {
+            fprintf(stderr, "%s: --sigma-max needs 'suggest' or a number > 0.01\n", PROG);
+            return -2;
+        }
+    } else {
+        return -1;
+    }
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     choose_blis_kernels();
     uint64_t seed = 0, train_steps = 3000;
     size_t threads = exp_default_threads();
-    const char *png_dir = NULL, *only = NULL;
-    double sigma_max = 1.0; /* 0: suggest */
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout, argv[0]);
-            return 0;
-        } else if (!val) {
-            fprintf(stderr, "%s: unknown option or missing value: %s (see --help)\n", PROG, a);
-            return 2;
-        } else if (exp_common_flag(a, val, &seed, &threads, &train_steps)) {
-            i++;
-        } else if (!strcmp(a, "--png-dir")) {
-            png_dir = val, i++;
-        } else if (!strcmp(a, "--only")) {
-            only = val, i++;
-            size_t j = 0;
-            while (j < N_SETS && strcmp(names[j], only))
-                j++;
-            if (j == N_SETS) {
-                fprintf(stderr, "%s: unknown data set '%s' (see --help)\n", PROG, only);
-                return 2;
-            }
-        } else if (!strcmp(a, "--sigma-max")) {
-            char *end;
-            sigma_max = strcmp(val, "suggest") ? strtod(val, &end) : 0;
-            if (strcmp(val, "suggest") && (*end || !(sigma_max > 0.01) || !isfinite(sigma_max))) {
-                fprintf(stderr, "%s: --sigma-max needs 'suggest' or a number > 0.01\n", PROG);
-                return 2;
-            }
-            i++;
-        } else {
-            fprintf(stderr, "%s: bad option or value: %s %s (see --help)\n", PROG, a, val);
-            return 2;
-        }
-    }
+    options o = {.sigma_max = 1.0};
+    int status = exp_parse_args(argc, argv, PROG, usage, own_flag, &o, &seed, &threads,
+                                &train_steps);
+    if (status >= 0)
+        return status;
+    const char *png_dir = o.png_dir, *only = o.only;
+    const double sigma_max = o.sigma_max;
 
     int rc = 1;
     sm_rng *data_rng = NULL, *rng = NULL, *metric_rng = NULL;

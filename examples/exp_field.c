@@ -58,34 +58,41 @@ static int record_level(size_t level, size_t levels, float sigma, const float *x
     return 0;
 }
 
+typedef struct {
+    uint64_t grid, n_paths;
+    const char *png_dir;
+} options;
+
+/* --grid N, --paths N, --png-dir DIR. */
+static int own_flag(void *ctx, const char *a, const char *val)
+{
+    options *o = ctx;
+    uint64_t u;
+    if (!val)
+        return -1;
+    if (!strcmp(a, "--grid") && !exp_parse_u64(val, &u) && u >= 2 && u <= 200)
+        o->grid = u;
+    else if (!strcmp(a, "--paths") && !exp_parse_u64(val, &u) && u >= 1 && u <= 10000)
+        o->n_paths = u;
+    else if (!strcmp(a, "--png-dir"))
+        o->png_dir = val;
+    else
+        return -1;
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     choose_blis_kernels();
-    uint64_t seed = 0, train_steps = 3000, grid = 21, n_paths = 20;
+    uint64_t seed = 0, train_steps = 3000;
     size_t threads = exp_default_threads();
-    const char *png_dir = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        uint64_t u;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout, argv[0]);
-            return 0;
-        } else if (!val) {
-            fprintf(stderr, "%s: unknown option or missing value: %s (see --help)\n", PROG, a);
-            return 2;
-        } else if (exp_common_flag(a, val, &seed, &threads, &train_steps)) {
-            i++;
-        } else if (!strcmp(a, "--grid") && !exp_parse_u64(val, &u) && u >= 2 && u <= 200) {
-            grid = u, i++;
-        } else if (!strcmp(a, "--paths") && !exp_parse_u64(val, &u) && u >= 1 && u <= 10000) {
-            n_paths = u, i++;
-        } else if (!strcmp(a, "--png-dir")) {
-            png_dir = val, i++;
-        } else {
-            fprintf(stderr, "%s: bad option or value: %s %s (see --help)\n", PROG, a, val);
-            return 2;
-        }
-    }
+    options o = {.grid = 21, .n_paths = 20};
+    int status = exp_parse_args(argc, argv, PROG, usage, own_flag, &o, &seed, &threads,
+                                &train_steps);
+    if (status >= 0)
+        return status;
+    const uint64_t grid = o.grid, n_paths = o.n_paths;
+    const char *png_dir = o.png_dir;
 
     int rc = 1;
     sm_rng *data_rng = NULL, *rng = NULL;

@@ -74,29 +74,25 @@ static int draw(const char *dir, const row *r, const sm_dataset *data, const flo
     return 0;
 }
 
+/* --png-dir DIR (ctx: the directory). */
+static int own_flag(void *ctx, const char *a, const char *val)
+{
+    if (!val || strcmp(a, "--png-dir"))
+        return -1;
+    *(const char **)ctx = val;
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     choose_blis_kernels();
     uint64_t seed = 0, train_steps = 3000;
     size_t threads = exp_default_threads();
     const char *png_dir = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout, argv[0]);
-            return 0;
-        } else if (!val) {
-            fprintf(stderr, "%s: unknown option or missing value: %s (see --help)\n", PROG, a);
-            return 2;
-        } else if (exp_common_flag(a, val, &seed, &threads, &train_steps)) {
-            i++;
-        } else if (!strcmp(a, "--png-dir")) {
-            png_dir = val, i++;
-        } else {
-            fprintf(stderr, "%s: bad option or value: %s %s (see --help)\n", PROG, a, val);
-            return 2;
-        }
-    }
+    int status = exp_parse_args(argc, argv, PROG, usage, own_flag, &png_dir, &seed, &threads,
+                                &train_steps);
+    if (status >= 0)
+        return status;
 
     int rc = 1;
     sm_rng *data_rng = NULL, *rng = NULL, *metric_rng = NULL;

@@ -101,51 +101,66 @@ static sm_status configure(sm_sampler **smp, sm_net *net, sm_schedule **grid,
     return st;
 }
 
+typedef struct {
+    uint64_t n_samples;
+    double ema_decay, snr, init_std;
+    int oracle_start;
+    const char *png, *png_energy;
+} options;
+
+/* A positive finite number, or -1 for anything else. */
+static double positive(const char *val)
+{
+    char *end;
+    double x = strtod(val, &end);
+    return end != val && !*end && isfinite(x) && x > 0 ? x : -1.0;
+}
+
+/* The flags of this program (see usage()). */
+static int own_flag(void *ctx, const char *a, const char *val)
+{
+    options *o = ctx;
+    uint64_t u;
+    if (!strcmp(a, "--oracle-start")) {
+        o->oracle_start = 1;
+        return 0;
+    }
+    if (!val)
+        return -1;
+    if (!strcmp(a, "--samples") && !exp_parse_u64(val, &u) && u >= 10 && u <= 1000000)
+        o->n_samples = u;
+    else if (!strcmp(a, "--snr") && positive(val) > 0)
+        o->snr = positive(val);
+    else if (!strcmp(a, "--ema") && positive(val) > 0 && positive(val) < 1)
+        o->ema_decay = positive(val);
+    else if (!strcmp(a, "--init-std") && positive(val) > 0)
+        o->init_std = positive(val);
+    else if (!strcmp(a, "--png"))
+        o->png = val;
+    else if (!strcmp(a, "--png-energy"))
+        o->png_energy = val;
+    else
+        return -1;
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     choose_blis_kernels();
-    uint64_t seed = 0, train_steps = 3000, n_samples = 5000;
+    uint64_t seed = 0, train_steps = 3000;
     size_t threads = exp_default_threads();
     /* p_σ₁ of standardized data has variance σ₁² + 1 per coordinate: with
      * the lab's σ₁ = 1 the VE prior N(0, σ₁²I) is far too narrow, and the
      * ODE, which cannot correct its start, would shrink the moons. */
-    double ema_decay = 0.0;
-    int oracle_start = 0;
-    double snr = 0.16, init_std = sqrt(SIGMA_MAX * SIGMA_MAX + 1.0);
-    const char *png = NULL, *png_energy = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end = NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout, argv[0]);
-            return 0;
-        } else if (!strcmp(a, "--oracle-start")) {
-            oracle_start = 1;
-        } else if (!val) {
-            fprintf(stderr, "%s: unknown option or missing value: %s (see --help)\n", PROG, a);
-            return 2;
-        } else if (exp_common_flag(a, val, &seed, &threads, &train_steps)) {
-            i++;
-        } else if (!strcmp(a, "--samples") && !exp_parse_u64(val, &n_samples) &&
-                   n_samples >= 10 && n_samples <= 1000000) {
-            i++;
-        } else if (!strcmp(a, "--snr") && (snr = strtod(val, &end)) > 0 && end && !*end &&
-                   isfinite(snr)) {
-            i++;
-        } else if (!strcmp(a, "--ema") && (ema_decay = strtod(val, &end)) > 0 && ema_decay < 1 &&
-                   end && !*end) {
-            i++;
-        } else if (!strcmp(a, "--init-std") && (init_std = strtod(val, &end)) > 0 && end && !*end) {
-            i++;
-        } else if (!strcmp(a, "--png")) {
-            png = val, i++;
-        } else if (!strcmp(a, "--png-energy")) {
-            png_energy = val, i++;
-        } else {
-            fprintf(stderr, "%s: bad option or value: %s %s (see --help)\n", PROG, a, val);
-            return 2;
-        }
-    }
+    options o = {.n_samples = 5000, .snr = 0.16, .init_std = sqrt(SIGMA_MAX * SIGMA_MAX + 1.0)};
+    int status = exp_parse_args(argc, argv, PROG, usage, own_flag, &o, &seed, &threads,
+                                &train_steps);
+    if (status >= 0)
+        return status;
+    const uint64_t n_samples = o.n_samples;
+    const double ema_decay = o.ema_decay, snr = o.snr, init_std = o.init_std;
+    const int oracle_start = o.oracle_start;
+    const char *png = o.png, *png_energy = o.png_energy;
 
     int rc = 1;
     const size_t n = (size_t)n_samples;
