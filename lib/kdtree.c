@@ -296,6 +296,19 @@ typedef struct knn_heap {
     size_t size, cap;
 } knn_heap;
 
+/* Exchanges entries a and b (distance and, if kept, index). */
+static inline void heap_swap(knn_heap *h, size_t a, size_t b)
+{
+    double td = h->d2[a];
+    h->d2[a] = h->d2[b];
+    h->d2[b] = td;
+    if (h->idx) {
+        size_t ti = h->idx[a];
+        h->idx[a] = h->idx[b];
+        h->idx[b] = ti;
+    }
+}
+
 static void heap_sift_down(knn_heap *h, size_t i, size_t n)
 {
     for (;;) {
@@ -306,14 +319,7 @@ static void heap_sift_down(knn_heap *h, size_t i, size_t n)
             c++;
         if (!(h->d2[c] > h->d2[i]))
             break;
-        double td = h->d2[i];
-        h->d2[i] = h->d2[c];
-        h->d2[c] = td;
-        if (h->idx) {
-            size_t ti = h->idx[i];
-            h->idx[i] = h->idx[c];
-            h->idx[c] = ti;
-        }
+        heap_swap(h, i, c);
         i = c;
     }
 }
@@ -329,14 +335,7 @@ static inline void heap_offer(knn_heap *h, double d2, size_t idx)
             size_t p = (i - 1) / 2;
             if (!(h->d2[i] > h->d2[p]))
                 break;
-            double td = h->d2[i];
-            h->d2[i] = h->d2[p];
-            h->d2[p] = td;
-            if (h->idx) {
-                size_t ti = h->idx[i];
-                h->idx[i] = h->idx[p];
-                h->idx[p] = ti;
-            }
+            heap_swap(h, i, p);
             i = p;
         }
     } else if (d2 < h->d2[0]) {
@@ -351,14 +350,7 @@ static inline void heap_offer(knn_heap *h, double d2, size_t idx)
 static void heap_sort(knn_heap *h)
 {
     for (size_t e = h->size; e-- > 1;) {
-        double td = h->d2[0];
-        h->d2[0] = h->d2[e];
-        h->d2[e] = td;
-        if (h->idx) {
-            size_t ti = h->idx[0];
-            h->idx[0] = h->idx[e];
-            h->idx[e] = ti;
-        }
+        heap_swap(h, 0, e);
         heap_sift_down(h, 0, e);
     }
 }
