@@ -39,6 +39,13 @@ struct sm_net {
     int reference;
 };
 
+/* Non-zero if a and b have the same dim, width and depth (so parameter
+ * buffers of one fit the other). */
+static inline int sm__net_same_shape(const sm_net *a, const sm_net *b)
+{
+    return a->dim == b->dim && a->width == b->width && a->depth == b->depth;
+}
+
 /* Switches a network between BLIS and the naive reference product. */
 sm_status sm__net_use_reference(sm_net *net, int reference);
 

@@ -303,7 +303,7 @@ sm_status sm_net_copy_params(sm_net *dst, const sm_net *src)
 {
     if (!dst || !src)
         return sm__error(SM_ERR_INVALID_ARG, "sm_net_copy_params: NULL network");
-    if (dst->dim != src->dim || dst->width != src->width || dst->depth != src->depth)
+    if (!sm__net_same_shape(dst, src))
         return sm__error(SM_ERR_SHAPE, "sm_net_copy_params: architectures differ");
     if (dst != src) /* memcpy must not overlap */
         memcpy(dst->params, src->params, src->nparams * sizeof(float));
@@ -322,7 +322,7 @@ sm_status sm_net_ema_update(sm_net *ema, const sm_net *net, double decay)
         return sm__error(SM_ERR_INVALID_ARG, "%s: NULL network", fn);
     if (!(decay >= 0.0 && decay <= 1.0))
         return sm__error(SM_ERR_INVALID_ARG, "%s: decay must be in [0, 1] (got %g)", fn, decay);
-    if (ema->dim != net->dim || ema->width != net->width || ema->depth != net->depth)
+    if (!sm__net_same_shape(ema, net))
         return sm__error(SM_ERR_SHAPE, "%s: architectures differ", fn);
     size_t bad = sm__first_nonfinite(net->params, net->nparams);
     if (bad < net->nparams)

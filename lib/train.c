@@ -193,8 +193,7 @@ sm_status sm_trainer_set_ema(sm_trainer *tr, sm_net *ema, double decay)
         if (!(decay >= 0.0 && decay <= 1.0))
             return sm__error(SM_ERR_INVALID_ARG, "%s: decay must be in [0, 1] (got %g)", fn,
                              decay);
-        if (ema == tr->net || ema->dim != tr->net->dim || ema->width != tr->net->width ||
-            ema->depth != tr->net->depth)
+        if (ema == tr->net || !sm__net_same_shape(ema, tr->net))
             return sm__error(SM_ERR_SHAPE,
                              "%s: the average needs its own network of the trained architecture",
                              fn);
