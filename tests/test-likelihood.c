@@ -24,13 +24,8 @@ START_TEST(constant_score_is_exact)
     sm_rng *rng;
     sm_net *net;
     ck_assert_ok(sm_rng_new(&rng, 1));
-    ck_assert_ok(sm_net_new(&net, 2, 4, 1, rng));
-    memset(sm_net_params(net), 0, sm_net_num_params(net) * sizeof(float));
-    size_t b_off;
-    ck_assert_ok(sm_net_layer(net, 1, NULL, &b_off, NULL, NULL));
     const float c[2] = {0.5f, -1.0f};
-    sm_net_params(net)[b_off] = c[0];
-    sm_net_params(net)[b_off + 1] = c[1];
+    const size_t b_off = sm_test_constant_net(&net, rng, c);
     sm_schedule *grid;
     ck_assert_ok(sm_schedule_new_karras(&grid, 2.0, 0.05, 7, 7.0));
     const float x[6] = {0.3f, -0.2f, 1.5f, 2.0f, -3.0f, 0.0f};

@@ -202,18 +202,6 @@ START_TEST(every_kind_samples_the_data_moments)
 }
 END_TEST
 
-/* A network whose output is the constant c whatever x and σ: every hidden
- * weight and bias 0, the last layer's weights 0 and its bias c. */
-static void constant_score_net(sm_net **net, sm_rng *rng, const float c[2])
-{
-    ck_assert_ok(sm_net_new(net, 2, 4, 1, rng));
-    memset(sm_net_params(*net), 0, sm_net_num_params(*net) * sizeof(float));
-    size_t b_off;
-    ck_assert_ok(sm_net_layer(*net, 1, NULL, &b_off, NULL, NULL));
-    sm_net_params(*net)[b_off] = c[0];
-    sm_net_params(*net)[b_off + 1] = c[1];
-}
-
 /* With a constant score c every update rule has a closed-form result:
  * x_end = x_0 + k·c with k per kind (noise off where a kind has noise). */
 START_TEST(update_rules_on_a_constant_score)
@@ -222,7 +210,7 @@ START_TEST(update_rules_on_a_constant_score)
     sm_net *net;
     ck_assert_ok(sm_rng_new(&rng, 8));
     const float c[2] = {0.75f, -1.5f};
-    constant_score_net(&net, rng, c);
+    sm_test_constant_net(&net, rng, c);
     const float sig[5] = {2.0f, 1.1f, 0.5f, 0.2f, 0.05f};
     sm_schedule *grid;
     ck_assert_ok(sm_schedule_new_from_array(&grid, sig, 5));
