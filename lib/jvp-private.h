@@ -30,6 +30,12 @@ void sm__jvp_ws_free(sm__jvp_ws *w);
 void sm__jvp_forward(const sm_net *net, sm__jvp_ws *w, const float *x, const float *sigma,
                      const float *v, size_t rows, float *out, float *jv);
 
+/* The tangent stream alone, jv = ∂s/∂x · v, for the rows and inputs of the
+ * last sm__jvp_forward() on this workspace (its activations are reused):
+ * a further direction at the cost of the tangent pass only. The reverse
+ * pass then goes through this tangent. */
+void sm__jvp_tangent(const sm_net *net, sm__jvp_ws *w, const float *v, size_t rows, float *jv);
+
 /* Reverse pass through the last sm__jvp_forward(): adds to grads the
  * gradient of Σ g_out·out + g_jv·jv with respect to the parameters. */
 void sm__jvp_backward(const sm_net *net, sm__jvp_ws *w, const float *g_out, const float *g_jv,

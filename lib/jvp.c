@@ -80,37 +80,59 @@ static void times_wt(sm__blas *blas, const float *a, size_t rows, const float *w
               (ptrdiff_t)fin, beta, c, (ptrdiff_t)fout, 1);
 }
 
-void sm__jvp_forward(const sm_net *net, sm__jvp_ws *w, const float *x, const float *sigma,
-                     const float *v, size_t rows, float *out, float *jv)
+void sm__jvp_tangent(const sm_net *net, sm__jvp_ws *w, const float *v, size_t rows, float *jv)
 {
     const size_t d = net->dim, wd = net->width, R = SM__JVP_BLOCK;
+    sm__blas *blas = net->shards[w->shard].blas;
     for (size_t r = 0; r < rows; r++) {
-        memcpy(w->in + r * (d + 1), x + r * d, d * sizeof(float));
-        w->in[r * (d + 1) + d] = logf(sigma[r]);
         memcpy(w->in_dot + r * (d + 1), v + r * d, d * sizeof(float));
         w->in_dot[r * (d + 1) + d] = 0.0f;
     }
-    const float *a = w->in, *a_dot = w->in_dot;
+    const float *a_dot = w->in_dot;
     for (size_t l = 0; l <= net->depth; l++) {
         size_t fin, fout;
-        const float *wt = layer(net, l, &fin, &fout), *b = wt + fin * fout;
+        const float *wt = layer(net, l, &fin, &fout);
         const int last = l == net->depth;
-        float *z = last ? out : w->z + l * R * wd, *z_dot = last ? jv : w->z_dot + l * R * wd;
-        for (size_t r = 0; r < rows; r++)
-            memcpy(z + r * fout, b, fout * sizeof(float));
-        times_wt(net->shards[w->shard].blas, a, rows, wt, fin, fout, 1.0f, z);
-        times_wt(net->shards[w->shard].blas, a_dot, rows, wt, fin, fout, 0.0f, z_dot);
+        float *z_dot = last ? jv : w->z_dot + l * R * wd;
+        times_wt(blas, a_dot, rows, wt, fin, fout, 0.0f, z_dot);
         if (last)
             break;
-        float *h = w->h + l * R * wd, *h_dot = w->h_dot + l * R * wd, *sg = w->sg + l * R * wd;
-        sm__silu_forward(z, h, sg, rows * fout);
+        const float *z = w->z + l * R * wd, *sg = w->sg + l * R * wd;
+        float *h_dot = w->h_dot + l * R * wd;
         for (size_t k = 0; k < rows * fout; k++) {
             float s = sg[k];
             h_dot[k] = s * (1.0f + z[k] * (1.0f - s)) * z_dot[k];
         }
-        a = h;
         a_dot = h_dot;
     }
+}
+
+void sm__jvp_forward(const sm_net *net, sm__jvp_ws *w, const float *x, const float *sigma,
+                     const float *v, size_t rows, float *out, float *jv)
+{
+    const size_t d = net->dim, wd = net->width, R = SM__JVP_BLOCK;
+    sm__blas *blas = net->shards[w->shard].blas;
+    for (size_t r = 0; r < rows; r++) {
+        memcpy(w->in + r * (d + 1), x + r * d, d * sizeof(float));
+        w->in[r * (d + 1) + d] = logf(sigma[r]);
+    }
+    /* The primal pass keeps z, h and sigmoid(z) of every hidden layer … */
+    const float *a = w->in;
+    for (size_t l = 0; l <= net->depth; l++) {
+        size_t fin, fout;
+        const float *wt = layer(net, l, &fin, &fout), *b = wt + fin * fout;
+        float *z = l == net->depth ? out : w->z + l * R * wd;
+        for (size_t r = 0; r < rows; r++)
+            memcpy(z + r * fout, b, fout * sizeof(float));
+        times_wt(blas, a, rows, wt, fin, fout, 1.0f, z);
+        if (l == net->depth)
+            break;
+        float *h = w->h + l * R * wd;
+        sm__silu_forward(z, h, w->sg + l * R * wd, rows * fout);
+        a = h;
+    }
+    /* … which the tangent pass reads. */
+    sm__jvp_tangent(net, w, v, rows, jv);
 }
 
 void sm__jvp_backward(const sm_net *net, sm__jvp_ws *w, const float *g_out, const float *g_jv,

@@ -40,7 +40,10 @@ static void drift(ctx *c, const float *y, float sigma, size_t rows, float *k, do
             for (size_t j = 0; j < d; j++)
                 c->v[r * d + j] = c->probe ? c->probe[(r * d + j) * c->probes + p]
                                            : (float)(j == p);
-        sm__jvp_forward(c->net, &c->ws, y, c->sig, c->v, rows, c->out, c->jv);
+        if (p == 0) /* the score and the first direction */
+            sm__jvp_forward(c->net, &c->ws, y, c->sig, c->v, rows, c->out, c->jv);
+        else /* further directions reuse the activations */
+            sm__jvp_tangent(c->net, &c->ws, c->v, rows, c->jv);
         for (size_t r = 0; r < rows; r++) {
             double t = 0.0;
             if (c->probe)
