@@ -286,10 +286,11 @@ static sm_status commit(run_ctx *c, size_t i, size_t t)
 
 static sm_status level_done(run_ctx *c, size_t i, float sigma)
 {
-    if (c->s->cb && c->s->cb(i, c->levels, sigma, c->x, c->n, c->dim, c->s->ud))
-        return sm__error(SM_ERR_CANCELLED, "%s: stopped by the callback after %s %zu", c->fn,
-                         i < c->levels ? "level" : "denoising", i + 1);
-    return SM_OK;
+    if (!c->s->cb || !c->s->cb(i, c->levels, sigma, c->x, c->n, c->dim, c->s->ud))
+        return SM_OK;
+    if (i == c->levels)
+        return sm__error(SM_ERR_CANCELLED, "%s: stopped by the callback after denoising", c->fn);
+    return sm__error(SM_ERR_CANCELLED, "%s: stopped by the callback after level %zu", c->fn, i + 1);
 }
 
 static void draw_noise(run_ctx *c)
