@@ -383,11 +383,11 @@ static int cmd_sample(args *a)
     TRY(sm_model_load(model, &net, &sched, NULL));
     TRY(sm_net_set_threads(net, (size_t)threads));
     TRY(sm_rng_new(&rng, seed));
+    const double s1 = sm_schedule_sigma(sched, 0),
+                 sl = sm_schedule_sigma(sched, sm_schedule_levels(sched) - 1);
     if (kind != SM_SAMPLER_LANGEVIN) {
         /* A grid of its own inside the trained range: the network takes
          * log sigma, so levels between the trained ones are valid. */
-        const double s1 = sm_schedule_sigma(sched, 0),
-                     sl = sm_schedule_sigma(sched, sm_schedule_levels(sched) - 1);
         if (kind == SM_SAMPLER_PC)
             TRY(sm_schedule_new_geometric(&grid, s1, sl, (size_t)levels));
         else
@@ -396,10 +396,8 @@ static int cmd_sample(args *a)
     TRY(sm_sampler_new(&s, net, grid ? grid : sched));
     TRY(sm_sampler_set_kind(s, (sm_sampler_kind)kind));
     TRY(sm_sampler_set_corrector(s, 1, snr));
-    if (kind != SM_SAMPLER_LANGEVIN) {
-        const double s1 = sm_schedule_sigma(sched, 0);
+    if (kind != SM_SAMPLER_LANGEVIN)
         TRY(sm_sampler_set_init_normal(s, init_std > 0 ? init_std : sqrt(s1 * s1 + 1.0)));
-    }
     TRY(sm_sampler_set_steps_per_scale(s, (size_t)k));
     TRY(sm_sampler_set_step_ratio(s, ratio));
     TRY(sm_sampler_set_noise(s, noise));
