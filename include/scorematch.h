@@ -16,6 +16,7 @@
 /* learning */
 #include "scorematch/schedule.h"
 #include "scorematch/net.h"
+#include "scorematch/losses.h"
 #include "scorematch/optim.h"
 #include "scorematch/train.h"
 #include "scorematch/sampler.h"

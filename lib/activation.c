@@ -63,10 +63,38 @@ void sm__silu_forward(const float *restrict z, float *restrict h, float *restric
     }
 }
 
+/* silu'(z) and silu''(z) from z and s = sigmoid(z). */
+static inline float silu_d1(float z, float s)
+{
+    return s * (1.0f + z * (1.0f - s));
+}
+
+static inline float silu_d2(float z, float s)
+{
+    return s * (1.0f - s) * (2.0f + z * (1.0f - 2.0f * s));
+}
+
 SM_MULTIVERSION
 void sm__silu_backward(float *restrict g, const float *restrict z, const float *restrict s,
                        size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        g[i] *= s[i] * (1.0f + z[i] * (1.0f - s[i]));
+        g[i] *= silu_d1(z[i], s[i]);
+}
+
+void sm__silu_tangent(const float *restrict z, const float *restrict s,
+                      const float *restrict zd, float *restrict hd, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        hd[i] = silu_d1(z[i], s[i]) * zd[i];
+}
+
+void sm__silu_tangent_backward(float *restrict g, float *restrict gd, const float *restrict z,
+                               const float *restrict s, const float *restrict zd, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const float d1 = silu_d1(z[i], s[i]), gi = g[i], gdi = gd[i];
+        g[i] = gi * d1 + gdi * silu_d2(z[i], s[i]) * zd[i];
+        gd[i] = gdi * d1;
+    }
 }

@@ -1,4 +1,7 @@
-/* SiLU activation over arrays, forward and backward. */
+/* SiLU activation over arrays: values, first and second derivatives, for
+ * the forward and backward passes and the Jacobian-vector product. With
+ * s = sigmoid(z): silu(z) = z·s, silu' = s·(1 + z(1 − s)),
+ * silu'' = s(1 − s)(2 + z(1 − 2s)). */
 #ifndef SCOREMATCH_ACTIVATION_H
 #define SCOREMATCH_ACTIVATION_H
 
@@ -9,6 +12,15 @@ void sm__silu_forward(const float *z, float *h, float *s, size_t n);
 
 /* g ← g · silu'(z) with silu'(z) = s·(1 + z·(1 − s)), s = sigmoid(z). */
 void sm__silu_backward(float *g, const float *z, const float *s, size_t n);
+
+/* Forward-mode tangent: hd = silu'(z) ⊙ zd. */
+void sm__silu_tangent(const float *z, const float *s, const float *zd, float *hd, size_t n);
+
+/* Reverse pass through (h, ḣ) = (silu(z), silu'(z)·ż): given g = ∂L/∂h and
+ * gd = ∂L/∂ḣ, overwrites g with ∂L/∂z = g·silu'(z) + gd·silu''(z)·ż and gd
+ * with ∂L/∂ż = gd·silu'(z). */
+void sm__silu_tangent_backward(float *g, float *gd, const float *z, const float *s,
+                               const float *zd, size_t n);
 
 /* exp(x) as used above (relative error < 3e-7 for |x| ≤ 87), for tests. */
 float sm__expf(float x);

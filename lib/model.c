@@ -122,7 +122,7 @@ static sm_status encode(const sm_net *net, const sm_schedule *sched, const sm_op
     *out_len = 0;
     if (!net || !sched)
         return sm__error(SM_ERR_INVALID_ARG, "%s: %s is NULL", fn, net ? "sched" : "net");
-    const size_t np = net->nparams, levels = sm_schedule_levels(sched);
+    const size_t np = sm_net_num_params(net), levels = sm_schedule_levels(sched);
     sm__optim_state os = {0};
     if (opt) {
         sm__optim_get_state(opt, &os);
@@ -131,7 +131,7 @@ static sm_status encode(const sm_net *net, const sm_schedule *sched, const sm_op
                              "%s: the optimizer has %zu parameters, the network %zu", fn, os.n,
                              np);
     }
-    size_t bad = sm__first_nonfinite(net->params, np);
+    size_t bad = sm__first_nonfinite(sm__net_weights(net), np);
     if (bad < np)
         return sm__error(SM_ERR_NONFINITE, "%s: parameter %zu is not finite; nothing was saved",
                          fn, bad);
@@ -163,12 +163,12 @@ static sm_status encode(const sm_net *net, const sm_schedule *sched, const sm_op
     w.p += sizeof magic;
     put_u32(&w, SM_MODEL_FORMAT_VERSION);
     put_u32(&w, opt ? FLAG_OPTIM : 0u);
-    put_u64(&w, net->dim);
-    put_u64(&w, net->width);
-    put_u64(&w, net->depth);
+    put_u64(&w, sm_net_dim(net));
+    put_u64(&w, sm_net_width(net));
+    put_u64(&w, sm_net_depth(net));
     put_u64(&w, np);
     put_u64(&w, levels);
-    put_f32s(&w, net->params, np);
+    put_f32s(&w, sm__net_weights(net), np);
     put_f32s(&w, sm__schedule_sigmas(sched), levels);
     if (opt) {
         put_u32(&w, os.kind == SM__OPTIM_ADAM ? FILE_ADAM : FILE_SGD);
@@ -595,8 +595,11 @@ static sm_status decode(const unsigned char *b, size_t len, sm_net **net, sm_sch
         goto fail;
     }
     get_f32s(lo.params, tmp, lo.np);
-    if ((st = sm__net_new_with_params(&n, (size_t)lo.dim, (size_t)lo.width, (size_t)lo.depth,
-                                      tmp, who)))
+    sm_net_options nopts = SM_NET_OPTIONS_INIT;
+    nopts.dim = (size_t)lo.dim;
+    nopts.width = (size_t)lo.width;
+    nopts.depth = (size_t)lo.depth;
+    if ((st = sm__net_new_with_params(&n, &nopts, tmp, who)))
         goto fail;
     get_f32s(lo.sigmas, tmp, lo.levels);
     if ((st = sm_schedule_new_from_array(&s, tmp, lo.levels)))

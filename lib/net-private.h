@@ -1,4 +1,6 @@
-/* The score network's layout, shared with the loss, trainer and sampler. */
+/* The MLP behind a score network: what the score model (scoremodel.c), the
+ * Jacobian-vector product (jvp.c), the trainer and the model file reach
+ * through sm__net_* functions. struct sm_net itself stays in net.c. */
 #ifndef SCOREMATCH_NET_PRIVATE_H
 #define SCOREMATCH_NET_PRIVATE_H
 
@@ -6,45 +8,9 @@
 #include "blas-private.h"
 #include "pool-private.h"
 
-/* One thread's share of a pass: its workspace for up to `cap` rows, its
- * BLIS runtime (one thread), its gradient accumulator, and the job at hand. */
-typedef struct {
-    size_t cap;
-    float *mem;    /* one allocation for the buffers below */
-    float *in;     /* cap × (dim+1): x ‖ log σ */
-    float *z;      /* depth × cap × width: pre-activations */
-    float *h;      /* depth × cap × width: SiLU outputs */
-    float *sg;     /* depth × cap × width: sigmoid(z), kept for backward */
-    float *g[2];   /* cap × width each: backward scratch */
-    float *grads;  /* shards ≥ 1: private gradient sums (nparams) */
-    sm__blas *blas; /* NULL: reference loops (tests only) */
-    size_t rows;   /* rows held by the last training forward */
-    /* The current job. */
-    size_t first, count;
-    const float *x, *sigma, *dout;
-    float sigma1;
-    float *out;
-} sm__shard;
-
-struct sm_net {
-    size_t dim, width, depth; /* d, hidden units, hidden layers */
-    size_t nparams;
-    float *params, *grads;    /* nparams each; layer l: W_l then b_l */
-
-    size_t threads;           /* shards; rows are split between them */
-    sm__shard *shards;
-    size_t cap;               /* rows per shard */
-    size_t train_rows;        /* rows of the last training forward, 0 if none */
-    sm__pool *pool;           /* threads − 1 workers, NULL for one thread */
-    int reference;
-};
-
-/* Non-zero if a and b have the same dim, width and depth (so parameter
- * buffers of one fit the other). */
-static inline int sm__net_same_shape(const sm_net *a, const sm_net *b)
-{
-    return a->dim == b->dim && a->width == b->width && a->depth == b->depth;
-}
+/* Non-zero if a and b have the same architecture and parametrization (so
+ * parameter buffers of one fit the other). */
+int sm__net_same_shape(const sm_net *a, const sm_net *b);
 
 /* Switches a network between BLIS and the naive reference product. */
 sm_status sm__net_use_reference(sm_net *net, int reference);
@@ -54,9 +20,80 @@ sm_status sm__net_use_reference(sm_net *net, int reference);
  * sm_net_new()'s limits, or the count overflows); sets no message. */
 sm_status sm__net_param_count(size_t dim, size_t width, size_t depth, size_t *count);
 
-/* A network with the given parameters (sm__net_param_count() floats, copied),
- * zero gradients, one thread and no workspace. Errors name fn. */
-sm_status sm__net_new_with_params(sm_net **out, size_t dim, size_t width, size_t depth,
+/* A network with the given options and parameters (sm__net_param_count()
+ * floats, copied), zero gradients, one thread and no workspace. The options
+ * must have passed sm__net_check_options(). Errors name fn. */
+sm_status sm__net_new_with_params(sm_net **out, const sm_net_options *opts,
                                   const float *params, const char *fn);
+
+/* SM_ERR_INVALID_ARG with a message naming fn unless opts describe a network
+ * that can be made (sizes, parametrization, σ_data); SM_ERR_OVERFLOW for
+ * sizes beyond the limits. */
+sm_status sm__net_check_options(const sm_net_options *opts, const char *fn);
+
+/* The parametrization and σ_data (0 while unknown) of a network. */
+sm_parametrization sm__net_param(const sm_net *net);
+float sm__net_sigma_data(const sm_net *net);
+
+/* ---- the MLP on prepared input ---------------------------------------- */
+
+/* Inputs per row of the MLP: dim + 1 (scaled x ‖ σ embedding). */
+size_t sm__net_in_dim(const sm_net *net);
+
+/* Makes sure a workspace exists (1024 rows if never reserved). */
+sm_status sm__net_ensure_workspace(sm_net *net, const char *fn);
+
+/* Rows one pass can take: the reserved capacity of all threads together. */
+size_t sm__net_block_rows(const sm_net *net);
+
+/* The prepared input of the next pass: sm__net_block_rows() × in_dim floats,
+ * row-major, written by the caller before sm__net_mlp_forward(). */
+float *sm__net_input(sm_net *net);
+
+/* Scratch for the caller: sm__net_block_rows() × dim floats. */
+float *sm__net_scratch(sm_net *net);
+
+/* Per-row floats (sm__net_block_rows() of them) that the network keeps for
+ * its caller between a training forward pass and its backward pass (the
+ * score model keeps the chain-rule factor of each row there). */
+float *sm__net_row_aux(sm_net *net);
+
+/* F = MLP(input) for the first n ≤ block rows of sm__net_input(); out is
+ * n × dim. With train, the activations are kept for sm__net_mlp_backward();
+ * otherwise any kept activations are discarded. Rows are split between the
+ * network's threads. Cannot fail (inputs are the caller's to check). */
+void sm__net_mlp_forward(sm_net *net, size_t n, float *out, int train);
+
+/* Rows held by the last training forward pass (0 if none). */
+size_t sm__net_train_rows(const sm_net *net);
+
+/* Forgets the last training forward pass (after it failed). */
+void sm__net_discard_train(sm_net *net);
+
+/* Adds ∂L/∂θ to the gradient buffer for dF = ∂L/∂F of the last training
+ * forward pass (n × dim, n = its rows). */
+void sm__net_mlp_backward(sm_net *net, const float *dF, size_t n);
+
+/* One forward definition, shared by the passes above and the
+ * Jacobian-vector product: rows × in_dim input `in` → rows × dim `out`,
+ * keeping the pre-activations z, the SiLU outputs h and sigmoid(z) of hidden
+ * layer l at offset l·ld·width of z, h and sg (ld ≥ rows). blas NULL: the
+ * reference loops. */
+void sm__net_forward_rows(const sm_net *net, sm__blas *blas, const float *in, size_t rows,
+                          float *z, float *h, float *sg, size_t ld, float *out);
+
+/* Read-only parameters (sm_net_params() for a const network). */
+const float *sm__net_weights(const sm_net *net);
+
+/* The BLIS handle of thread `shard` (< sm_net_threads()); NULL on the
+ * reference path. Looked up per call: it changes with sm_net_set_threads(). */
+sm__blas *sm__net_blas(const sm_net *net, size_t shard);
+
+/* The network's worker pool (NULL for one thread). */
+sm__pool *sm__net_pool(const sm_net *net);
+
+/* SM_ERR_NONFINITE for a non-finite output of point `row`, naming the first
+ * non-finite parameter if there is one. */
+sm_status sm__net_nonfinite_error(const sm_net *net, size_t row, const char *fn);
 
 #endif

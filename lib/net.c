@@ -1,4 +1,6 @@
-/* Noise-conditioned MLP: x ‖ log σ → [Linear → SiLU] × depth → Linear.
+/* The MLP of a score network: u → [Linear → SiLU] × depth → Linear, on an
+ * input u prepared by the score model (scoremodel.c: scaled x ‖ σ
+ * embedding). This file knows nothing of σ or of scores.
  *
  * Shapes (n rows, d = dim, w = width, L = depth hidden layers):
  *   in  : n × (d+1)         z_l, h_l : n × w  (l = 0 … L−1)      out : n × d
@@ -22,16 +24,50 @@
 #include "internal.h"
 #include "net-private.h"
 #include "rng-private.h"
+#include "rows-private.h"
+
+/* One thread's share of a pass: its workspace for up to `cap` rows, its
+ * BLIS runtime (one thread) and its gradient accumulator. */
+typedef struct {
+    size_t cap;
+    float *mem;    /* one allocation for the buffers below */
+    float *z;      /* depth × cap × width: pre-activations */
+    float *h;      /* depth × cap × width: SiLU outputs */
+    float *sg;     /* depth × cap × width: sigmoid(z), kept for backward */
+    float *g[2];   /* cap × width each: backward scratch */
+    float *grads;  /* shards ≥ 1: private gradient sums (nparams) */
+    sm__blas *blas; /* NULL: reference loops (tests only) */
+} sm__shard;
+
+struct sm_net {
+    size_t dim, width, depth; /* d, hidden units, hidden layers */
+    sm_parametrization param;
+    float sigma_data;         /* EDM: σ_data, 0 while unknown */
+    size_t nparams;
+    float *params, *grads;    /* nparams each; layer l: W_l then b_l */
+
+    size_t threads;           /* shards; rows are split between them */
+    sm__shard *shards;
+    size_t cap;               /* rows per shard */
+    float *input;             /* cap·threads × (dim+1): the prepared input */
+    float *row_aux;           /* cap·threads: kept for the caller */
+    float *scratch;           /* cap·threads × dim: the caller's scratch */
+    sm__share share[256];     /* the rows of the current pass, per shard */
+    size_t used;              /* shards of the current pass */
+    const float *dF;          /* the current backward pass's ∂L/∂F */
+    float *out;               /* the current forward pass's output */
+    size_t train_rows;        /* rows of the last training forward, 0 if none */
+    sm__pool *pool;           /* threads − 1 workers, NULL for one thread */
+    int reference;
+};
 
 #define DEFAULT_ROWS 1024
-/* Below this many rows per thread, a pass uses fewer threads. */
-#define MIN_SHARD_ROWS 32
 /* Sizes passed to BLIS must fit its signed dim_t and keep products sane. */
 #define MAX_EXTENT ((size_t)1 << 30)
 
 static void layer_shape(const sm_net *net, size_t l, size_t *fin, size_t *fout)
 {
-    *fin = l == 0 ? net->dim + 1 : net->width;
+    *fin = l == 0 ? sm__net_in_dim(net) : net->width;
     *fout = l == net->depth ? net->dim : net->width;
 }
 
@@ -80,25 +116,23 @@ static sm__shard *shards_new(const sm_net *net, size_t count)
 /* Workspace floats for cap rows, or 0 on overflow. */
 static size_t workspace_size(const sm_net *net, size_t cap)
 {
-    size_t in_sz, hid, hid_all;
-    if (sm__mul_size(cap, net->dim + 1, &in_sz) || sm__mul_size(cap, net->width, &hid) ||
-        sm__mul_size(hid, net->depth, &hid_all) || hid_all > SIZE_MAX / 8 - in_sz - 2 * hid)
+    size_t hid, hid_all;
+    if (sm__mul_size(cap, net->width, &hid) || sm__mul_size(hid, net->depth, &hid_all) ||
+        hid_all > SIZE_MAX / 8 - 2 * hid)
         return 0;
-    return in_sz + 3 * hid_all + 2 * hid;
+    return 3 * hid_all + 2 * hid;
 }
 
 static void workspace_bind(const sm_net *net, sm__shard *sh, float *mem, size_t cap)
 {
-    size_t in_sz = cap * (net->dim + 1), hid = cap * net->width, hid_all = hid * net->depth;
+    size_t hid = cap * net->width, hid_all = hid * net->depth;
     sh->mem = mem;
     sh->cap = cap;
-    sh->in = mem;
-    sh->z = sh->in + in_sz;
+    sh->z = mem;
     sh->h = sh->z + hid_all;
     sh->sg = sh->h + hid_all;
     sh->g[0] = sh->sg + hid_all;
     sh->g[1] = sh->g[0] + hid;
-    sh->rows = 0;
 }
 
 /* Gives every shard a workspace of `cap` rows; all or nothing. */
@@ -153,25 +187,72 @@ sm_status sm__net_param_count(size_t dim, size_t width, size_t depth, size_t *co
     return SM_OK;
 }
 
-/* A network of the given architecture with zero parameters and gradients,
- * one thread and no workspace. */
-static sm_status net_alloc(sm_net **out, size_t dim, size_t width, size_t depth,
-                           const char *fn)
+/* ---- options ----------------------------------------------------------- */
+
+void sm_net_options_init(sm_net_options *opts)
 {
-    size_t total = 0;
-    sm_status st = sm__net_param_count(dim, width, depth, &total);
+    if (opts) {
+        const sm_net_options init = SM_NET_OPTIONS_INIT;
+        *opts = init;
+    }
+}
+
+const char *sm_parametrization_name(sm_parametrization param)
+{
+    switch (param) {
+    case SM_PARAM_LAB: return "lab";
+    case SM_PARAM_EDM: return "edm";
+    }
+    return "unknown";
+}
+
+sm_status sm__net_check_options(const sm_net_options *opts, const char *fn)
+{
+    if (!opts)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: opts is NULL", fn);
+    if (opts->version != SM_NET_OPTIONS_VERSION)
+        return sm__error(SM_ERR_VERSION, "%s: opts->version is %u, this library knows %u "
+                         "(initialise with SM_NET_OPTIONS_INIT or sm_net_options_init())",
+                         fn, opts->version, (unsigned)SM_NET_OPTIONS_VERSION);
+    size_t total;
+    sm_status st = sm__net_param_count(opts->dim, opts->width, opts->depth, &total);
     if (st == SM_ERR_INVALID_ARG)
-        return sm__error(SM_ERR_INVALID_ARG, "%s: dim, width and depth must be >= 1 (got %zu, %zu, %zu)",
-                         fn, dim, width, depth);
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "%s: dim, width and depth must be >= 1 (got %zu, %zu, %zu)", fn,
+                         opts->dim, opts->width, opts->depth);
     if (st)
         return sm__error(SM_ERR_OVERFLOW, "%s: dim, width or depth too large", fn);
+    if ((int)opts->parametrization != SM_PARAM_LAB && (int)opts->parametrization != SM_PARAM_EDM)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: unknown parametrization %d", fn,
+                         (int)opts->parametrization);
+    if (opts->parametrization == SM_PARAM_EDM &&
+        !(opts->sigma_data >= 0.0 && opts->sigma_data <= 1e30))
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "%s: sigma_data must be > 0 and finite, or 0 to estimate it from the "
+                         "training data (got %g)", fn, opts->sigma_data);
+    if (opts->parametrization == SM_PARAM_EDM && opts->sigma_data > 0.0 &&
+        !((float)opts->sigma_data > 0.0f))
+        return sm__error(SM_ERR_INVALID_ARG, "%s: sigma_data %g is 0 in float", fn,
+                         opts->sigma_data);
+    return SM_OK;
+}
 
+/* ---- construction ------------------------------------------------------ */
+
+/* A network for checked options with zero parameters and gradients, one
+ * thread and no workspace. */
+static sm_status net_alloc(sm_net **out, const sm_net_options *opts, const char *fn)
+{
+    size_t total = 0;
+    sm__net_param_count(opts->dim, opts->width, opts->depth, &total);
     sm_net *net = calloc(1, sizeof *net);
     if (!net)
         return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
-    net->dim = dim;
-    net->width = width;
-    net->depth = depth;
+    net->dim = opts->dim;
+    net->width = opts->width;
+    net->depth = opts->depth;
+    net->param = opts->parametrization;
+    net->sigma_data = net->param == SM_PARAM_EDM ? (float)opts->sigma_data : 0.0f;
     net->nparams = total;
     net->threads = 1;
     net->params = sm__calloc(total, sizeof(float));
@@ -186,20 +267,21 @@ static sm_status net_alloc(sm_net **out, size_t dim, size_t width, size_t depth,
     return SM_OK;
 }
 
-sm_status sm_net_new(sm_net **out, size_t dim, size_t width, size_t depth, sm_rng *rng)
+static sm_status net_new(sm_net **out, const sm_net_options *opts, sm_rng *rng, const char *fn)
 {
-    const char *fn = "sm_net_new";
     if (!out)
         return sm__error(SM_ERR_INVALID_ARG, "%s: out is NULL", fn);
     *out = NULL;
     if (!rng)
         return sm__error(SM_ERR_INVALID_ARG, "%s: rng is NULL", fn);
-    sm_net *net = NULL;
-    sm_status st = net_alloc(&net, dim, width, depth, fn);
+    sm_status st = sm__net_check_options(opts, fn);
     if (st)
         return st;
+    sm_net *net = NULL;
+    if ((st = net_alloc(&net, opts, fn)))
+        return st;
     /* PyTorch nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W and b. */
-    for (size_t l = 0; l <= depth; l++) {
+    for (size_t l = 0; l <= net->depth; l++) {
         size_t fin, fout;
         layer_shape(net, l, &fin, &fout);
         double bound = 1.0 / sqrt((double)fin);
@@ -211,12 +293,26 @@ sm_status sm_net_new(sm_net **out, size_t dim, size_t width, size_t depth, sm_rn
     return SM_OK;
 }
 
-sm_status sm__net_new_with_params(sm_net **out, size_t dim, size_t width, size_t depth,
+sm_status sm_net_new(sm_net **out, size_t dim, size_t width, size_t depth, sm_rng *rng)
+{
+    sm_net_options opts = SM_NET_OPTIONS_INIT;
+    opts.dim = dim;
+    opts.width = width;
+    opts.depth = depth;
+    return net_new(out, &opts, rng, "sm_net_new");
+}
+
+sm_status sm_net_new_ex(sm_net **out, const sm_net_options *opts, sm_rng *rng)
+{
+    return net_new(out, opts, rng, "sm_net_new_ex");
+}
+
+sm_status sm__net_new_with_params(sm_net **out, const sm_net_options *opts,
                                   const float *params, const char *fn)
 {
     *out = NULL;
     sm_net *net = NULL;
-    sm_status st = net_alloc(&net, dim, width, depth, fn);
+    sm_status st = net_alloc(&net, opts, fn);
     if (st)
         return st;
     memcpy(net->params, params, net->nparams * sizeof(float));
@@ -224,34 +320,41 @@ sm_status sm__net_new_with_params(sm_net **out, size_t dim, size_t width, size_t
     return SM_OK;
 }
 
+static void options_of(const sm_net *net, sm_net_options *opts)
+{
+    sm_net_options_init(opts);
+    opts->dim = net->dim;
+    opts->width = net->width;
+    opts->depth = net->depth;
+    opts->parametrization = net->param;
+    opts->sigma_data = net->sigma_data;
+}
+
+sm_status sm_net_get_options(const sm_net *net, sm_net_options *opts)
+{
+    if (!net || !opts)
+        return sm__error(SM_ERR_INVALID_ARG, "sm_net_get_options: NULL argument");
+    options_of(net, opts);
+    return SM_OK;
+}
+
 sm_status sm_net_clone(const sm_net *net, sm_net **out)
 {
+    const char *fn = "sm_net_clone";
     if (!out)
-        return sm__error(SM_ERR_INVALID_ARG, "sm_net_clone: out is NULL");
+        return sm__error(SM_ERR_INVALID_ARG, "%s: out is NULL", fn);
     *out = NULL;
     if (!net)
-        return sm__error(SM_ERR_INVALID_ARG, "sm_net_clone: net is NULL");
-    sm_net *c = calloc(1, sizeof *c);
-    if (!c)
-        return sm__error(SM_ERR_NOMEM, "sm_net_clone: out of memory");
-    c->dim = net->dim;
-    c->width = net->width;
-    c->depth = net->depth;
-    c->nparams = net->nparams;
-    c->threads = 1;
-    c->reference = net->reference;
-    c->params = sm__calloc(net->nparams, sizeof(float));
-    c->grads = sm__calloc(net->nparams, sizeof(float));
-    if (c->params && c->grads)
-        c->shards = shards_new(c, 1);
-    if (!c->params || !c->grads || !c->shards) {
-        sm_net_free(c);
-        return sm__error(SM_ERR_NOMEM, "sm_net_clone: out of memory");
-    }
-    memcpy(c->params, net->params, net->nparams * sizeof(float));
+        return sm__error(SM_ERR_INVALID_ARG, "%s: net is NULL", fn);
+    sm_net_options opts;
+    options_of(net, &opts);
+    sm_net *c = NULL;
+    sm_status st = sm__net_new_with_params(&c, &opts, net->params, fn);
+    if (st)
+        return st;
     memcpy(c->grads, net->grads, net->nparams * sizeof(float));
-    sm_status st = net->threads > 1 ? sm_net_set_threads(c, net->threads) : SM_OK;
-    if (st) {
+    if ((net->reference && (st = sm__net_use_reference(c, 1))) ||
+        (net->threads > 1 && (st = sm_net_set_threads(c, net->threads)))) {
         sm_net_free(c);
         return st;
     }
@@ -265,6 +368,9 @@ void sm_net_free(sm_net *net)
         return;
     sm__pool_free(net->pool);
     shards_free(net->shards, net->threads);
+    free(net->input);
+    free(net->row_aux);
+    free(net->scratch);
     free(net->params);
     free(net->grads);
     free(net);
@@ -277,6 +383,54 @@ size_t sm_net_num_params(const sm_net *net) { return net ? net->nparams : 0; }
 float *sm_net_params(sm_net *net) { return net ? net->params : NULL; }
 float *sm_net_grads(sm_net *net) { return net ? net->grads : NULL; }
 size_t sm_net_threads(const sm_net *net) { return net ? net->threads : 0; }
+
+sm_parametrization sm_net_parametrization(const sm_net *net)
+{
+    return net ? net->param : SM_PARAM_LAB;
+}
+
+double sm_net_sigma_data(const sm_net *net)
+{
+    return net ? (double)net->sigma_data : 0.0;
+}
+
+sm_status sm_net_set_sigma_data(sm_net *net, double sigma_data)
+{
+    const char *fn = "sm_net_set_sigma_data";
+    if (!net)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: net is NULL", fn);
+    if (net->param != SM_PARAM_EDM)
+        return sm__error(SM_ERR_STATE, "%s: the %s parametrization has no sigma_data", fn,
+                         sm_parametrization_name(net->param));
+    if (!(sigma_data > 0.0 && sigma_data <= 1e30) || !((float)sigma_data > 0.0f))
+        return sm__error(SM_ERR_INVALID_ARG, "%s: sigma_data must be > 0 and finite (got %g)",
+                         fn, sigma_data);
+    net->sigma_data = (float)sigma_data;
+    return SM_OK;
+}
+
+sm_parametrization sm__net_param(const sm_net *net) { return net->param; }
+float sm__net_sigma_data(const sm_net *net) { return net->sigma_data; }
+size_t sm__net_in_dim(const sm_net *net) { return net->dim + 1; }
+const float *sm__net_weights(const sm_net *net) { return net->params; }
+sm__pool *sm__net_pool(const sm_net *net) { return net->pool; }
+size_t sm__net_block_rows(const sm_net *net) { return net->cap * net->threads; }
+float *sm__net_input(sm_net *net) { return net->input; }
+float *sm__net_row_aux(sm_net *net) { return net->row_aux; }
+float *sm__net_scratch(sm_net *net) { return net->scratch; }
+size_t sm__net_train_rows(const sm_net *net) { return net->train_rows; }
+void sm__net_discard_train(sm_net *net) { net->train_rows = 0; }
+
+sm__blas *sm__net_blas(const sm_net *net, size_t shard)
+{
+    return net->shards[shard].blas;
+}
+
+int sm__net_same_shape(const sm_net *a, const sm_net *b)
+{
+    return a->dim == b->dim && a->width == b->width && a->depth == b->depth &&
+           a->param == b->param;
+}
 
 sm_status sm_net_layer(const sm_net *net, size_t layer, size_t *w_offset, size_t *b_offset,
                        size_t *fan_in, size_t *fan_out)
@@ -307,6 +461,7 @@ sm_status sm_net_copy_params(sm_net *dst, const sm_net *src)
         return sm__error(SM_ERR_SHAPE, "sm_net_copy_params: architectures differ");
     if (dst != src) /* memcpy must not overlap */
         memcpy(dst->params, src->params, src->nparams * sizeof(float));
+    dst->sigma_data = src->sigma_data;
     return SM_OK;
 }
 
@@ -331,6 +486,29 @@ sm_status sm_net_ema_update(sm_net *ema, const sm_net *net, double decay)
     const float d = (float)decay, w = (float)(1.0 - decay);
     for (size_t i = 0; i < net->nparams; i++)
         ema->params[i] = d * ema->params[i] + w * net->params[i];
+    ema->sigma_data = net->sigma_data;
+    return SM_OK;
+}
+
+/* New input and per-row buffers for `rows` rows; the old ones are freed
+ * only when both allocations succeed. */
+static sm_status io_reserve(sm_net *net, size_t rows, const char *fn)
+{
+    float *in = sm__calloc(rows, sm__net_in_dim(net) * sizeof(float));
+    float *aux = sm__calloc(rows, sizeof(float));
+    float *scratch = sm__calloc(rows, net->dim * sizeof(float));
+    if (!in || !aux || !scratch) {
+        free(in);
+        free(aux);
+        free(scratch);
+        return sm__error(SM_ERR_NOMEM, "%s: out of memory for a %zu-row workspace", fn, rows);
+    }
+    free(net->input);
+    free(net->row_aux);
+    free(net->scratch);
+    net->input = in;
+    net->row_aux = aux;
+    net->scratch = scratch;
     return SM_OK;
 }
 
@@ -350,6 +528,8 @@ sm_status sm_net_set_threads(sm_net *net, size_t threads)
     /* Keep the total row capacity reserved so far. */
     size_t cap = net->cap ? div_up(net->cap * net->threads, threads) : 0;
     sm_status st = cap ? shards_reserve(net, sh, threads, cap, fn) : SM_OK;
+    if (!st && cap && cap * threads != net->cap * net->threads)
+        st = io_reserve(net, cap * threads, fn);
     if (st) {
         sm__pool_free(pool);
         shards_free(sh, threads);
@@ -393,53 +573,59 @@ sm_status sm_net_reserve(sm_net *net, size_t batch)
     sm_status st = shards_reserve(net, net->shards, net->threads, cap, fn);
     if (st)
         return st;
+    if ((st = io_reserve(net, cap * net->threads, fn)))
+        return st; /* the larger shard workspaces stay; the old capacity still holds */
     net->cap = cap;
     net->train_rows = 0;
     return SM_OK;
 }
 
-/* ---- passes ------------------------------------------------------------ */
-
-/* Fills a shard's input block: its rows of x followed by log σ. */
-static void fill_input(const sm_net *net, sm__shard *sh)
+sm_status sm__net_ensure_workspace(sm_net *net, const char *fn)
 {
-    const size_t d = net->dim, n = sh->count;
-    const float log1 = sh->sigma ? 0.0f : logf(sh->sigma1);
-    for (size_t r = 0; r < n; r++) {
-        memcpy(sh->in + r * (d + 1), sh->x + r * d, d * sizeof(float));
-        sh->in[r * (d + 1) + d] = sh->sigma ? logf(sh->sigma[r]) : log1;
-    }
+    sm_status st = net->cap ? SM_OK : sm_net_reserve(net, DEFAULT_ROWS);
+    return st ? sm__error_wrap(st, fn) : SM_OK;
 }
 
-/* Forward pass over the shard's rows; writes count × dim to sh->out. */
-static void forward_rows(const sm_net *net, sm__shard *sh)
+sm_status sm_net_zero_grad(sm_net *net)
 {
-    const size_t n = sh->count;
-    const float *a = sh->in;
+    if (!net)
+        return sm__error(SM_ERR_INVALID_ARG, "sm_net_zero_grad: net is NULL");
+    memset(net->grads, 0, net->nparams * sizeof(float));
+    return SM_OK;
+}
+
+/* ---- passes ------------------------------------------------------------ */
+
+void sm__net_forward_rows(const sm_net *net, sm__blas *blas, const float *in, size_t rows,
+                          float *zs, float *hs, float *sgs, size_t ld, float *out)
+{
+    const float *a = in;
     for (size_t l = 0; l <= net->depth; l++) {
         size_t fin, fout;
         layer_shape(net, l, &fin, &fout);
         const float *w = net->params + layer_w_offset(net, l);
         const float *b = w + fin * fout;
-        float *z = l < net->depth ? sh->z + l * sh->cap * net->width : sh->out;
-        for (size_t r = 0; r < n; r++)
+        float *z = l < net->depth ? zs + l * ld * net->width : out;
+        for (size_t r = 0; r < rows; r++)
             memcpy(z + r * fout, b, fout * sizeof(float));
-        /* z (n×fout) += a (n×fin) · Wᵀ (fin×fout); W is fout×fin row-major. */
-        sm__sgemm(sh->blas, n, fout, fin, 1.0f, a, (ptrdiff_t)fin, 1, w, 1, (ptrdiff_t)fin,
+        /* z (rows×fout) += a (rows×fin) · Wᵀ (fin×fout); W is fout×fin row-major. */
+        sm__sgemm(blas, rows, fout, fin, 1.0f, a, (ptrdiff_t)fin, 1, w, 1, (ptrdiff_t)fin,
                   1.0f, z, (ptrdiff_t)fout, 1);
         if (l < net->depth) {
-            float *h = sh->h + l * sh->cap * net->width;
-            sm__silu_forward(z, h, sh->sg + l * sh->cap * net->width, n * fout);
+            float *h = hs + l * ld * net->width;
+            sm__silu_forward(z, h, sgs + l * ld * net->width, rows * fout);
             a = h;
         }
     }
 }
 
-/* Back-propagates the shard's rows of dout; adds into `grads`. */
-static void backward_rows(const sm_net *net, sm__shard *sh, float *grads)
+/* Back-propagates dz (rows × dim, ∂L/∂out) through the activations a shard
+ * kept for input `in`; adds into `grads`. */
+static void backward_rows(const sm_net *net, sm__shard *sh, const float *in, size_t n,
+                          const float *dout, float *grads)
 {
-    const size_t n = sh->rows, cap = sh->cap, w = net->width;
-    const float *dz = sh->dout; /* n × fout of the current layer */
+    const size_t cap = sh->cap, w = net->width;
+    const float *dz = dout; /* n × fout of the current layer */
     int scratch = 0;
     for (size_t l = net->depth + 1; l-- > 0;) {
         size_t fin, fout;
@@ -447,7 +633,7 @@ static void backward_rows(const sm_net *net, sm__shard *sh, float *grads)
         size_t off = layer_w_offset(net, l);
         const float *wt = net->params + off;
         float *dw = grads + off, *db = dw + fin * fout;
-        const float *a = l == 0 ? sh->in : sh->h + (l - 1) * cap * w;
+        const float *a = l == 0 ? in : sh->h + (l - 1) * cap * w;
         /* dW (fout×fin) += dzᵀ (fout×n) · a (n×fin) */
         sm__sgemm(sh->blas, fout, fin, n, 1.0f, dz, 1, (ptrdiff_t)fout, a, (ptrdiff_t)fin, 1,
                   1.0f, dw, (ptrdiff_t)fin, 1);
@@ -470,91 +656,51 @@ static void job_forward(void *ctx, size_t s)
 {
     sm_net *net = ctx;
     sm__shard *sh = &net->shards[s];
-    if (sh->count == 0)
-        return;
-    fill_input(net, sh);
-    forward_rows(net, sh);
+    const sm__share *q = &net->share[s];
+    if (q->count)
+        sm__net_forward_rows(net, sh->blas, net->input + q->first * sm__net_in_dim(net),
+                             q->count, sh->z, sh->h, sh->sg, sh->cap,
+                             net->out + q->first * net->dim);
 }
 
 static void job_backward(void *ctx, size_t s)
 {
     sm_net *net = ctx;
     sm__shard *sh = &net->shards[s];
-    if (sh->rows == 0)
+    const sm__share *q = &net->share[s];
+    if (q->count == 0)
         return;
     float *grads = net->grads;
     if (s > 0) {
         grads = sh->grads;
         memset(grads, 0, net->nparams * sizeof(float));
     }
-    backward_rows(net, sh, grads);
+    backward_rows(net, sh, net->input + q->first * sm__net_in_dim(net), q->count,
+                  net->dF + q->first * net->dim, grads);
 }
 
-/* Splits m rows (m ≤ cap·threads) into contiguous shards, using fewer
- * threads for small m; sets each shard's job. Returns the shards used. */
-static size_t split_rows(sm_net *net, size_t m, const float *x, const float *sigma,
-                         float sigma1, float *out)
+void sm__net_mlp_forward(sm_net *net, size_t n, float *out, int train)
 {
-    size_t used = div_up(m, MIN_SHARD_ROWS);
-    if (used > net->threads)
-        used = net->threads;
-    if (used < div_up(m, net->cap))
-        used = div_up(m, net->cap);
-    size_t chunk = div_up(m, used);
-    const size_t d = net->dim;
-    for (size_t s = 0; s < net->threads; s++) {
-        sm__shard *sh = &net->shards[s];
-        size_t first = s * chunk;
-        sh->first = first;
-        sh->count = s < used && first < m ? (m - first < chunk ? m - first : chunk) : 0;
-        sh->x = x + (sh->count ? first * d : 0);
-        sh->sigma = sigma ? sigma + (sh->count ? first : 0) : NULL;
-        sh->sigma1 = sigma1;
-        sh->out = out + (sh->count ? first * d : 0);
-    }
-    return used;
+    net->used = sm__rows_split(n, net->threads, net->cap, net->share);
+    net->out = out;
+    sm__rows_run(net->pool, job_forward, net, net->used);
+    net->train_rows = train ? n : 0;
 }
 
-static void dispatch(sm_net *net, sm__pool_fn fn, size_t used)
+void sm__net_mlp_backward(sm_net *net, const float *dF, size_t n)
 {
-    if (used <= 1 || !net->pool)
-        for (size_t s = 0; s < used; s++)
-            fn(net, s);
-    else
-        sm__pool_run(net->pool, fn, net, used);
+    (void)n; /* the split of the forward pass is kept in net->share */
+    net->dF = dF;
+    sm__rows_run(net->pool, job_backward, net, net->used);
+    /* Sum the other shards' gradients in shard order (deterministic). */
+    float *g[256];
+    for (size_t s = 1; s < net->used; s++)
+        g[s - 1] = net->shards[s].grads;
+    sm__rows_reduce(net->grads, g, net->used ? net->used - 1 : 0, net->nparams);
 }
 
-static sm_status check_io(sm_net *net, const float *x, const float *sigma, float sigma1,
-                          size_t n, size_t dim, const float *out, const char *fn)
+sm_status sm__net_nonfinite_error(const sm_net *net, size_t row, const char *fn)
 {
-    if (!net || ((!x || !out) && n))
-        return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument", fn);
-    if (dim != net->dim)
-        return sm__error(SM_ERR_SHAPE, "%s: points have dim %zu, the network %zu", fn, dim,
-                         net->dim);
-    if (sm__array_too_big(n, dim, sizeof(float)))
-        return sm__error(SM_ERR_OVERFLOW, "%s: n*dim overflows", fn);
-    sm_status st = sm__check_points(x, n, dim, "x", fn);
-    if (st)
-        return st;
-    if (sigma) {
-        if ((st = sm__check_sigmas(sigma, n, fn)))
-            return st;
-    } else if (!(sigma1 > 0.0f) || !isfinite(sigma1)) {
-        return sm__error(SM_ERR_INVALID_ARG, "%s: sigma = %g must be finite and > 0", fn,
-                         (double)sigma1);
-    }
-    return SM_OK;
-}
-
-/* After a pass over n rows: SM_ERR_NONFINITE if the output holds NaN or
- * infinity (NaN or infinite parameters, or overflow), naming the first
- * non-finite parameter if there is one. */
-static sm_status check_output(const sm_net *net, const float *out, size_t n, const char *fn)
-{
-    const size_t total = n * net->dim, bad = sm__first_nonfinite(out, total);
-    if (bad == total)
-        return SM_OK;
     size_t p = sm__first_nonfinite(net->params, net->nparams);
     if (p < net->nparams)
         return sm__error(SM_ERR_NONFINITE,
@@ -563,99 +709,5 @@ static sm_status check_output(const sm_net *net, const float *out, size_t n, con
     return sm__error(SM_ERR_NONFINITE,
                      "%s: the output for point %zu is not finite: the input or the parameters "
                      "are too large for float",
-                     fn, bad / net->dim);
-}
-
-static sm_status forward_blocks(sm_net *net, const float *x, const float *sigma, float sigma1,
-                                size_t n, size_t dim, float *out, const char *fn)
-{
-    sm_status st = check_io(net, x, sigma, sigma1, n, dim, out, fn);
-    if (st)
-        return st;
-    if (net->cap == 0 && (st = sm_net_reserve(net, DEFAULT_ROWS)))
-        return sm__error_wrap(st, fn);
-    net->train_rows = 0; /* the workspaces are about to be overwritten */
-    for (size_t i = 0; i < net->threads; i++)
-        net->shards[i].rows = 0;
-    const size_t block = net->cap * net->threads;
-    for (size_t r0 = 0; r0 < n; r0 += block) {
-        size_t m = n - r0 < block ? n - r0 : block;
-        size_t used = split_rows(net, m, x + r0 * dim, sigma ? sigma + r0 : NULL, sigma1,
-                                 out + r0 * dim);
-        dispatch(net, job_forward, used);
-    }
-    return check_output(net, out, n, fn);
-}
-
-sm_status sm_net_forward(sm_net *net, const float *x, const float *sigma, size_t n, size_t dim,
-                         float *out)
-{
-    if (!sigma && n)
-        return sm__error(SM_ERR_INVALID_ARG, "sm_net_forward: sigma is NULL");
-    return forward_blocks(net, x, sigma, 0.0f, n, dim, out, "sm_net_forward");
-}
-
-sm_status sm_net_forward_sigma(sm_net *net, const float *x, float sigma, size_t n, size_t dim,
-                               float *out)
-{
-    return forward_blocks(net, x, NULL, sigma, n, dim, out, "sm_net_forward_sigma");
-}
-
-sm_status sm_net_forward_train(sm_net *net, const float *x, const float *sigma, size_t n,
-                               size_t dim, float *out)
-{
-    const char *fn = "sm_net_forward_train";
-    if (!sigma && n)
-        return sm__error(SM_ERR_INVALID_ARG, "%s: sigma is NULL", fn);
-    sm_status st = check_io(net, x, sigma, 0.0f, n, dim, out, fn);
-    if (st)
-        return st;
-    if (n == 0)
-        return sm__error(SM_ERR_INVALID_ARG, "%s: n must be >= 1", fn);
-    if (n > net->cap * net->threads)
-        return sm__error(SM_ERR_STATE, "%s: %zu rows, workspace reserved for %zu (sm_net_reserve)",
-                         fn, n, net->cap * net->threads);
-    size_t used = split_rows(net, n, x, sigma, 0.0f, out);
-    dispatch(net, job_forward, used);
-    /* A pass with a non-finite output keeps nothing to back-propagate. */
-    st = check_output(net, out, n, fn);
-    for (size_t s = 0; s < net->threads; s++)
-        net->shards[s].rows = st ? 0 : net->shards[s].count;
-    net->train_rows = st ? 0 : n;
-    return st;
-}
-
-sm_status sm_net_backward(sm_net *net, const float *dout, size_t n, size_t dim)
-{
-    const char *fn = "sm_net_backward";
-    if (!net || !dout)
-        return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument", fn);
-    if (dim != net->dim)
-        return sm__error(SM_ERR_SHAPE, "%s: dim %zu, the network has %zu", fn, dim, net->dim);
-    if (net->train_rows == 0 || n != net->train_rows)
-        return sm__error(SM_ERR_STATE, "%s: %zu rows, but the last training forward pass held %zu",
-                         fn, n, net->train_rows);
-    size_t used = 0;
-    for (size_t s = 0; s < net->threads; s++) {
-        sm__shard *sh = &net->shards[s];
-        sh->dout = dout + sh->first * dim;
-        if (sh->rows)
-            used = s + 1;
-    }
-    dispatch(net, job_backward, used);
-    /* Sum the other shards' gradients in shard order (deterministic). */
-    for (size_t s = 1; s < used; s++) {
-        const float *g = net->shards[s].grads;
-        for (size_t i = 0; i < net->nparams; i++)
-            net->grads[i] += g[i];
-    }
-    return SM_OK;
-}
-
-sm_status sm_net_zero_grad(sm_net *net)
-{
-    if (!net)
-        return sm__error(SM_ERR_INVALID_ARG, "sm_net_zero_grad: net is NULL");
-    memset(net->grads, 0, net->nparams * sizeof(float));
-    return SM_OK;
+                     fn, row);
 }

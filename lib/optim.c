@@ -228,5 +228,5 @@ sm_status sm_optim_step_net(sm_optim *opt, sm_net *net)
 {
     if (!net)
         return sm__error(SM_ERR_INVALID_ARG, "sm_optim_step_net: net is NULL");
-    return step(opt, net->params, net->grads, net->nparams, "sm_optim_step_net");
+    return step(opt, sm_net_params(net), sm_net_grads(net), sm_net_num_params(net), "sm_optim_step_net");
 }

@@ -201,8 +201,8 @@ static sm_status check_run(sm_sampler *s, sm_rng *rng, const float *x, size_t n,
     REQUIRE(s, fn);
     if (!rng || !x || n == 0)
         return sm__error(SM_ERR_INVALID_ARG, "%s: need an rng, a buffer and n >= 1", fn);
-    if (dim != s->net->dim)
-        return sm__error(SM_ERR_SHAPE, "%s: dim %zu, the network has %zu", fn, dim, s->net->dim);
+    if (dim != sm_net_dim(s->net))
+        return sm__error(SM_ERR_SHAPE, "%s: dim %zu, the network has %zu", fn, dim, sm_net_dim(s->net));
     size_t total, bytes;
     if (sm__mul_size(n, dim, &total) || sm__mul_size(total, 4 * sizeof(float), &bytes))
         return sm__error(SM_ERR_OVERFLOW, "%s: n*dim too large", fn);

@@ -6,6 +6,7 @@
 
 #include "internal.h"
 #include "dataset-private.h"
+#include "dsm-private.h"
 #include "net-private.h"
 #include "rng-private.h"
 #include "learning-private.h"
@@ -13,124 +14,13 @@
 #include "scorematch/train.h"
 
 
-/* Scratch rows for one DSM evaluation: noisy input, output, output gradient. */
-typedef struct {
-    float *xt, *out, *dout;
-} dsm_scratch;
-
-/* loss = mean_{r,j} (σ_r·s_rj + ε_rj)²  with s = net(x + σε, σ);
- * ∂loss/∂s_rj = 2σ_r(σ_r·s_rj + ε_rj)/(n·d). The gradient is accumulated
- * only when the loss is finite, so a diverging step leaves grads alone. */
-static sm_status dsm_core(sm_net *net, const float *x, const float *sigma, const float *eps,
-                          size_t n, size_t dim, int with_grad, double *loss, dsm_scratch *s,
-                          const char *fn)
-{
-    for (size_t r = 0; r < n; r++)
-        for (size_t j = 0; j < dim; j++)
-            s->xt[r * dim + j] = x[r * dim + j] + sigma[r] * eps[r * dim + j];
-    sm_status st = with_grad ? sm_net_forward_train(net, s->xt, sigma, n, dim, s->out)
-                             : sm_net_forward(net, s->xt, sigma, n, dim, s->out);
-    if (st == SM_ERR_NONFINITE) {
-        /* The inputs were checked: NaN or infinite parameters, or overflow. */
-        *loss = NAN;
-        char detail[400];
-        snprintf(detail, sizeof detail, "%s", sm_last_error());
-        return sm__error(SM_ERR_DIVERGED, "%s: the loss is not finite (%s)", fn, detail);
-    }
-    if (st)
-        return sm__error_wrap(st, fn);
-    double acc = 0.0;
-    const float scale = 2.0f / (float)(n * dim);
-    for (size_t r = 0; r < n; r++)
-        for (size_t j = 0; j < dim; j++) {
-            size_t i = r * dim + j;
-            float e = sigma[r] * s->out[i] + eps[i];
-            acc += (double)e * (double)e;
-            s->dout[i] = scale * sigma[r] * e;
-        }
-    double l = acc / (double)(n * dim);
-    *loss = l;
-    if (!isfinite(l))
-        return sm__error(SM_ERR_DIVERGED,
-                         "%s: the loss is not finite (%g); lower the learning rate or enable gradient clipping",
-                         fn, l);
-    return with_grad ? sm_net_backward(net, s->dout, n, dim) : SM_OK;
-}
-
-sm_status sm_dsm_loss(sm_net *net, const float *x, const float *sigma, const float *eps,
-                      size_t n, size_t dim, int with_grad, double *loss)
-{
-    const char *fn = "sm_dsm_loss";
-    if (!net || !x || !sigma || !eps || !loss || n == 0)
-        return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument or n = 0", fn);
-    if (dim != net->dim)
-        return sm__error(SM_ERR_SHAPE, "%s: dim %zu, the network has %zu", fn, dim, net->dim);
-    /* Sizes and state before any buffer is read. */
-    if (sm__array_too_big(n, dim, 3 * sizeof(float)))
-        return sm__error(SM_ERR_OVERFLOW, "%s: n*dim overflows", fn);
-    const size_t total = n * dim;
-    if (with_grad && n > net->cap * net->threads)
-        return sm__error(SM_ERR_STATE, "%s: %zu rows, the network's workspace holds %zu (sm_net_reserve)",
-                         fn, n, net->cap * net->threads);
-    size_t bad = sm__first_nonfinite(eps, total);
-    if (bad < total)
-        return sm__error(SM_ERR_NONFINITE, "%s: eps[%zu] is not finite", fn, bad);
-    sm_status st;
-    if ((st = sm__check_points(x, n, dim, "x", fn)) || (st = sm__check_sigmas(sigma, n, fn)))
-        return st;
-    dsm_scratch s;
-    float *buf = sm__calloc(total, 3 * sizeof(float));
-    if (!buf)
-        return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
-    s.xt = buf;
-    s.out = buf + total;
-    s.dout = buf + 2 * total;
-    st = dsm_core(net, x, sigma, eps, n, dim, with_grad, loss, &s, fn);
-    free(buf);
-    return st;
-}
-
-sm_status sm_dsm_loss_per_level(sm_net *net, const sm_schedule *sched, const float *x,
-                                size_t n, size_t dim, sm_rng *rng, double *losses,
-                                size_t levels)
-{
-    const char *fn = "sm_dsm_loss_per_level";
-    if (!net || !sched || !x || !rng || !losses || n == 0)
-        return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument or n = 0", fn);
-    if (dim != net->dim)
-        return sm__error(SM_ERR_SHAPE, "%s: dim %zu, the network has %zu", fn, dim, net->dim);
-    if (levels != sm_schedule_levels(sched))
-        return sm__error(SM_ERR_SHAPE, "%s: room for %zu losses, the ladder has %zu levels", fn,
-                         levels, sm_schedule_levels(sched));
-    if (sm__array_too_big(n, dim, 4 * sizeof(float)))
-        return sm__error(SM_ERR_OVERFLOW, "%s: n*dim overflows", fn);
-    const size_t total = n * dim;
-    sm_status st = sm__check_points(x, n, dim, "x", fn);
-    if (st)
-        return st;
-    float *buf = sm__calloc(total * 4 + n, sizeof(float));
-    if (!buf)
-        return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
-    dsm_scratch s = {buf, buf + total, buf + 2 * total};
-    float *eps = buf + 3 * total, *sigma = buf + 4 * total;
-    const float *ladder = sm__schedule_sigmas(sched);
-    for (size_t i = 0; i < levels && !st; i++) {
-        for (size_t r = 0; r < n; r++)
-            sigma[r] = ladder[i];
-        sm__rng_fill_normal(rng, eps, total, 0.0f, 1.0f);
-        st = dsm_core(net, x, sigma, eps, n, dim, 0, &losses[i], &s, fn);
-    }
-    free(buf);
-    return st;
-}
-
 struct sm_trainer {
     sm_net *net;
     const sm_schedule *sched;
     sm_optim *opt;
     size_t batch;
     float *xb, *eps, *sigma; /* batch × dim, batch × dim, batch */
-    dsm_scratch s;
+    sm__dsm_scratch s;
     float *buf;
     float *backup; /* parameters before the current update */
     sm_net *ema;   /* averaged copy updated after each step, or NULL */
@@ -149,11 +39,11 @@ sm_status sm_trainer_new(sm_trainer **out, sm_net *net, const sm_schedule *sched
     *out = NULL;
     if (!net || !sched || !opt || batch_size == 0)
         return sm__error(SM_ERR_INVALID_ARG, "%s: NULL handle or batch_size = 0", fn);
-    if (sm__optim_size(opt) != net->nparams)
+    if (sm__optim_size(opt) != sm_net_num_params(net))
         return sm__error(SM_ERR_SHAPE, "%s: optimizer made for %zu parameters, the network has %zu",
-                         fn, sm__optim_size(opt), net->nparams);
+                         fn, sm__optim_size(opt), sm_net_num_params(net));
     size_t per, total;
-    if (sm__mul_size(batch_size, net->dim, &per) || sm__mul_size(per, 5, &total) ||
+    if (sm__mul_size(batch_size, sm_net_dim(net), &per) || sm__mul_size(per, 5, &total) ||
         total + batch_size < total)
         return sm__error(SM_ERR_OVERFLOW, "%s: batch too large", fn);
     sm_status st = sm_net_reserve(net, batch_size);
@@ -161,7 +51,7 @@ sm_status sm_trainer_new(sm_trainer **out, sm_net *net, const sm_schedule *sched
         return sm__error_wrap(st, fn);
     sm_trainer *tr = calloc(1, sizeof *tr);
     float *buf = sm__calloc(total + batch_size, sizeof(float));
-    float *backup = sm__calloc(net->nparams, sizeof(float));
+    float *backup = sm__calloc(sm_net_num_params(net), sizeof(float));
     if (!tr || !buf || !backup) {
         free(tr);
         free(buf);
@@ -211,7 +101,7 @@ sm_status sm_trainer_set_objective(sm_trainer *tr, sm_objective objective)
     if ((int)objective != SM_OBJECTIVE_DSM && (int)objective != SM_OBJECTIVE_SSM_VR)
         return sm__error(SM_ERR_INVALID_ARG, "%s: unknown objective %d", fn, (int)objective);
     if (objective == SM_OBJECTIVE_SSM_VR && !tr->v &&
-        !(tr->v = sm__calloc(tr->batch * tr->net->dim, sizeof(float))))
+        !(tr->v = sm__calloc(tr->batch * sm_net_dim(tr->net), sizeof(float))))
         return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
     tr->objective = objective;
     return SM_OK;
@@ -232,7 +122,7 @@ void sm_trainer_free(sm_trainer *tr)
 static sm_status train_rows(sm_trainer *tr, size_t n, sm_rng *rng, double *loss,
                             const char *fn)
 {
-    const size_t dim = tr->net->dim;
+    const size_t dim = sm_net_dim(tr->net);
     const size_t levels = sm_schedule_levels(tr->sched);
     const float *ladder = sm__schedule_sigmas(tr->sched);
     for (size_t r = 0; r < n; r++)
@@ -245,17 +135,17 @@ static sm_status train_rows(sm_trainer *tr, size_t n, sm_rng *rng, double *loss,
         st = sm__ssm_core(tr->net, &tr->ssm_ws, tr->xb, tr->sigma, tr->eps, tr->v, n, dim, 1, loss,
                           fn);
     } else {
-        st = dsm_core(tr->net, tr->xb, tr->sigma, tr->eps, n, dim, 1, loss, &tr->s, fn);
+        st = sm__dsm_core(tr->net, tr->xb, tr->sigma, tr->eps, n, dim, 1, loss, &tr->s, fn);
     }
     if (st)
         return st;
     /* Keep the parameters so that an update that overflows can be undone:
      * a diverging run stops with its last finite parameters. */
-    const size_t np = tr->net->nparams;
-    memcpy(tr->backup, tr->net->params, np * sizeof(float));
+    const size_t np = sm_net_num_params(tr->net);
+    memcpy(tr->backup, sm_net_params(tr->net), np * sizeof(float));
     st = sm_optim_step_net(tr->opt, tr->net);
-    if (st == SM_OK && sm__first_nonfinite(tr->net->params, np) < np) {
-        memcpy(tr->net->params, tr->backup, np * sizeof(float));
+    if (st == SM_OK && sm__first_nonfinite(sm_net_params(tr->net), np) < np) {
+        memcpy(sm_net_params(tr->net), tr->backup, np * sizeof(float));
         st = SM_ERR_NONFINITE;
     }
     if (st == SM_OK && tr->ema)
@@ -271,9 +161,9 @@ static sm_status check_trainer(sm_trainer *tr, sm_rng *rng, size_t dim, const ch
 {
     if (!tr || !rng)
         return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument", fn);
-    if (dim != tr->net->dim)
+    if (dim != sm_net_dim(tr->net))
         return sm__error(SM_ERR_SHAPE, "%s: data has dim %zu, the network %zu", fn, dim,
-                         tr->net->dim);
+                         sm_net_dim(tr->net));
     /* The net's workspace only grows, so the reservation made by
      * sm_trainer_new() still holds. */
     return SM_OK;

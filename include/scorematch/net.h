@@ -38,7 +38,113 @@ SM_BEGIN_DECLS
 typedef struct sm_net sm_net;
 
 /**
- * @brief Creates a network with PyTorch's default nn.Linear initialisation:
+ * @brief How the network's MLP F turns into a score (values are part of the
+ *        ABI and of the model file).
+ *
+ * - ::SM_PARAM_LAB — the lab's network: F takes x ‖ ln σ and its output is
+ *   the score itself, s(x, σ) = F(x, ln σ). Works on small, standardized
+ *   data with a ladder of a few decades; the raw score spans 1/σ_min … 1/σ_max,
+ *   which the network must learn to output.
+ * - ::SM_PARAM_EDM — the preconditioning of Karras et al. (2022, "EDM",
+ *   Table 1) with σ_data = σ_d: the denoiser is
+ *   D(x, σ) = c_skip·x + c_out·F(c_in·x, c_noise) with
+ *   c_skip = σ_d²/(σ² + σ_d²), c_out = σ·σ_d/√(σ² + σ_d²),
+ *   c_in = 1/√(σ² + σ_d²), c_noise = ¼·ln σ, and the score is
+ *   s = (D − x)/σ². Input and training target of F have unit variance at
+ *   every σ, which is what makes real data of tens or hundreds of
+ *   dimensions trainable.
+ */
+typedef enum sm_parametrization {
+    SM_PARAM_LAB = 0, /**< x ‖ ln σ → score (the lab's network). */
+    SM_PARAM_EDM = 1  /**< EDM preconditioning with σ_data. */
+} sm_parametrization;
+
+/** @brief Version of ::sm_net_options this header describes. */
+#define SM_NET_OPTIONS_VERSION 1
+
+/**
+ * @brief What sm_net_new_ex() builds. Initialise with
+ *        #SM_NET_OPTIONS_INIT or sm_net_options_init(), then set fields.
+ */
+typedef struct sm_net_options {
+    unsigned version;  /**< #SM_NET_OPTIONS_VERSION. */
+    size_t dim;        /**< Data dimension d ≥ 1 (no default: 0). */
+    size_t width;      /**< Hidden units per layer (default 128). */
+    size_t depth;      /**< Hidden layers (default 3). */
+    sm_parametrization parametrization; /**< Default ::SM_PARAM_LAB. */
+    /** EDM only: the data's standard deviation σ_data > 0, or 0 (default)
+     *  to have sm_trainer_fit() estimate it from the training data
+     *  (sm_dataset_sigma_data()). Ignored by the lab parametrization. */
+    double sigma_data;
+} sm_net_options;
+
+/** @brief Initialiser of ::sm_net_options with the defaults. */
+#define SM_NET_OPTIONS_INIT { SM_NET_OPTIONS_VERSION, 0, 128, 3, SM_PARAM_LAB, 0.0 }
+
+/**
+ * @brief Fills @p opts with the defaults of #SM_NET_OPTIONS_INIT (for
+ *        languages that cannot expand the macro).
+ * @param opts  The options to fill; NULL is ignored.
+ */
+SM_API void sm_net_options_init(sm_net_options *opts);
+
+/**
+ * @brief A short name for a parametrization: "lab" or "edm".
+ * @param param  The parametrization.
+ * @return A static string; "unknown" for a value outside the enumeration.
+ */
+SM_API const char *sm_parametrization_name(sm_parametrization param);
+
+/**
+ * @brief Creates a network from options (architecture and
+ *        parametrization), initialised as sm_net_new() does.
+ * @param[out] out  Receives the network; set to NULL on failure.
+ * @param opts      The options (version #SM_NET_OPTIONS_VERSION).
+ * @param rng       Generator for the initial weights.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG (NULL, a zero size, an unknown
+ *         parametrization, σ_data negative or not finite), #SM_ERR_VERSION
+ *         (@p opts from another version of this header),
+ *         #SM_ERR_OVERFLOW, #SM_ERR_NOMEM.
+ */
+SM_API sm_status sm_net_new_ex(sm_net **out, const sm_net_options *opts, sm_rng *rng);
+
+/**
+ * @brief The options that would rebuild this network's architecture and
+ *        parametrization (σ_data as it is now).
+ * @param net        The network.
+ * @param[out] opts  Receives the options.
+ * @return #SM_OK or #SM_ERR_INVALID_ARG.
+ */
+SM_API sm_status sm_net_get_options(const sm_net *net, sm_net_options *opts);
+
+/**
+ * @brief The network's parametrization.
+ * @param net  The network.
+ * @return Its parametrization; ::SM_PARAM_LAB if @p net is NULL.
+ */
+SM_API sm_parametrization sm_net_parametrization(const sm_net *net);
+
+/**
+ * @brief σ_data of an ::SM_PARAM_EDM network.
+ * @param net  The network.
+ * @return σ_data; 0 while it is not known yet, for the lab parametrization,
+ *         or if @p net is NULL.
+ */
+SM_API double sm_net_sigma_data(const sm_net *net);
+
+/**
+ * @brief Sets σ_data of an ::SM_PARAM_EDM network (normally done once, by
+ *        sm_trainer_fit(), before training: changing it afterwards changes
+ *        what the trained weights mean).
+ * @param net         The network.
+ * @param sigma_data  > 0 and finite.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_STATE (not an EDM network).
+ */
+SM_API sm_status sm_net_set_sigma_data(sm_net *net, double sigma_data);
+
+/**
+ * @brief Creates a network with the lab parametrization (::SM_PARAM_LAB)
+ *        and PyTorch's default nn.Linear initialisation:
  *        every weight and bias uniform in ±1/√fan_in, drawn from @p rng in
  *        layer order (weights row by row, then biases).
  * @param[out] out  Receives the network; set to NULL on failure.
@@ -218,6 +324,22 @@ SM_API sm_status sm_net_forward(sm_net *net, const float *x, const float *sigma,
  */
 SM_API sm_status sm_net_forward_sigma(sm_net *net, const float *x, float sigma,
                                       size_t n, size_t dim, float *out);
+
+/**
+ * @brief Evaluates the denoiser D(x, σ) = x + σ²·s(x, σ), the network's
+ *        estimate of the clean point E[x₀ | x] (Tweedie), for @p n points,
+ *        each with its own σ. For ::SM_PARAM_EDM it is computed directly as
+ *        c_skip·x + c_out·F, without the round trip through the score.
+ * @param net       The network.
+ * @param x         n × dim row-major points.
+ * @param sigma     n noise levels, each finite and > 0.
+ * @param n         Number of points (0 does nothing).
+ * @param dim       Must equal sm_net_dim().
+ * @param[out] out  n × dim denoised points; may not overlap @p x.
+ * @return As sm_net_forward().
+ */
+SM_API sm_status sm_net_denoise(sm_net *net, const float *x, const float *sigma,
+                                size_t n, size_t dim, float *out);
 
 /**
  * @brief Score and Jacobian-vector product in x: out = s(x, σ) and

@@ -16,7 +16,7 @@ from ctypes import (CFUNCTYPE, POINTER, c_char_p, c_double, c_float, c_int,
 
 from . import errors
 
-__all__ = ["load_library", "lib", "library_path", "TRAIN_CALLBACK",
+__all__ = ["load_library", "lib", "library_path", "TRAIN_CALLBACK", "NetOptions",
            "SAMPLER_CALLBACK", "c_float_p", "c_double_p", "c_size_t_p"]
 
 c_float_p = POINTER(c_float)
@@ -36,6 +36,15 @@ TRAIN_CALLBACK = CFUNCTYPE(c_int, c_uint64, c_uint64, c_double, c_void_p)
 #                                    void *user_data);
 SAMPLER_CALLBACK = CFUNCTYPE(c_int, c_size_t, c_size_t, c_float, c_float_p,
                              c_size_t, c_size_t, c_void_p)
+
+
+
+class NetOptions(ctypes.Structure):
+    """``sm_net_options`` (version 1)."""
+    _fields_ = [("version", c_uint), ("dim", c_size_t), ("width", c_size_t),
+                ("depth", c_size_t), ("parametrization", c_int),
+                ("sigma_data", c_double)]
+
 
 # The major version of the C API these bindings are written against.
 API_MAJOR = 0
@@ -153,6 +162,15 @@ _PROTOTYPES = {
     "sm_net_ema_update": (status, [c_void_p, c_void_p, c_double]),
     "sm_net_jvp": (status, [c_void_p, c_float_p, c_float_p, c_float_p, c_size_t, c_size_t,
                             c_float_p, c_float_p]),
+    "sm_net_options_init": (None, [POINTER(NetOptions)]),
+    "sm_net_new_ex": (status, [c_void_pp, POINTER(NetOptions), c_void_p]),
+    "sm_net_get_options": (status, [c_void_p, POINTER(NetOptions)]),
+    "sm_net_parametrization": (c_int, [c_void_p]),
+    "sm_parametrization_name": (c_char_p, [c_int]),
+    "sm_net_sigma_data": (c_double, [c_void_p]),
+    "sm_net_set_sigma_data": (status, [c_void_p, c_double]),
+    "sm_net_denoise": (status, [c_void_p, c_float_p, c_float_p, c_size_t, c_size_t,
+                                c_float_p]),
     # optim.h
     "sm_optim_new_adam": (status, [c_void_pp, c_size_t, c_double, c_double, c_double,
                                    c_double, c_double]),

@@ -1,0 +1,331 @@
+/* The score model: the parametrization between the caller's (x, σ) and the
+ * MLP (see scoremodel-private.h for the formulas), and the public passes of
+ * sm_net that return scores or denoised points. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "scoremodel-private.h"
+
+void sm__score_scalings(const sm_net *net, float sigma, sm__scalings *k)
+{
+    if (sm__net_param(net) == SM_PARAM_LAB) {
+        k->c_in = 1.0f;
+        k->c_noise = logf(sigma);
+        k->a = 0.0f;
+        k->b = 1.0f;
+        k->c_skip = 1.0f;
+        k->c_out = sigma * sigma;
+        k->weight = 1.0f;
+        return;
+    }
+    /* In double: σ² + σ_d² must not lose σ_d² next to a large σ, nor
+     * underflow for a tiny one. */
+    const double s = sigma, sd = sm__net_sigma_data(net), v = s * s + sd * sd, r = sqrt(v);
+    k->c_in = (float)(1.0 / r);
+    k->c_noise = (float)(0.25 * log(s));
+    k->a = (float)(-1.0 / v);
+    k->b = (float)(sd / (s * r));
+    k->c_skip = (float)(sd * sd / v);
+    k->c_out = (float)(s * sd / r);
+    k->weight = (float)(v / (sd * sd));
+}
+
+float sm__score_loss_weight(const sm_net *net, float sigma)
+{
+    sm__scalings k;
+    sm__score_scalings(net, sigma, &k);
+    return k.weight;
+}
+
+sm_status sm__score_check(const sm_net *net, const float *x, const float *sigma, float sigma1,
+                          size_t n, size_t dim, const float *out, const char *fn)
+{
+    if (!net || ((!x || !out) && n))
+        return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    if (dim != sm_net_dim(net))
+        return sm__error(SM_ERR_SHAPE, "%s: points have dim %zu, the network %zu", fn, dim,
+                         sm_net_dim(net));
+    if (sm__array_too_big(n, dim, sizeof(float)))
+        return sm__error(SM_ERR_OVERFLOW, "%s: n*dim overflows", fn);
+    if (sm__net_param(net) == SM_PARAM_EDM && !(sm__net_sigma_data(net) > 0.0f))
+        return sm__error(SM_ERR_STATE,
+                         "%s: the network's sigma_data is not known yet: train it with "
+                         "sm_trainer_fit() or set it (sm_net_set_sigma_data())", fn);
+    sm_status st = sm__check_points(x, n, dim, "x", fn);
+    if (st)
+        return st;
+    if (sigma)
+        return sm__check_sigmas(sigma, n, fn);
+    if (!(sigma1 > 0.0f) || !isfinite(sigma1))
+        return sm__error(SM_ERR_INVALID_ARG, "%s: sigma = %g must be finite and > 0", fn,
+                         (double)sigma1);
+    return SM_OK;
+}
+
+/* u = c_in·x ‖ c_noise for `rows` rows (in_dim = dim + 1 per row). */
+static void prepare(const sm_net *net, const float *x, const float *sigma, float sigma1,
+                    size_t rows, float *u)
+{
+    const size_t d = sm_net_dim(net), in = sm__net_in_dim(net);
+    if (sm__net_param(net) == SM_PARAM_LAB) {
+        const float log1 = sigma ? 0.0f : logf(sigma1);
+        for (size_t r = 0; r < rows; r++) {
+            memcpy(u + r * in, x + r * d, d * sizeof(float));
+            u[r * in + d] = sigma ? logf(sigma[r]) : log1;
+        }
+        return;
+    }
+    sm__scalings k;
+    sm__score_scalings(net, sigma1, &k);
+    for (size_t r = 0; r < rows; r++) {
+        if (sigma)
+            sm__score_scalings(net, sigma[r], &k);
+        for (size_t j = 0; j < d; j++)
+            u[r * in + j] = k.c_in * x[r * d + j];
+        u[r * in + d] = k.c_noise;
+    }
+}
+
+/* out ← the head from F (in out) and x, row by row. The lab's score is F
+ * itself and is left untouched. */
+static void finish(const sm_net *net, const float *x, const float *sigma, float sigma1,
+                   size_t rows, sm__head head, float *out)
+{
+    const size_t d = sm_net_dim(net);
+    if (sm__net_param(net) == SM_PARAM_LAB && head == SM__HEAD_SCORE)
+        return;
+    sm__scalings k;
+    sm__score_scalings(net, sigma1, &k);
+    for (size_t r = 0; r < rows; r++) {
+        if (sigma)
+            sm__score_scalings(net, sigma[r], &k);
+        const float cx = head == SM__HEAD_SCORE ? k.a : k.c_skip;
+        const float cf = head == SM__HEAD_SCORE ? k.b : k.c_out;
+        for (size_t j = 0; j < d; j++)
+            out[r * d + j] = cx * x[r * d + j] + cf * out[r * d + j];
+    }
+}
+
+sm_status sm__score_eval(sm_net *net, const float *x, const float *sigma, float sigma1,
+                         size_t n, sm__head head, float *out, const char *fn)
+{
+    sm_status st = sm__net_ensure_workspace(net, fn);
+    if (st)
+        return st;
+    const size_t d = sm_net_dim(net), block = sm__net_block_rows(net);
+    for (size_t r0 = 0; r0 < n; r0 += block) {
+        const size_t m = n - r0 < block ? n - r0 : block;
+        const float *xs = x + r0 * d, *ss = sigma ? sigma + r0 : NULL;
+        prepare(net, xs, ss, sigma1, m, sm__net_input(net));
+        sm__net_mlp_forward(net, m, out + r0 * d, 0);
+        finish(net, xs, ss, sigma1, m, head, out + r0 * d);
+    }
+    const size_t bad = sm__first_nonfinite(out, n * d);
+    return bad < n * d ? sm__net_nonfinite_error(net, bad / d, fn) : SM_OK;
+}
+
+sm_status sm__score_forward_train(sm_net *net, const float *x, const float *sigma, size_t n,
+                                  float *out, const char *fn)
+{
+    if (n > sm__net_block_rows(net))
+        return sm__error(SM_ERR_STATE, "%s: %zu rows, workspace reserved for %zu (sm_net_reserve)",
+                         fn, n, sm__net_block_rows(net));
+    prepare(net, x, sigma, 0.0f, n, sm__net_input(net));
+    sm__net_mlp_forward(net, n, out, 1);
+    finish(net, x, sigma, 0.0f, n, SM__HEAD_SCORE, out);
+    /* A pass with a non-finite output keeps nothing to back-propagate. */
+    const size_t d = sm_net_dim(net), bad = sm__first_nonfinite(out, n * d);
+    if (bad < n * d) {
+        sm__net_discard_train(net);
+        return sm__net_nonfinite_error(net, bad / d, fn);
+    }
+    if (sm__net_param(net) != SM_PARAM_LAB) {
+        float *b = sm__net_row_aux(net); /* ∂s/∂F of each row, for backward */
+        sm__scalings k;
+        for (size_t r = 0; r < n; r++) {
+            sm__score_scalings(net, sigma[r], &k);
+            b[r] = k.b;
+        }
+    }
+    return SM_OK;
+}
+
+void sm__score_backward(sm_net *net, const float *dout, size_t n)
+{
+    if (sm__net_param(net) == SM_PARAM_LAB) {
+        sm__net_mlp_backward(net, dout, n);
+        return;
+    }
+    const size_t d = sm_net_dim(net);
+    const float *b = sm__net_row_aux(net);
+    float *dF = sm__net_scratch(net);
+    for (size_t r = 0; r < n; r++)
+        for (size_t j = 0; j < d; j++)
+            dF[r * d + j] = b[r] * dout[r * d + j];
+    sm__net_mlp_backward(net, dF, n);
+}
+
+/* ---- Jacobian-vector products ------------------------------------------- */
+
+/* w->in_dot = c_in·v ‖ 0 */
+static void prepare_tangent(const sm_net *net, sm__jvp_ws *w, const float *sigma,
+                            const float *v, size_t rows)
+{
+    const size_t d = sm_net_dim(net), in = sm__net_in_dim(net);
+    const int lab = sm__net_param(net) == SM_PARAM_LAB;
+    sm__scalings k = {.c_in = 1.0f};
+    for (size_t r = 0; r < rows; r++) {
+        if (!lab)
+            sm__score_scalings(net, sigma[r], &k);
+        for (size_t j = 0; j < d; j++)
+            w->in_dot[r * in + j] = lab ? v[r * d + j] : k.c_in * v[r * d + j];
+        w->in_dot[r * in + d] = 0.0f;
+    }
+}
+
+/* jv = a·v + b·JF (the lab's jv is JF itself). */
+static void finish_tangent(const sm_net *net, const float *sigma, const float *v, size_t rows,
+                           float *jv)
+{
+    if (sm__net_param(net) == SM_PARAM_LAB)
+        return;
+    const size_t d = sm_net_dim(net);
+    sm__scalings k;
+    for (size_t r = 0; r < rows; r++) {
+        sm__score_scalings(net, sigma[r], &k);
+        for (size_t j = 0; j < d; j++)
+            jv[r * d + j] = k.a * v[r * d + j] + k.b * jv[r * d + j];
+    }
+}
+
+void sm__score_jvp_forward(const sm_net *net, sm__jvp_ws *w, const float *x, const float *sigma,
+                           const float *v, size_t rows, float *out, float *jv)
+{
+    prepare(net, x, sigma, 0.0f, rows, w->in);
+    prepare_tangent(net, w, sigma, v, rows);
+    sm__jvp_forward(net, w, rows, out, jv);
+    finish(net, x, sigma, 0.0f, rows, SM__HEAD_SCORE, out);
+    finish_tangent(net, sigma, v, rows, jv);
+}
+
+void sm__score_jvp_tangent(const sm_net *net, sm__jvp_ws *w, const float *sigma,
+                           const float *v, size_t rows, float *jv)
+{
+    prepare_tangent(net, w, sigma, v, rows);
+    sm__jvp_tangent(net, w, rows, jv);
+    finish_tangent(net, sigma, v, rows, jv);
+}
+
+void sm__score_jvp_backward(const sm_net *net, sm__jvp_ws *w, const float *sigma, float *g_out,
+                            float *g_jv, size_t rows, float *grads)
+{
+    if (sm__net_param(net) != SM_PARAM_LAB) {
+        /* s = a·x + b·F and jv = a·v + b·JF: only F and JF depend on θ. */
+        const size_t d = sm_net_dim(net);
+        sm__scalings k;
+        for (size_t r = 0; r < rows; r++) {
+            sm__score_scalings(net, sigma[r], &k);
+            for (size_t j = 0; j < d; j++) {
+                g_out[r * d + j] *= k.b;
+                g_jv[r * d + j] *= k.b;
+            }
+        }
+    }
+    sm__jvp_backward(net, w, g_out, g_jv, rows, grads);
+}
+
+/* ---- public passes -------------------------------------------------------- */
+
+sm_status sm_net_forward(sm_net *net, const float *x, const float *sigma, size_t n, size_t dim,
+                         float *out)
+{
+    const char *fn = "sm_net_forward";
+    if (!sigma && n)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: sigma is NULL", fn);
+    sm_status st = sm__score_check(net, x, sigma, 0.0f, n, dim, out, fn);
+    return st ? st : sm__score_eval(net, x, sigma, 0.0f, n, SM__HEAD_SCORE, out, fn);
+}
+
+sm_status sm_net_forward_sigma(sm_net *net, const float *x, float sigma, size_t n, size_t dim,
+                               float *out)
+{
+    const char *fn = "sm_net_forward_sigma";
+    sm_status st = sm__score_check(net, x, NULL, sigma, n, dim, out, fn);
+    return st ? st : sm__score_eval(net, x, NULL, sigma, n, SM__HEAD_SCORE, out, fn);
+}
+
+sm_status sm_net_denoise(sm_net *net, const float *x, const float *sigma, size_t n, size_t dim,
+                         float *out)
+{
+    const char *fn = "sm_net_denoise";
+    if (!sigma && n)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: sigma is NULL", fn);
+    sm_status st = sm__score_check(net, x, sigma, 0.0f, n, dim, out, fn);
+    return st ? st : sm__score_eval(net, x, sigma, 0.0f, n, SM__HEAD_DENOISER, out, fn);
+}
+
+sm_status sm_net_forward_train(sm_net *net, const float *x, const float *sigma, size_t n,
+                               size_t dim, float *out)
+{
+    const char *fn = "sm_net_forward_train";
+    if (!sigma && n)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: sigma is NULL", fn);
+    sm_status st = sm__score_check(net, x, sigma, 0.0f, n, dim, out, fn);
+    if (st)
+        return st;
+    if (n == 0)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: n must be >= 1", fn);
+    return sm__score_forward_train(net, x, sigma, n, out, fn);
+}
+
+sm_status sm_net_backward(sm_net *net, const float *dout, size_t n, size_t dim)
+{
+    const char *fn = "sm_net_backward";
+    if (!net || !dout)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    if (dim != sm_net_dim(net))
+        return sm__error(SM_ERR_SHAPE, "%s: dim %zu, the network has %zu", fn, dim,
+                         sm_net_dim(net));
+    if (sm__net_train_rows(net) == 0 || n != sm__net_train_rows(net))
+        return sm__error(SM_ERR_STATE, "%s: %zu rows, but the last training forward pass held %zu",
+                         fn, n, sm__net_train_rows(net));
+    sm__score_backward(net, dout, n);
+    return SM_OK;
+}
+
+sm_status sm_net_jvp(sm_net *net, const float *x, const float *sigma, const float *v, size_t n,
+                     size_t dim, float *out, float *jv)
+{
+    const char *fn = "sm_net_jvp";
+    if (!net || !x || !sigma || !v || !jv || n == 0)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument or n = 0", fn);
+    sm_status st = sm__score_check(net, x, sigma, 0.0f, n, dim, jv, fn);
+    if (st || (st = sm__check_points(v, n, dim, "v", fn)))
+        return st;
+    const size_t total = n * dim;
+    sm__jvp_ws w;
+    if ((st = sm__jvp_ws_init(&w, net, 0, fn)))
+        return st;
+    float *tmp = out ? NULL : sm__calloc((size_t)SM__JVP_BLOCK * dim, sizeof(float));
+    if (!out && !tmp) {
+        sm__jvp_ws_free(&w);
+        return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
+    }
+    for (size_t r0 = 0; r0 < n; r0 += SM__JVP_BLOCK) {
+        size_t rows = n - r0 < SM__JVP_BLOCK ? n - r0 : SM__JVP_BLOCK;
+        sm__score_jvp_forward(net, &w, x + r0 * dim, sigma + r0, v + r0 * dim, rows,
+                              out ? out + r0 * dim : tmp, jv + r0 * dim);
+    }
+    free(tmp);
+    sm__jvp_ws_free(&w);
+    size_t bad = sm__first_nonfinite(jv, total);
+    if (bad == total && out)
+        bad = sm__first_nonfinite(out, total);
+    if (bad < total)
+        return sm__error(SM_ERR_NONFINITE,
+                         "%s: the result for point %zu is not finite (NaN or infinite "
+                         "parameters, or values too large for float)", fn, bad / dim);
+    return SM_OK;
+}
