@@ -153,6 +153,31 @@ size_t sm_dataset_num_labels(const sm_dataset *ds)
     return (size_t)mx + 1;
 }
 
+sm_status sm_dataset_sigma_data(const sm_dataset *ds, double *sigma_data)
+{
+    const char *fn = "sm_dataset_sigma_data";
+    if (!ds || !sigma_data)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    double total = 0.0;
+    for (size_t j = 0; j < ds->dim; j++) {
+        double sum = 0.0, ss = 0.0;
+        for (size_t i = 0; i < ds->n; i++)
+            sum += ds->x[i * ds->dim + j];
+        const double mean = sum / (double)ds->n;
+        for (size_t i = 0; i < ds->n; i++) {
+            double d = ds->x[i * ds->dim + j] - mean;
+            ss += d * d;
+        }
+        total += ss / (double)ds->n;
+    }
+    const double sd = sqrt(total / (double)ds->dim);
+    if (!(sd > 0.0) || !((float)sd > 0.0f))
+        return sm__error(SM_ERR_INVALID_ARG, "%s: every column is constant: the data has no spread",
+                         fn);
+    *sigma_data = sd;
+    return SM_OK;
+}
+
 sm_status sm_dataset_standardize(sm_dataset *ds)
 {
     if (!ds)

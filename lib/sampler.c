@@ -1,6 +1,10 @@
-/* Samplers that walk a σ grid with a noise-conditioned score network:
- * annealed Langevin, reverse-diffusion predictor with a Langevin corrector,
- * and the probability-flow ODE (Euler, Heun). */
+/* Samplers that walk a σ grid with a score model: annealed Langevin,
+ * reverse-diffusion predictor with a Langevin corrector, the
+ * probability-flow ODE (Euler, Heun), EDM's deterministic and stochastic
+ * samplers and DPM-Solver++(2M). Each kind is one entry of the table
+ * `kinds` (name, run function, default start, noise per point, NFE rule,
+ * hint on divergence); the σ grid is the schedule, the parametrization is
+ * the score model's (scoremodel.c), the noise process is process.c's. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,8 +13,9 @@
 
 #include "internal.h"
 #include "learning-private.h"
-#include "net-private.h"
+#include "process-private.h"
 #include "rng-private.h"
+#include "scoremodel-private.h"
 #include "scorematch/sampler.h"
 
 enum { INIT_AUTO, INIT_NORMAL, INIT_UNIFORM };
@@ -26,6 +31,7 @@ struct sm_sampler {
     int noise, denoise;
     int init;
     double init_a, init_b; /* normal: std; uniform: lo, hi */
+    double churn, churn_tmin, churn_tmax, churn_noise; /* EDM stochastic */
     sm_sampler_callback cb;
     void *ud;
     uint64_t nfe;
@@ -50,6 +56,10 @@ sm_status sm_sampler_new(sm_sampler **out, sm_net *net, const sm_schedule *sched
     s->corrector_steps = 1;
     s->snr = 0.16; /* Song et al. (2021) for VE models */
     s->init = INIT_AUTO;
+    s->churn = 40.0; /* EDM's ImageNet-64 settings (Karras et al. 2022, Table 5) */
+    s->churn_tmin = 0.05;
+    s->churn_tmax = 50.0;
+    s->churn_noise = 1.003;
     *out = s;
     return SM_OK;
 }
@@ -64,31 +74,6 @@ void sm_sampler_free(sm_sampler *s)
         if (!(s))                                                              \
             return sm__error(SM_ERR_INVALID_ARG, "%s: sampler is NULL", fn);  \
     } while (0)
-
-sm_status sm_sampler_set_kind(sm_sampler *s, sm_sampler_kind kind)
-{
-    REQUIRE(s, "sm_sampler_set_kind");
-    if ((int)kind < (int)SM_SAMPLER_LANGEVIN || (int)kind > (int)SM_SAMPLER_ODE_HEUN)
-        return sm__error(SM_ERR_INVALID_ARG, "sm_sampler_set_kind: unknown kind %d", (int)kind);
-    s->kind = kind;
-    return SM_OK;
-}
-
-sm_sampler_kind sm_sampler_get_kind(const sm_sampler *s)
-{
-    return s ? s->kind : SM_SAMPLER_LANGEVIN;
-}
-
-const char *sm_sampler_kind_name(sm_sampler_kind kind)
-{
-    switch (kind) {
-    case SM_SAMPLER_LANGEVIN: return "langevin";
-    case SM_SAMPLER_PC: return "pc";
-    case SM_SAMPLER_ODE_EULER: return "ode-euler";
-    case SM_SAMPLER_ODE_HEUN: return "ode-heun";
-    }
-    return "unknown";
-}
 
 sm_status sm_sampler_set_corrector(sm_sampler *s, size_t steps, double snr)
 {
@@ -182,6 +167,23 @@ sm_status sm_sampler_set_final_denoise(sm_sampler *s, int enabled)
     return SM_OK;
 }
 
+sm_status sm_sampler_set_churn(sm_sampler *s, double churn, double tmin, double tmax,
+                               double noise)
+{
+    REQUIRE(s, "sm_sampler_set_churn");
+    if (!(churn >= 0.0 && churn <= 1e6) || !(tmin >= 0.0) || !(tmax >= tmin) ||
+        !(tmax <= 1e30) || !(noise >= 0.0 && noise <= 10.0))
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "sm_sampler_set_churn: need 0 <= churn <= 1e6, 0 <= tmin <= tmax "
+                         "(finite), 0 <= noise <= 10 (got %g, %g, %g, %g)",
+                         churn, tmin, tmax, noise);
+    s->churn = churn;
+    s->churn_tmin = tmin;
+    s->churn_tmax = tmax;
+    s->churn_noise = noise;
+    return SM_OK;
+}
+
 sm_status sm_sampler_set_callback(sm_sampler *s, sm_sampler_callback callback, void *user_data)
 {
     REQUIRE(s, "sm_sampler_set_callback");
@@ -204,48 +206,49 @@ static sm_status check_run(sm_sampler *s, sm_rng *rng, const float *x, size_t n,
     if (dim != sm_net_dim(s->net))
         return sm__error(SM_ERR_SHAPE, "%s: dim %zu, the network has %zu", fn, dim, sm_net_dim(s->net));
     size_t total, bytes;
-    if (sm__mul_size(n, dim, &total) || sm__mul_size(total, 4 * sizeof(float), &bytes))
+    if (sm__mul_size(n, dim, &total) || sm__mul_size(total, 5 * sizeof(float), &bytes))
         return sm__error(SM_ERR_OVERFLOW, "%s: n*dim too large", fn);
+    if (sm_net_parametrization(s->net) == SM_PARAM_EDM && !(sm_net_sigma_data(s->net) > 0.0))
+        return sm__error(SM_ERR_STATE,
+                         "%s: the network's sigma_data is not known: train it with "
+                         "sm_trainer_fit() or set it (sm_net_set_sigma_data())", fn);
     return SM_OK;
 }
 
 
+typedef struct run_ctx run_ctx;
+
+/* One sampling algorithm. */
+typedef struct {
+    const char *name;
+    sm_status (*run)(run_ctx *c);
+    int start_at_sigma_max; /* default start N(0, σ₁²I); else N(0, I) */
+    int per_point;          /* noise from one stream per point (see below) */
+    int ends_at_zero;       /* steps to σ = 0 itself (no final denoising) */
+    const char *hint;       /* what to change when a run diverges */
+} kind_info;
+
 /* One run: the state x (the caller's buffer, always the last finite
  * state) and n × dim scratch arrays. */
-typedef struct {
+struct run_ctx {
     sm_sampler *s;
+    const kind_info *kind;
     sm_rng *rng;
+    uint64_t key; /* per-point kinds: the run's noise key */
     size_t n, dim, total, levels;
     const float *sig;
-    float *x, *score, *z, *next, *aux;
+    float *x, *score, *z, *next, *aux, *prev;
     const char *fn;
-} run_ctx;
-
-static const char *hint(const sm_sampler *s, char *buf, size_t size)
-{
-    switch (s->kind) {
-    case SM_SAMPLER_LANGEVIN:
-        snprintf(buf, size, "the step ratio %g is too large for this network: lower it "
-                 "(sm_sampler_set_step_ratio)", s->ratio);
-        break;
-    case SM_SAMPLER_PC:
-        snprintf(buf, size, "lower the corrector's snr %g (sm_sampler_set_corrector) or use a "
-                 "finer grid", s->snr);
-        break;
-    default:
-        snprintf(buf, size, "use a finer grid (more levels in the sampler's schedule)");
-    }
-    return buf;
-}
+};
 
 /* A failed network evaluation at level i (i = levels: the denoising step),
  * step t: a non-finite score (NaN or infinite parameters, or a walk that
  * left float range) is divergence; anything else keeps its status. */
-static sm_status score_failed(const run_ctx *c, sm_status st, size_t i, float sigma, size_t t)
+static sm_status eval_failed(const run_ctx *c, sm_status st, size_t i, float sigma, size_t t)
 {
     if (st != SM_ERR_NONFINITE)
-        return sm__error_wrap(st, c->fn);
-    char detail[300], h[160];
+        return st;
+    char detail[300];
     snprintf(detail, sizeof detail, "%s", sm_last_error());
     if (i == c->levels)
         return sm__error(SM_ERR_DIVERGED, "%s: the score became non-finite in the final denoising "
@@ -253,17 +256,30 @@ static sm_status score_failed(const run_ctx *c, sm_status st, size_t i, float si
     return sm__error(SM_ERR_DIVERGED,
                      "%s: the score became non-finite at level %zu of %zu (sigma %g), step %zu "
                      "(%s); check the network's parameters, or: %s",
-                     c->fn, i + 1, c->levels, (double)sigma, t + 1, detail, hint(c->s, h, sizeof h));
+                     c->fn, i + 1, c->levels, (double)sigma, t + 1, detail, c->kind->hint);
 }
 
-/* out = s(x, σ) for all points: one network evaluation per sample. */
-static sm_status score_at(run_ctx *c, const float *x, float sigma, float *out, size_t i, size_t t)
+/* out = the score model's head at (x, σ) for all points: one network
+ * evaluation per sample. */
+static sm_status eval_at(run_ctx *c, sm__head head, const float *x, float sigma, float *out,
+                         size_t i, size_t t)
 {
-    sm_status st = sm_net_forward_sigma(c->s->net, x, sigma, c->n, c->dim, out);
+    sm_status st = sm__score_eval(c->s->net, x, NULL, sigma, c->n, head, out, c->fn);
     if (st)
-        return score_failed(c, st, i, sigma, t);
+        return eval_failed(c, st, i, sigma, t);
     c->s->nfe++;
     return SM_OK;
+}
+
+static sm_status score_at(run_ctx *c, const float *x, float sigma, float *out, size_t i, size_t t)
+{
+    return eval_at(c, SM__HEAD_SCORE, x, sigma, out, i, t);
+}
+
+static sm_status denoise_at(run_ctx *c, const float *x, float sigma, float *out, size_t i,
+                            size_t t)
+{
+    return eval_at(c, SM__HEAD_DENOISER, x, sigma, out, i, t);
 }
 
 /* Accepts c->next as the new state if it is finite. */
@@ -271,14 +287,13 @@ static sm_status commit(run_ctx *c, size_t i, size_t t)
 {
     size_t bad = sm__first_nonfinite(c->next, c->total);
     if (bad < c->total) {
-        char h[160];
         if (i == c->levels)
             return sm__error(SM_ERR_DIVERGED, "%s: the final denoising step gave non-finite points",
                              c->fn);
         return sm__error(SM_ERR_DIVERGED,
                          "%s: sample %zu became non-finite at level %zu of %zu (sigma %g), step %zu; %s",
                          c->fn, bad / c->dim, i + 1, c->levels, (double)c->sig[i], t + 1,
-                         hint(c->s, h, sizeof h));
+                         c->kind->hint);
     }
     memcpy(c->x, c->next, c->total * sizeof(float));
     return SM_OK;
@@ -300,6 +315,32 @@ static void draw_noise(run_ctx *c)
     else
         memset(c->z, 0, c->total * sizeof(float));
 }
+
+/* ---- noise that depends only on the run's key and the point's index ----
+ * Kinds marked per_point draw each point's noise from its own stream,
+ * seeded from (key, point, slot), so that the first k points of a run do
+ * not depend on how many points are drawn with them. */
+
+static uint64_t mix64(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* out (n × dim) = std·N(0, I) from the streams (key, point, slot). */
+static void per_point_normals(uint64_t key, uint64_t slot, size_t n, size_t dim, float std,
+                              float *out)
+{
+    sm_rng r;
+    for (size_t p = 0; p < n; p++) {
+        sm_rng_reseed(&r, mix64(key ^ mix64((uint64_t)p * 0x100000001B3ull + mix64(slot))));
+        sm__rng_fill_normal(&r, out + p * dim, dim, 0.0f, std);
+    }
+}
+
+/* ---- the kinds ----------------------------------------------------------- */
 
 /* Annealed Langevin: T steps x ← x + ½α·s + √α·z per level, α = r·σ². */
 static sm_status run_langevin(run_ctx *c)
@@ -365,7 +406,7 @@ static sm_status run_pc(run_ctx *c)
             if ((st = score_at(c, c->x, sg, c->score, i, t)))
                 break;
             draw_noise(c);
-            const double var = (double)sg * sg - (double)c->sig[i + 1] * c->sig[i + 1];
+            const double var = sm__ve_step_variance(sg, c->sig[i + 1]);
             const float fv = (float)var, fr = (float)sqrt(var);
             for (size_t k = 0; k < c->total; k++)
                 c->next[k] = c->x[k] + fv * c->score[k] + fr * c->z[k];
@@ -377,60 +418,183 @@ static sm_status run_pc(run_ctx *c)
     return st;
 }
 
-/* Probability-flow ODE of the VE SDE in σ: dx/dσ = −σ·s(x, σ) =
- * (x − D(x, σ))/σ with the denoiser D(x, σ) = x + σ²·s(x, σ). Euler steps
- * between neighbouring levels, or Heun's: an Euler trial step, then the
- * average of the slopes at both ends. No noise: the map from the start
- * points is deterministic. */
-static sm_status run_ode(run_ctx *c, int heun)
+/* σ of step i of a walk that may end at 0: the grid's levels, then 0. */
+static float walk_sigma(const run_ctx *c, size_t i)
 {
+    return i < c->levels ? c->sig[i] : 0.0f;
+}
+
+/* One step of the probability-flow ODE dx/dσ = (x − D(x, σ))/σ from
+ * (x_from, σ_from) to σ_to into c->next: Euler, or Heun's (the mean of the
+ * slopes at both ends; Euler when σ_to = 0, where the slope is undefined).
+ * The slope at the start is in `slope` (already evaluated). */
+static sm_status ode_step(run_ctx *c, const float *x_from, float s_from, float s_to,
+                          const float *slope, int heun, size_t i)
+{
+    const float h = s_to - s_from;
+    for (size_t k = 0; k < c->total; k++)
+        c->next[k] = x_from[k] + h * slope[k];
+    if (!heun || s_to == 0.0f)
+        return SM_OK;
+    sm_status st = denoise_at(c, c->next, s_to, c->aux, i, 1);
+    if (st)
+        return st;
+    sm__ve_drift_from_denoised(c->next, c->aux, s_to, c->total, c->aux);
+    const float hh = 0.5f * h;
+    for (size_t k = 0; k < c->total; k++)
+        c->next[k] = x_from[k] + hh * (slope[k] + c->aux[k]);
+    return SM_OK;
+}
+
+/* The probability-flow ODE over the grid's levels (σ₁ … σ_L), Euler or
+ * Heun; with to_zero a last Euler step to σ = 0 (EDM's Algorithm 1). With
+ * churn (EDM's Algorithm 2), before each step whose σ_i lies in
+ * [S_tmin, S_tmax] the state is lifted to σ̂ = σ_i(1 + γ),
+ * γ = min(S_churn/N, √2 − 1), by adding noise of variance σ̂² − σ_i²
+ * (times S_noise), and the step starts from σ̂. */
+static sm_status run_flow(run_ctx *c, int heun, int to_zero, int churn)
+{
+    const sm_sampler *s = c->s;
+    const size_t steps = to_zero ? c->levels : c->levels - 1;
     sm_status st = SM_OK;
-    for (size_t i = 0; i + 1 < c->levels && !st; i++) {
-        const float s0 = c->sig[i], s1 = c->sig[i + 1];
-        const float h = s1 - s0;
-        if ((st = score_at(c, c->x, s0, c->score, i, 0)))
-            break;
-        /* Euler: x + h·d0, d0 = −σ0·s0. */
-        for (size_t k = 0; k < c->total; k++)
-            c->next[k] = c->x[k] - h * s0 * c->score[k];
-        if (heun) {
-            if ((st = score_at(c, c->next, s1, c->aux, i, 1)))
-                break;
-            const float hh = 0.5f * h;
+    for (size_t i = 0; i < steps && !st; i++) {
+        float s0 = c->sig[i];
+        const float s1 = walk_sigma(c, i + 1);
+        if (churn && s->churn > 0.0 && s0 >= s->churn_tmin && s0 <= s->churn_tmax) {
+            const double gamma = fmin(s->churn / (double)steps, sqrt(2.0) - 1.0);
+            const double hat = (double)s0 * (1.0 + gamma);
+            const float lift = (float)(sqrt(hat * hat - (double)s0 * s0) * s->churn_noise);
+            per_point_normals(c->key, i + 1, c->n, c->dim, 1.0f, c->z);
             for (size_t k = 0; k < c->total; k++)
-                c->next[k] = c->x[k] - hh * (s0 * c->score[k] + s1 * c->aux[k]);
+                c->x[k] += lift * c->z[k];
+            s0 = (float)hat;
         }
-        if (!(st = commit(c, i, 0)))
-            st = level_done(c, i, s0);
+        if ((st = denoise_at(c, c->x, s0, c->score, i, 0)))
+            break;
+        sm__ve_drift_from_denoised(c->x, c->score, s0, c->total, c->score);
+        if ((st = ode_step(c, c->x, s0, s1, c->score, heun, i)) || (st = commit(c, i, 0)))
+            break;
+        st = level_done(c, i, c->sig[i]);
     }
-    if (!st)
+    if (!st && !to_zero)
         st = level_done(c, c->levels - 1, c->sig[c->levels - 1]);
     return st;
 }
 
+static sm_status run_ode_euler(run_ctx *c) { return run_flow(c, 0, 0, 0); }
+static sm_status run_ode_heun(run_ctx *c) { return run_flow(c, 1, 0, 0); }
+static sm_status run_edm_heun(run_ctx *c) { return run_flow(c, 1, 1, 0); }
+static sm_status run_edm_stochastic(run_ctx *c) { return run_flow(c, 1, 1, 1); }
+
+/* DPM-Solver++(2M) (Lu et al. 2022) in σ: with t = −ln σ, h = t_{i+1} − t_i
+ * and D_i = D(x, σ_i), x ← (σ_{i+1}/σ_i)·x − (e^{−h} − 1)·D̄, where D̄ = D_i
+ * at the first step and at the last (to σ = 0, where the update is x ← D_i)
+ * and otherwise the second-order combination
+ * D̄ = (1 + 1/(2r))·D_i − (1/(2r))·D_{i−1}, r = h_{i−1}/h_i. */
+static sm_status run_dpmpp_2m(run_ctx *c)
+{
+    sm_status st = SM_OK;
+    double h_prev = 0.0;
+    for (size_t i = 0; i < c->levels && !st; i++) {
+        const float s0 = c->sig[i], s1 = walk_sigma(c, i + 1);
+        if ((st = denoise_at(c, c->x, s0, c->score, i, 0)))
+            break;
+        if (s1 == 0.0f) {
+            memcpy(c->next, c->score, c->total * sizeof(float));
+        } else {
+            const double h = log((double)s0) - log((double)s1);
+            const float ratio = (float)((double)s1 / (double)s0), em1 = (float)expm1(-h);
+            if (i == 0) {
+                for (size_t k = 0; k < c->total; k++)
+                    c->next[k] = ratio * c->x[k] - em1 * c->score[k];
+            } else {
+                const double r = h_prev / h;
+                const float a = (float)(1.0 + 1.0 / (2.0 * r)), b = (float)(1.0 / (2.0 * r));
+                for (size_t k = 0; k < c->total; k++)
+                    c->next[k] = ratio * c->x[k] - em1 * (a * c->score[k] - b * c->prev[k]);
+            }
+            h_prev = h;
+        }
+        memcpy(c->prev, c->score, c->total * sizeof(float));
+        if (!(st = commit(c, i, 0)))
+            st = level_done(c, i, s0);
+    }
+    return st;
+}
+
+static const char HINT_FINER[] = "use a finer grid (more levels in the sampler's schedule)";
+
+/* Indexed by sm_sampler_kind. */
+static const kind_info kinds[] = {
+    [SM_SAMPLER_LANGEVIN] = {"langevin", run_langevin, 0, 0, 0,
+                             "lower the step ratio (sm_sampler_set_step_ratio)"},
+    [SM_SAMPLER_PC] = {"pc", run_pc, 1, 0, 0,
+                       "lower the corrector's snr (sm_sampler_set_corrector) or use a finer grid"},
+    [SM_SAMPLER_ODE_EULER] = {"ode-euler", run_ode_euler, 1, 0, 0, HINT_FINER},
+    [SM_SAMPLER_ODE_HEUN] = {"ode-heun", run_ode_heun, 1, 0, 0, HINT_FINER},
+    [SM_SAMPLER_EDM_HEUN] = {"edm-heun", run_edm_heun, 1, 1, 1, HINT_FINER},
+    [SM_SAMPLER_EDM_STOCHASTIC] = {"edm-stochastic", run_edm_stochastic, 1, 1, 1,
+                                   "lower the churn (sm_sampler_set_churn) or use a finer grid"},
+    [SM_SAMPLER_DPMPP_2M] = {"dpmpp-2m", run_dpmpp_2m, 1, 1, 1, HINT_FINER},
+};
+#define NUM_KINDS (sizeof kinds / sizeof kinds[0])
+
+static const kind_info *kind_of(sm_sampler_kind kind)
+{
+    return (unsigned)kind < NUM_KINDS ? &kinds[kind] : NULL;
+}
+
+sm_status sm_sampler_set_kind(sm_sampler *s, sm_sampler_kind kind)
+{
+    REQUIRE(s, "sm_sampler_set_kind");
+    if (!kind_of(kind))
+        return sm__error(SM_ERR_INVALID_ARG, "sm_sampler_set_kind: unknown kind %d", (int)kind);
+    s->kind = kind;
+    return SM_OK;
+}
+
+sm_sampler_kind sm_sampler_get_kind(const sm_sampler *s)
+{
+    return s ? s->kind : SM_SAMPLER_LANGEVIN;
+}
+
+const char *sm_sampler_kind_name(sm_sampler_kind kind)
+{
+    const kind_info *k = kind_of(kind);
+    return k ? k->name : "unknown";
+}
+
+sm_status sm_sampler_kind_from_name(const char *name, sm_sampler_kind *kind)
+{
+    if (!name || !kind)
+        return sm__error(SM_ERR_INVALID_ARG, "sm_sampler_kind_from_name: NULL argument");
+    for (size_t k = 0; k < NUM_KINDS; k++)
+        if (!strcmp(name, kinds[k].name)) {
+            *kind = (sm_sampler_kind)k;
+            return SM_OK;
+        }
+    return sm__error(SM_ERR_INVALID_ARG, "sm_sampler_kind_from_name: unknown sampler \"%.64s\"",
+                     name);
+}
+
 /* The run on x (n × dim, finite), in place. */
-static sm_status sample(sm_sampler *s, sm_rng *rng, float *x, size_t n, size_t dim,
-                        const char *fn)
+static sm_status sample(sm_sampler *s, sm_rng *rng, uint64_t key, float *x, size_t n,
+                        size_t dim, const char *fn)
 {
     const size_t total = n * dim;
-    float *buf = sm__calloc(total, 4 * sizeof(float));
+    const kind_info *kind = kind_of(s->kind);
+    float *buf = sm__calloc(total, 5 * sizeof(float));
     if (!buf)
         return sm__error(SM_ERR_NOMEM, "%s: out of memory for %zu points", fn, n);
     run_ctx c = {
-        .s = s, .rng = rng, .n = n, .dim = dim, .total = total,
+        .s = s, .kind = kind, .rng = rng, .key = key, .n = n, .dim = dim, .total = total,
         .levels = sm_schedule_levels(s->sched), .sig = sm__schedule_sigmas(s->sched),
         .x = x, .score = buf, .z = buf + total, .next = buf + 2 * total, .aux = buf + 3 * total,
-        .fn = fn,
+        .prev = buf + 4 * total, .fn = fn,
     };
     s->nfe = 0;
-    sm_status st;
-    switch (s->kind) {
-    case SM_SAMPLER_PC: st = run_pc(&c); break;
-    case SM_SAMPLER_ODE_EULER: st = run_ode(&c, 0); break;
-    case SM_SAMPLER_ODE_HEUN: st = run_ode(&c, 1); break;
-    default: st = run_langevin(&c); break;
-    }
-    if (!st && s->denoise) {
+    sm_status st = kind->run(&c);
+    if (!st && s->denoise && !kind->ends_at_zero) {
         /* Tweedie: E[x₀ | x_σ] = x + σ²·s(x, σ) at the last level. */
         const size_t last = c.levels - 1;
         const float smin = c.sig[last], v = smin * smin;
@@ -452,20 +616,28 @@ sm_status sm_sampler_run(sm_sampler *s, sm_rng *rng, float *out, size_t n, size_
     sm_status st = check_run(s, rng, out, n, dim, fn);
     if (st)
         return st;
+    const kind_info *kind = kind_of(s->kind);
     double std = s->init_a;
     if (s->init == INIT_AUTO) /* N(0, I) for the lab; the VE prior N(0, σ₁²I) otherwise */
-        std = s->kind == SM_SAMPLER_LANGEVIN ? 1.0 : (double)sm_schedule_sigma(s->sched, 0);
-    if (s->init != INIT_UNIFORM)
-        sm__rng_fill_normal(rng, out, n * dim, 0.0f, (float)std);
-    else if ((st = sm_rng_fill_uniform(rng, out, n * dim, (float)s->init_a, (float)s->init_b)))
+        std = kind->start_at_sigma_max ? sm__ve_prior_std(sm_schedule_sigma(s->sched, 0)) : 1.0;
+    /* Per-point kinds take their key first, so that the start of point p
+     * comes from its own stream too. */
+    const uint64_t key = kind->per_point ? sm__rng_u64(rng) : 0;
+    if (s->init != INIT_UNIFORM) {
+        if (kind->per_point)
+            per_point_normals(key, 0, n, dim, (float)std, out);
+        else
+            sm__rng_fill_normal(rng, out, n * dim, 0.0f, (float)std);
+    } else if ((st = sm_rng_fill_uniform(rng, out, n * dim, (float)s->init_a, (float)s->init_b))) {
         return sm__error_wrap(st, fn);
+    }
     size_t bad = sm__first_nonfinite(out, n * dim);
     if (bad < n * dim)
         return sm__error(SM_ERR_INVALID_ARG,
                          "%s: the initial N(0, %g^2) draw of sample %zu overflows float; lower "
                          "the std (sm_sampler_set_init_normal)",
                          fn, std, bad / dim);
-    return sample(s, rng, out, n, dim, fn);
+    return sample(s, rng, key, out, n, dim, fn);
 }
 
 sm_status sm_sampler_run_from(sm_sampler *s, sm_rng *rng, float *x, size_t n, size_t dim)
@@ -476,5 +648,6 @@ sm_status sm_sampler_run_from(sm_sampler *s, sm_rng *rng, float *x, size_t n, si
         return st;
     if ((st = sm__check_points(x, n, dim, "x", fn)))
         return st;
-    return sample(s, rng, x, n, dim, fn);
+    const uint64_t key = kind_of(s->kind)->per_point ? sm__rng_u64(rng) : 0;
+    return sample(s, rng, key, x, n, dim, fn);
 }

@@ -28,6 +28,13 @@ struct sm_trainer {
     sm_objective objective;
     float *v;      /* batch × dim projections for SSM, allocated on demand */
     sm__ssm_ws *ssm_ws; /* SSM workspaces, made at the first SSM step */
+    sm_sigma_sampling sigma_kind; /* how each example's σ is drawn */
+    double p_mean, p_std;         /* log-normal: ln σ ~ N(p_mean, p_std²) */
+    /* Learning-rate schedule: base·min(1, t/warmup), then a cosine from base
+     * to base·final_ratio over steps warmup … total (off when total = 0). */
+    double lr_base, lr_final_ratio;
+    uint64_t lr_warmup, lr_total, steps_done;
+    int lr_scheduled;
 };
 
 sm_status sm_trainer_new(sm_trainer **out, sm_net *net, const sm_schedule *sched,
@@ -70,8 +77,78 @@ sm_status sm_trainer_new(sm_trainer **out, sm_net *net, const sm_schedule *sched
     tr->s.out = buf + 3 * per;
     tr->s.dout = buf + 4 * per;
     tr->sigma = buf + 5 * per;
+    /* The parametrization's own way of drawing σ: the lab's ladder, EDM's
+     * log-normal. */
+    tr->sigma_kind = sm_net_parametrization(net) == SM_PARAM_EDM ? SM_SIGMA_LOGNORMAL
+                                                                 : SM_SIGMA_LADDER;
+    tr->p_mean = SM_EDM_P_MEAN;
+    tr->p_std = SM_EDM_P_STD;
     *out = tr;
     return SM_OK;
+}
+
+sm_status sm_trainer_set_sigma_sampling(sm_trainer *tr, sm_sigma_sampling kind, double p_mean,
+                                        double p_std)
+{
+    const char *fn = "sm_trainer_set_sigma_sampling";
+    if (!tr)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: trainer is NULL", fn);
+    if ((int)kind != SM_SIGMA_LADDER && (int)kind != SM_SIGMA_LOGNORMAL)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: unknown sigma sampling %d", fn, (int)kind);
+    if (kind == SM_SIGMA_LOGNORMAL &&
+        !(fabs(p_mean) <= 20.0 && p_std >= 0.0 && p_std <= 10.0))
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "%s: need |p_mean| <= 20 and 0 <= p_std <= 10 (got %g, %g)", fn, p_mean,
+                         p_std);
+    tr->sigma_kind = kind;
+    if (kind == SM_SIGMA_LOGNORMAL) {
+        tr->p_mean = p_mean;
+        tr->p_std = p_std;
+    }
+    return SM_OK;
+}
+
+sm_sigma_sampling sm_trainer_sigma_sampling(const sm_trainer *tr)
+{
+    return tr ? tr->sigma_kind : SM_SIGMA_LADDER;
+}
+
+sm_status sm_trainer_set_lr_schedule(sm_trainer *tr, uint64_t warmup_steps,
+                                     uint64_t total_steps, double final_ratio)
+{
+    const char *fn = "sm_trainer_set_lr_schedule";
+    if (!tr)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: trainer is NULL", fn);
+    if (!(final_ratio >= 0.0 && final_ratio <= 1.0))
+        return sm__error(SM_ERR_INVALID_ARG, "%s: final_ratio must be in [0, 1] (got %g)", fn,
+                         final_ratio);
+    if (total_steps && total_steps < warmup_steps)
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "%s: total_steps %llu is shorter than the warm-up (%llu steps)", fn,
+                         (unsigned long long)total_steps, (unsigned long long)warmup_steps);
+    if (tr->lr_scheduled) /* a new schedule starts from the original rate */
+        sm_optim_set_lr(tr->opt, tr->lr_base);
+    tr->lr_base = sm_optim_lr(tr->opt);
+    tr->lr_warmup = warmup_steps;
+    tr->lr_total = total_steps;
+    tr->lr_final_ratio = final_ratio;
+    tr->lr_scheduled = warmup_steps > 0 || total_steps > 0;
+    tr->steps_done = 0;
+    return SM_OK;
+}
+
+/* The learning rate of step t (1-based) under the schedule. */
+static double scheduled_lr(const sm_trainer *tr, uint64_t t)
+{
+    double f = 1.0;
+    if (tr->lr_warmup && t < tr->lr_warmup)
+        f = (double)t / (double)tr->lr_warmup;
+    else if (tr->lr_total > tr->lr_warmup) {
+        double span = (double)(tr->lr_total - tr->lr_warmup);
+        double p = t >= tr->lr_total ? 1.0 : (double)(t - tr->lr_warmup) / span;
+        f = tr->lr_final_ratio + (1.0 - tr->lr_final_ratio) * 0.5 * (1.0 + cos(3.14159265358979323846 * p));
+    }
+    return tr->lr_base * f;
 }
 
 sm_status sm_trainer_set_ema(sm_trainer *tr, sm_net *ema, double decay)
@@ -125,8 +202,21 @@ static sm_status train_rows(sm_trainer *tr, size_t n, sm_rng *rng, double *loss,
     const size_t dim = sm_net_dim(tr->net);
     const size_t levels = sm_schedule_levels(tr->sched);
     const float *ladder = sm__schedule_sigmas(tr->sched);
-    for (size_t r = 0; r < n; r++)
-        tr->sigma[r] = ladder[sm__rng_below(rng, levels)];
+    if (sm_net_parametrization(tr->net) == SM_PARAM_EDM && !(sm_net_sigma_data(tr->net) > 0.0))
+        return sm__error(SM_ERR_STATE,
+                         "%s: the network's sigma_data is not known: set it "
+                         "(sm_net_set_sigma_data(), sm_dataset_sigma_data()) or train with "
+                         "sm_trainer_fit(), which estimates it", fn);
+    if (tr->sigma_kind == SM_SIGMA_LOGNORMAL) {
+        sm__rng_fill_normal(rng, tr->sigma, n, 0.0f, 1.0f);
+        for (size_t r = 0; r < n; r++)
+            tr->sigma[r] = (float)exp(tr->p_mean + tr->p_std * (double)tr->sigma[r]);
+    } else {
+        for (size_t r = 0; r < n; r++)
+            tr->sigma[r] = ladder[sm__rng_below(rng, levels)];
+    }
+    if (tr->lr_scheduled)
+        sm_optim_set_lr(tr->opt, scheduled_lr(tr, tr->steps_done + 1));
     sm__rng_fill_normal(rng, tr->eps, n * dim, 0.0f, 1.0f);
     sm_net_zero_grad(tr->net);
     sm_status st;
@@ -148,6 +238,8 @@ static sm_status train_rows(sm_trainer *tr, size_t n, sm_rng *rng, double *loss,
         memcpy(sm_net_params(tr->net), tr->backup, np * sizeof(float));
         st = SM_ERR_NONFINITE;
     }
+    if (st == SM_OK)
+        tr->steps_done++;
     if (st == SM_OK && tr->ema)
         return sm_net_ema_update(tr->ema, tr->net, tr->ema_decay); /* params are finite here */
     if (st == SM_ERR_NONFINITE)
@@ -199,6 +291,13 @@ sm_status sm_trainer_fit(sm_trainer *tr, const sm_dataset *data, uint64_t steps,
         return st;
     if (steps == 0)
         return sm__error(SM_ERR_INVALID_ARG, "%s: steps must be >= 1", fn);
+    if (sm_net_parametrization(tr->net) == SM_PARAM_EDM && !(sm_net_sigma_data(tr->net) > 0.0)) {
+        double sd = 0.0;
+        if ((st = sm_dataset_sigma_data(data, &sd)) || (st = sm_net_set_sigma_data(tr->net, sd)))
+            return sm__error_wrap(st, fn);
+        if (tr->ema && (st = sm_net_set_sigma_data(tr->ema, sd)))
+            return sm__error_wrap(st, fn);
+    }
     const size_t dim = data->dim, n = tr->batch;
     /* Running mean over the last (up to) 100 step losses. */
     enum { WINDOW = 100 };

@@ -1138,7 +1138,7 @@ START_TEST(sampler_functions)
     BAD(sm_sampler_set_final_denoise(NULL, 1), SM_ERR_INVALID_ARG);
     BAD(sm_sampler_set_callback(NULL, NULL, NULL), SM_ERR_INVALID_ARG);
     BAD(sm_sampler_set_kind(NULL, SM_SAMPLER_PC), SM_ERR_INVALID_ARG);
-    BAD(sm_sampler_set_kind(smp, (sm_sampler_kind)4), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_set_kind(smp, (sm_sampler_kind)7), SM_ERR_INVALID_ARG);
     BAD(sm_sampler_set_kind(smp, (sm_sampler_kind)INT_MIN), SM_ERR_INVALID_ARG);
     ck_assert_int_eq(sm_sampler_get_kind(smp), SM_SAMPLER_LANGEVIN); /* unchanged */
     ck_assert_int_eq(sm_sampler_get_kind(NULL), SM_SAMPLER_LANGEVIN);

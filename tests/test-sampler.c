@@ -311,7 +311,7 @@ START_TEST(kinds_and_corrector_settings)
     sm_sampler *s;
     ck_assert_ok(sm_sampler_new(&s, m.net, m.sched));
     ck_assert_int_eq(sm_sampler_get_kind(s), SM_SAMPLER_LANGEVIN);
-    ck_assert_status(sm_sampler_set_kind(s, (sm_sampler_kind)4), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_set_kind(s, (sm_sampler_kind)7), SM_ERR_INVALID_ARG);
     ck_assert_status(sm_sampler_set_kind(s, (sm_sampler_kind)-1), SM_ERR_INVALID_ARG);
     ck_assert_status(sm_sampler_set_kind(NULL, SM_SAMPLER_PC), SM_ERR_INVALID_ARG);
     ck_assert_int_eq(sm_sampler_get_kind(s), SM_SAMPLER_LANGEVIN);

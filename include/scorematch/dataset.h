@@ -182,6 +182,21 @@ SM_API sm_status sm_dataset_standardize(sm_dataset *ds);
 SM_API int sm_dataset_is_standardized(const sm_dataset *ds);
 
 /**
+ * @brief The data's spread as one number, σ_data of the EDM
+ *        parametrization: the root mean square deviation of every value
+ *        from its column's mean, √(mean over columns of the column
+ *        variances), population variances (divided by n), in double.
+ * For standardized data it is 1 (less with constant columns). It is
+ * computed on the values as they are stored (after standardization, if
+ * any).
+ * @param ds               The data set.
+ * @param[out] sigma_data  Receives σ_data.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG (NULL, or every column constant: the
+ *         data has no spread).
+ */
+SM_API sm_status sm_dataset_sigma_data(const sm_dataset *ds, double *sigma_data);
+
+/**
  * @brief Copies the stored per-column mean and standard deviation.
  *
  * A data set that was never standardized reports mean 0 and std 1.

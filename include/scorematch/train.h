@@ -34,6 +34,23 @@ typedef enum sm_objective {
     SM_OBJECTIVE_SSM_VR = 1 /**< Sliced score matching, variance-reduced. */
 } sm_objective;
 
+/** @brief How the trainer draws each example's noise level (values are
+ *  part of the ABI). */
+typedef enum sm_sigma_sampling {
+    /** Uniformly among the levels of the trainer's schedule (the lab's way;
+     *  the default for ::SM_PARAM_LAB networks). */
+    SM_SIGMA_LADDER = 0,
+    /** ln σ ~ N(P_mean, P_std²), EDM's way (the default for ::SM_PARAM_EDM
+     *  networks, with #SM_EDM_P_MEAN and #SM_EDM_P_STD); the schedule is not
+     *  used to draw σ. */
+    SM_SIGMA_LOGNORMAL = 1
+} sm_sigma_sampling;
+
+/** @brief EDM's P_mean: the mean of ln σ in training (Karras et al. 2022). */
+#define SM_EDM_P_MEAN (-1.2)
+/** @brief EDM's P_std: the standard deviation of ln σ in training. */
+#define SM_EDM_P_STD 1.2
+
 /** @brief Opaque DSM trainer: a network, its noise ladder and an optimizer. */
 typedef struct sm_trainer sm_trainer;
 
@@ -90,15 +107,59 @@ SM_API sm_status sm_trainer_set_ema(sm_trainer *tr, sm_net *ema, double decay);
 SM_API sm_status sm_trainer_set_objective(sm_trainer *tr, sm_objective objective);
 
 /**
+ * @brief Chooses how each example's σ is drawn (see ::sm_sigma_sampling).
+ *        A new trainer uses its network's parametrization's way: the ladder
+ *        for ::SM_PARAM_LAB, log-normal (#SM_EDM_P_MEAN, #SM_EDM_P_STD) for
+ *        ::SM_PARAM_EDM.
+ * @param tr      The trainer.
+ * @param kind    ::SM_SIGMA_LADDER or ::SM_SIGMA_LOGNORMAL.
+ * @param p_mean  Log-normal only: mean of ln σ, |p_mean| ≤ 20.
+ * @param p_std   Log-normal only: standard deviation of ln σ, in [0, 10].
+ * @return #SM_OK or #SM_ERR_INVALID_ARG.
+ */
+SM_API sm_status sm_trainer_set_sigma_sampling(sm_trainer *tr, sm_sigma_sampling kind,
+                                               double p_mean, double p_std);
+
+/**
+ * @brief How the trainer draws σ.
+ * @param tr  The trainer.
+ * @return Its ::sm_sigma_sampling; ::SM_SIGMA_LADDER if @p tr is NULL.
+ */
+SM_API sm_sigma_sampling sm_trainer_sigma_sampling(const sm_trainer *tr);
+
+/**
+ * @brief Sets a learning-rate schedule over the trainer's steps: a linear
+ *        warm-up from 0 to the optimizer's current rate over
+ *        @p warmup_steps, then (if @p total_steps > @p warmup_steps) a
+ *        cosine decay to @p final_ratio times that rate at step
+ *        @p total_steps, constant afterwards.
+ * The trainer sets the optimizer's rate (sm_optim_set_lr()) before every
+ * step; steps are counted from this call. Calling it again restarts from the
+ * rate the optimizer had at the first call; (0, 0, 1) turns the schedule
+ * off and restores that rate at the next call.
+ * @param tr            The trainer.
+ * @param warmup_steps  Steps of linear warm-up (0: none).
+ * @param total_steps   Step at which the decay ends (0: no decay); ≥
+ *                      @p warmup_steps when not 0.
+ * @param final_ratio   In [0, 1]: the rate at the end of the decay,
+ *                      relative to the base rate.
+ * @return #SM_OK or #SM_ERR_INVALID_ARG.
+ */
+SM_API sm_status sm_trainer_set_lr_schedule(sm_trainer *tr, uint64_t warmup_steps,
+                                            uint64_t total_steps, double final_ratio);
+
+/**
  * @brief Frees a trainer (not the borrowed handles).
  * @param tr  The trainer, or NULL (ignored).
  */
 SM_API void sm_trainer_free(sm_trainer *tr);
 
 /**
- * @brief One optimisation step on the given batch: draws σ per example from
- *        the ladder and ε ~ N(0, I) with @p rng, computes the DSM loss and
- *        gradient and applies the optimizer.
+ * @brief One optimisation step on the given batch: draws σ per example
+ *        (sm_trainer_set_sigma_sampling()) and ε ~ N(0, I) with @p rng,
+ *        computes the loss and gradient and applies the optimizer.
+ * An ::SM_PARAM_EDM network must know its σ_data (sm_net_set_sigma_data())
+ * before this call (#SM_ERR_STATE otherwise); sm_trainer_fit() estimates it.
  *
  * If the loss or a gradient is not finite, the parameters are left unchanged
  * and #SM_ERR_DIVERGED is returned (lower the learning rate or enable
@@ -119,6 +180,9 @@ SM_API sm_status sm_trainer_step(sm_trainer *tr, const float *x, size_t n, size_
 /**
  * @brief Trains for @p steps steps on minibatches drawn uniformly with
  *        replacement from @p data.
+ * An ::SM_PARAM_EDM network whose σ_data is not known yet gets it from
+ * @p data first (sm_dataset_sigma_data(); also set on the averaged network
+ * of sm_trainer_set_ema()).
  * @param tr               The trainer.
  * @param data             Training points; dimension must match the network.
  * @param steps            Number of steps, ≥ 1.
