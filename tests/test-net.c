@@ -9,12 +9,22 @@
 #include "activation.h"
 #include "net-private.h"
 
+/* The parametrization of the networks make_net() builds (the gradient and
+ * JVP checks run under both). */
+static sm_parametrization param_under_test = SM_PARAM_LAB;
+
 static sm_net *make_net(size_t dim, size_t width, size_t depth, uint64_t seed)
 {
     sm_rng *r;
     sm_net *net;
+    sm_net_options o = SM_NET_OPTIONS_INIT;
+    o.dim = dim;
+    o.width = width;
+    o.depth = depth;
+    o.parametrization = param_under_test;
+    o.sigma_data = 0.7;
     ck_assert_ok(sm_rng_new(&r, seed));
-    ck_assert_ok(sm_net_new(&net, dim, width, depth, r));
+    ck_assert_ok(sm_net_new_ex(&net, &o, r));
     sm_rng_free(r);
     return net;
 }
@@ -192,6 +202,7 @@ static void gradient_check(int ssm, size_t d, size_t width, size_t depth, int us
 
 START_TEST(gradient_matches_finite_differences)
 {
+    param_under_test = (sm_parametrization)_i;
     for (int ssm = 0; ssm < 2; ssm++) {
         gradient_check(ssm, 1, 8, 1, 0);
         gradient_check(ssm, 3, 16, 2, 0);
@@ -245,10 +256,129 @@ static void jvp_check(size_t d, size_t width, size_t depth, int use_blis)
 
 START_TEST(jvp_matches_finite_differences)
 {
+    param_under_test = (sm_parametrization)_i;
     jvp_check(1, 8, 1, 0);
     jvp_check(3, 16, 2, 0);
     jvp_check(5, 7, 3, 0);
     jvp_check(2, 32, 3, 1);
+}
+END_TEST
+
+/* With every parameter 0 the MLP's output F is 0, so an EDM network's
+ * denoiser is c_skip·x = σ_d²/(σ² + σ_d²)·x and its score −x/(σ² + σ_d²):
+ * exactly the score of p_σ for data N(0, σ_d²I). */
+START_TEST(edm_closed_form)
+{
+    param_under_test = SM_PARAM_EDM;
+    sm_net *net = make_net(3, 8, 2, 5);
+    memset(sm_net_params(net), 0, sm_net_num_params(net) * sizeof(float));
+    const float x[6] = {1.0f, -2.0f, 0.5f, 3.0f, 0.0f, -0.25f}, sig[2] = {0.01f, 40.0f};
+    float s[6], d[6];
+    ck_assert_ok(sm_net_forward(net, x, sig, 2, 3, s));
+    ck_assert_ok(sm_net_denoise(net, x, sig, 2, 3, d));
+    for (size_t r = 0; r < 2; r++)
+        for (size_t j = 0; j < 3; j++) {
+            double v = (double)sig[r] * sig[r] + 0.49, xi = x[r * 3 + j];
+            ck_assert_double_eq_tol(s[r * 3 + j], -xi / v, 1e-6 * (1.0 + fabs(xi / v)));
+            ck_assert_double_eq_tol(d[r * 3 + j], 0.49 * xi / v, 1e-6);
+        }
+    sm_net_free(net);
+}
+END_TEST
+
+/* D(x, σ) = x + σ²·s(x, σ) for both parametrizations, on random weights. */
+START_TEST(denoiser_matches_score)
+{
+    for (int p = SM_PARAM_LAB; p <= SM_PARAM_EDM; p++) {
+        param_under_test = (sm_parametrization)p;
+        sm_net *net = make_net(4, 16, 2, 11);
+        enum { N = 50 };
+        float x[N * 4], sig[N], s[N * 4], d[N * 4];
+        sm_rng *r;
+        ck_assert_ok(sm_rng_new(&r, 3));
+        ck_assert_ok(sm_rng_fill_normal(r, x, N * 4, 0, 1));
+        for (size_t i = 0; i < N; i++)
+            sig[i] = (float)exp(-4.0 + 8.0 * sm_rng_uniform(r));
+        ck_assert_ok(sm_net_forward(net, x, sig, N, 4, s));
+        ck_assert_ok(sm_net_denoise(net, x, sig, N, 4, d));
+        for (size_t i = 0; i < N * 4; i++) {
+            double sg = sig[i / 4], want = x[i] + sg * sg * (double)s[i];
+            ck_assert_double_eq_tol(d[i], want, 2e-4 * (1.0 + fabs(want) + fabs(x[i])));
+        }
+        sm_rng_free(r);
+        sm_net_free(net);
+    }
+}
+END_TEST
+
+START_TEST(options_and_sigma_data)
+{
+    sm_net_options o;
+    sm_net_options_init(&o);
+    ck_assert_uint_eq(o.version, SM_NET_OPTIONS_VERSION);
+    ck_assert_uint_eq(o.width, 128);
+    ck_assert_int_eq(o.parametrization, SM_PARAM_LAB);
+    sm_net_options_init(NULL); /* ignored */
+    ck_assert_str_eq(sm_parametrization_name(SM_PARAM_EDM), "edm");
+    ck_assert_str_eq(sm_parametrization_name((sm_parametrization)9), "unknown");
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 1));
+    sm_net *net = NULL;
+    o.dim = 2;
+    o.width = 8;
+    o.depth = 1;
+    o.parametrization = SM_PARAM_EDM;
+    ck_assert_ok(sm_net_new_ex(&net, &o, r));
+    ck_assert_double_eq(sm_net_sigma_data(net), 0.0);
+    /* Unknown σ_data: no evaluation, no sampling. */
+    float x[2] = {0.1f, 0.2f}, sg = 1.0f, out[2];
+    ck_assert_status(sm_net_forward(net, x, &sg, 1, 2, out), SM_ERR_STATE);
+    ck_assert_status(sm_net_set_sigma_data(net, 0.0), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_net_set_sigma_data(net, NAN), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_net_set_sigma_data(net, 1e-60), SM_ERR_INVALID_ARG);
+    ck_assert_ok(sm_net_set_sigma_data(net, 0.5));
+    ck_assert_ok(sm_net_forward(net, x, &sg, 1, 2, out));
+    sm_net_options back;
+    ck_assert_ok(sm_net_get_options(net, &back));
+    ck_assert_int_eq(back.parametrization, SM_PARAM_EDM);
+    ck_assert_double_eq(back.sigma_data, 0.5);
+    ck_assert_uint_eq(back.dim, 2);
+    /* A clone keeps the parametrization; a lab network is another shape. */
+    sm_net *c = NULL, *lab = NULL;
+    ck_assert_ok(sm_net_clone(net, &c));
+    ck_assert_int_eq(sm_net_parametrization(c), SM_PARAM_EDM);
+    ck_assert_double_eq(sm_net_sigma_data(c), 0.5);
+    ck_assert_ok(sm_net_new(&lab, 2, 8, 1, r));
+    ck_assert_status(sm_net_copy_params(lab, net), SM_ERR_SHAPE);
+    ck_assert_status(sm_net_set_sigma_data(lab, 1.0), SM_ERR_STATE);
+    /* Bad options. */
+    sm_net *bad = (sm_net *)1;
+    o.version = 99;
+    ck_assert_status(sm_net_new_ex(&bad, &o, r), SM_ERR_VERSION);
+    ck_assert_ptr_null(bad);
+    o.version = SM_NET_OPTIONS_VERSION;
+    o.parametrization = (sm_parametrization)7;
+    ck_assert_status(sm_net_new_ex(&bad, &o, r), SM_ERR_INVALID_ARG);
+    o.parametrization = SM_PARAM_EDM;
+    o.sigma_data = -1.0;
+    ck_assert_status(sm_net_new_ex(&bad, &o, r), SM_ERR_INVALID_ARG);
+    o.sigma_data = INFINITY;
+    ck_assert_status(sm_net_new_ex(&bad, &o, r), SM_ERR_INVALID_ARG);
+    o.sigma_data = 1.0;
+    o.dim = 0;
+    ck_assert_status(sm_net_new_ex(&bad, &o, r), SM_ERR_INVALID_ARG);
+    o.dim = SIZE_MAX;
+    ck_assert_status(sm_net_new_ex(&bad, &o, r), SM_ERR_OVERFLOW);
+    ck_assert_status(sm_net_new_ex(&bad, NULL, r), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_net_new_ex(NULL, &o, r), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_net_get_options(NULL, &back), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_net_get_options(net, NULL), SM_ERR_INVALID_ARG);
+    ck_assert_int_eq(sm_net_parametrization(NULL), SM_PARAM_LAB);
+    ck_assert_double_eq(sm_net_sigma_data(NULL), 0.0);
+    sm_net_free(lab);
+    sm_net_free(c);
+    sm_net_free(net);
+    sm_rng_free(r);
 }
 END_TEST
 
@@ -515,9 +645,12 @@ int main(void)
     tcase_add_test(tc, lab_layout);
     tcase_add_test(tc, init_like_pytorch);
     tcase_add_test(tc, blis_matches_reference);
-    tcase_add_test(tc, gradient_matches_finite_differences);
+    tcase_add_loop_test(tc, gradient_matches_finite_differences, SM_PARAM_LAB, SM_PARAM_EDM + 1);
     tcase_add_test(tc, gradients_accumulate);
-    tcase_add_test(tc, jvp_matches_finite_differences);
+    tcase_add_loop_test(tc, jvp_matches_finite_differences, SM_PARAM_LAB, SM_PARAM_EDM + 1);
+    tcase_add_test(tc, edm_closed_form);
+    tcase_add_test(tc, denoiser_matches_score);
+    tcase_add_test(tc, options_and_sigma_data);
     tcase_add_test(tc, ssm_loss_value);
     tcase_add_test(tc, ema_update);
     tcase_add_test(tc, clone_and_copy);

@@ -17,6 +17,22 @@ typedef struct {
 } model;
 
 /* A net trained on N(MU, SD²I): its samples must have those moments. */
+/* An EDM network with every parameter 0: its denoiser is
+ * σ_d²/(σ² + σ_d²)·x, the exact denoiser of data N(0, σ_d²I). */
+static sm_net *gaussian_edm_net(sm_rng *rng, double sigma_data)
+{
+    sm_net_options o = SM_NET_OPTIONS_INIT;
+    o.dim = 2;
+    o.width = 4;
+    o.depth = 1;
+    o.parametrization = SM_PARAM_EDM;
+    o.sigma_data = sigma_data;
+    sm_net *net;
+    ck_assert_ok(sm_net_new_ex(&net, &o, rng));
+    memset(sm_net_params(net), 0, sm_net_num_params(net) * sizeof(float));
+    return net;
+}
+
 static void model_make(model *m)
 {
     ck_assert_ok(sm_rng_new(&m->rng, 11));
@@ -500,6 +516,168 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+/* The factor by which a deterministic kind scales every point on the exact
+ * denoiser D = c·x, c = σ_d²/(σ² + σ_d²), restated from the published
+ * algorithms (EDM Algorithm 1; DPM-Solver++(2M) as in k-diffusion; the
+ * ODE kind's Heun steps without the last one), in double. */
+static double linear_factor(sm_sampler_kind kind, const float *g, size_t L, double sd)
+{
+    double x = 1.0, old = 0.0, h_last = 0.0;
+    const size_t steps = kind == SM_SAMPLER_ODE_HEUN ? L - 1 : L;
+    for (size_t i = 0; i < steps; i++) {
+        const double s0 = g[i], s1 = i + 1 < L ? g[i + 1] : 0.0;
+        const double den = sd * sd / (s0 * s0 + sd * sd) * x;
+        if (kind == SM_SAMPLER_DPMPP_2M) {
+            if (s1 == 0.0) {
+                x = den;
+            } else {
+                const double h = log(s0) - log(s1);
+                double dd = den;
+                if (i > 0) {
+                    const double r = h_last / h;
+                    dd = (1 + 1 / (2 * r)) * den - 1 / (2 * r) * old;
+                }
+                x = s1 / s0 * x - expm1(-h) * dd;
+                h_last = h;
+            }
+            old = den;
+            continue;
+        }
+        const double d = (x - den) / s0;
+        double xn = x + (s1 - s0) * d;
+        if (s1 > 0) {
+            const double d2 = (xn - sd * sd / (s1 * s1 + sd * sd) * xn) / s1;
+            xn = x + (s1 - s0) * (d + d2) / 2;
+        }
+        x = xn;
+    }
+    return x;
+}
+
+/* On the exact denoiser of N(0, σ_d²I) the deterministic kinds scale each
+ * start point by the factor of their recurrence (checked point by point
+ * from caller start points: the update rules exactly), and every kind
+ * turns N(0, σ_max²I) into N(0, σ_d²I) up to its discretization error
+ * (≈ 5 % at 18 levels; the stochastic kind, whose churn lengthens every
+ * step, ≈ 13 % at 18 levels and ≈ 3.5 % at 60, so it runs on 60). NFE per
+ * the documented rules. */
+START_TEST(edm_kinds_sample_a_known_gaussian)
+{
+    sm_rng *rng;
+    ck_assert_ok(sm_rng_new(&rng, 5));
+    const double sd = 0.5;
+    sm_net *net = gaussian_edm_net(rng, sd);
+    enum { L = 18, L_STOCH = 60 };
+    sm_schedule *grid, *fine;
+    ck_assert_ok(sm_schedule_new_karras(&grid, 80.0, 0.002, L, 7.0));
+    ck_assert_ok(sm_schedule_new_karras(&fine, 80.0, 0.002, L_STOCH, 7.0));
+    float g[L];
+    ck_assert_ok(sm_schedule_get_sigmas(grid, g, L));
+    const sm_sampler_kind kinds[] = {SM_SAMPLER_EDM_HEUN, SM_SAMPLER_EDM_STOCHASTIC,
+                                     SM_SAMPLER_DPMPP_2M, SM_SAMPLER_ODE_HEUN};
+    const uint64_t nfe[] = {2 * L - 1, 2 * L_STOCH - 1, L, 2 * (L - 1)};
+    enum { N = 4000 };
+    static float x[N * 2], x0[N * 2];
+    for (size_t k = 0; k < 4; k++) {
+        sm_sampler *s;
+        ck_assert_ok(sm_sampler_new(&s, net, kinds[k] == SM_SAMPLER_EDM_STOCHASTIC ? fine : grid));
+        ck_assert_ok(sm_sampler_set_kind(s, kinds[k]));
+        sm_sampler_kind back;
+        ck_assert_ok(sm_sampler_kind_from_name(sm_sampler_kind_name(kinds[k]), &back));
+        ck_assert_int_eq(back, kinds[k]);
+        ck_assert_ok(sm_sampler_run(s, rng, x, N, 2));
+        ck_assert_uint_eq(sm_sampler_nfe(s), nfe[k]);
+        double m = 0, q = 0;
+        for (size_t i = 0; i < N * 2; i++) {
+            m += x[i];
+            q += (double)x[i] * x[i];
+        }
+        m /= N * 2;
+        double std = sqrt(q / (N * 2) - m * m);
+        ck_assert_msg(fabs(std - sd) < 0.07 * sd && fabs(m) < 0.05,
+                      "%s: mean %g std %g, want 0 and %g", sm_sampler_kind_name(kinds[k]), m,
+                      std, sd);
+        if (kinds[k] != SM_SAMPLER_EDM_STOCHASTIC) {
+            const double f = linear_factor(kinds[k], g, L, sd);
+            ck_assert_ok(sm_rng_fill_normal(rng, x0, 20, 0.0f, 80.0f));
+            memcpy(x, x0, 20 * sizeof(float));
+            ck_assert_ok(sm_sampler_run_from(s, rng, x, 10, 2));
+            for (size_t i = 0; i < 20; i++)
+                ck_assert_msg(fabs(x[i] - f * x0[i]) <= 1e-4 * fabs(f * x0[i]) + 1e-6,
+                              "%s: point value %zu is %g, the recurrence gives %g",
+                              sm_sampler_kind_name(kinds[k]), i, (double)x[i], f * x0[i]);
+        }
+        sm_sampler_free(s);
+    }
+    sm_schedule_free(grid);
+    sm_schedule_free(fine);
+    sm_net_free(net);
+    sm_rng_free(rng);
+}
+END_TEST
+
+/* With one seed, the first points of a run do not depend on how many are
+ * drawn, for the kinds that draw noise per point. */
+START_TEST(per_point_noise_keeps_prefixes)
+{
+    sm_rng *rng;
+    ck_assert_ok(sm_rng_new(&rng, 8));
+    sm_net *net = gaussian_edm_net(rng, 1.0);
+    /* A non-zero MLP, so the network's output matters too. */
+    ck_assert_ok(sm_rng_fill_normal(rng, sm_net_params(net), sm_net_num_params(net), 0, 0.3f));
+    sm_schedule *grid;
+    ck_assert_ok(sm_schedule_new_karras(&grid, 20.0, 0.01, 8, 7.0));
+    const sm_sampler_kind kinds[] = {SM_SAMPLER_EDM_HEUN, SM_SAMPLER_EDM_STOCHASTIC,
+                                     SM_SAMPLER_DPMPP_2M, SM_SAMPLER_ODE_EULER};
+    static float a[10 * 2], b[700 * 2];
+    for (size_t k = 0; k < 4; k++) {
+        sm_sampler *s;
+        sm_rng *r1, *r2;
+        ck_assert_ok(sm_sampler_new(&s, net, grid));
+        ck_assert_ok(sm_sampler_set_kind(s, kinds[k]));
+        ck_assert_ok(sm_sampler_set_churn(s, 40.0, 0.0, 100.0, 1.0));
+        ck_assert_ok(sm_rng_new(&r1, 77));
+        ck_assert_ok(sm_rng_new(&r2, 77));
+        ck_assert_ok(sm_sampler_run(s, r1, a, 10, 2));
+        ck_assert_ok(sm_sampler_run(s, r2, b, 700, 2));
+        for (size_t i = 0; i < 20; i++)
+            ck_assert_msg(fabsf(a[i] - b[i]) <= 1e-4f * (1.0f + fabsf(a[i])),
+                          "%s: value %zu is %g with 10 points, %g with 700",
+                          sm_sampler_kind_name(kinds[k]), i, (double)a[i], (double)b[i]);
+        /* Another seed gives other points. */
+        ck_assert_ok(sm_rng_reseed(r1, 78));
+        ck_assert_ok(sm_sampler_run(s, r1, a, 10, 2));
+        ck_assert_float_ne(a[0], b[0]);
+        sm_rng_free(r1);
+        sm_rng_free(r2);
+        sm_sampler_free(s);
+    }
+    /* Bad churn settings. */
+    sm_sampler *s;
+    ck_assert_ok(sm_sampler_new(&s, net, grid));
+    ck_assert_status(sm_sampler_set_churn(s, -1.0, 0.0, 1.0, 1.0), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_set_churn(s, 1.0, 2.0, 1.0, 1.0), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_set_churn(s, 1.0, 0.0, INFINITY, 1.0), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_set_churn(s, NAN, 0.0, 1.0, 1.0), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_set_churn(NULL, 1.0, 0.0, 1.0, 1.0), SM_ERR_INVALID_ARG);
+    sm_sampler_kind kind;
+    ck_assert_status(sm_sampler_kind_from_name("heun", &kind), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_kind_from_name(NULL, &kind), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_kind_from_name("pc", NULL), SM_ERR_INVALID_ARG);
+    /* An EDM network that never learned its σ_data cannot sample. */
+    sm_net *fresh = gaussian_edm_net(rng, 0.0);
+    sm_sampler *s2;
+    ck_assert_ok(sm_sampler_new(&s2, fresh, grid));
+    ck_assert_status(sm_sampler_run(s2, rng, a, 10, 2), SM_ERR_STATE);
+    sm_sampler_free(s2);
+    sm_net_free(fresh);
+    sm_sampler_free(s);
+    sm_schedule_free(grid);
+    sm_net_free(net);
+    sm_rng_free(rng);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sampler");
@@ -521,6 +699,8 @@ int main(void)
     tcase_add_test(tc, initial_distributions_and_run_from);
     tcase_add_test(tc, same_seed_same_samples);
     tcase_add_test(tc, bad_arguments);
+    tcase_add_test(tc, edm_kinds_sample_a_known_gaussian);
+    tcase_add_test(tc, per_point_noise_keeps_prefixes);
     suite_add_tcase(s, tc);
     return sm_test_run(s);
 }

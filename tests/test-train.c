@@ -328,6 +328,103 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+/* EDM networks: log-normal σ by default, σ_data estimated by the first
+ * fit (and set on the average), refused by a bare step while unknown; the
+ * learning-rate schedule sets the optimizer's rate step by step. */
+START_TEST(edm_training_and_lr_schedule)
+{
+    sm_rng *rng;
+    ck_assert_ok(sm_rng_new(&rng, 4));
+    enum { N = 300 };
+    float x[N * 2];
+    for (size_t i = 0; i < N; i++) {
+        x[2 * i] = 3.0f * (float)sm_rng_normal(rng);
+        x[2 * i + 1] = 1.0f + 0.5f * (float)sm_rng_normal(rng);
+    }
+    sm_dataset *ds;
+    ck_assert_ok(sm_dataset_new(&ds, x, N, 2));
+    double sd;
+    ck_assert_ok(sm_dataset_sigma_data(ds, &sd));
+    double m0 = 0, m1 = 0, v = 0;
+    for (size_t i = 0; i < N; i++) {
+        m0 += x[2 * i];
+        m1 += x[2 * i + 1];
+    }
+    m0 /= N;
+    m1 /= N;
+    for (size_t i = 0; i < N; i++)
+        v += (x[2 * i] - m0) * (x[2 * i] - m0) + (x[2 * i + 1] - m1) * (x[2 * i + 1] - m1);
+    ck_assert_double_eq_tol(sd, sqrt(v / (2.0 * N)), 1e-9 * sd);
+
+    sm_net_options o = SM_NET_OPTIONS_INIT;
+    o.dim = 2;
+    o.width = 16;
+    o.depth = 2;
+    o.parametrization = SM_PARAM_EDM;
+    sm_net *net, *ema;
+    ck_assert_ok(sm_net_new_ex(&net, &o, rng));
+    ck_assert_ok(sm_net_clone(net, &ema));
+    sm_schedule *sched;
+    ck_assert_ok(sm_schedule_new_geometric(&sched, 10.0, 0.01, 5));
+    sm_optim *opt;
+    ck_assert_ok(sm_optim_new_adam(&opt, sm_net_num_params(net), 1e-3, 0.9, 0.999, 1e-8, 0));
+    sm_trainer *tr;
+    ck_assert_ok(sm_trainer_new(&tr, net, sched, opt, 32));
+    ck_assert_int_eq(sm_trainer_sigma_sampling(tr), SM_SIGMA_LOGNORMAL);
+    ck_assert_ok(sm_trainer_set_ema(tr, ema, 0.9));
+    ck_assert_status(sm_trainer_step(tr, x, 32, 2, rng, NULL), SM_ERR_STATE);
+    /* Warm-up over 10 steps, cosine to 0.1 of the rate at step 30. */
+    ck_assert_ok(sm_trainer_set_lr_schedule(tr, 10, 30, 0.1));
+    ck_assert_ok(sm_trainer_fit(tr, ds, 5, rng, NULL, NULL, NULL));
+    ck_assert_double_eq_tol(sm_net_sigma_data(net), sd, 1e-6 * sd);
+    ck_assert_double_eq_tol(sm_net_sigma_data(ema), sd, 1e-6 * sd);
+    ck_assert_double_eq_tol(sm_optim_lr(opt), 1e-3 * 5 / 10, 1e-12);
+    ck_assert_ok(sm_trainer_fit(tr, ds, 15, rng, NULL, NULL, NULL)); /* step 20: halfway */
+    ck_assert_double_eq_tol(sm_optim_lr(opt), 1e-3 * (0.1 + 0.9 * 0.5), 1e-9);
+    ck_assert_ok(sm_trainer_fit(tr, ds, 20, rng, NULL, NULL, NULL)); /* past the end */
+    ck_assert_double_eq_tol(sm_optim_lr(opt), 1e-4, 1e-12);
+    /* Off again: the base rate comes back. */
+    ck_assert_ok(sm_trainer_set_lr_schedule(tr, 0, 0, 1.0));
+    ck_assert_double_eq_tol(sm_optim_lr(opt), 1e-3, 1e-12);
+    /* Log-normal draws are finite and train; the ladder is still there. */
+    double loss;
+    ck_assert_ok(sm_trainer_step(tr, x, 32, 2, rng, &loss));
+    ck_assert(isfinite(loss));
+    ck_assert_ok(sm_trainer_set_sigma_sampling(tr, SM_SIGMA_LADDER, 0, 0));
+    ck_assert_int_eq(sm_trainer_sigma_sampling(tr), SM_SIGMA_LADDER);
+    ck_assert_ok(sm_trainer_step(tr, x, 32, 2, rng, &loss));
+    /* Bad arguments. */
+    ck_assert_status(sm_trainer_set_sigma_sampling(tr, (sm_sigma_sampling)5, 0, 1),
+                     SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_trainer_set_sigma_sampling(tr, SM_SIGMA_LOGNORMAL, NAN, 1),
+                     SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_trainer_set_sigma_sampling(tr, SM_SIGMA_LOGNORMAL, 0, -1),
+                     SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_trainer_set_sigma_sampling(NULL, SM_SIGMA_LOGNORMAL, 0, 1),
+                     SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_trainer_set_lr_schedule(tr, 10, 5, 0.1), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_trainer_set_lr_schedule(tr, 0, 5, 1.5), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_trainer_set_lr_schedule(tr, 0, 5, NAN), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_trainer_set_lr_schedule(NULL, 0, 5, 0.5), SM_ERR_INVALID_ARG);
+    ck_assert_int_eq(sm_trainer_sigma_sampling(NULL), SM_SIGMA_LADDER);
+    /* A data set without spread has no σ_data. */
+    float flat[6] = {1, 2, 1, 2, 1, 2};
+    sm_dataset *fl;
+    ck_assert_ok(sm_dataset_new(&fl, flat, 3, 2));
+    ck_assert_status(sm_dataset_sigma_data(fl, &sd), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_dataset_sigma_data(NULL, &sd), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_dataset_sigma_data(fl, NULL), SM_ERR_INVALID_ARG);
+    sm_dataset_free(fl);
+    sm_trainer_free(tr);
+    sm_optim_free(opt);
+    sm_schedule_free(sched);
+    sm_net_free(ema);
+    sm_net_free(net);
+    sm_dataset_free(ds);
+    sm_rng_free(rng);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("train");
@@ -350,6 +447,7 @@ int main(void)
     tcase_add_test(tc, step_on_caller_batch);
     tcase_add_test(tc, trainer_keeps_an_average);
     tcase_add_test(tc, bad_arguments);
+    tcase_add_test(tc, edm_training_and_lr_schedule);
     suite_add_tcase(s, tc);
     return sm_test_run(s);
 }

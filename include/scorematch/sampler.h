@@ -36,7 +36,10 @@
  *   before each step whose σ_i lies in [S_tmin, S_tmax], noise of variance
  *   σ̂² − σ_i² (times S_noise) lifts the state to σ̂ = σ_i·(1 + γ),
  *   γ = min(S_churn/L, √2 − 1), and the Heun step starts from σ̂
- *   (sm_sampler_set_churn()). NFE = 2L − 1.
+ *   (sm_sampler_set_churn()). NFE = 2L − 1. The churn lengthens every
+ *   step: on a known Gaussian its error at 18 levels is about 13 % of the
+ *   standard deviation, against 5 % for ::SM_SAMPLER_EDM_HEUN; it pays off
+ *   on fine grids (about 3.5 % at 60 levels).
  * - ::SM_SAMPLER_DPMPP_2M — DPM-Solver++(2M) (Lu et al. 2022) in σ: with
  *   t = −ln σ and h = t_{i+1} − t_i, x ← (σ_{i+1}/σ_i)·x − (e^{−h} − 1)·D̄,
  *   D̄ a second-order combination of the last two denoised estimates (the
