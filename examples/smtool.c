@@ -446,7 +446,8 @@ static void usage_eval(FILE *f)
             "usage: %s eval REAL.csv GENERATED.csv [--radius R] [--seed N]\n"
             "Prints coverage and precision at radius R (default 0.15), improved\n"
             "precision/recall (k=3), density/coverage (k=5), energy distance and RBF\n"
-            "MMD^2 (median-heuristic bandwidth; both on at most 5000 points per set).\n",
+            "MMD^2 (median-heuristic bandwidth; both on at most 5000 points per set)\n"
+            "and the Frechet distance between Gaussian fits of the two sets.\n",
             prog);
 }
 
@@ -489,16 +490,18 @@ static int cmd_eval(args *a)
     TRY(sm_rng_new(&rng, seed));
     const float *X = sm_dataset_data(real), *Y = sm_dataset_data(gen);
     size_t N = sm_dataset_size(real), M = sm_dataset_size(gen), d = sm_dataset_dim(real);
-    double cov, prec, ip, ir, dens, dcov, energy, mmd, bw;
+    double cov, prec, ip, ir, dens, dcov, energy, mmd, bw, fd;
     TRY(sm_metric_coverage_precision(X, N, Y, M, d, radius, &cov, &prec, NULL));
     TRY(sm_metric_prdc(X, N, Y, M, d, 0, 0, &ip, &ir, &dens, &dcov, NULL));
     TRY(sm_metric_energy_distance(X, N, Y, M, d, 5000, rng, &energy, NULL));
     TRY(sm_metric_mmd_rbf(X, N, Y, M, d, 0.0, 5000, rng, &mmd, &bw, NULL));
+    TRY(sm_metric_frechet_distance(X, N, Y, M, d, &fd, NULL));
     printf("coverage=%.4f precision=%.4f radius=%g\n", cov, prec, radius);
     printf("improved_precision=%.4f improved_recall=%.4f density=%.4f dc_coverage=%.4f\n", ip,
            ir, dens, dcov);
-    printf("energy_distance=%.6f mmd2=%.6f mmd_bandwidth=%.4g real=%zu generated=%zu\n", energy,
-           mmd, bw, N, M);
+    printf("energy_distance=%.6f mmd2=%.6f mmd_bandwidth=%.4g frechet_distance=%.6f real=%zu "
+           "generated=%zu\n",
+           energy, mmd, bw, fd, N, M);
 done:
     sm_rng_free(rng);
     sm_dataset_free(real);

@@ -21,4 +21,10 @@ void sm__sgemm(sm__blas *b, size_t m, size_t n, size_t k, float alpha,
                const float *bm, ptrdiff_t rsb, ptrdiff_t csb, float beta,
                float *c, ptrdiff_t rsc, ptrdiff_t csc);
 
+/* The same product in double (covariances of the Fréchet distance). */
+void sm__dgemm(sm__blas *b, size_t m, size_t n, size_t k, double alpha,
+               const double *a, ptrdiff_t rsa, ptrdiff_t csa,
+               const double *bm, ptrdiff_t rsb, ptrdiff_t csb, double beta,
+               double *c, ptrdiff_t rsc, ptrdiff_t csc);
+
 #endif

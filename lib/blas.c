@@ -1,4 +1,4 @@
-/* BLIS calls (typed API, per-call runtime) and the reference product. */
+/* BLIS calls (typed API, per-call runtime) and the reference products. */
 /* blis.h uses pthread barriers, which strict C11 mode hides. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
@@ -71,5 +71,35 @@ void sm__sgemm(sm__blas *b, size_t m, size_t n, size_t k, float alpha, const flo
     }
     bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k,
                  &alpha, (float *)a, (inc_t)rsa, (inc_t)csa, (float *)bm, (inc_t)rsb,
+                 (inc_t)csb, &beta, c, (inc_t)rsc, (inc_t)csc, NULL, &b->rntm);
+}
+
+static void dgemm_ref(size_t m, size_t n, size_t k, double alpha, const double *a,
+                      ptrdiff_t rsa, ptrdiff_t csa, const double *bm, ptrdiff_t rsb,
+                      ptrdiff_t csb, double beta, double *c, ptrdiff_t rsc, ptrdiff_t csc)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double acc = 0.0;
+            for (size_t p = 0; p < k; p++)
+                acc += a[(ptrdiff_t)i * rsa + (ptrdiff_t)p * csa] *
+                       bm[(ptrdiff_t)p * rsb + (ptrdiff_t)j * csb];
+            double *cij = &c[(ptrdiff_t)i * rsc + (ptrdiff_t)j * csc];
+            *cij = alpha * acc + (beta == 0.0 ? 0.0 : beta * *cij);
+        }
+}
+
+void sm__dgemm(sm__blas *b, size_t m, size_t n, size_t k, double alpha, const double *a,
+               ptrdiff_t rsa, ptrdiff_t csa, const double *bm, ptrdiff_t rsb,
+               ptrdiff_t csb, double beta, double *c, ptrdiff_t rsc, ptrdiff_t csc)
+{
+    if (m == 0 || n == 0)
+        return;
+    if (!b) {
+        dgemm_ref(m, n, k, alpha, a, rsa, csa, bm, rsb, csb, beta, c, rsc, csc);
+        return;
+    }
+    bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k,
+                 &alpha, (double *)a, (inc_t)rsa, (inc_t)csa, (double *)bm, (inc_t)rsb,
                  (inc_t)csb, &beta, c, (inc_t)rsc, (inc_t)csc, NULL, &b->rntm);
 }

@@ -1,12 +1,14 @@
 /* Sample-quality metrics: nearest-neighbour coverage/precision through the
  * k-d tree, improved precision/recall, density/coverage, energy distance,
- * MMD. Definitions are in scorematch/metrics.h. */
+ * MMD, Fréchet distance. Definitions are in scorematch/metrics.h. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas-private.h"
 #include "internal.h"
 #include "kdtree-private.h"
+#include "lapack-private.h"
 #include "rng-private.h"
 #include "scorematch/metrics.h"
 
@@ -595,4 +597,126 @@ sm_status sm_metric_mmd_rbf(const float *real, size_t n_real, const float *gen, 
         *out_nonfinite = p.nonfinite;
     pair_sets_free(&p);
     return SM_OK;
+}
+
+/* ---- Fréchet distance ---------------------------------------------------- */
+
+/* Rows centred at a time before their outer products are added up. */
+enum { FD_BLOCK = 256 };
+
+/* Mean mu[dim] and covariance cov[dim × dim] (full, 1/(m − 1)) of the m rows
+ * of x (n × dim) that are finite, in double: the mean first, then the sum of
+ * the outer products of the centred rows, FD_BLOCK rows per product. blk
+ * holds FD_BLOCK × dim doubles. */
+static void gaussian_fit(sm__blas *bl, const float *x, size_t n, size_t dim, size_t m,
+                         double *mu, double *cov, double *blk)
+{
+    memset(mu, 0, dim * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        const float *row = x + i * dim;
+        if (sm__row_finite(row, dim))
+            for (size_t j = 0; j < dim; j++)
+                mu[j] += (double)row[j];
+    }
+    for (size_t j = 0; j < dim; j++)
+        mu[j] /= (double)m;
+    memset(cov, 0, dim * dim * sizeof(double));
+    size_t r = 0;
+    for (size_t i = 0; i < n; i++) {
+        const float *row = x + i * dim;
+        if (sm__row_finite(row, dim)) {
+            double *b = blk + r * dim;
+            for (size_t j = 0; j < dim; j++)
+                b[j] = (double)row[j] - mu[j];
+            r++;
+        }
+        if (r == FD_BLOCK || (i + 1 == n && r > 0)) {
+            /* cov += blkᵀ · blk (dim × r times r × dim) */
+            sm__dgemm(bl, dim, dim, r, 1.0, blk, 1, (ptrdiff_t)dim, blk, (ptrdiff_t)dim, 1,
+                      1.0, cov, (ptrdiff_t)dim, 1);
+            r = 0;
+        }
+    }
+    double s = 1.0 / (double)(m - 1);
+    for (size_t j = 0; j < dim * dim; j++)
+        cov[j] *= s;
+}
+
+sm_status sm_metric_frechet_distance(const float *real, size_t n_real, const float *gen,
+                                     size_t n_gen, size_t dim, double *out_fd,
+                                     size_t *out_nonfinite)
+{
+    const char *fn = __func__;
+    if (!out_fd)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: out_fd is NULL", fn);
+    sm_status st = check_sets(fn, real, n_real, gen, n_gen, dim);
+    if (st)
+        return st;
+    if (n_real < 2 || n_gen < 2)
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "%s: n_real and n_gen must be >= 2 to fit a covariance (got %zu, %zu)",
+                         fn, n_real, n_gen);
+    if (dim > SM__SYM_EIG_MAX_N)
+        return sm__error(SM_ERR_OVERFLOW, "%s: dim = %zu exceeds the largest supported (%d)",
+                         fn, dim, SM__SYM_EIG_MAX_N);
+    size_t nonfinite = count_nonfinite_rows(gen, n_gen, dim);
+    size_t m_fin = n_gen - nonfinite;
+    if (m_fin < 2)
+        return sm__error(SM_ERR_NONFINITE,
+                         "%s: only %zu of %zu generated points are finite; a covariance "
+                         "needs at least 2",
+                         fn, m_fin, n_gen);
+
+    /* mu1 | mu2 | eigenvalues, then C1 | C2 | product | row block. */
+    size_t dd = dim * dim; /* dim <= SM__SYM_EIG_MAX_N: no overflow */
+    double *vec = sm__calloc(3, dim * sizeof(double));
+    double *mat = sm__calloc(3 * dd + (size_t)FD_BLOCK * dim, sizeof(double));
+    sm__blas *bl = sm__blas_new(1);
+    if (!vec || !mat || !bl) {
+        st = sm__error(SM_ERR_NOMEM, "%s: out of memory for %zu x %zu covariances", fn, dim,
+                       dim);
+        goto done;
+    }
+    double *mu1 = vec, *mu2 = vec + dim, *w = vec + 2 * dim;
+    double *c1 = mat, *c2 = mat + dd, *t = mat + 2 * dd, *blk = mat + 3 * dd;
+    gaussian_fit(bl, real, n_real, dim, n_real, mu1, c1, blk);
+    gaussian_fit(bl, gen, n_gen, dim, m_fin, mu2, c2, blk);
+
+    double mean2 = 0.0, tr = 0.0;
+    for (size_t j = 0; j < dim; j++) {
+        double d = mu1[j] - mu2[j];
+        mean2 += d * d;
+        tr += c1[j * dim + j] + c2[j * dim + j];
+    }
+    /* C1 = V Λ Vᵀ. With U = V Λ^½, C1^½ C2 C1^½ = V (Uᵀ C2 U) Vᵀ: the trace
+     * of its square root is Σ √μ over the eigenvalues μ of Uᵀ C2 U. After
+     * the call row i of c1 is the eigenvector of w[i]; scaling it by √w[i]
+     * makes c1 = Uᵀ. Eigenvalues below 0 (rounding, or a singular
+     * covariance) are taken as 0. */
+    if ((st = sm__sym_eig(c1, dim, 1, w, fn)))
+        goto done;
+    for (size_t i = 0; i < dim; i++) {
+        double s = w[i] > 0.0 ? sqrt(w[i]) : 0.0;
+        for (size_t j = 0; j < dim; j++)
+            c1[i * dim + j] *= s;
+    }
+    /* t = C2 · U, then c2 = Uᵀ · t. */
+    sm__dgemm(bl, dim, dim, dim, 1.0, c2, (ptrdiff_t)dim, 1, c1, 1, (ptrdiff_t)dim, 0.0, t,
+              (ptrdiff_t)dim, 1);
+    sm__dgemm(bl, dim, dim, dim, 1.0, c1, (ptrdiff_t)dim, 1, t, (ptrdiff_t)dim, 1, 0.0, c2,
+              (ptrdiff_t)dim, 1);
+    if ((st = sm__sym_eig(c2, dim, 0, w, fn)))
+        goto done;
+    double root = 0.0;
+    for (size_t i = 0; i < dim; i++)
+        root += w[i] > 0.0 ? sqrt(w[i]) : 0.0;
+    double fd = mean2 + tr - 2.0 * root;
+    *out_fd = fd > 0.0 ? fd : 0.0;
+    if (out_nonfinite)
+        *out_nonfinite = nonfinite;
+done:
+    sm__blas_free(bl);
+    free(vec);
+    free(mat);
+    return st;
 }

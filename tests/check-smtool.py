@@ -123,7 +123,9 @@ with tempfile.TemporaryDirectory() as tmp:
                        '--threads', '1')
     rc, out, err = run('eval', real, samples)
     check('eval', rc == 0 and 'coverage=' in out and 'energy_distance=' in out
-          and 'improved_recall=' in out, err)
+          and 'improved_recall=' in out and 'frechet_distance=' in out, err)
+    rc, out, err = run('eval', real, real)
+    check('eval same set', rc == 0 and 'frechet_distance=0.000000' in out, out)
     rc, out, err = run('eval', real, samples, '--radius', '1e9')
     check('eval radius', rc == 0 and 'coverage=1.0000 precision=1.0000' in out, out)
     one_col = os.path.join(tmp, 'one.csv')

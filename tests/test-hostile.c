@@ -569,6 +569,19 @@ START_TEST(metrics_functions)
     for (int i = 0; i < 4; i++)
         BAD(sm_metric_mmd_rbf(real, N, gen, N, 2, bad_bw[i], 0, NULL, &a, &h, &nf),
             SM_ERR_INVALID_ARG);
+    BAD(sm_metric_frechet_distance(real, N, gen, N, 2, NULL, &nf), SM_ERR_INVALID_ARG);
+    BAD(sm_metric_frechet_distance(NULL, N, gen, N, 2, &a, &nf), SM_ERR_INVALID_ARG);
+    BAD(sm_metric_frechet_distance(real, N, NULL, N, 2, &a, &nf), SM_ERR_INVALID_ARG);
+    BAD(sm_metric_frechet_distance(real, 0, gen, N, 2, &a, &nf), SM_ERR_INVALID_ARG);
+    BAD(sm_metric_frechet_distance(real, N, gen, 0, 2, &a, &nf), SM_ERR_INVALID_ARG);
+    BAD(sm_metric_frechet_distance(real, N, gen, N, 0, &a, &nf), SM_ERR_INVALID_ARG);
+    BAD(sm_metric_frechet_distance(real, 1, gen, N, 2, &a, &nf), SM_ERR_INVALID_ARG);
+    BAD(sm_metric_frechet_distance(real, N, gen, 1, 2, &a, &nf), SM_ERR_INVALID_ARG);
+    BAD(sm_metric_frechet_distance(real, SIZE_MAX, gen, N, 2, &a, &nf), SM_ERR_OVERFLOW);
+    BAD(sm_metric_frechet_distance(real, N, gen, HUGE_N, 2, &a, &nf), SM_ERR_OVERFLOW);
+    BAD(sm_metric_frechet_distance(real, BIG_A, gen, N, BIG_B, &a, &nf), SM_ERR_OVERFLOW);
+    BAD(sm_metric_frechet_distance(bad_gen, N, gen, N, 2, &a, &nf), SM_ERR_NONFINITE);
+    BAD(sm_metric_frechet_distance(real, N, bad_gen, N, 2, &a, &nf), SM_ERR_NONFINITE);
     ck_assert(a == -7 && b == -7 && c == -7 && d == -7 && h == -7 && nf == 12345);
 
     /* Non-finite generated points are counted, not an error, where the
@@ -586,6 +599,20 @@ START_TEST(metrics_functions)
     ck_assert_ok(sm_metric_energy_distance(real, N, gen, N, 2, 10, r, &a, NULL));
     ck_assert_ok(sm_metric_mmd_rbf(real, N, gen, N, 2, 0, 10, r, &a, &h, NULL));
     ck_assert(isfinite(a) && h > 0);
+    /* Fréchet distance: NaN rows of gen are counted and left out, down to
+     * the two finite rows a covariance needs. */
+    float part_gen[N * 2];
+    memcpy(part_gen, gen, sizeof part_gen);
+    for (int i = 0; i < N - 2; i++)
+        part_gen[2 * i + i % 2] = i % 3 ? NAN : -INFINITY;
+    nf = 0;
+    ck_assert_ok(sm_metric_frechet_distance(real, N, part_gen, N, 2, &a, &nf));
+    ck_assert_uint_eq(nf, N - 2);
+    ck_assert(isfinite(a) && a >= 0);
+    part_gen[2 * (N - 1)] = NAN;
+    BAD(sm_metric_frechet_distance(real, N, part_gen, N, 2, &a, &nf), SM_ERR_NONFINITE);
+    ck_assert_ok(sm_metric_frechet_distance(real, N, gen, N, 2, &a, &nf));
+    ck_assert(isfinite(a) && a > 0 && nf == 0);
     sm_rng_free(r);
 }
 END_TEST

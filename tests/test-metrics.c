@@ -729,6 +729,472 @@ START_TEST(subsampled_distances)
 }
 END_TEST
 
+/* ---- Fréchet distance ------------------------------------------------------ */
+
+/* Eigenvalues (into w) and eigenvectors (columns of v) of the symmetric
+ * n × n matrix a (destroyed) by cyclic Jacobi rotations: an independent
+ * reference for the LAPACK path. */
+static void jacobi_eig(double *a, size_t n, double *w, double *v)
+{
+    for (size_t i = 0; i < n * n; i++)
+        v[i] = 0.0;
+    for (size_t i = 0; i < n; i++)
+        v[i * n + i] = 1.0;
+    for (int sweep = 0; sweep < 100; sweep++) {
+        double off = 0.0, tot = 0.0;
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++) {
+                tot += a[i * n + j] * a[i * n + j];
+                if (i != j)
+                    off += a[i * n + j] * a[i * n + j];
+            }
+        if (off <= 1e-30 * tot)
+            break;
+        for (size_t p = 0; p + 1 < n; p++)
+            for (size_t q = p + 1; q < n; q++) {
+                double apq = a[p * n + q];
+                if (apq == 0.0)
+                    continue;
+                double theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
+                double t = (theta >= 0 ? 1.0 : -1.0) / (fabs(theta) + sqrt(theta * theta + 1.0));
+                double c = 1.0 / sqrt(t * t + 1.0), sn = t * c;
+                for (size_t k = 0; k < n; k++) { /* columns p, q */
+                    double akp = a[k * n + p], akq = a[k * n + q];
+                    a[k * n + p] = c * akp - sn * akq;
+                    a[k * n + q] = sn * akp + c * akq;
+                }
+                for (size_t k = 0; k < n; k++) { /* rows p, q */
+                    double apk = a[p * n + k], aqk = a[q * n + k];
+                    a[p * n + k] = c * apk - sn * aqk;
+                    a[q * n + k] = sn * apk + c * aqk;
+                }
+                for (size_t k = 0; k < n; k++) {
+                    double vkp = v[k * n + p], vkq = v[k * n + q];
+                    v[k * n + p] = c * vkp - sn * vkq;
+                    v[k * n + q] = sn * vkp + c * vkq;
+                }
+            }
+    }
+    for (size_t i = 0; i < n; i++)
+        w[i] = a[i * n + i];
+}
+
+/* sqrt of a symmetric PSD matrix (into r), negative eigenvalues as 0. */
+static void ref_sqrtm(const double *a, size_t n, double *r)
+{
+    double *b = malloc(n * n * sizeof(double)), *v = malloc(n * n * sizeof(double));
+    double *w = malloc(n * sizeof(double));
+    memcpy(b, a, n * n * sizeof(double));
+    jacobi_eig(b, n, w, v);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            double s = 0.0;
+            for (size_t k = 0; k < n; k++)
+                s += v[i * n + k] * (w[k] > 0 ? sqrt(w[k]) : 0.0) * v[j * n + k];
+            r[i * n + j] = s;
+        }
+    free(b);
+    free(v);
+    free(w);
+}
+
+/* Mean and 1/(n-1) covariance of the finite rows, by the definition. */
+static size_t ref_fit(const float *x, size_t n, size_t dim, double *mu, double *cov)
+{
+    size_t m = 0;
+    memset(mu, 0, dim * sizeof(double));
+    memset(cov, 0, dim * dim * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        if (!sm__row_finite(x + i * dim, dim))
+            continue;
+        m++;
+        for (size_t j = 0; j < dim; j++)
+            mu[j] += x[i * dim + j];
+    }
+    for (size_t j = 0; j < dim; j++)
+        mu[j] /= (double)m;
+    for (size_t i = 0; i < n; i++) {
+        if (!sm__row_finite(x + i * dim, dim))
+            continue;
+        for (size_t a = 0; a < dim; a++)
+            for (size_t b = 0; b < dim; b++)
+                cov[a * dim + b] += (x[i * dim + a] - mu[a]) * (x[i * dim + b] - mu[b]);
+    }
+    for (size_t j = 0; j < dim * dim; j++)
+        cov[j] /= (double)(m - 1);
+    return m;
+}
+
+/* The formula as written: ‖μ₁ − μ₂‖² + tr(C₁ + C₂ − 2 (C₁^½ C₂ C₁^½)^½),
+ * square roots by Jacobi. Also returns tr C₁ + tr C₂ in *trace. */
+static double ref_frechet(const float *x, size_t n, const float *y, size_t m, size_t dim,
+                          double *trace)
+{
+    size_t dd = dim * dim;
+    double *mu1 = malloc(dim * sizeof(double)), *mu2 = malloc(dim * sizeof(double));
+    double *c1 = malloc(dd * sizeof(double)), *c2 = malloc(dd * sizeof(double));
+    double *s1 = malloc(dd * sizeof(double)), *t = malloc(dd * sizeof(double));
+    double *p = malloc(dd * sizeof(double)), *r = malloc(dd * sizeof(double));
+    ref_fit(x, n, dim, mu1, c1);
+    ref_fit(y, m, dim, mu2, c2);
+    ref_sqrtm(c1, dim, s1);
+    for (size_t i = 0; i < dim; i++) /* t = s1 c2 */
+        for (size_t j = 0; j < dim; j++) {
+            double acc = 0;
+            for (size_t k = 0; k < dim; k++)
+                acc += s1[i * dim + k] * c2[k * dim + j];
+            t[i * dim + j] = acc;
+        }
+    for (size_t i = 0; i < dim; i++) /* p = t s1, symmetrized */
+        for (size_t j = 0; j < dim; j++) {
+            double acc = 0;
+            for (size_t k = 0; k < dim; k++)
+                acc += t[i * dim + k] * s1[k * dim + j];
+            p[i * dim + j] = acc;
+        }
+    for (size_t i = 0; i < dim; i++)
+        for (size_t j = 0; j < i; j++)
+            p[i * dim + j] = p[j * dim + i] = 0.5 * (p[i * dim + j] + p[j * dim + i]);
+    ref_sqrtm(p, dim, r);
+    double fd = 0, tr = 0;
+    for (size_t j = 0; j < dim; j++) {
+        fd += (mu1[j] - mu2[j]) * (mu1[j] - mu2[j]);
+        tr += c1[j * dim + j] + c2[j * dim + j];
+        fd += c1[j * dim + j] + c2[j * dim + j] - 2.0 * r[j * dim + j];
+    }
+    *trace = tr;
+    free(mu1);
+    free(mu2);
+    free(c1);
+    free(c2);
+    free(s1);
+    free(t);
+    free(p);
+    free(r);
+    return fd;
+}
+
+/* Points μ + L·s for every sign vector s ∈ {−1, +1}^dim, each repeated
+ * `reps` times: the mean is exactly μ and, because Σ_s s sᵀ = 2^dim·I, the
+ * covariance is exactly c·L Lᵀ with c = 2^dim·reps / (2^dim·reps − 1). With
+ * dyadic μ and L every coordinate is exact in float. */
+static float *sign_cube(size_t dim, const double *mu, const double *l, size_t reps,
+                        size_t *n_out)
+{
+    size_t corners = (size_t)1 << dim, n = corners * reps;
+    float *x = malloc(n * dim * sizeof(float));
+    for (size_t r = 0; r < reps; r++)
+        for (size_t c = 0; c < corners; c++) {
+            float *row = x + (r * corners + c) * dim;
+            for (size_t i = 0; i < dim; i++) {
+                double v = mu[i];
+                for (size_t j = 0; j < dim; j++)
+                    v += l[i * dim + j] * ((c >> j) & 1 ? 1.0 : -1.0);
+                row[i] = (float)v;
+                ck_assert(row[i] == v);
+            }
+        }
+    *n_out = n;
+    return x;
+}
+
+START_TEST(frechet_closed_form_diagonal)
+{
+    /* Diagonal covariances commute: FD = ‖μ₁ − μ₂‖² + Σ (s₁ᵢ − s₂ᵢ)² with
+     * sᵢ the standard deviations. Sets of 3 and 5 copies of the 32 corners
+     * have exact means μ and covariances c·diag(σ²). */
+    const size_t dim = 5;
+    const double mu1[5] = {0.5, -1.25, 2, 0, 3.75}, mu2[5] = {-0.5, 0.25, 2, 1, -1};
+    const double sd1[5] = {0.5, 1, 2, 0.25, 1.5}, sd2[5] = {1, 1, 0.5, 0.75, 0.125};
+    double l1[25] = {0}, l2[25] = {0};
+    for (size_t i = 0; i < dim; i++) {
+        l1[i * dim + i] = sd1[i];
+        l2[i * dim + i] = sd2[i];
+    }
+    size_t n, m;
+    float *x = sign_cube(dim, mu1, l1, 3, &n), *y = sign_cube(dim, mu2, l2, 5, &m);
+    double c1 = (double)n / (double)(n - 1), c2 = (double)m / (double)(m - 1);
+    double expect = 0.0;
+    for (size_t i = 0; i < dim; i++) {
+        double dm = mu1[i] - mu2[i], ds = sqrt(c1) * sd1[i] - sqrt(c2) * sd2[i];
+        expect += dm * dm + ds * ds;
+    }
+    double fd = -1;
+    size_t nf = 99;
+    ck_assert_ok(sm_metric_frechet_distance(x, n, y, m, dim, &fd, &nf));
+    ck_assert_uint_eq(nf, 0);
+    /* Only double rounding separates the two: 1e-12 relative is far above
+     * it and far below any error of the method. */
+    ck_assert_msg(fabs(fd - expect) <= 1e-12 * expect, "FD %.17g, closed form %.17g", fd,
+                  expect);
+    free(x);
+    free(y);
+}
+END_TEST
+
+START_TEST(frechet_closed_form_full_2d)
+{
+    /* Non-commuting 2 × 2 covariances: for 2 × 2 PSD A, tr √A =
+     * √(tr A + 2√det A), and C₁^½ C₂ C₁^½ has the eigenvalues of C₁C₂, so
+     * tr (C₁^½ C₂ C₁^½)^½ = √(tr(C₁C₂) + 2√(det C₁ det C₂)). */
+    const double mu1[2] = {1, -2}, mu2[2] = {0.5, 0.25};
+    const double l1[4] = {2, 0.5, -0.75, 1}, l2[4] = {0.25, -1.5, 1, 0.5};
+    size_t n, m;
+    float *x = sign_cube(2, mu1, l1, 4, &n), *y = sign_cube(2, mu2, l2, 7, &m);
+    double c1 = (double)n / (double)(n - 1), c2 = (double)m / (double)(m - 1);
+    double a[4], b[4]; /* c·L Lᵀ */
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) {
+            a[i * 2 + j] = c1 * (l1[i * 2] * l1[j * 2] + l1[i * 2 + 1] * l1[j * 2 + 1]);
+            b[i * 2 + j] = c2 * (l2[i * 2] * l2[j * 2] + l2[i * 2 + 1] * l2[j * 2 + 1]);
+        }
+    ck_assert(a[1] * b[0] != a[0] * b[1]); /* the products AB and BA differ */
+    double tr_ab = a[0] * b[0] + a[1] * b[2] + a[2] * b[1] + a[3] * b[3];
+    double det = (a[0] * a[3] - a[1] * a[2]) * (b[0] * b[3] - b[1] * b[2]);
+    double expect = (mu1[0] - mu2[0]) * (mu1[0] - mu2[0]) +
+                    (mu1[1] - mu2[1]) * (mu1[1] - mu2[1]) + a[0] + a[3] + b[0] + b[3] -
+                    2.0 * sqrt(tr_ab + 2.0 * sqrt(det));
+    double fd, fd_rev;
+    ck_assert_ok(sm_metric_frechet_distance(x, n, y, m, 2, &fd, NULL));
+    ck_assert_msg(fabs(fd - expect) <= 1e-12 * expect, "FD %.17g, closed form %.17g", fd,
+                  expect);
+    ck_assert_ok(sm_metric_frechet_distance(y, m, x, n, 2, &fd_rev, NULL));
+    ck_assert_msg(fabs(fd_rev - expect) <= 1e-12 * expect, "FD(Y,X) %.17g, closed form %.17g",
+                  fd_rev, expect);
+    free(x);
+    free(y);
+}
+END_TEST
+
+START_TEST(frechet_gaussian_samples)
+{
+    /* Two Gaussian samples, N(μ₁, diag σ₁²) and N(μ₂, diag σ₂²), n = 2·10⁵
+     * each: the closed form is ‖μ₁ − μ₂‖² + Σ (σ₁ᵢ − σ₂ᵢ)² = 2.5625.
+     *
+     * Tolerance: to first order the estimate moves with the sample means
+     * (variance Σ 4Δμᵢ²(σ₁ᵢ² + σ₂ᵢ²)/n) and the sample standard deviations
+     * (variance Σ 4(σ₁ᵢ − σ₂ᵢ)²(σ₁ᵢ² + σ₂ᵢ²)/(2n)); its standard deviation
+     * `sd` is computed below (≈ 0.012). The bias is second order, below
+     * (Σ(σ₁ᵢ² + σ₂ᵢ²) + d²·max σ²)/n ≈ 2.2·10⁻⁴. The check allows 5 sd plus
+     * that bias: a correct implementation fails it with probability < 10⁻⁶
+     * for a random seed (and the seed is fixed). A wrong normalisation or
+     * square root is off by far more: e.g. using the variances instead of
+     * the standard deviations gives 4.3125. */
+    const size_t n = 200000, dim = 3;
+    const double mu1[3] = {0, 0, 0}, mu2[3] = {1, -0.5, 0.25};
+    const double s1[3] = {1, 2, 0.5}, s2[3] = {1.5, 1, 0.5};
+    sm_rng *r = rng_seeded(600);
+    float *x = normal_points(r, n, dim, 0.0f, 1.0f), *y = normal_points(r, n, dim, 0.0f, 1.0f);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < dim; j++) {
+            x[i * dim + j] = (float)(mu1[j] + s1[j] * x[i * dim + j]);
+            y[i * dim + j] = (float)(mu2[j] + s2[j] * y[i * dim + j]);
+        }
+    double expect = 0, var = 0, bias = 0, smax = 0;
+    for (size_t j = 0; j < dim; j++) {
+        double dm = mu1[j] - mu2[j], ds = s1[j] - s2[j], v = s1[j] * s1[j] + s2[j] * s2[j];
+        expect += dm * dm + ds * ds;
+        var += 4 * dm * dm * v / n + 4 * ds * ds * v / (2.0 * n);
+        bias += v / n;
+        smax = fmax(smax, fmax(s1[j], s2[j]));
+    }
+    bias += (double)(dim * dim) * smax * smax / n;
+    double tol = 5 * sqrt(var) + bias;
+    ck_assert_double_eq(expect, 2.5625);
+    ck_assert_double_lt(tol, 0.07);
+    double fd;
+    ck_assert_ok(sm_metric_frechet_distance(x, n, y, n, dim, &fd, NULL));
+    ck_assert_msg(fabs(fd - expect) <= tol, "FD %.6f, closed form %.6f, tolerance %.4f", fd,
+                  expect, tol);
+    free(x);
+    free(y);
+    sm_rng_free(r);
+}
+END_TEST
+
+START_TEST(frechet_matches_reference)
+{
+    /* Random sets with correlated coordinates (x = A z) in several
+     * dimensions against the formula computed literally (explicit matrix
+     * square roots by Jacobi rotations). */
+    sm_rng *r = rng_seeded(700);
+    const size_t dims[] = {1, 2, 3, 8, 17};
+    for (size_t a = 0; a < 5; a++) {
+        size_t dim = dims[a], n = 300 + 50 * a, m = 250;
+        float *x = normal_points(r, n, dim, 0.0f, 1.0f), *y = normal_points(r, m, dim, 0.0f, 1.0f);
+        float *mix = normal_points(r, dim, dim, 0.0f, 0.7f);
+        float *tmp = malloc(dim * sizeof(float));
+        for (size_t i = 0; i < m; i++) {
+            for (size_t j = 0; j < dim; j++) {
+                double acc = 0.3;
+                for (size_t k = 0; k < dim; k++)
+                    acc += mix[j * dim + k] * y[i * dim + k];
+                tmp[j] = (float)acc;
+            }
+            memcpy(y + i * dim, tmp, dim * sizeof(float));
+        }
+        double trace, expect = ref_frechet(x, n, y, m, dim, &trace), fd;
+        ck_assert_ok(sm_metric_frechet_distance(x, n, y, m, dim, &fd, NULL));
+        ck_assert_msg(fabs(fd - expect) <= 1e-9 * trace, "dim %zu: FD %.17g, reference %.17g",
+                      dim, fd, expect);
+        ck_assert_double_gt(fd, 0.01 * trace); /* the sets differ: not a trivial 0 */
+        free(x);
+        free(y);
+        free(mix);
+        free(tmp);
+    }
+    sm_rng_free(r);
+}
+END_TEST
+
+START_TEST(frechet_self_symmetry_translation)
+{
+    sm_rng *r = rng_seeded(800);
+    const size_t dims[] = {1, 2, 5, 16, 40};
+    for (size_t a = 0; a < 5; a++) {
+        size_t dim = dims[a], n = 400, m = 300;
+        /* Coordinates on the grid 2⁻¹⁰ in [-8, 8] and a dyadic v, so that
+         * x + v is exact in float. */
+        float *x = normal_points(r, n, dim, 0.0f, 1.5f), *y = normal_points(r, m, dim, 0.5f, 1.0f);
+        for (size_t i = 0; i < n * dim; i++)
+            x[i] = fminf(fmaxf(roundf(x[i] * 1024.0f) / 1024.0f, -8.0f), 8.0f);
+        for (size_t i = 0; i < m * dim; i++)
+            y[i] = fminf(fmaxf(roundf(y[i] * 1024.0f) / 1024.0f, -8.0f), 8.0f);
+        double v[64], v2 = 0.0, vdm = 0.0;
+        for (size_t j = 0; j < dim; j++) {
+            v[j] = (double)((int)(j % 7) - 3) * 0.75 + 0.5;
+            v2 += v[j] * v[j];
+        }
+        float *xv = malloc(n * dim * sizeof(float)), *yv = malloc(m * dim * sizeof(float));
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < dim; j++)
+                xv[i * dim + j] = (float)(x[i * dim + j] + v[j]);
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < dim; j++)
+                yv[i * dim + j] = (float)(y[i * dim + j] + v[j]);
+        double trace, ref = ref_frechet(x, n, y, m, dim, &trace);
+        /* v·(μ_Y − μ_X), for FD(X, Y + v) = FD(X, Y) + ‖v‖² + 2 v·(μ_Y − μ_X). */
+        for (size_t j = 0; j < dim; j++) {
+            double mx = 0, my = 0;
+            for (size_t i = 0; i < n; i++)
+                mx += x[i * dim + j];
+            for (size_t i = 0; i < m; i++)
+                my += y[i * dim + j];
+            vdm += v[j] * (my / m - mx / n);
+        }
+        /* Rounding bound: a few 1e-16 relative of the traces, amplified
+         * by the square roots of small eigenvalues; 1e-10 of the trace is
+         * far above it and far below any modelling error. */
+        double tol = 1e-10 * trace;
+        double self, xy, yx, shift, both, xyv;
+        ck_assert_ok(sm_metric_frechet_distance(x, n, x, n, dim, &self, NULL));
+        ck_assert_msg(self <= tol, "dim %zu: FD(X, X) = %g", dim, self);
+        ck_assert_ok(sm_metric_frechet_distance(x, n, y, m, dim, &xy, NULL));
+        ck_assert_ok(sm_metric_frechet_distance(y, m, x, n, dim, &yx, NULL));
+        ck_assert_msg(fabs(xy - yx) <= tol, "dim %zu: FD(X,Y) %.17g FD(Y,X) %.17g", dim, xy, yx);
+        ck_assert_msg(fabs(xy - ref) <= tol, "dim %zu: FD %.17g reference %.17g", dim, xy, ref);
+        ck_assert_ok(sm_metric_frechet_distance(x, n, xv, n, dim, &shift, NULL));
+        ck_assert_msg(fabs(shift - v2) <= tol + 1e-14 * v2, "dim %zu: FD(X, X+v) %.17g, |v|² %.17g",
+                      dim, shift, v2);
+        ck_assert_ok(sm_metric_frechet_distance(xv, n, yv, m, dim, &both, NULL));
+        ck_assert_msg(fabs(both - xy) <= tol, "dim %zu: FD(X+v, Y+v) %.17g, FD(X,Y) %.17g", dim,
+                      both, xy);
+        ck_assert_ok(sm_metric_frechet_distance(x, n, yv, m, dim, &xyv, NULL));
+        double expect = xy + v2 + 2.0 * vdm;
+        ck_assert_msg(fabs(xyv - expect) <= tol + 1e-12 * (v2 + fabs(vdm)),
+                      "dim %zu: FD(X, Y+v) %.17g, expected %.17g", dim, xyv, expect);
+        free(x);
+        free(y);
+        free(xv);
+        free(yv);
+    }
+    sm_rng_free(r);
+}
+END_TEST
+
+START_TEST(frechet_singular_and_nonfinite)
+{
+    sm_rng *r = rng_seeded(900);
+    /* Fewer points than dimensions, and a constant coordinate (as the
+     * blank border pixels of digit images): singular covariances, whose
+     * rounding-negative eigenvalues are taken as 0. */
+    const size_t dim = 30, n = 12, m = 20;
+    float *x = normal_points(r, n, dim, 0.0f, 1.0f), *y = normal_points(r, m, dim, 0.0f, 2.0f);
+    for (size_t i = 0; i < n; i++)
+        x[i * dim + 4] = 0.0f;
+    for (size_t i = 0; i < m; i++)
+        y[i * dim + 4] = 0.0f;
+    double trace, ref = ref_frechet(x, n, y, m, dim, &trace), fd, self;
+    ck_assert_ok(sm_metric_frechet_distance(x, n, y, m, dim, &fd, NULL));
+    /* Square roots of eigenvalues that are 0 in exact arithmetic carry
+     * errors of about √(ε·‖C‖²) = 1e-8·‖C‖ each. */
+    ck_assert_msg(fabs(fd - ref) <= 1e-6 * trace, "FD %.17g reference %.17g", fd, ref);
+    ck_assert_ok(sm_metric_frechet_distance(x, n, x, n, dim, &self, NULL));
+    ck_assert_msg(self <= 1e-6 * trace, "FD(X, X) = %g, trace %g", self, trace);
+
+    /* Non-finite generated rows are counted and left out: the result is
+     * the one of the finite rows, bit for bit. */
+    float *yb = malloc((m + 3) * dim * sizeof(float));
+    memcpy(yb, y, 5 * dim * sizeof(float));
+    for (size_t j = 0; j < dim; j++)
+        yb[5 * dim + j] = 1.0f;
+    yb[5 * dim + 7] = NAN;
+    for (size_t j = 0; j < dim; j++)
+        yb[6 * dim + j] = INFINITY;
+    memcpy(yb + 7 * dim, y + 5 * dim, (m - 5) * dim * sizeof(float));
+    for (size_t j = 0; j < dim; j++)
+        yb[(m + 2) * dim + j] = j == 0 ? -INFINITY : 0.0f;
+    double fdb;
+    size_t nf = 0;
+    ck_assert_ok(sm_metric_frechet_distance(x, n, yb, m + 3, dim, &fdb, &nf));
+    ck_assert_uint_eq(nf, 3);
+    ck_assert(fdb == fd);
+
+    /* Two points in each set: the smallest allowed. */
+    const float a[4] = {0, 0, 2, 0}, b[4] = {1, 1, 1, 3};
+    /* μ₁ = (1, 0), C₁ = diag(2, 0); μ₂ = (1, 2), C₂ = diag(0, 2): the
+     * product is 0, so FD = 4 + 2 + 2. */
+    ck_assert_ok(sm_metric_frechet_distance(a, 2, b, 2, 2, &fd, NULL));
+    ck_assert_double_eq_tol(fd, 8.0, 1e-12);
+    free(x);
+    free(y);
+    free(yb);
+    sm_rng_free(r);
+}
+END_TEST
+
+START_TEST(frechet_errors)
+{
+    const float x[6] = {0, 0, 1, 0, 2, 1}, y[6] = {0, 1, 1, 1, 3, 3};
+    const float y1nan[6] = {0, 1, NAN, 1, 3, INFINITY}, xnan[6] = {0, 0, 1, NAN, 2, 1};
+    double fd = 7;
+    size_t nf = 7;
+    ck_assert_status(sm_metric_frechet_distance(x, 3, y, 3, 2, NULL, &nf), SM_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "sm_metric_frechet_distance: out_fd"));
+    ck_assert_status(sm_metric_frechet_distance(NULL, 3, y, 3, 2, &fd, &nf), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_metric_frechet_distance(x, 3, NULL, 3, 2, &fd, &nf), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_metric_frechet_distance(x, 1, y, 3, 2, &fd, &nf), SM_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), ">= 2"));
+    ck_assert_status(sm_metric_frechet_distance(x, 3, y, 1, 2, &fd, &nf), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_metric_frechet_distance(x, 3, y, 3, 0, &fd, &nf), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_metric_frechet_distance(xnan, 3, y, 3, 2, &fd, &nf), SM_ERR_NONFINITE);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "real point 1"));
+    ck_assert_status(sm_metric_frechet_distance(x, 3, y1nan, 3, 2, &fd, &nf), SM_ERR_NONFINITE);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "only 1 of 3"));
+    ck_assert_status(sm_metric_frechet_distance(x, 3, y, SIZE_MAX / 4, 2, &fd, &nf),
+                     SM_ERR_OVERFLOW);
+    ck_assert(fd == 7 && nf == 7); /* unchanged */
+    /* The eigensolver's size limit. */
+    const size_t big = 32767;
+    float *bx = calloc(2 * big, sizeof(float));
+    ck_assert_status(sm_metric_frechet_distance(bx, 2, bx, 2, big, &fd, &nf), SM_ERR_OVERFLOW);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "32766"));
+    free(bx);
+    ck_assert_ok(sm_metric_frechet_distance(x, 3, y, 3, 2, &fd, &nf));
+    ck_assert(isfinite(fd) && fd > 0 && nf == 0);
+}
+END_TEST
+
 /* ---- errors --------------------------------------------------------------- */
 
 START_TEST(bad_arguments)
@@ -821,6 +1287,13 @@ int main(void)
     tcase_add_test(tc, nonfinite_samples_are_counted);
     tcase_add_test(tc, subsampled_distances);
     tcase_add_test(tc, bad_arguments);
+    tcase_add_test(tc, frechet_closed_form_diagonal);
+    tcase_add_test(tc, frechet_closed_form_full_2d);
+    tcase_add_test(tc, frechet_gaussian_samples);
+    tcase_add_test(tc, frechet_matches_reference);
+    tcase_add_test(tc, frechet_self_symmetry_translation);
+    tcase_add_test(tc, frechet_singular_and_nonfinite);
+    tcase_add_test(tc, frechet_errors);
     suite_add_tcase(s, tc);
     return sm_test_run(s);
 }

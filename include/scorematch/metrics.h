@@ -2,7 +2,7 @@
  * @file scorematch/metrics.h
  * @brief How well a generated point set matches a real one: nearest-neighbour
  *        coverage and precision, improved precision/recall, density/coverage,
- *        energy distance and MMD.
+ *        energy distance, MMD and the Fréchet distance.
  *
  * Every metric compares a real set X of @p n_real points with a generated
  * set Y of @p n_gen points, both row-major `float` arrays of dimension
@@ -20,7 +20,9 @@
  * an O(N·M) scan. In high dimension (say d > 20) any k-d tree degrades
  * towards a scan; the results stay exact. Energy distance and MMD are sums
  * over all pairs, O((N + M)²·d); they take a @p max_points cap that
- * subsamples larger sets.
+ * subsamples larger sets. The Fréchet distance only needs the two sets'
+ * means and covariances, O((N + M)·d² + d³), and suits high dimension
+ * (64-pixel digits, a few hundred features) at any N.
  *
  * **Non-finite generated points.** A sampler that diverged produces NaN or
  * infinite coordinates. Such generated points (any coordinate non-finite)
@@ -29,8 +31,9 @@
  * - cover no real point (coverage, recall, per-mode coverage),
  * - count as not precise: they stay in the denominator of precision and
  *   density, so 10 % NaN samples cap precision at 0.9,
- * - are left out of the sums of energy distance and MMD, which are computed
- *   over the finite generated points only (check @p out_nonfinite).
+ * - are left out of the sums of energy distance and MMD and of the
+ *   Fréchet distance's Gaussian fit, which are computed over the finite
+ *   generated points only (check @p out_nonfinite).
  *
  * Real points must all be finite (#SM_ERR_NONFINITE otherwise, naming the
  * row and column).
@@ -38,8 +41,9 @@
  * **Errors.** #SM_ERR_INVALID_ARG for a NULL array or output, zero sizes or
  * a bad parameter (the message names it); #SM_ERR_NONFINITE for a
  * non-finite real point, or when a metric needs more finite generated
- * points than there are; #SM_ERR_OVERFLOW; #SM_ERR_NOMEM. On failure the
- * outputs are left unchanged.
+ * points than there are; #SM_ERR_OVERFLOW; #SM_ERR_NOMEM;
+ * #SM_ERR_DIVERGED if LAPACK's eigensolver fails (Fréchet distance). On
+ * failure the outputs are left unchanged.
  *
  * The functions keep no state and may be called from several threads at
  * once.
@@ -262,6 +266,47 @@ SM_API sm_status sm_metric_mmd_rbf(const float *real, size_t n_real, const float
                                    size_t n_gen, size_t dim, double bandwidth,
                                    size_t max_points, sm_rng *rng, double *out_mmd2,
                                    double *out_bandwidth, size_t *out_nonfinite);
+
+/**
+ * @brief Fréchet distance between Gaussian fits of the two sets (the
+ *        formula of the FID, here on the points themselves):
+ *        FD = ‖μ₁ − μ₂‖² + tr(C₁ + C₂ − 2 (C₁^½ C₂ C₁^½)^½).
+ *
+ * μ₁, C₁ are the mean and covariance of the real points, μ₂, C₂ those of
+ * the finite generated points. Covariances use the unbiased normalisation
+ * 1/(n − 1). Everything is computed in double from the float coordinates:
+ * the means, then the covariances from the centred points. The square roots
+ * are those of symmetric positive semi-definite matrices, taken through
+ * their eigendecompositions (LAPACK `dsyevd`): with C₁ = V Λ Vᵀ and
+ * U = V Λ^½, the trace of (C₁^½ C₂ C₁^½)^½ is the sum of the square roots
+ * of the eigenvalues of Uᵀ C₂ U (the same matrix up to the rotation V).
+ * Eigenvalues that come out negative, from rounding or because a covariance
+ * is singular (fewer points than dimensions, a constant coordinate), are
+ * taken as 0; a result below 0 from rounding is returned as 0. FD is
+ * symmetric in the two sets, 0 for two sets with the same mean and
+ * covariance, and translating one set by v changes the means' term only
+ * (FD(X, X + v) = ‖v‖²).
+ *
+ * Cost O((N + M)·d² + d³) time and O(d²) memory; the eigensolver limits
+ * @p dim to 32766.
+ *
+ * @param real          n_real × dim finite points.
+ * @param n_real        Number of real points, >= 2.
+ * @param gen           n_gen × dim generated points (only finite ones are
+ *                      used; at least two must be finite).
+ * @param n_gen         Number of generated points, >= 2.
+ * @param dim           Dimension, > 0 and <= 32766.
+ * @param[out] out_fd        Receives FD (squared units of the data).
+ * @param[out] out_nonfinite Optional: number of non-finite generated points.
+ * @return #SM_OK or an error (see the file description): #SM_ERR_INVALID_ARG
+ *         also for fewer than 2 points in a set; #SM_ERR_NONFINITE if fewer
+ *         than 2 generated points are finite; #SM_ERR_OVERFLOW for
+ *         @p dim > 32766; #SM_ERR_DIVERGED if the eigensolver does not
+ *         converge (not seen with finite input).
+ */
+SM_API sm_status sm_metric_frechet_distance(const float *real, size_t n_real,
+                                            const float *gen, size_t n_gen, size_t dim,
+                                            double *out_fd, size_t *out_nonfinite);
 
 SM_END_DECLS
 

@@ -34,7 +34,8 @@ from .data import (Dataset, Rng, blobs, checkerboard, circles, eight_gaussians,
 from .learning import (SGD, Adam, Layer, Net, Optim, Sampler, Schedule, Trainer,
                        log_likelihood)
 from .metrics import (MMD, PRDC, CoveragePrecision, coverage, coverage_precision,
-                      energy_distance, mmd_rbf, per_mode_coverage, prdc, precision)
+                      energy_distance, frechet_distance, mmd_rbf, per_mode_coverage, prdc,
+                      precision)
 from . import model
 
 __all__ = [
@@ -47,7 +48,8 @@ __all__ = [
     "swiss_roll", "spirals", "checkerboard", "eight_gaussians", "pinwheel",
     "Schedule", "Net", "Layer", "Optim", "Adam", "SGD", "Trainer", "Sampler", "log_likelihood",
     "coverage", "precision", "coverage_precision", "per_mode_coverage", "prdc",
-    "energy_distance", "mmd_rbf", "CoveragePrecision", "PRDC", "MMD", "model",
+    "energy_distance", "mmd_rbf", "frechet_distance", "CoveragePrecision", "PRDC", "MMD",
+    "model",
 ]
 
 

@@ -125,6 +125,8 @@ _PROTOTYPES = {
     "sm_metric_mmd_rbf": (status, [c_float_p, c_size_t, c_float_p, c_size_t, c_size_t,
                                    c_double, c_size_t, c_void_p, c_double_p, c_double_p,
                                    c_size_t_p]),
+    "sm_metric_frechet_distance": (status, [c_float_p, c_size_t, c_float_p, c_size_t,
+                                            c_size_t, c_double_p, c_size_t_p]),
     # schedule.h
     "sm_schedule_new_geometric": (status, [c_void_pp, c_double, c_double, c_size_t]),
     "sm_schedule_new_linear": (status, [c_void_pp, c_double, c_double, c_size_t]),

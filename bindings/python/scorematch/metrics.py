@@ -18,7 +18,8 @@ from ._base import real as _float
 from .data import Dataset, as_rng
 
 __all__ = ["coverage", "precision", "coverage_precision", "per_mode_coverage", "prdc",
-           "energy_distance", "mmd_rbf", "CoveragePrecision", "PRDC", "MMD"]
+           "energy_distance", "mmd_rbf", "frechet_distance", "CoveragePrecision", "PRDC",
+           "MMD"]
 
 CoveragePrecision = collections.namedtuple("CoveragePrecision",
                                            "coverage precision nonfinite")
@@ -140,3 +141,16 @@ def mmd_rbf(real, gen, bandwidth=None, max_points=0, rng=None):
                                  gen_._ptr if gen_ is not None else None, byref(m), byref(bw),
                                  byref(nf))
     return MMD(m.value, bw.value, nf.value)
+
+
+def frechet_distance(real, gen):
+    """Fréchet distance between Gaussian fits of the two sets,
+    |mu1 - mu2|^2 + tr(C1 + C2 - 2 (C1^1/2 C2 C1^1/2)^1/2), covariances with
+    the 1/(n - 1) normalisation, computed in double.
+
+    Generated rows with a non-finite value are left out; each set needs at
+    least two points."""
+    r, g = _pair(real, gen)
+    out = c_double()
+    _ffi.lib().sm_metric_frechet_distance(r.ptr, r.n, g.ptr, g.n, r.dim, byref(out), None)
+    return out.value

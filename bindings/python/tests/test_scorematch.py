@@ -1018,6 +1018,37 @@ class MetricsTest(unittest.TestCase):
         with self.assertRaises(sm.InvalidArgumentError):
             sm.prdc(self.a[:3], self.a)  # n_real must exceed k
 
+    def test_frechet_distance(self):
+        r = np.random.default_rng(1)
+        x = r.normal(size=(500, 6)).astype(np.float32)
+        y = (r.normal(size=(400, 6)) @ r.normal(size=(6, 6)) * 0.5 + 0.3).astype(np.float32)
+
+        def reference(a, b):  # the formula, square roots by numpy's eigh
+            a, b = a.astype(np.float64), b.astype(np.float64)
+            c1, c2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+            w, v = np.linalg.eigh(c1)
+            s1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+            inner = np.linalg.eigvalsh(s1 @ c2 @ s1)
+            return (np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(c1) + np.trace(c2)
+                    - 2 * np.sum(np.sqrt(np.clip(inner, 0, None))))
+
+        fd = sm.frechet_distance(x, y)
+        self.assertIsInstance(fd, float)
+        self.assertAlmostEqual(fd, reference(x, y), delta=1e-9 * fd)
+        self.assertAlmostEqual(sm.frechet_distance(y, x), fd, delta=1e-9 * fd)
+        self.assertLess(sm.frechet_distance(x, x), 1e-9)
+        v = np.array([1.5, -0.5, 0.25, 0, 2, -1], dtype=np.float32)
+        self.assertAlmostEqual(sm.frechet_distance(x, x + v), float(v @ v), delta=1e-4)
+        self.assertEqual(sm.frechet_distance(sm.Dataset(x), y), fd)
+        g = np.vstack([y, np.full((5, 6), np.nan, dtype=np.float32)])
+        self.assertEqual(sm.frechet_distance(x, g), fd)  # NaN rows left out
+        with self.assertRaises(sm.InvalidArgumentError):
+            sm.frechet_distance(x[:1], y)
+        with self.assertRaises(sm.NonFiniteError):
+            sm.frechet_distance(x, np.full((4, 6), np.nan))
+        with self.assertRaises(sm.ShapeError):
+            sm.frechet_distance(x, y[:, :3])
+
     def test_per_mode(self):
         ds = sm.moons(400, noise=0.05, rng=0)
         x, lab = ds.to_numpy(), ds.labels
