@@ -122,6 +122,13 @@ static sm_status encode(const sm_net *net, const sm_schedule *sched, const sm_op
     *out_len = 0;
     if (!net || !sched)
         return sm__error(SM_ERR_INVALID_ARG, "%s: %s is NULL", fn, net ? "sched" : "net");
+    if (sm_net_parametrization(net) != SM_PARAM_LAB)
+        /* Format version 1 has no field for the parametrization: such a
+         * file would load as a lab network and give wrong scores. */
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "%s: the model file format (version 1) stores lab networks only; this "
+                         "network uses the %s parametrization; nothing was saved", fn,
+                         sm_parametrization_name(sm_net_parametrization(net)));
     const size_t np = sm_net_num_params(net), levels = sm_schedule_levels(sched);
     sm__optim_state os = {0};
     if (opt) {

@@ -934,12 +934,43 @@ START_TEST(null_arguments)
 }
 END_TEST
 
+/* Format version 1 cannot say that a network is EDM-preconditioned: saving
+ * one is refused rather than written as a lab network. */
+START_TEST(edm_network_is_not_saved_as_v1)
+{
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 2));
+    sm_net_options o = SM_NET_OPTIONS_INIT;
+    o.dim = 2;
+    o.width = 4;
+    o.depth = 1;
+    o.parametrization = SM_PARAM_EDM;
+    o.sigma_data = 1.0;
+    sm_net *net;
+    sm_schedule *sched;
+    ck_assert_ok(sm_net_new_ex(&net, &o, r));
+    ck_assert_ok(sm_schedule_new_geometric(&sched, 1.0, 0.1, 3));
+    void *buf = (void *)1;
+    size_t len = 7;
+    ck_assert_status(sm_model_save_buffer(net, sched, NULL, &buf, &len), SM_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "edm"));
+    ck_assert_status(sm_model_save("edm-model-not-written.smm", net, sched, NULL),
+                     SM_ERR_INVALID_ARG);
+    FILE *f = fopen("edm-model-not-written.smm", "rb");
+    ck_assert_ptr_null(f);
+    sm_schedule_free(sched);
+    sm_net_free(net);
+    sm_rng_free(r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("format");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, crc_reference_value);
+    tcase_add_test(tc, edm_network_is_not_saved_as_v1);
     tcase_add_test(tc, golden_layout_without_optimizer);
     tcase_add_test(tc, golden_layout_with_sgd);
     tcase_add_test(tc, round_trip_buffer);

@@ -77,7 +77,9 @@ SM_BEGIN_DECLS
  * @param sched  The noise ladder it was (or will be) trained with.
  * @param opt    Optimizer whose state to save for resuming training (its size
  *               must equal sm_net_num_params()), or NULL for none.
- * @return #SM_OK; #SM_ERR_INVALID_ARG (NULL @p path, @p net or @p sched);
+ * @return #SM_OK; #SM_ERR_INVALID_ARG (NULL @p path, @p net or @p sched, or a network
+ *         whose parametrization is not ::SM_PARAM_LAB: format version 1 has
+ *         no field for it);
  *         #SM_ERR_SHAPE (optimizer size); #SM_ERR_NONFINITE (a parameter or
  *         moment is NaN or infinite: nothing is written); #SM_ERR_IO (the
  *         message gives the reason); #SM_ERR_NOMEM.
