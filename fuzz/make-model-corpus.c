@@ -16,14 +16,28 @@
     } while (0)
 
 static void write_model(const char *dir, const char *name, size_t dim, size_t width,
-                        size_t depth, size_t levels, int kind, uint64_t seed)
+                        size_t depth, size_t levels, int kind, uint64_t seed, int edm)
 {
     sm_rng *rng;
     sm_net *net;
     sm_schedule *sched;
     sm_optim *opt = NULL;
     TRY(sm_rng_new(&rng, seed));
-    TRY(sm_net_new(&net, dim, width, depth, rng));
+    sm_net_options o = SM_NET_OPTIONS_INIT;
+    o.dim = dim;
+    o.width = width;
+    o.depth = depth;
+    o.parametrization = edm ? SM_PARAM_EDM : SM_PARAM_LAB;
+    o.sigma_data = edm ? 0.75 : 0.0;
+    TRY(sm_net_new_ex(&net, &o, rng));
+    if (edm) { /* with a normalization */
+        float shift[8], scale[8];
+        for (size_t j = 0; j < dim && j < 8; j++) {
+            shift[j] = (float)j - 1.5f;
+            scale[j] = 0.5f + (float)j;
+        }
+        TRY(sm_net_set_normalization(net, shift, scale, dim));
+    }
     TRY(sm_schedule_new_geometric(&sched, 1.0, 0.01, levels));
     size_t np = sm_net_num_params(net);
     if (kind == 1)
@@ -52,11 +66,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s DIR\n", argv[0]);
         return 2;
     }
-    write_model(argv[1], "tiny-plain.smm", 1, 1, 1, 2, 0, 1);
-    write_model(argv[1], "tiny-sgd.smm", 1, 1, 1, 2, 2, 2);
-    write_model(argv[1], "tiny-adam.smm", 1, 2, 1, 3, 1, 3);
-    write_model(argv[1], "small-adam.smm", 2, 8, 2, 10, 1, 4);
-    write_model(argv[1], "deep-sgd.smm", 3, 4, 4, 5, 2, 5);
-    write_model(argv[1], "wide-plain.smm", 2, 32, 1, 10, 0, 6);
+    /* Format version 2 (the committed corpus also keeps version-1 files:
+     * tiny-plain.smm … wide-plain.smm, written before version 2). */
+    write_model(argv[1], "v2-tiny-plain.smm", 1, 1, 1, 2, 0, 1, 0);
+    write_model(argv[1], "v2-tiny-edm-sgd.smm", 1, 1, 1, 2, 2, 2, 1);
+    write_model(argv[1], "v2-small-edm-adam.smm", 2, 8, 2, 10, 1, 4, 1);
+    write_model(argv[1], "v2-deep-edm.smm", 3, 4, 4, 5, 0, 5, 1);
     return 0;
 }

@@ -180,8 +180,13 @@ sm_status sm_dataset_sigma_data(const sm_dataset *ds, double *sigma_data)
 
 sm_status sm_dataset_standardize(sm_dataset *ds)
 {
+    const char *fn = "sm_dataset_standardize";
     if (!ds)
-        return sm__error(SM_ERR_INVALID_ARG, "sm_dataset_standardize: ds is NULL");
+        return sm__error(SM_ERR_INVALID_ARG, "%s: ds is NULL", fn);
+    double *stat = sm__calloc(ds->dim, 2 * sizeof(double)); /* means, then stds */
+    if (!stat)
+        return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
+    double *means = stat, *sds = stat + ds->dim, sum_var = 0.0;
     for (size_t j = 0; j < ds->dim; j++) {
         /* Two passes in double: float accumulation loses digits at large n. */
         double sum = 0.0;
@@ -193,9 +198,20 @@ sm_status sm_dataset_standardize(sm_dataset *ds)
             double d = ds->x[i * ds->dim + j] - mean;
             ss += d * d;
         }
-        double sd = sqrt(ss / (double)ds->n);
+        means[j] = mean;
+        sds[j] = sqrt(ss / (double)ds->n);
+        sum_var += ss / (double)ds->n;
+    }
+    /* The floor: a column whose spread is small against the data's overall
+     * spread is scaled as if it had SM_STANDARDIZE_FLOOR of it, so that a
+     * near-constant column cannot turn its rare values into huge outliers
+     * (and a constant one stays 0). */
+    const double floor_sd = SM_STANDARDIZE_FLOOR * sqrt(sum_var / (double)ds->dim);
+    for (size_t j = 0; j < ds->dim; j++) {
+        double sd = sds[j] > floor_sd ? sds[j] : floor_sd;
         if (!(sd > 0.0) || !isfinite(1.0 / sd))
-            sd = 1.0;
+            sd = 1.0; /* every column constant */
+        const double mean = means[j];
         for (size_t i = 0; i < ds->n; i++) {
             float *v = &ds->x[i * ds->dim + j];
             *v = (float)((*v - mean) / sd);
@@ -204,6 +220,7 @@ sm_status sm_dataset_standardize(sm_dataset *ds)
         ds->mean[j] = (float)(ds->mean[j] + mean * ds->std[j]);
         ds->std[j] = (float)(ds->std[j] * sd);
     }
+    free(stat);
     ds->standardized = 1;
     return SM_OK;
 }

@@ -21,10 +21,12 @@
 
 static const unsigned char magic[8] = {0x89, 'S', 'M', 'M', '\r', '\n', 0x1a, '\n'};
 
-#define HEADER_BYTES 56u    /* magic .. levels */
+#define HEADER_BYTES 56u    /* magic .. levels (version 1) */
+#define MODEL_BYTES 16u     /* version 2: parametrization, reserved, sigma_data */
 #define OPT_HEADER_BYTES 80u /* kind .. clip norm */
 #define CRC_BYTES 4u
 #define FLAG_OPTIM 1u
+#define FLAG_NORM 2u        /* version 2: normalization section present */
 #define FILE_ADAM 1u
 #define FILE_SGD 2u
 
@@ -122,13 +124,6 @@ static sm_status encode(const sm_net *net, const sm_schedule *sched, const sm_op
     *out_len = 0;
     if (!net || !sched)
         return sm__error(SM_ERR_INVALID_ARG, "%s: %s is NULL", fn, net ? "sched" : "net");
-    if (sm_net_parametrization(net) != SM_PARAM_LAB)
-        /* Format version 1 has no field for the parametrization: such a
-         * file would load as a lab network and give wrong scores. */
-        return sm__error(SM_ERR_INVALID_ARG,
-                         "%s: the model file format (version 1) stores lab networks only; this "
-                         "network uses the %s parametrization; nothing was saved", fn,
-                         sm_parametrization_name(sm_net_parametrization(net)));
     const size_t np = sm_net_num_params(net), levels = sm_schedule_levels(sched);
     sm__optim_state os = {0};
     if (opt) {
@@ -152,9 +147,13 @@ static sm_status encode(const sm_net *net, const sm_schedule *sched, const sm_op
                              "%s: optimizer moment v[%zu] is not finite; nothing was saved", fn,
                              bad);
     }
-    /* Length: header, parameters, sigmas, [optimizer], CRC; checked. */
+    /* Length: header, model fields, parameters, sigmas, [normalization],
+     * [optimizer], CRC; checked. */
     const size_t vectors = !opt ? 0 : os.kind == SM__OPTIM_ADAM ? 2 : 1;
-    size_t pbytes, lbytes, obytes, len = HEADER_BYTES + CRC_BYTES;
+    const size_t dim = sm_net_dim(net);
+    const int norm = sm_net_has_normalization(net);
+    size_t pbytes, lbytes, obytes, len = HEADER_BYTES + MODEL_BYTES + CRC_BYTES;
+    len += norm ? 8 * dim : 0; /* dim < 2^30: no overflow */
     if (sm__mul_size(np, 4, &pbytes) || sm__mul_size(levels, 4, &lbytes) ||
         sm__mul_size(pbytes, vectors, &obytes) || pbytes > SIZE_MAX - len ||
         lbytes > SIZE_MAX - len - pbytes ||
@@ -169,14 +168,28 @@ static sm_status encode(const sm_net *net, const sm_schedule *sched, const sm_op
     memcpy(w.p, magic, sizeof magic);
     w.p += sizeof magic;
     put_u32(&w, SM_MODEL_FORMAT_VERSION);
-    put_u32(&w, opt ? FLAG_OPTIM : 0u);
-    put_u64(&w, sm_net_dim(net));
+    put_u32(&w, (opt ? FLAG_OPTIM : 0u) | (norm ? FLAG_NORM : 0u));
+    put_u64(&w, dim);
     put_u64(&w, sm_net_width(net));
     put_u64(&w, sm_net_depth(net));
     put_u64(&w, np);
     put_u64(&w, levels);
+    put_u32(&w, (uint32_t)sm_net_parametrization(net));
+    put_u32(&w, 0);
+    put_f64(&w, sm_net_sigma_data(net));
     put_f32s(&w, sm__net_weights(net), np);
     put_f32s(&w, sm__schedule_sigmas(sched), levels);
+    if (norm) {
+        /* shifts, then scales */
+        float *tmp = malloc(2 * dim * sizeof(float));
+        if (!tmp) {
+            free(buf);
+            return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
+        }
+        sm_net_get_normalization(net, tmp, tmp + dim, dim);
+        put_f32s(&w, tmp, 2 * dim);
+        free(tmp);
+    }
     if (opt) {
         put_u32(&w, os.kind == SM__OPTIM_ADAM ? FILE_ADAM : FILE_SGD);
         put_u32(&w, 0);
@@ -358,9 +371,13 @@ sm_status sm_model_save(const char *path, const sm_net *net, const sm_schedule *
 
 /* Where each part of a checked input lies. */
 typedef struct {
+    uint32_t version;
     uint64_t dim, width, depth;
     size_t np, levels;
+    uint32_t param;     /* version 2; 0 (lab) for version 1 */
+    double sigma_data;  /* version 2; 0 for version 1 */
     const unsigned char *params, *sigmas;
+    const unsigned char *norm; /* 2·dim floats, or NULL */
     int has_opt;
     uint32_t kind;
     const unsigned char *opt; /* optimizer section */
@@ -387,18 +404,31 @@ static sm_status check_layout(const unsigned char *b, size_t len, layout *lo, co
     if (len < 12)
         return sm__error(SM_ERR_FORMAT, "%s: truncated in the format version", who);
     uint32_t version = get_u32(b + 8);
-    if (version != SM_MODEL_FORMAT_VERSION)
+    if (version < 1 || version > SM_MODEL_FORMAT_VERSION)
         return sm__error(SM_ERR_VERSION,
-                         "%s: format version %u is not supported (this library reads version %d)",
+                         "%s: format version %u is not supported (this library reads versions 1 "
+                         "to %d)",
                          who, (unsigned)version, SM_MODEL_FORMAT_VERSION);
-    if (len < HEADER_BYTES + CRC_BYTES)
-        return sm__error(SM_ERR_FORMAT, "%s: truncated: %zu bytes, the header alone needs %u",
-                         who, len, HEADER_BYTES + CRC_BYTES);
+    lo->version = version;
+    const size_t header = HEADER_BYTES + (version >= 2 ? MODEL_BYTES : 0);
+    if (len < header + CRC_BYTES)
+        return sm__error(SM_ERR_FORMAT, "%s: truncated: %zu bytes, the header alone needs %zu",
+                         who, len, header + CRC_BYTES);
     uint32_t flags = get_u32(b + 12);
-    if (flags & ~FLAG_OPTIM)
+    const uint32_t known = version >= 2 ? FLAG_OPTIM | FLAG_NORM : FLAG_OPTIM;
+    if (flags & ~known)
         return sm__error(SM_ERR_FORMAT, "%s: flags 0x%08x has unknown bits set", who,
                          (unsigned)flags);
     lo->has_opt = (flags & FLAG_OPTIM) != 0;
+    if (version >= 2) {
+        lo->param = get_u32(b + HEADER_BYTES);
+        if (lo->param != SM_PARAM_LAB && lo->param != SM_PARAM_EDM)
+            return sm__error(SM_ERR_FORMAT, "%s: unknown parametrization %u", who,
+                             (unsigned)lo->param);
+        if (get_u32(b + HEADER_BYTES + 4) != 0)
+            return sm__error(SM_ERR_FORMAT, "%s: model reserved field is not 0", who);
+        lo->sigma_data = get_f64(b + HEADER_BYTES + 8);
+    }
     lo->dim = get_u64(b + 16);
     lo->width = get_u64(b + 24);
     lo->depth = get_u64(b + 32);
@@ -434,8 +464,8 @@ static sm_status check_layout(const unsigned char *b, size_t len, layout *lo, co
         return sm__error(SM_ERR_FORMAT, "%s: levels is 0", who);
 
     /* Consume the body against the bytes that are actually there. */
-    size_t rest = len - HEADER_BYTES - CRC_BYTES;
-    const unsigned char *p = b + HEADER_BYTES;
+    size_t rest = len - header - CRC_BYTES;
+    const unsigned char *p = b + header;
     if (np > rest / 4)
         return sm__error(SM_ERR_FORMAT,
                          "%s: truncated: %llu parameters do not fit in the %zu bytes left", who,
@@ -452,6 +482,15 @@ static sm_status check_layout(const unsigned char *b, size_t len, layout *lo, co
     lo->sigmas = p;
     p += 4 * lo->levels;
     rest -= 4 * lo->levels;
+    if (flags & FLAG_NORM) {
+        if (lo->dim > rest / 8)
+            return sm__error(SM_ERR_FORMAT,
+                             "%s: truncated: the normalization of %llu columns does not fit in "
+                             "the %zu bytes left", who, (unsigned long long)lo->dim, rest);
+        lo->norm = p;
+        p += 8 * lo->dim;
+        rest -= 8 * lo->dim;
+    }
     if (lo->has_opt) {
         if (rest < OPT_HEADER_BYTES)
             return sm__error(SM_ERR_FORMAT,
@@ -514,6 +553,30 @@ static sm_status check_values(const layout *lo, sm__optim_state *os, const char 
                              "%s: sigmas must strictly decrease (sigma[%zu] = %g >= sigma[%zu] = %g)",
                              who, i, (double)s, i - 1, (double)prev);
         prev = s;
+    }
+    if (!isfinite(lo->sigma_data))
+        return sm__error(SM_ERR_NONFINITE, "%s: sigma_data is not finite", who);
+    if (lo->param == SM_PARAM_LAB && !bits_zero(lo->sigma_data))
+        return sm__error(SM_ERR_FORMAT, "%s: sigma_data must be 0 for a lab network", who);
+    if (lo->param == SM_PARAM_EDM &&
+        !(lo->sigma_data == 0.0 || (lo->sigma_data > 0.0 && (float)lo->sigma_data > 0.0f &&
+                                    lo->sigma_data <= 1e30)))
+        return sm__error(SM_ERR_FORMAT, "%s: sigma_data = %g is not > 0 (or 0: unknown)", who,
+                         lo->sigma_data);
+    /* Networks keep σ_data in float: a value float cannot hold exactly was
+     * not written by this library (and would not save back the same). */
+    if ((double)(float)lo->sigma_data != lo->sigma_data)
+        return sm__error(SM_ERR_FORMAT, "%s: sigma_data = %.17g is not a float value", who,
+                         lo->sigma_data);
+    if (lo->norm) {
+        const size_t d = (size_t)lo->dim;
+        if ((bad = first_nonfinite_le(lo->norm, 2 * d)) < 2 * d)
+            return sm__error(SM_ERR_NONFINITE, "%s: normalization %s[%zu] is not finite", who,
+                             bad < d ? "shift" : "scale", bad % d);
+        for (size_t j = 0; j < d; j++)
+            if (!(get_f32(lo->norm + 4 * (d + j)) > 0.0f))
+                return sm__error(SM_ERR_FORMAT, "%s: normalization scale[%zu] is not > 0", who,
+                                 j);
     }
     if (!lo->has_opt)
         return SM_OK;
@@ -596,6 +659,8 @@ static sm_status decode(const unsigned char *b, size_t len, sm_net **net, sm_sch
     sm_optim *o = NULL;
     float *tmp = NULL, *tmp_v = NULL;
     size_t count = lo.np > lo.levels ? lo.np : lo.levels;
+    if (lo.norm && count < 2 * (size_t)lo.dim)
+        count = 2 * (size_t)lo.dim;
     if (!(tmp = sm__calloc(count, sizeof(float))) ||
         (opt && lo.v && !(tmp_v = sm__calloc(lo.np, sizeof(float))))) {
         st = sm__error(SM_ERR_NOMEM, "%s: out of memory", who);
@@ -606,8 +671,15 @@ static sm_status decode(const unsigned char *b, size_t len, sm_net **net, sm_sch
     nopts.dim = (size_t)lo.dim;
     nopts.width = (size_t)lo.width;
     nopts.depth = (size_t)lo.depth;
+    nopts.parametrization = (sm_parametrization)lo.param;
+    nopts.sigma_data = lo.sigma_data;
     if ((st = sm__net_new_with_params(&n, &nopts, tmp, who)))
         goto fail;
+    if (lo.norm) {
+        get_f32s(lo.norm, tmp, 2 * (size_t)lo.dim);
+        if ((st = sm_net_set_normalization(n, tmp, tmp + lo.dim, (size_t)lo.dim)))
+            goto fail;
+    }
     get_f32s(lo.sigmas, tmp, lo.levels);
     if ((st = sm_schedule_new_from_array(&s, tmp, lo.levels)))
         goto fail;

@@ -43,6 +43,7 @@ struct sm_net {
     size_t dim, width, depth; /* d, hidden units, hidden layers */
     sm_parametrization param;
     float sigma_data;         /* EDM: σ_data, 0 while unknown */
+    float *norm;              /* NULL, or dim shifts then dim scales (data units) */
     size_t nparams;
     float *params, *grads;    /* nparams each; layer l: W_l then b_l */
 
@@ -353,7 +354,9 @@ sm_status sm_net_clone(const sm_net *net, sm_net **out)
     if (st)
         return st;
     memcpy(c->grads, net->grads, net->nparams * sizeof(float));
-    if ((net->reference && (st = sm__net_use_reference(c, 1))) ||
+    if ((net->norm && (st = sm_net_set_normalization(c, net->norm, net->norm + net->dim,
+                                                      net->dim))) ||
+        (net->reference && (st = sm__net_use_reference(c, 1))) ||
         (net->threads > 1 && (st = sm_net_set_threads(c, net->threads)))) {
         sm_net_free(c);
         return st;
@@ -371,6 +374,7 @@ void sm_net_free(sm_net *net)
     free(net->input);
     free(net->row_aux);
     free(net->scratch);
+    free(net->norm);
     free(net->params);
     free(net->grads);
     free(net);
@@ -407,6 +411,91 @@ sm_status sm_net_set_sigma_data(sm_net *net, double sigma_data)
                          fn, sigma_data);
     net->sigma_data = (float)sigma_data;
     return SM_OK;
+}
+
+sm_status sm_net_set_normalization(sm_net *net, const float *shift, const float *scale,
+                                   size_t dim)
+{
+    const char *fn = "sm_net_set_normalization";
+    if (!net)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: net is NULL", fn);
+    if (!shift && !scale) {
+        free(net->norm);
+        net->norm = NULL;
+        return SM_OK;
+    }
+    if (!shift || !scale)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: give both shift and scale, or neither", fn);
+    if (dim != net->dim)
+        return sm__error(SM_ERR_SHAPE, "%s: %zu columns, the network has dim %zu", fn, dim,
+                         net->dim);
+    for (size_t j = 0; j < dim; j++) {
+        if (!isfinite(shift[j]))
+            return sm__error(SM_ERR_NONFINITE, "%s: shift[%zu] is not finite", fn, j);
+        if (!(scale[j] > 0.0f) || !isfinite(scale[j]))
+            return sm__error(SM_ERR_INVALID_ARG, "%s: scale[%zu] = %g must be finite and > 0", fn,
+                             j, (double)scale[j]);
+    }
+    float *norm = net->norm ? net->norm : sm__calloc(dim, 2 * sizeof(float));
+    if (!norm)
+        return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
+    memcpy(norm, shift, dim * sizeof(float));
+    memcpy(norm + dim, scale, dim * sizeof(float));
+    net->norm = norm;
+    return SM_OK;
+}
+
+int sm_net_has_normalization(const sm_net *net)
+{
+    return net && net->norm != NULL;
+}
+
+sm_status sm_net_get_normalization(const sm_net *net, float *shift, float *scale, size_t dim)
+{
+    const char *fn = "sm_net_get_normalization";
+    if (!net)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: net is NULL", fn);
+    if (dim != net->dim)
+        return sm__error(SM_ERR_SHAPE, "%s: room for %zu columns, the network has dim %zu", fn,
+                         dim, net->dim);
+    for (size_t j = 0; j < dim; j++) {
+        if (shift)
+            shift[j] = net->norm ? net->norm[j] : 0.0f;
+        if (scale)
+            scale[j] = net->norm ? net->norm[dim + j] : 1.0f;
+    }
+    return SM_OK;
+}
+
+static sm_status convert_units(const sm_net *net, float *points, size_t n, size_t dim,
+                               int to_data, const char *fn)
+{
+    if (!net || (!points && n))
+        return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    if (dim != net->dim)
+        return sm__error(SM_ERR_SHAPE, "%s: points have dim %zu, the network %zu", fn, dim,
+                         net->dim);
+    if (sm__array_too_big(n, dim, sizeof(float)))
+        return sm__error(SM_ERR_OVERFLOW, "%s: n*dim overflows", fn);
+    if (!net->norm)
+        return SM_OK;
+    const float *shift = net->norm, *scale = net->norm + dim;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < dim; j++) {
+            float *p = &points[i * dim + j];
+            *p = to_data ? *p * scale[j] + shift[j] : (*p - shift[j]) / scale[j];
+        }
+    return SM_OK;
+}
+
+sm_status sm_net_to_data_units(const sm_net *net, float *points, size_t n, size_t dim)
+{
+    return convert_units(net, points, n, dim, 1, "sm_net_to_data_units");
+}
+
+sm_status sm_net_from_data_units(const sm_net *net, float *points, size_t n, size_t dim)
+{
+    return convert_units(net, points, n, dim, 0, "sm_net_from_data_units");
 }
 
 sm_parametrization sm__net_param(const sm_net *net) { return net->param; }

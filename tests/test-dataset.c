@@ -210,7 +210,8 @@ START_TEST(standardize_and_inverse)
     ck_assert_float_eq_tol(mean[0], 2.5f, 1e-6f);
     ck_assert_float_eq_tol(sd[0], sqrtf(1.25f), 1e-6f);
     ck_assert_float_eq_tol(mean[1], 7.0f, 1e-6f);
-    ck_assert_float_eq(sd[1], 1.0f);
+    /* The constant column's divisor is the floor, 0.1 × √(mean variance). */
+    ck_assert_float_eq_tol(sd[1], (float)(SM_STANDARDIZE_FLOOR * sqrt(1.25 / 2)), 1e-7f);
     const float *d = sm_dataset_data(ds);
     ck_assert_float_eq_tol(d[0], -1.5f / sqrtf(1.25f), 1e-6f);
     ck_assert_float_eq(d[1], 0.0f);
@@ -261,11 +262,61 @@ START_TEST(standardize_gives_unit_moments)
 }
 END_TEST
 
+/* A nearly constant column (one lit value in a thousand rows) is divided by
+ * the floor, not by its own tiny spread: its lone value stays within
+ * 1/(0.1·S) instead of becoming an outlier √n units large; a column of all
+ * equal values stays 0; the inverse restores the data. */
+START_TEST(standardize_floor_on_near_constant_columns)
+{
+    enum { N = 1000 };
+    static float x[N * 3];
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 3));
+    for (size_t i = 0; i < N; i++) {
+        x[3 * i] = (float)sm_rng_normal(r);      /* spread 1 */
+        x[3 * i + 1] = i == 17 ? 1.0f : 0.0f;    /* spread ≈ 0.0316 */
+        x[3 * i + 2] = 5.0f;                     /* constant */
+    }
+    sm_dataset *ds;
+    ck_assert_ok(sm_dataset_new(&ds, x, N, 3));
+    ck_assert_ok(sm_dataset_standardize(ds));
+    float mean[3], sd[3];
+    ck_assert_ok(sm_dataset_get_standardization(ds, mean, sd, 3));
+    const float *d = sm_dataset_data(ds);
+    double s0 = 0, m0 = 0;
+    for (size_t i = 0; i < N; i++)
+        m0 += x[3 * i];
+    m0 /= N;
+    for (size_t i = 0; i < N; i++)
+        s0 += (x[3 * i] - m0) * (x[3 * i] - m0);
+    s0 = sqrt(s0 / N);
+    const double s1 = sqrt(0.001 * 0.999), S = sqrt((s0 * s0 + s1 * s1) / 3.0);
+    ck_assert_double_eq_tol(sd[0], s0, 1e-5); /* well above the floor: exact */
+    ck_assert_double_eq_tol(sd[1], SM_STANDARDIZE_FLOOR * S, 1e-6);
+    ck_assert_double_eq_tol(sd[2], SM_STANDARDIZE_FLOOR * S, 1e-6);
+    float big = 0;
+    for (size_t i = 0; i < N; i++) {
+        big = fmaxf(big, fabsf(d[3 * i + 1]));
+        ck_assert_float_eq(d[3 * i + 2], 0.0f);
+    }
+    ck_assert_float_le(big, (float)(1.0 / (SM_STANDARDIZE_FLOOR * S)) + 1e-3f);
+    ck_assert_float_gt(big, 5.0f);
+    static float back[N * 3];
+    memcpy(back, d, sizeof back);
+    ck_assert_ok(sm_dataset_unstandardize_points(ds, back, N, 3));
+    for (size_t i = 0; i < N * 3; i++)
+        ck_assert_float_eq_tol(back[i], x[i], 1e-5f);
+    sm_dataset_free(ds);
+    sm_rng_free(r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dataset");
     TCase *tc = tcase_create("dataset");
     tcase_add_test(tc, new_copies_data);
+    tcase_add_test(tc, standardize_floor_on_near_constant_columns);
     tcase_add_test(tc, new_rejects_bad_input);
     tcase_add_test(tc, csv_header_comments_blank_lines);
     tcase_add_test(tc, csv_without_header);

@@ -1459,6 +1459,137 @@ START_TEST(beyond_the_lab_functions)
 }
 END_TEST
 
+/* The real-data additions: network options and parametrizations, the
+ * denoiser, normalization, σ_data, σ sampling, learning-rate schedules,
+ * sampler kinds by name and churn. */
+START_TEST(real_data_functions)
+{
+    rig g;
+    rig_make(&g);
+    sm_net *n = NULL;
+    sm_net_options o = SM_NET_OPTIONS_INIT;
+    o.dim = 2;
+    o.width = 4;
+    o.depth = 1;
+    o.parametrization = SM_PARAM_EDM;
+    BAD(sm_net_new_ex(NULL, &o, g.rng), SM_ERR_INVALID_ARG);
+    BAD_NEW(n, sm_net_new_ex(&n, NULL, g.rng), SM_ERR_INVALID_ARG);
+    BAD_NEW(n, sm_net_new_ex(&n, &o, NULL), SM_ERR_INVALID_ARG);
+    o.version = 0;
+    BAD_NEW(n, sm_net_new_ex(&n, &o, g.rng), SM_ERR_VERSION);
+    o.version = SM_NET_OPTIONS_VERSION;
+    const double bad_sd[] = {-1.0, NAN, INFINITY, -INFINITY, 1e300};
+    for (int i = 0; i < 5; i++) {
+        o.sigma_data = bad_sd[i];
+        BAD_NEW(n, sm_net_new_ex(&n, &o, g.rng), SM_ERR_INVALID_ARG);
+    }
+    o.sigma_data = 0.0;
+    o.parametrization = (sm_parametrization)-1;
+    BAD_NEW(n, sm_net_new_ex(&n, &o, g.rng), SM_ERR_INVALID_ARG);
+    o.parametrization = (sm_parametrization)2;
+    BAD_NEW(n, sm_net_new_ex(&n, &o, g.rng), SM_ERR_INVALID_ARG);
+    o.parametrization = SM_PARAM_EDM;
+    o.dim = 0;
+    BAD_NEW(n, sm_net_new_ex(&n, &o, g.rng), SM_ERR_INVALID_ARG);
+    o.dim = SIZE_MAX;
+    BAD_NEW(n, sm_net_new_ex(&n, &o, g.rng), SM_ERR_OVERFLOW);
+    o.dim = 2;
+    o.width = (size_t)1 << 40;
+    BAD_NEW(n, sm_net_new_ex(&n, &o, g.rng), SM_ERR_OVERFLOW);
+    o.width = 4;
+    ck_assert_ok(sm_net_new_ex(&n, &o, g.rng));
+    BAD(sm_net_get_options(NULL, &o), SM_ERR_INVALID_ARG);
+    BAD(sm_net_get_options(n, NULL), SM_ERR_INVALID_ARG);
+    BAD(sm_net_set_sigma_data(NULL, 1.0), SM_ERR_INVALID_ARG);
+    BAD(sm_net_set_sigma_data(g.net, 1.0), SM_ERR_STATE); /* a lab network */
+    for (int i = 0; i < 5; i++)
+        BAD(sm_net_set_sigma_data(n, bad_sd[i]), SM_ERR_INVALID_ARG);
+    BAD(sm_net_set_sigma_data(n, 0.0), SM_ERR_INVALID_ARG);
+
+    /* sm_net_denoise: σ_data unknown, then the usual suspects. */
+    float x[8] = {0, 1, 2, 3, -1, -2, 0.5f, 0.25f}, s[4] = {0.5f, 0.5f, 0.1f, 1.0f}, out[8];
+    BAD(sm_net_denoise(n, x, s, 4, 2, out), SM_ERR_STATE);
+    ck_assert_ok(sm_net_set_sigma_data(n, 0.8));
+    ck_assert_ok(sm_net_denoise(n, x, s, 4, 2, out));
+    BAD(sm_net_denoise(NULL, x, s, 4, 2, out), SM_ERR_INVALID_ARG);
+    BAD(sm_net_denoise(n, NULL, s, 4, 2, out), SM_ERR_INVALID_ARG);
+    BAD(sm_net_denoise(n, x, NULL, 4, 2, out), SM_ERR_INVALID_ARG);
+    BAD(sm_net_denoise(n, x, s, 4, 2, NULL), SM_ERR_INVALID_ARG);
+    BAD(sm_net_denoise(n, x, s, 4, 3, out), SM_ERR_SHAPE);
+    BAD(sm_net_denoise(n, x, s, HUGE_N, 2, out), SM_ERR_OVERFLOW);
+    BAD(sm_net_denoise(n, x, s, SIZE_MAX, 2, out), SM_ERR_OVERFLOW);
+    x[3] = NAN;
+    BAD(sm_net_denoise(n, x, s, 4, 2, out), SM_ERR_NONFINITE);
+    x[3] = 3;
+    s[2] = 0.0f;
+    BAD(sm_net_denoise(n, x, s, 4, 2, out), SM_ERR_INVALID_ARG);
+    s[2] = -INFINITY;
+    BAD(sm_net_denoise(n, x, s, 4, 2, out), SM_ERR_INVALID_ARG);
+    s[2] = 0.1f;
+
+    /* Normalization. */
+    float shift[2] = {1, 2}, scale[2] = {0.5f, 3};
+    BAD(sm_net_set_normalization(NULL, shift, scale, 2), SM_ERR_INVALID_ARG);
+    BAD(sm_net_set_normalization(n, shift, NULL, 2), SM_ERR_INVALID_ARG);
+    BAD(sm_net_set_normalization(n, NULL, scale, 2), SM_ERR_INVALID_ARG);
+    BAD(sm_net_set_normalization(n, shift, scale, 3), SM_ERR_SHAPE);
+    const float bad_scale[] = {0.0f, -1.0f, NAN, INFINITY};
+    for (int i = 0; i < 4; i++) {
+        scale[1] = bad_scale[i];
+        BAD(sm_net_set_normalization(n, shift, scale, 2), SM_ERR_INVALID_ARG);
+    }
+    scale[1] = 3;
+    shift[0] = INFINITY;
+    BAD(sm_net_set_normalization(n, shift, scale, 2), SM_ERR_NONFINITE);
+    shift[0] = 1;
+    ck_assert_int_eq(sm_net_has_normalization(n), 0); /* nothing was kept */
+    ck_assert_ok(sm_net_set_normalization(n, shift, scale, 2));
+    ck_assert_int_eq(sm_net_has_normalization(n), 1);
+    ck_assert_int_eq(sm_net_has_normalization(NULL), 0);
+    BAD(sm_net_get_normalization(NULL, shift, scale, 2), SM_ERR_INVALID_ARG);
+    BAD(sm_net_get_normalization(n, shift, scale, 1), SM_ERR_SHAPE);
+    BAD(sm_net_to_data_units(NULL, x, 4, 2), SM_ERR_INVALID_ARG);
+    BAD(sm_net_to_data_units(n, NULL, 4, 2), SM_ERR_INVALID_ARG);
+    BAD(sm_net_to_data_units(n, x, 4, 3), SM_ERR_SHAPE);
+    BAD(sm_net_to_data_units(n, x, SIZE_MAX, 2), SM_ERR_OVERFLOW);
+    BAD(sm_net_from_data_units(NULL, x, 4, 2), SM_ERR_INVALID_ARG);
+    BAD(sm_net_from_data_units(n, x, 4, 1), SM_ERR_SHAPE);
+    BAD(sm_net_from_data_units(n, x, HUGE_N, 2), SM_ERR_OVERFLOW);
+    ck_assert_ok(sm_net_set_normalization(n, NULL, NULL, 0)); /* removed */
+    ck_assert_int_eq(sm_net_has_normalization(n), 0);
+
+    /* σ_data of data, σ sampling, learning-rate schedule. */
+    double sd;
+    BAD(sm_dataset_sigma_data(NULL, &sd), SM_ERR_INVALID_ARG);
+    BAD(sm_dataset_sigma_data(g.ds, NULL), SM_ERR_INVALID_ARG);
+    BAD(sm_trainer_set_sigma_sampling(NULL, SM_SIGMA_LADDER, 0, 0), SM_ERR_INVALID_ARG);
+    BAD(sm_trainer_set_sigma_sampling(g.tr, (sm_sigma_sampling)2, 0, 0), SM_ERR_INVALID_ARG);
+    BAD(sm_trainer_set_sigma_sampling(g.tr, SM_SIGMA_LOGNORMAL, INFINITY, 1), SM_ERR_INVALID_ARG);
+    BAD(sm_trainer_set_sigma_sampling(g.tr, SM_SIGMA_LOGNORMAL, 0, NAN), SM_ERR_INVALID_ARG);
+    BAD(sm_trainer_set_sigma_sampling(g.tr, SM_SIGMA_LOGNORMAL, 0, 11), SM_ERR_INVALID_ARG);
+    BAD(sm_trainer_set_lr_schedule(NULL, 1, 2, 0.5), SM_ERR_INVALID_ARG);
+    BAD(sm_trainer_set_lr_schedule(g.tr, 3, 2, 0.5), SM_ERR_INVALID_ARG);
+    BAD(sm_trainer_set_lr_schedule(g.tr, 0, 2, -0.5), SM_ERR_INVALID_ARG);
+    BAD(sm_trainer_set_lr_schedule(g.tr, 0, 2, INFINITY), SM_ERR_INVALID_ARG);
+
+    /* Sampler kinds by name, churn. */
+    sm_sampler_kind k;
+    BAD(sm_sampler_kind_from_name(NULL, &k), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_kind_from_name("edm", &k), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_kind_from_name("", &k), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_kind_from_name("pc", NULL), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_set_churn(NULL, 1, 0, 1, 1), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_set_churn(g.smp, -1, 0, 1, 1), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_set_churn(g.smp, 1, NAN, 1, 1), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_set_churn(g.smp, 1, 0, NAN, 1), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_set_churn(g.smp, 1, 0, 1, -1), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_set_kind(g.smp, (sm_sampler_kind)(SM_SAMPLER_DPMPP_2M + 1)),
+        SM_ERR_INVALID_ARG);
+    sm_net_free(n);
+    rig_free(&g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hostile");
@@ -1475,6 +1606,7 @@ int main(void)
     tcase_add_test(tc, optim_functions);
     tcase_add_test(tc, train_functions);
     tcase_add_test(tc, beyond_the_lab_functions);
+    tcase_add_test(tc, real_data_functions);
     tcase_add_test(tc, sampler_functions);
     tcase_add_test(tc, model_functions);
     suite_add_tcase(s, tc);

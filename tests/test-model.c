@@ -11,6 +11,9 @@
 
 #include "testutil.h"
 
+/* Where the body (parameters) of a version-2 file starts. */
+#define BODY 72
+
 /* ---- helpers ----------------------------------------------------------- */
 
 /* Bitwise CRC-32 (IEEE, reflected 0xEDB88320), independent of the library's
@@ -280,6 +283,55 @@ static const unsigned char golden_sgd[188] = {
     0x80, 0x1c, 0x09, 0x64,                         /* CRC-32 0x64091c80 */
 };
 
+/* Version 2: the same network (a lab one), with the model fields. */
+static const unsigned char golden_plain_v2[104] = {
+    0x89, 0x53, 0x4d, 0x4d, 0x0d, 0x0a, 0x1a, 0x0a, /* magic */
+    0x02, 0x00, 0x00, 0x00,                         /* version 2 */
+    0x00, 0x00, 0x00, 0x00,                         /* flags: none */
+    0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* dim 1 */
+    0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* width 1 */
+    0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* depth 1 */
+    0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 5 parameters */
+    0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 2 levels */
+    0x00, 0x00, 0x00, 0x00,                         /* parametrization 0 = lab */
+    0x00, 0x00, 0x00, 0x00,                         /* reserved */
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* sigma_data 0 */
+    0x00, 0x00, 0x80, 0x3f,                         /* 1.0f */
+    0x00, 0x00, 0x00, 0xc0,                         /* -2.0f */
+    0x00, 0x00, 0x00, 0x3f,                         /* 0.5f */
+    0x00, 0x00, 0x00, 0x80,                         /* -0.0f */
+    0x00, 0x00, 0x40, 0x40,                         /* 3.0f */
+    0x00, 0x00, 0x80, 0x3f,                         /* sigma 1.0f */
+    0x00, 0x00, 0x00, 0x3e,                         /* sigma 0.125f */
+    0x84, 0xe8, 0x4b, 0x27,                         /* CRC-32 0x274be884 */
+};
+
+/* Version 2: an EDM network with σ_data 0.5 and a normalization
+ * (shift 4, scale 2). */
+static const unsigned char golden_edm_v2[112] = {
+    0x89, 0x53, 0x4d, 0x4d, 0x0d, 0x0a, 0x1a, 0x0a, /* magic */
+    0x02, 0x00, 0x00, 0x00,                         /* version 2 */
+    0x02, 0x00, 0x00, 0x00,                         /* flags: normalization */
+    0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* dim 1 */
+    0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* width 1 */
+    0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* depth 1 */
+    0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 5 parameters */
+    0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 2 levels */
+    0x01, 0x00, 0x00, 0x00,                         /* parametrization 1 = EDM */
+    0x00, 0x00, 0x00, 0x00,                         /* reserved */
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xe0, 0x3f, /* sigma_data 0.5 */
+    0x00, 0x00, 0x80, 0x3f,                         /* 1.0f */
+    0x00, 0x00, 0x00, 0xc0,                         /* -2.0f */
+    0x00, 0x00, 0x00, 0x3f,                         /* 0.5f */
+    0x00, 0x00, 0x00, 0x80,                         /* -0.0f */
+    0x00, 0x00, 0x40, 0x40,                         /* 3.0f */
+    0x00, 0x00, 0x80, 0x3f,                         /* sigma 1.0f */
+    0x00, 0x00, 0x00, 0x3e,                         /* sigma 0.125f */
+    0x00, 0x00, 0x80, 0x40,                         /* shift 4.0f */
+    0x00, 0x00, 0x00, 0x40,                         /* scale 2.0f */
+    0x6e, 0xd7, 0x11, 0x40,                         /* CRC-32 0x4011d76e */
+};
+
 static void make_tiny(sm_net **net, sm_schedule **sched)
 {
     *net = make_net(1, 1, 1, 1);
@@ -305,25 +357,90 @@ START_TEST(golden_layout_without_optimizer)
     void *b;
     size_t len;
     ck_assert_ok(sm_model_save_buffer(net, sched, NULL, &b, &len));
-    ck_assert_uint_eq(len, sizeof golden_plain);
+    ck_assert_uint_eq(len, sizeof golden_plain_v2);
     for (size_t i = 0; i < len; i++)
-        ck_assert_msg(((unsigned char *)b)[i] == golden_plain[i],
+        ck_assert_msg(((unsigned char *)b)[i] == golden_plain_v2[i],
                       "byte %zu is 0x%02x, the format says 0x%02x", i, ((unsigned char *)b)[i],
-                      golden_plain[i]);
+                      golden_plain_v2[i]);
     sm_free(b);
 
-    /* And the hand-written bytes load to the same values, sign of -0 kept. */
+    /* The hand-written bytes of both versions load to the same values, sign
+     * of -0 kept: files of version 1 still load. */
     sm_net *n2;
     sm_schedule *s2;
     sm_optim *o2 = (sm_optim *)&o2;
-    ck_assert_ok(sm_model_load_buffer(golden_plain, sizeof golden_plain, &n2, &s2, &o2));
-    ck_assert_ptr_null(o2);
-    assert_same_net(net, n2);
-    ck_assert(signbit(sm_net_params(n2)[3]));
-    assert_same_sched(sched, s2);
-    ck_assert_float_eq(sm_schedule_sigma(s2, 1), 0.125f);
+    for (int version = 1; version <= 2; version++) {
+        const unsigned char *g = version == 1 ? golden_plain : golden_plain_v2;
+        size_t glen = version == 1 ? sizeof golden_plain : sizeof golden_plain_v2;
+        ck_assert_ok(sm_model_load_buffer(g, glen, &n2, &s2, &o2));
+        ck_assert_ptr_null(o2);
+        assert_same_net(net, n2);
+        ck_assert(signbit(sm_net_params(n2)[3]));
+        ck_assert_int_eq(sm_net_parametrization(n2), SM_PARAM_LAB);
+        ck_assert(!sm_net_has_normalization(n2));
+        assert_same_sched(sched, s2);
+        ck_assert_float_eq(sm_schedule_sigma(s2, 1), 0.125f);
+        sm_net_free(n2);
+        sm_schedule_free(s2);
+    }
+
+    /* An EDM network with a normalization. */
+    sm_net *e;
+    sm_net_options eo = SM_NET_OPTIONS_INIT;
+    eo.dim = 1;
+    eo.width = 1;
+    eo.depth = 1;
+    eo.parametrization = SM_PARAM_EDM;
+    eo.sigma_data = 0.5;
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 1));
+    ck_assert_ok(sm_net_new_ex(&e, &eo, r));
+    sm_rng_free(r);
+    memcpy(sm_net_params(e), tiny_params, sizeof tiny_params);
+    const float shift = 4.0f, scale = 2.0f;
+    ck_assert_ok(sm_net_set_normalization(e, &shift, &scale, 1));
+    ck_assert_ok(sm_model_save_buffer(e, sched, NULL, &b, &len));
+    ck_assert_uint_eq(len, sizeof golden_edm_v2);
+    ck_assert_int_eq(memcmp(b, golden_edm_v2, len), 0);
+    sm_free(b);
+    ck_assert_ok(sm_model_load_buffer(golden_edm_v2, sizeof golden_edm_v2, &n2, &s2, &o2));
+    ck_assert_int_eq(sm_net_parametrization(n2), SM_PARAM_EDM);
+    ck_assert_double_eq(sm_net_sigma_data(n2), 0.5);
+    float sh, sc, pt = 1.5f;
+    ck_assert_ok(sm_net_get_normalization(n2, &sh, &sc, 1));
+    ck_assert_float_eq(sh, 4.0f);
+    ck_assert_float_eq(sc, 2.0f);
+    ck_assert_ok(sm_net_to_data_units(n2, &pt, 1, 1));
+    ck_assert_float_eq(pt, 7.0f);
+    ck_assert_ok(sm_net_from_data_units(n2, &pt, 1, 1));
+    ck_assert_float_eq(pt, 1.5f);
     sm_net_free(n2);
     sm_schedule_free(s2);
+    /* Its normalization section, bad values with a valid checksum. */
+    unsigned char bad[sizeof golden_edm_v2];
+    memcpy(bad, golden_edm_v2, sizeof bad);
+    put_lef32(bad + sizeof bad - 8, 0.0f); /* scale 0 */
+    fix_crc(bad, sizeof bad);
+    ck_assert_load_fails(bad, sizeof bad, SM_ERR_FORMAT, "scale[0]");
+    put_lef32(bad + sizeof bad - 12, NAN); /* shift NaN */
+    fix_crc(bad, sizeof bad);
+    ck_assert_load_fails(bad, sizeof bad, SM_ERR_NONFINITE, "shift[0]");
+    memcpy(bad, golden_edm_v2, sizeof bad);
+    put_lef64(bad + 64, -1.0); /* sigma_data */
+    fix_crc(bad, sizeof bad);
+    ck_assert_load_fails(bad, sizeof bad, SM_ERR_FORMAT, "sigma_data");
+    put_lef64(bad + 64, 0.1); /* not a float value: this library never writes it */
+    fix_crc(bad, sizeof bad);
+    ck_assert_load_fails(bad, sizeof bad, SM_ERR_FORMAT, "not a float value");
+    /* Every truncation fails. */
+    for (size_t cut = 0; cut < sizeof golden_edm_v2; cut++)
+        load_expect_fail(golden_edm_v2, cut);
+    /* Version 1 has no normalization flag. */
+    memcpy(bad, golden_plain, sizeof golden_plain);
+    put_le32(bad + 12, 2);
+    fix_crc(bad, sizeof golden_plain);
+    ck_assert_load_fails(bad, sizeof golden_plain, SM_ERR_FORMAT, "flags");
+    sm_net_free(e);
     sm_net_free(net);
     sm_schedule_free(sched);
 }
@@ -344,11 +461,19 @@ START_TEST(golden_layout_with_sgd)
     void *b;
     size_t len;
     ck_assert_ok(sm_model_save_buffer(net, sched, opt, &b, &len));
-    ck_assert_uint_eq(len, sizeof golden_sgd);
-    for (size_t i = 0; i < len; i++)
-        ck_assert_msg(((unsigned char *)b)[i] == golden_sgd[i],
-                      "byte %zu is 0x%02x, the format says 0x%02x", i, ((unsigned char *)b)[i],
-                      golden_sgd[i]);
+    /* Version 2 is version 1 with the version field 2 and 16 bytes of model
+     * fields (lab, reserved, σ_data 0) after the header. */
+    ck_assert_uint_eq(len, sizeof golden_sgd + 16);
+    const unsigned char *ub = b;
+    ck_assert_int_eq(memcmp(ub, golden_sgd, 8), 0);
+    ck_assert_uint_eq(ub[8], 2);
+    ck_assert_int_eq(memcmp(ub + 12, golden_sgd + 12, 44), 0);
+    for (size_t i = 56; i < 72; i++)
+        ck_assert_uint_eq(ub[i], 0);
+    ck_assert_int_eq(memcmp(ub + 72, golden_sgd + 56, sizeof golden_sgd - 60), 0);
+    ck_assert_uint_eq(crc32_bitwise(ub, len - 4),
+                      (uint32_t)ub[len - 4] | (uint32_t)ub[len - 3] << 8 |
+                          (uint32_t)ub[len - 2] << 16 | (uint32_t)ub[len - 1] << 24);
     sm_free(b);
 
     sm_net *n2;
@@ -615,9 +740,9 @@ START_TEST(magic_and_version)
     fix_crc(f.buf, f.len);
     ck_assert_load_fails(f.buf, f.len, SM_ERR_FORMAT, "magic");
     f.buf[1] = 'S';
-    put_le32(f.buf + 8, 2);
+    put_le32(f.buf + 8, 3);
     fix_crc(f.buf, f.len);
-    ck_assert_load_fails(f.buf, f.len, SM_ERR_VERSION, "version 2");
+    ck_assert_load_fails(f.buf, f.len, SM_ERR_VERSION, "version 3");
     put_le32(f.buf + 8, 0);
     fix_crc(f.buf, f.len);
     ck_assert_load_fails(f.buf, f.len, SM_ERR_VERSION, "version 0");
@@ -694,9 +819,9 @@ START_TEST(absurd_sizes_with_valid_checksum)
 
     /* Flags and the optimizer section. */
     unsigned char *b = malloc(f.len);
-    const size_t o = 56 + 4 * np + 4 * 10;
+    const size_t o = BODY + 4 * np + 4 * 10;
     memcpy(b, f.buf, f.len);
-    put_le32(b + 12, 3);
+    put_le32(b + 12, 5);
     fix_crc(b, f.len);
     ck_assert_load_fails(b, f.len, SM_ERR_FORMAT, "flags");
     memcpy(b, f.buf, f.len);
@@ -752,9 +877,9 @@ START_TEST(bad_values_with_valid_checksum)
     fixture f;
     fixture_make(&f, 1, 1);
     const size_t np = sm_net_num_params(f.net);
-    const size_t sig = 56 + 4 * np, o = sig + 4 * 10, m = o + 80, v = m + 4 * np;
-    expect_value_rejected(&f, 56, 0, NAN, SM_ERR_NONFINITE, "parameter 0");
-    expect_value_rejected(&f, 56 + 4 * (np - 1), 0, -INFINITY, SM_ERR_NONFINITE,
+    const size_t sig = BODY + 4 * np, o = sig + 4 * 10, m = o + 80, v = m + 4 * np;
+    expect_value_rejected(&f, BODY, 0, NAN, SM_ERR_NONFINITE, "parameter 0");
+    expect_value_rejected(&f, BODY + 4 * (np - 1), 0, -INFINITY, SM_ERR_NONFINITE,
                           "parameter 121");
     expect_value_rejected(&f, sig, 0, INFINITY, SM_ERR_NONFINITE, "sigma[0]");
     expect_value_rejected(&f, sig + 4 * 9, 0, NAN, SM_ERR_NONFINITE, "sigma[9]");
@@ -774,11 +899,16 @@ START_TEST(bad_values_with_valid_checksum)
     expect_value_rejected(&f, v + 12, 0, INFINITY, SM_ERR_NONFINITE, "v[3]");
     expect_value_rejected(&f, v + 12, 0, -1.0, SM_ERR_FORMAT, "v[3]");
     expect_u64_rejected(&f, o + 16, UINT64_MAX, SM_ERR_FORMAT, "step count");
+    /* Version 2's model fields: a lab network has σ_data exactly 0. */
+    expect_value_rejected(&f, 64, 1, 0.5, SM_ERR_FORMAT, "sigma_data");
+    expect_value_rejected(&f, 64, 1, NAN, SM_ERR_NONFINITE, "sigma_data");
+    expect_u64_rejected(&f, 56, 2, SM_ERR_FORMAT, "unknown parametrization");
+    expect_u64_rejected(&f, 56, (uint64_t)1 << 32, SM_ERR_FORMAT, "reserved");
     fixture_free(&f);
 
     /* SGD leaves β₁, β₂ and ε unused: they must be exactly 0. */
     fixture_make(&f, 0, 1);
-    const size_t o2 = 56 + 4 * np + 4 * 10;
+    const size_t o2 = BODY + 4 * np + 4 * 10;
     expect_value_rejected(&f, o2 + 32, 1, 0.9, SM_ERR_FORMAT, "must be 0 for SGD");
     expect_value_rejected(&f, o2 + 48, 1, -0.0, SM_ERR_FORMAT, "must be 0 for SGD");
     expect_value_rejected(&f, o2 + 64, 1, 1.0, SM_ERR_FORMAT, "momentum");
@@ -934,43 +1064,12 @@ START_TEST(null_arguments)
 }
 END_TEST
 
-/* Format version 1 cannot say that a network is EDM-preconditioned: saving
- * one is refused rather than written as a lab network. */
-START_TEST(edm_network_is_not_saved_as_v1)
-{
-    sm_rng *r;
-    ck_assert_ok(sm_rng_new(&r, 2));
-    sm_net_options o = SM_NET_OPTIONS_INIT;
-    o.dim = 2;
-    o.width = 4;
-    o.depth = 1;
-    o.parametrization = SM_PARAM_EDM;
-    o.sigma_data = 1.0;
-    sm_net *net;
-    sm_schedule *sched;
-    ck_assert_ok(sm_net_new_ex(&net, &o, r));
-    ck_assert_ok(sm_schedule_new_geometric(&sched, 1.0, 0.1, 3));
-    void *buf = (void *)1;
-    size_t len = 7;
-    ck_assert_status(sm_model_save_buffer(net, sched, NULL, &buf, &len), SM_ERR_INVALID_ARG);
-    ck_assert_ptr_nonnull(strstr(sm_last_error(), "edm"));
-    ck_assert_status(sm_model_save("edm-model-not-written.smm", net, sched, NULL),
-                     SM_ERR_INVALID_ARG);
-    FILE *f = fopen("edm-model-not-written.smm", "rb");
-    ck_assert_ptr_null(f);
-    sm_schedule_free(sched);
-    sm_net_free(net);
-    sm_rng_free(r);
-}
-END_TEST
-
 int main(void)
 {
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("format");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, crc_reference_value);
-    tcase_add_test(tc, edm_network_is_not_saved_as_v1);
     tcase_add_test(tc, golden_layout_without_optimizer);
     tcase_add_test(tc, golden_layout_with_sgd);
     tcase_add_test(tc, round_trip_buffer);

@@ -164,15 +164,26 @@ SM_API size_t sm_dataset_num_labels(const sm_dataset *ds);
  * @brief Standardizes the points in place, column by column, and keeps the
  *        mean and standard deviation.
  *
- * A constant column keeps a standard deviation of 1 (it is only centred).
+ * Each column is centred and divided by its standard deviation s_j
+ * (population, divided by n), floored at #SM_STANDARDIZE_FLOOR times the
+ * data's overall spread S = √(mean over columns of s_j²): the divisor is
+ * max(s_j, 0.1·S). A constant column is then only centred (all zeros, not
+ * NaN), and a nearly constant one (an image's border pixel that is lit in
+ * one row out of thousands) cannot become an outlier hundreds of units
+ * large; columns whose spread is comparable to the others' are
+ * standardized exactly. If every column is constant the divisor is 1.
  * Standardizing an already standardized data set is allowed: the stored
  * mean/std are composed so that unstandardizing still maps to the original
  * units.
  *
  * @param ds  The data set.
- * @return #SM_OK or #SM_ERR_INVALID_ARG.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG or #SM_ERR_NOMEM.
  */
 SM_API sm_status sm_dataset_standardize(sm_dataset *ds);
+
+/** @brief Floor of sm_dataset_standardize()'s divisor, relative to the
+ *  data's overall spread. */
+#define SM_STANDARDIZE_FLOOR 0.1
 
 /**
  * @brief Whether the data set has been standardized.

@@ -4,7 +4,8 @@
  *        optimizer's state, saved to and loaded from a file or a memory
  *        buffer.
  *
- * A model file holds an ::sm_net (architecture and every parameter), the
+ * A model file holds an ::sm_net (architecture, parametrization, σ_data,
+ * the data normalization if one is attached, and every parameter), the
  * ::sm_schedule it was trained with and, optionally, an ::sm_optim's full
  * state (kind, hyperparameters, step count, moment buffers), so that
  * training can resume exactly where it stopped: a network and optimizer
@@ -13,21 +14,26 @@
  *
  * The format is defined byte by byte, independently of the host: every
  * integer is little-endian fixed width, every float IEEE-754 little-endian.
- * Format version 1 (offsets in bytes; P parameters, L levels, n = P):
+ * Format version 2 (offsets in bytes; P parameters, L levels, d = dim,
+ * N = 8d bytes of normalization if flag bit 1 is set, else 0; n = P):
  *
  * | offset       | size | type   | field                                          |
  * |--------------|------|--------|------------------------------------------------|
  * | 0            | 8    | bytes  | magic `89 53 4D 4D 0D 0A 1A 0A`: 0x89, "SMM", CR LF, 0x1A, LF |
- * | 8            | 4    | u32    | format version, 1                              |
- * | 12           | 4    | u32    | flags: bit 0 = optimizer section present; other bits 0 |
+ * | 8            | 4    | u32    | format version, 2                              |
+ * | 12           | 4    | u32    | flags: bit 0 = optimizer section, bit 1 = normalization; other bits 0 |
  * | 16           | 8    | u64    | dim d                                          |
  * | 24           | 8    | u64    | width                                          |
  * | 32           | 8    | u64    | depth                                          |
  * | 40           | 8    | u64    | P, parameter count (must match the architecture) |
  * | 48           | 8    | u64    | L, noise levels                                |
- * | 56           | 4P   | f32[P] | parameters, in sm_net_params() order           |
- * | 56 + 4P      | 4L   | f32[L] | σ₁ > … > σ_L                                   |
- * | o = 56+4P+4L | 4    | u32    | optimizer kind: 1 = Adam, 2 = SGD (if flag bit 0) |
+ * | 56           | 4    | u32    | parametrization: 0 = lab, 1 = EDM (::sm_parametrization) |
+ * | 60           | 4    | u32    | reserved, 0                                    |
+ * | 64           | 8    | f64    | σ_data: 0 for lab; EDM: > 0, or 0 (not known yet) |
+ * | 72           | 4P   | f32[P] | parameters, in sm_net_params() order           |
+ * | 72 + 4P      | 4L   | f32[L] | σ₁ > … > σ_L                                   |
+ * | 72 + 4P + 4L | N    | f32[2d]| normalization: d shifts, then d scales > 0 (if flag bit 1) |
+ * | o = 72+4P+4L+N | 4  | u32    | optimizer kind: 1 = Adam, 2 = SGD (if flag bit 0) |
  * | o + 4        | 4    | u32    | reserved, 0                                    |
  * | o + 8        | 8    | u64    | n, optimizer size (must equal P)               |
  * | o + 16       | 8    | u64    | steps taken (sm_optim_steps())                 |
@@ -35,6 +41,11 @@
  * | o + 80       | 4n   | f32[n] | Adam's first moment, or SGD's velocity         |
  * | o + 80 + 4n  | 4n   | f32[n] | Adam's second moment (Adam only)               |
  * | end − 4      | 4    | u32    | CRC-32 (IEEE, as zlib's crc32()) of every byte before it |
+ *
+ * Format version 1, written by earlier releases, is the same without the
+ * 16 bytes at offsets 56–71 and without flag bit 1: every network in it is
+ * a lab network without normalization. It still loads; saving always
+ * writes version 2.
  *
  * Loading checks every field and rejects a file that is not exactly this
  * layout: wrong magic, truncated or with trailing bytes, a size field that
@@ -59,8 +70,9 @@
 
 SM_BEGIN_DECLS
 
-/** @brief Current model file format version, written by the save functions. */
-#define SM_MODEL_FORMAT_VERSION 1
+/** @brief Current model file format version, written by the save functions
+ *  (version 1 files still load). */
+#define SM_MODEL_FORMAT_VERSION 2
 
 /**
  * @brief Saves a model to a file, atomically.
@@ -77,9 +89,7 @@ SM_BEGIN_DECLS
  * @param sched  The noise ladder it was (or will be) trained with.
  * @param opt    Optimizer whose state to save for resuming training (its size
  *               must equal sm_net_num_params()), or NULL for none.
- * @return #SM_OK; #SM_ERR_INVALID_ARG (NULL @p path, @p net or @p sched, or a network
- *         whose parametrization is not ::SM_PARAM_LAB: format version 1 has
- *         no field for it);
+ * @return #SM_OK; #SM_ERR_INVALID_ARG (NULL @p path, @p net or @p sched);
  *         #SM_ERR_SHAPE (optimizer size); #SM_ERR_NONFINITE (a parameter or
  *         moment is NaN or infinite: nothing is written); #SM_ERR_IO (the
  *         message gives the reason); #SM_ERR_NOMEM.

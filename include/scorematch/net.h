@@ -143,6 +143,72 @@ SM_API double sm_net_sigma_data(const sm_net *net);
 SM_API sm_status sm_net_set_sigma_data(sm_net *net, double sigma_data);
 
 /**
+ * @brief Attaches the data normalization a network was trained under, so
+ *        that it travels with the model (model files from format version 2
+ *        on) and samples can be put back in the data's units.
+ * The network works in normalized units u; data units are
+ * x = u·scale + shift, column by column (for a data set standardized with
+ * sm_dataset_standardize(), shift and scale are its mean and std:
+ * sm_dataset_get_standardization()). Nothing else in the library applies
+ * it: call sm_net_to_data_units() on samples, sm_net_from_data_units() on
+ * data before sm_log_likelihood() and the like.
+ * @param net    The network.
+ * @param shift  dim values, finite; NULL together with @p scale removes the
+ *               normalization.
+ * @param scale  dim values, finite and > 0.
+ * @param dim    Must equal sm_net_dim().
+ * @return #SM_OK, #SM_ERR_INVALID_ARG (NULL @p net, only one of the arrays,
+ *         a scale ≤ 0 or not finite), #SM_ERR_NONFINITE (a shift),
+ *         #SM_ERR_SHAPE, #SM_ERR_NOMEM. On failure the previous
+ *         normalization stays.
+ */
+SM_API sm_status sm_net_set_normalization(sm_net *net, const float *shift, const float *scale,
+                                          size_t dim);
+
+/**
+ * @brief Whether a normalization is attached.
+ * @param net  The network.
+ * @return 1 if sm_net_set_normalization() (or a loaded model file) gave
+ *         one, else 0 (also for NULL).
+ */
+SM_API int sm_net_has_normalization(const sm_net *net);
+
+/**
+ * @brief Copies the attached normalization (shift 0 and scale 1 in every
+ *        column when there is none).
+ * @param net         The network.
+ * @param[out] shift  dim values, or NULL.
+ * @param[out] scale  dim values, or NULL.
+ * @param dim         Must equal sm_net_dim().
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE.
+ */
+SM_API sm_status sm_net_get_normalization(const sm_net *net, float *shift, float *scale,
+                                          size_t dim);
+
+/**
+ * @brief Puts points from the network's units into the data's, in place:
+ *        x ← x·scale + shift (nothing changes without a normalization).
+ * @param net     The network.
+ * @param points  n × dim values.
+ * @param n       Rows.
+ * @param dim     Must equal sm_net_dim().
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE, #SM_ERR_OVERFLOW.
+ */
+SM_API sm_status sm_net_to_data_units(const sm_net *net, float *points, size_t n, size_t dim);
+
+/**
+ * @brief Puts points from the data's units into the network's, in place:
+ *        x ← (x − shift)/scale.
+ * @param net     The network.
+ * @param points  n × dim values.
+ * @param n       Rows.
+ * @param dim     Must equal sm_net_dim().
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE, #SM_ERR_OVERFLOW.
+ */
+SM_API sm_status sm_net_from_data_units(const sm_net *net, float *points, size_t n,
+                                        size_t dim);
+
+/**
  * @brief Creates a network with the lab parametrization (::SM_PARAM_LAB)
  *        and PyTorch's default nn.Linear initialisation:
  *        every weight and bias uniform in ±1/√fan_in, drawn from @p rng in
@@ -158,8 +224,9 @@ SM_API sm_status sm_net_new(sm_net **out, size_t dim, size_t width, size_t depth
                             sm_rng *rng);
 
 /**
- * @brief Creates an independent copy (architecture, parameters, gradients,
- *        thread count; the copy's workspace is allocated on first use).
+ * @brief Creates an independent copy (architecture, parametrization,
+ *        σ_data, normalization, parameters, gradients, thread count; the
+ *        copy's workspace is allocated on first use).
  * @param net       The network to copy.
  * @param[out] out  Receives the copy; set to NULL on failure.
  * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_NOMEM.

@@ -175,6 +175,11 @@ _PROTOTYPES = {
     "sm_trainer_set_sigma_sampling": (status, [c_void_p, c_int, c_double, c_double]),
     "sm_trainer_sigma_sampling": (c_int, [c_void_p]),
     "sm_trainer_set_lr_schedule": (status, [c_void_p, c_uint64, c_uint64, c_double]),
+    "sm_net_set_normalization": (status, [c_void_p, c_float_p, c_float_p, c_size_t]),
+    "sm_net_has_normalization": (c_int, [c_void_p]),
+    "sm_net_get_normalization": (status, [c_void_p, c_float_p, c_float_p, c_size_t]),
+    "sm_net_to_data_units": (status, [c_void_p, c_float_p, c_size_t, c_size_t]),
+    "sm_net_from_data_units": (status, [c_void_p, c_float_p, c_size_t, c_size_t]),
     "sm_net_denoise": (status, [c_void_p, c_float_p, c_float_p, c_size_t, c_size_t,
                                 c_float_p]),
     # optim.h
