@@ -42,6 +42,11 @@ typedef struct {
     sm_sampler_kind sampler;
     size_t levels;    /* sampling grid of the EDM path (0: 18) */
     double sigma_max; /* its largest sigma (0: 80) */
+    double sigma_min; /* its smallest sigma (0: 0.002) */
+    double p_mean;    /* EDM: mean of ln sigma in training */
+    double lr;        /* Adam's learning rate */
+    uint64_t warmup;  /* learning-rate warm-up steps */
+    int lr_decay;     /* cosine decay of the learning rate to 0 at the end */
 } options;
 
 static void usage(FILE *f, const char *argv0)
@@ -72,6 +77,11 @@ static void usage(FILE *f, const char *argv0)
             "                        edm-stochastic, dpmpp-2m\n"
             "  --levels L            levels of the EDM path's Karras grid (default 18)\n"
             "  --sigma-max S         its largest sigma (default 80)\n"
+            "  --sigma-min S         its smallest sigma (default 0.002)\n"
+            "  --p-mean X            EDM: mean of ln sigma in training (default -1.2)\n"
+            "  --lr X                Adam's learning rate (default 1e-3)\n"
+            "  --warmup N            learning-rate warm-up steps (default 0)\n"
+            "  --lr-decay            cosine decay of the learning rate to 0 at the last step\n"
             "  --level-losses        after training, print the DSM loss at every noise\n"
             "                        level (lines 'level I sigma S loss L')\n"
             "  --quiet               no progress display\n"
@@ -98,7 +108,8 @@ static int parse_args(int argc, char **argv, options *o)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     *o = (options){.seed = 0, .steps_per_scale = 20, .noise = 1,
                    .threads = ncpu > 0 ? (size_t)ncpu : 1, .train_steps = 3000,
-                   .n_samples = 2000, .step_ratio = 0.2};
+                   .n_samples = 2000, .step_ratio = 0.2, .p_mean = SM_EDM_P_MEAN,
+                   .lr = 1e-3};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -112,6 +123,8 @@ static int parse_args(int argc, char **argv, options *o)
             o->denoise = 1;
         } else if (!strcmp(a, "--quiet")) {
             o->quiet = 1;
+        } else if (!strcmp(a, "--lr-decay")) {
+            o->lr_decay = 1;
         } else if (!strcmp(a, "--level-losses")) {
             o->level_losses = 1;
         } else if (!val) {
@@ -154,6 +167,16 @@ static int parse_args(int argc, char **argv, options *o)
             o->levels = (size_t)u;
             i++;
         } else if (!strcmp(a, "--sigma-max") && val && (o->sigma_max = strtod(val, NULL)) > 0.0) {
+            i++;
+        } else if (!strcmp(a, "--sigma-min") && val && (o->sigma_min = strtod(val, NULL)) > 0.0) {
+            i++;
+        } else if (!strcmp(a, "--p-mean") && val) {
+            o->p_mean = strtod(val, NULL);
+            i++;
+        } else if (!strcmp(a, "--lr") && val && (o->lr = strtod(val, NULL)) > 0.0) {
+            i++;
+        } else if (!strcmp(a, "--warmup") && !parse_u64(val, &u)) {
+            o->warmup = u;
             i++;
         } else if (!strcmp(a, "--objective") && (!strcmp(val, "dsm") || !strcmp(val, "ssm"))) {
             o->ssm = !strcmp(val, "ssm"), i++;
@@ -212,8 +235,12 @@ int main(int argc, char **argv)
     TRY(sm_net_new_ex(&net, &nopts, rng));
     TRY(sm_net_set_threads(net, o.threads));
     TRY(sm_schedule_new_geometric(&sched, 1.0, 0.01, 10));
-    TRY(sm_optim_new_adam(&opt, sm_net_num_params(net), 1e-3, 0.9, 0.999, 1e-8, 0.0));
+    TRY(sm_optim_new_adam(&opt, sm_net_num_params(net), o.lr, 0.9, 0.999, 1e-8, 0.0));
     TRY(sm_trainer_new(&tr, net, sched, opt, 256));
+    if (o.edm)
+        TRY(sm_trainer_set_sigma_sampling(tr, SM_SIGMA_LOGNORMAL, o.p_mean, SM_EDM_P_STD));
+    if (o.warmup || o.lr_decay)
+        TRY(sm_trainer_set_lr_schedule(tr, o.warmup, o.lr_decay ? o.train_steps : 0, 0.0));
     if (o.ssm)
         TRY(sm_trainer_set_objective(tr, SM_OBJECTIVE_SSM_VR));
     if (o.ema > 0) {
@@ -250,7 +277,8 @@ int main(int argc, char **argv)
         goto fail;
     }
     if (o.edm)
-        TRY(sm_schedule_new_karras(&grid, o.sigma_max > 0 ? o.sigma_max : 80.0, 0.002,
+        TRY(sm_schedule_new_karras(&grid, o.sigma_max > 0 ? o.sigma_max : 80.0,
+                                   o.sigma_min > 0 ? o.sigma_min : 0.002,
                                    o.levels ? o.levels : 18, 7.0));
     TRY(sm_sampler_new(&smp, ema ? ema : net, grid ? grid : sched));
     if (o.sampler_set || o.edm)

@@ -100,8 +100,8 @@ static size_t default_threads(void)
     return n > 0 ? (size_t)n : 1;
 }
 
-/* The standardization sidecar: MODEL.norm holds two CSV rows, mean and std,
- * so that samples come back in the data's units. */
+/* The standardization sidecar of models written before format version 2:
+ * MODEL.norm holds two CSV rows, mean and std. Newer models carry it. */
 static char *norm_path(const char *model)
 {
     size_t n = strlen(model);
@@ -123,12 +123,23 @@ static void usage_train(FILE *f)
             "  --n N                 toy points (default 4000)\n"
             "  --noise X             toy noise (default 0.05)\n"
             "  --no-standardize      train on the raw coordinates (default: standardize, and\n"
-            "                        keep mean/std in MODEL.norm so samples come back in units)\n"
-            "  --out MODEL           model file to write (network, noise ladder, optimizer)\n"
+            "                        keep mean/std in the model so samples come back in units)\n"
+            "  --out MODEL           model file to write (network, noise levels, optimizer)\n"
+            "  --param edm|lab       EDM preconditioning, log-normal sigma, sampled with\n"
+            "                        EDM's Heun sampler on 18 levels (default), or the lab's\n"
+            "                        network, sigma ladder and Langevin sampler\n"
+            "  --sigma-data X        edm: the data's spread (default: measured)\n"
+            "  --p-mean X --p-std X  edm: ln sigma ~ N(X, X^2) in training (-1.2, 1.2)\n"
             "  --steps N             training steps (default 3000)\n"
             "  --batch N             batch size (default 256)\n"
             "  --lr X                Adam learning rate (default 1e-3)\n"
+            "  --warmup N            learning-rate warm-up steps (default 0)\n"
+            "  --lr-decay            cosine decay of the learning rate to 0 at the last step\n"
+            "  --ema DECAY           keep an average of the weights and save it (e.g. 0.999)\n"
             "  --width N --depth N   hidden units and layers (default 128, 3)\n"
+            "  The noise levels kept in the model are the sampling grid: edm: a Karras\n"
+            "  grid (rho 7) from --sigma-max (80) to --sigma-min (0.002), --levels 18;\n"
+            "  lab: the training ladder, geometric:\n"
             "  --sigma-max X         largest noise level (default 1.0; 0 = largest pairwise\n"
             "                        distance of the data)\n"
             "  --sigma-min X         smallest noise level (default 0.01)\n"
@@ -186,11 +197,12 @@ static sm_status make_toy(const char *name, size_t n, double noise, sm_rng *rng,
 
 static int cmd_train(args *a)
 {
-    const char *data_path = NULL, *toy = NULL, *out = NULL, *loss_log = NULL;
-    uint64_t n = 4000, steps = 3000, batch = 256, width = 128, depth = 3, levels = 10, seed = 0;
-    uint64_t threads = default_threads();
-    double noise = 0.05, lr = 1e-3, smax = 1.0, smin = 0.01;
-    int standardize = 1;
+    const char *data_path = NULL, *toy = NULL, *out = NULL, *loss_log = NULL, *param = "edm";
+    uint64_t n = 4000, steps = 3000, batch = 256, width = 128, depth = 3, levels = 0, seed = 0;
+    uint64_t threads = default_threads(), warmup = 0;
+    double noise = 0.05, lr = 1e-3, smax = -1.0, smin = 0.0, sigma_data = 0.0, ema_decay = 0.0;
+    double p_mean = SM_EDM_P_MEAN, p_std = SM_EDM_P_STD;
+    int standardize = 1, lr_decay = 0;
     for (a->i = 2; a->i < a->argc && !a->bad; a->i++) {
         const char *f = a->argv[a->i];
         if (!strcmp(f, "--help")) {
@@ -203,6 +215,13 @@ static int cmd_train(args *a)
         else if (!strcmp(f, "--n")) n = get_u64(a, f, 1);
         else if (!strcmp(f, "--noise")) noise = get_double(a, f, 0);
         else if (!strcmp(f, "--no-standardize")) standardize = 0;
+        else if (!strcmp(f, "--param")) param = next_value(a, f);
+        else if (!strcmp(f, "--sigma-data")) sigma_data = get_double(a, f, 1);
+        else if (!strcmp(f, "--p-mean")) p_mean = get_double(a, f, 0);
+        else if (!strcmp(f, "--p-std")) p_std = get_double(a, f, 0);
+        else if (!strcmp(f, "--warmup")) warmup = get_u64(a, f, 0);
+        else if (!strcmp(f, "--lr-decay")) lr_decay = 1;
+        else if (!strcmp(f, "--ema")) ema_decay = get_double(a, f, 1);
         else if (!strcmp(f, "--steps")) steps = get_u64(a, f, 1);
         else if (!strcmp(f, "--batch")) batch = get_u64(a, f, 1);
         else if (!strcmp(f, "--lr")) lr = get_double(a, f, 1);
@@ -224,6 +243,23 @@ static int cmd_train(args *a)
         fprintf(stderr, "%s train: unknown toy data set '%s'\n", prog, toy);
         return EXIT_USAGE;
     }
+    if (!param || (strcmp(param, "edm") && strcmp(param, "lab"))) {
+        fprintf(stderr, "%s train: --param must be edm or lab\n", prog);
+        return EXIT_USAGE;
+    }
+    if (ema_decay >= 1.0) {
+        fprintf(stderr, "%s train: --ema needs a decay in (0, 1)\n", prog);
+        return EXIT_USAGE;
+    }
+    const int edm = !strcmp(param, "edm");
+    /* Defaults of the kept noise levels: EDM's sampling grid, or the lab's
+     * training ladder. */
+    if (smax < 0)
+        smax = edm ? 80.0 : 1.0;
+    if (smin == 0)
+        smin = edm ? 0.002 : 0.01;
+    if (levels == 0)
+        levels = edm ? 18 : 10;
     if (!out || (!data_path == !toy)) {
         fprintf(stderr, "%s train: need --out and exactly one of --data or --toy\n", prog);
         usage_train(stderr);
@@ -232,12 +268,12 @@ static int cmd_train(args *a)
     int rc = 0;
     sm_rng *rng = NULL;
     sm_dataset *data = NULL;
-    sm_net *net = NULL;
+    sm_net *net = NULL, *ema = NULL;
     sm_schedule *sched = NULL;
     sm_optim *opt = NULL;
     sm_trainer *tr = NULL;
     train_watch w = {0};
-    char *npath = NULL;
+    float *norm = NULL;
     TRY(sm_rng_new(&rng, seed));
     if (toy) {
         TRY(make_toy(toy, (size_t)n, noise, rng, &data));
@@ -249,11 +285,36 @@ static int cmd_train(args *a)
     if (smax == 0)
         TRY(sm_schedule_suggest_sigma_max(data, rng, &smax));
     const size_t dim = sm_dataset_dim(data);
-    TRY(sm_net_new(&net, dim, (size_t)width, (size_t)depth, rng));
+    sm_net_options nopts = SM_NET_OPTIONS_INIT;
+    nopts.dim = dim;
+    nopts.width = (size_t)width;
+    nopts.depth = (size_t)depth;
+    nopts.parametrization = edm ? SM_PARAM_EDM : SM_PARAM_LAB;
+    nopts.sigma_data = sigma_data;
+    TRY(sm_net_new_ex(&net, &nopts, rng));
     TRY(sm_net_set_threads(net, (size_t)threads));
-    TRY(sm_schedule_new_geometric(&sched, smax, smin, (size_t)levels));
+    /* The model carries the normalization: samples come back in data units. */
+    if (!(norm = malloc(2 * dim * sizeof(float)))) {
+        rc = fail(SM_ERR_NOMEM);
+        goto done;
+    }
+    TRY(sm_dataset_get_standardization(data, norm, norm + dim, dim));
+    if (standardize)
+        TRY(sm_net_set_normalization(net, norm, norm + dim, dim));
+    if (edm)
+        TRY(sm_schedule_new_karras(&sched, smax, smin, (size_t)levels, 7.0));
+    else
+        TRY(sm_schedule_new_geometric(&sched, smax, smin, (size_t)levels));
     TRY(sm_optim_new_adam(&opt, sm_net_num_params(net), lr, 0.9, 0.999, 1e-8, 0.0));
     TRY(sm_trainer_new(&tr, net, sched, opt, (size_t)batch));
+    if (edm)
+        TRY(sm_trainer_set_sigma_sampling(tr, SM_SIGMA_LOGNORMAL, p_mean, p_std));
+    if (warmup || lr_decay)
+        TRY(sm_trainer_set_lr_schedule(tr, warmup, lr_decay ? steps : 0, 0.0));
+    if (ema_decay > 0) {
+        TRY(sm_net_clone(net, &ema));
+        TRY(sm_trainer_set_ema(tr, ema, ema_decay));
+    }
     progress_init(&w.prog, stderr, 500);
     if (loss_log && !(w.log = fopen(loss_log, "w"))) {
         fprintf(stderr, "%s train: cannot create '%s': %s\n", prog, loss_log, strerror(errno));
@@ -262,38 +323,29 @@ static int cmd_train(args *a)
     }
     if (w.log)
         fprintf(w.log, "step,loss\n");
-    fprintf(stderr, "%s train: %zu points in %zu-D, net %zu x %llu x %llu, %llu levels %.4g -> %.4g, "
+    fprintf(stderr, "%s train: %zu points in %zu-D, %s net %zu x %llu x %llu, %llu levels %.4g -> %.4g, "
             "%llu threads, BLIS '%s'\n",
-            prog, sm_dataset_size(data), dim, dim + 1, (unsigned long long)width,
+            prog, sm_dataset_size(data), dim, param, dim + 1, (unsigned long long)width,
             (unsigned long long)depth, (unsigned long long)levels, smax, smin,
             (unsigned long long)threads, sm_blas_config());
     double final_loss = NAN;
     double t0 = progress_now();
     TRY(sm_trainer_fit(tr, data, steps, rng, train_callback, &w, &final_loss));
-    TRY(sm_model_save(out, net, sched, opt));
-    npath = norm_path(out);
-    if (npath) {
-        float *mean = malloc(2 * dim * sizeof(float));
-        if (!mean) {
-            rc = fail(SM_ERR_NOMEM);
-            goto done;
-        }
-        sm_status st = sm_dataset_get_standardization(data, mean, mean + dim, dim);
-        if (!st)
-            st = sm_points_write_csv(npath, mean, 2, dim);
-        free(mean);
-        TRY(st);
-    }
+    if (ema) /* the average goes with the normalization of the trained net */
+        TRY(sm_net_set_normalization(ema, standardize ? norm : NULL,
+                                     standardize ? norm + dim : NULL, dim));
+    TRY(sm_model_save(out, ema ? ema : net, sched, ema ? NULL : opt));
     printf("model=%s final_loss=%.4f train_s=%.2f\n", out, final_loss, progress_now() - t0);
 done:
     if (w.log && fclose(w.log) != 0 && rc == 0) {
         fprintf(stderr, "%s train: error writing the loss log\n", prog);
         rc = EXIT_RUNTIME;
     }
-    free(npath);
+    free(norm);
     sm_trainer_free(tr);
     sm_optim_free(opt);
     sm_schedule_free(sched);
+    sm_net_free(ema);
     sm_net_free(net);
     sm_dataset_free(data);
     sm_rng_free(rng);
@@ -307,11 +359,14 @@ static void usage_sample(FILE *f)
     fprintf(f,
             "usage: %s sample MODEL --out FILE.csv [options]\n"
             "  --n N                 samples (default 2000)\n"
-            "  --sampler KIND        langevin (default), pc, ode-euler or ode-heun\n"
-            "  --levels L            pc and ode: levels of the sampling grid between the\n"
-            "                        model's largest and smallest sigma (default 10; ode: a\n"
-            "                        Karras grid, rho 7; pc: geometric); langevin uses the\n"
-            "                        model's ladder\n"
+            "  --sampler KIND        langevin, pc, ode-euler, ode-heun, edm-heun,\n"
+            "                        edm-stochastic, dpmpp-2m (default: edm-heun for an EDM\n"
+            "                        model, langevin for a lab model)\n"
+            "  --levels L            levels of a sampling grid of its own between the\n"
+            "                        model's largest and smallest sigma (pc: geometric;\n"
+            "                        other kinds: Karras, rho 7). Default: the model's own\n"
+            "                        levels (edm: 18, 35 evaluations with edm-heun), or 10\n"
+            "                        for pc and ode with a lab model\n"
             "  --snr X               pc: the corrector's signal-to-noise ratio (default 0.16)\n"
             "  --init-std X          pc and ode: start from N(0, X^2 I) (default\n"
             "                        sqrt(sigma_1^2 + 1), p_sigma_1 of standardized data)\n"
@@ -319,7 +374,7 @@ static void usage_sample(FILE *f)
             "  --step-ratio R        step size alpha/sigma^2 (default 0.2)\n"
             "  --no-noise            drop the Langevin noise term\n"
             "  --final-denoise       finish with x += sigma_L^2 s(x, sigma_L)\n"
-            "  --raw                 keep the standardized coordinates (ignore MODEL.norm)\n"
+            "  --raw                 keep the network's (standardized) coordinates\n"
             "  --seed N              seed (default 0)\n"
             "  --threads T           threads (default: all cores)\n",
             prog);
@@ -328,9 +383,9 @@ static void usage_sample(FILE *f)
 static int cmd_sample(args *a)
 {
     const char *model = NULL, *out = NULL;
-    uint64_t n = 2000, k = 20, seed = 0, threads = default_threads(), levels = 10;
+    uint64_t n = 2000, k = 20, seed = 0, threads = default_threads(), levels = 0;
     double ratio = 0.2, snr = 0.16, init_std = 0;
-    int noise = 1, denoise = 0, raw = 0, kind = SM_SAMPLER_LANGEVIN;
+    int noise = 1, denoise = 0, raw = 0, kind = -1;
     for (a->i = 2; a->i < a->argc && !a->bad; a->i++) {
         const char *f = a->argv[a->i];
         if (!strcmp(f, "--help")) {
@@ -344,15 +399,14 @@ static int cmd_sample(args *a)
         else if (!strcmp(f, "--init-std")) init_std = get_double(a, f, 1);
         else if (!strcmp(f, "--sampler")) {
             const char *v = next_value(a, f);
-            kind = -1;
-            for (int c = SM_SAMPLER_LANGEVIN; v && c <= SM_SAMPLER_ODE_HEUN; c++)
-                if (!strcmp(v, sm_sampler_kind_name((sm_sampler_kind)c)))
-                    kind = c;
-            if (v && kind < 0) {
+            sm_sampler_kind sk;
+            if (v && sm_sampler_kind_from_name(v, &sk) != SM_OK) {
                 fprintf(stderr, "%s sample: unknown sampler '%s' (langevin, pc, ode-euler, "
-                        "ode-heun)\n", prog, v);
+                        "ode-heun, edm-heun, edm-stochastic, dpmpp-2m)\n", prog, v);
                 return EXIT_USAGE;
             }
+            if (v)
+                kind = (int)sk;
         }
         else if (!strcmp(f, "--step-ratio")) ratio = get_double(a, f, 1);
         else if (!strcmp(f, "--no-noise")) noise = 0;
@@ -383,11 +437,16 @@ static int cmd_sample(args *a)
     TRY(sm_model_load(model, &net, &sched, NULL));
     TRY(sm_net_set_threads(net, (size_t)threads));
     TRY(sm_rng_new(&rng, seed));
+    const int edm = sm_net_parametrization(net) == SM_PARAM_EDM;
+    if (kind < 0)
+        kind = edm ? SM_SAMPLER_EDM_HEUN : SM_SAMPLER_LANGEVIN;
     const double s1 = sm_schedule_sigma(sched, 0),
                  sl = sm_schedule_sigma(sched, sm_schedule_levels(sched) - 1);
-    if (kind != SM_SAMPLER_LANGEVIN) {
-        /* A grid of its own inside the trained range: the network takes
-         * log sigma, so levels between the trained ones are valid. */
+    if (levels == 0 && !edm && kind != SM_SAMPLER_LANGEVIN)
+        levels = 10; /* a lab ladder is too coarse a grid for the other kinds */
+    if (levels > 0) {
+        /* A grid of its own inside the model's range: the network takes
+         * log sigma, so levels between the kept ones are valid. */
         if (kind == SM_SAMPLER_PC)
             TRY(sm_schedule_new_geometric(&grid, s1, sl, (size_t)levels));
         else
@@ -396,8 +455,10 @@ static int cmd_sample(args *a)
     TRY(sm_sampler_new(&s, net, grid ? grid : sched));
     TRY(sm_sampler_set_kind(s, (sm_sampler_kind)kind));
     TRY(sm_sampler_set_corrector(s, 1, snr));
-    if (kind != SM_SAMPLER_LANGEVIN)
-        TRY(sm_sampler_set_init_normal(s, init_std > 0 ? init_std : sqrt(s1 * s1 + 1.0)));
+    if (init_std > 0)
+        TRY(sm_sampler_set_init_normal(s, init_std));
+    else if (!edm && kind != SM_SAMPLER_LANGEVIN)
+        TRY(sm_sampler_set_init_normal(s, sqrt(s1 * s1 + 1.0)));
     TRY(sm_sampler_set_steps_per_scale(s, (size_t)k));
     TRY(sm_sampler_set_step_ratio(s, ratio));
     TRY(sm_sampler_set_noise(s, noise));
@@ -412,7 +473,10 @@ static int cmd_sample(args *a)
     TRY(sm_sampler_run(s, rng, x, (size_t)n, dim));
     double sample_s = progress_now() - t0;
     npath = norm_path(model);
-    if (!raw && npath && access(npath, R_OK) == 0) {
+    if (!raw && sm_net_has_normalization(net)) {
+        TRY(sm_net_to_data_units(net, x, (size_t)n, dim));
+    } else if (!raw && npath && access(npath, R_OK) == 0) {
+        /* Models saved before format version 2 kept it beside the model. */
         TRY(sm_dataset_read_csv(&norm, npath));
         if (sm_dataset_size(norm) != 2 || sm_dataset_dim(norm) != dim) {
             fprintf(stderr, "%s sample: '%s' does not hold 2 rows of %zu values\n", prog, npath, dim);

@@ -58,8 +58,15 @@ with tempfile.TemporaryDirectory() as tmp:
     log = os.path.join(tmp, 'loss.csv')
     rc, out, err = run('train', '--toy', 'moons', '--n', '800', '--steps', '300', '--width', '32',
                        '--depth', '2', '--threads', '1', '--out', model, '--loss-log', log)
-    check('train', rc == 0 and 'final_loss=' in out and os.path.exists(model)
-          and os.path.exists(model + '.norm'), err)
+    # The default model (EDM) carries its normalization: no side file.
+    check('train', rc == 0 and 'final_loss=' in out and 'edm net' in err
+          and os.path.exists(model) and not os.path.exists(model + '.norm'), err)
+    lab = os.path.join(tmp, 'lab.smm')
+    rc, out, err = run('train', '--toy', 'moons', '--n', '800', '--steps', '300', '--width', '32',
+                       '--depth', '2', '--threads', '1', '--out', lab, '--param', 'lab')
+    check('train --param lab', rc == 0 and 'lab net' in err and '10 levels' in err, err)
+    rc, out, err = run('train', '--toy', 'moons', '--out', lab, '--param', 'vp')
+    check('train --param unknown', rc == 2 and '--param' in err, err)
     with open(log) as f:
         lines = f.read().splitlines()
     check('loss log', lines[0] == 'step,loss' and len(lines) == 301, str(len(lines)))
@@ -75,7 +82,7 @@ with tempfile.TemporaryDirectory() as tmp:
     check('train from csv', rc == 0, err)
 
     rc, out, err = run('sample', model, '--n', '300', '--out', samples, '--threads', '1')
-    check('sample', rc == 0 and 'nfe=200' in out, err)
+    check('sample', rc == 0 and 'nfe=35' in out, err)  # EDM Heun on the 18 kept levels
     pts = read_csv(samples)
     check('sample count', len(pts) == 300 and all(len(p) == 2 for p in pts), str(len(pts)))
     # Samples come back in data units: two moons have mean (0.5, 0.25);
@@ -88,12 +95,18 @@ with tempfile.TemporaryDirectory() as tmp:
     rpts = read_csv(raw)
     rmx = sum(p[0] for p in rpts) / len(rpts)
     check('sample --raw', rc == 0 and abs(rmx) < 0.3, f'{rmx} {err}')
-    rc, out, err = run('sample', model, '--n', '10', '--out', samples, '--steps-per-scale', '2',
+    rc, out, err = run('sample', lab, '--n', '10', '--out', samples, '--steps-per-scale', '2',
                        '--no-noise', '--final-denoise', '--threads', '1')
     check('sample options', rc == 0 and 'nfe=21' in out, out + err)
-    for kind, levels, nfe in (('ode-heun', '6', 'nfe=11'), ('ode-euler', '6', 'nfe=6'),
-                              ('pc', '5', 'nfe=10')):
-        rc, out, err = run('sample', model, '--n', '300', '--out', samples, '--sampler', kind,
+    rc, out, err = run('sample', lab, '--n', '10', '--out', samples, '--threads', '1')
+    check('sample lab model', rc == 0 and 'nfe=200' in out, out + err)  # Langevin, 10 x 20
+    for m, kind, levels, nfe in ((lab, 'ode-heun', '6', 'nfe=11'),
+                                 (lab, 'ode-euler', '6', 'nfe=6'),
+                                 (lab, 'pc', '5', 'nfe=10'),
+                                 (model, 'dpmpp-2m', '10', 'nfe=10'),
+                                 (model, 'edm-stochastic', '12', 'nfe=23'),
+                                 (lab, 'edm-heun', '8', 'nfe=15')):
+        rc, out, err = run('sample', m, '--n', '300', '--out', samples, '--sampler', kind,
                            '--levels', levels, '--final-denoise', '--threads', '1')
         kpts = read_csv(samples)
         kmx = sum(p[0] for p in kpts) / len(kpts)
@@ -103,6 +116,17 @@ with tempfile.TemporaryDirectory() as tmp:
     check('sample --sampler unknown', rc == 2 and 'euler' in err, err)
     rc, out, err = run('sample', model, '--out', samples, '--sampler', 'pc', '--levels', '1')
     check('sample --levels 1', rc == 2, err)
+    # A model without normalization and an old-style MODEL.norm beside it
+    # (as written before model format version 2): the side file is applied.
+    old = os.path.join(tmp, 'old.smm')
+    rc, out, err = run('train', '--toy', 'moons', '--n', '400', '--steps', '50', '--width', '8',
+                       '--depth', '1', '--threads', '1', '--out', old, '--no-standardize')
+    with open(old + '.norm', 'w') as f:
+        f.write('100,200\n1,1\n')
+    rc, out, err = run('sample', old, '--n', '50', '--out', samples, '--threads', '1')
+    opts = read_csv(samples)
+    omx = sum(p[0] for p in opts) / len(opts)
+    check('sample with a .norm side file', rc == 0 and abs(omx - 100.5) < 1.0, f'{omx} {err}')
     rc, out, err = run('sample', os.path.join(tmp, 'nope.smm'), '--out', samples)
     check('sample missing model', rc == 1 and 'nope.smm' in err, err)
     bad = os.path.join(tmp, 'bad.smm')
