@@ -262,6 +262,14 @@ class Dataset(Handle):
         return _ffi.lib().sm_dataset_num_labels(self._ptr)
 
     # -- standardization --------------------------------------------------
+    @property
+    def sigma_data(self):
+        """The data's spread: root mean square deviation of every value from
+        its column's mean (EDM's sigma_data)."""
+        out = ctypes.c_double()
+        _ffi.lib().sm_dataset_sigma_data(self._ptr, ctypes.byref(out))
+        return out.value
+
     def standardize(self):
         """Standardizes in place (per column, ddof=0) and keeps mean/std.
         Returns self, for chaining."""

@@ -128,22 +128,100 @@ Layer.__doc__ = "Where one linear layer lives in the flat parameter buffer."
 class Net(Handle):
     """Noise-conditioned MLP score network s(x, sigma) (``sm_net``).
 
-    ``Net(dim, width=128, depth=3, rng=None, threads=1)``: input x ‖ log sigma,
-    *depth* hidden SiLU layers of *width* units, linear output of *dim*
-    units; PyTorch's default initialisation drawn from *rng* (an
-    :class:`Rng`, an int seed, or None for a random seed).
+    ``Net(dim, width=128, depth=3, rng=None, threads=1, parametrization="lab",
+    sigma_data=None)``: *depth* hidden SiLU layers of *width* units, linear
+    output of *dim* units; PyTorch's default initialisation drawn from *rng*
+    (an :class:`Rng`, an int seed, or None for a random seed).
+    *parametrization* is one of :attr:`PARAMETRIZATIONS`: ``"lab"`` (input
+    x ‖ log sigma, the output is the score) or ``"edm"`` (the preconditioning
+    of Karras et al. 2022 with *sigma_data*, measured from the data by
+    :meth:`Trainer.fit` when None).
     """
 
     _free_name = "sm_net_free"
+    #: The parametrizations, in the order of the C enumeration.
+    PARAMETRIZATIONS = ("lab", "edm")
 
-    def __init__(self, dim, width=128, depth=3, rng=None, threads=1):
+    def __init__(self, dim, width=128, depth=3, rng=None, threads=1, parametrization="lab",
+                 sigma_data=None):
         r = as_rng(rng)
         out = c_void_p()
-        _ffi.lib().sm_net_new(byref(out), count(dim, "dim"), count(width, "width"),
-                              count(depth, "depth"), r._ptr)
+        if parametrization not in self.PARAMETRIZATIONS:
+            raise ValueError("parametrization must be one of %s (got %r)"
+                             % (", ".join(self.PARAMETRIZATIONS), parametrization))
+        opts = _ffi.NetOptions()
+        _ffi.lib().sm_net_options_init(byref(opts))
+        opts.dim = count(dim, "dim")
+        opts.width = count(width, "width")
+        opts.depth = count(depth, "depth")
+        opts.parametrization = self.PARAMETRIZATIONS.index(parametrization)
+        opts.sigma_data = 0.0 if sigma_data is None else real(sigma_data, "sigma_data")
+        _ffi.lib().sm_net_new_ex(byref(out), byref(opts), r._ptr)
         self._adopt(out)
         if threads != 1:
             self.threads = threads
+
+    @property
+    def parametrization(self):
+        """``"lab"`` or ``"edm"``."""
+        return self.PARAMETRIZATIONS[_ffi.lib().sm_net_parametrization(self._ptr)]
+
+    @property
+    def sigma_data(self):
+        """EDM: the data's spread sigma_data (0.0 while unknown; settable)."""
+        return _ffi.lib().sm_net_sigma_data(self._ptr)
+
+    @sigma_data.setter
+    def sigma_data(self, value):
+        _ffi.lib().sm_net_set_sigma_data(self._ptr, real(value, "sigma_data"))
+
+    def set_normalization(self, shift, scale):
+        """Attaches the data normalization (data = x * scale + shift per
+        column; None, None removes it). Saved with the model."""
+        lib = _ffi.lib()
+        if shift is None and scale is None:
+            lib.sm_net_set_normalization(self._ptr, None, None, 0)
+            return
+        sh = np.ascontiguousarray(shift, dtype=np.float32).reshape(-1)
+        sc = np.ascontiguousarray(scale, dtype=np.float32).reshape(-1)
+        if sh.shape != sc.shape:
+            raise ValueError("shift and scale need the same length")
+        lib.sm_net_set_normalization(self._ptr, fptr(sh), fptr(sc), sh.shape[0])
+
+    @property
+    def normalization(self):
+        """``(shift, scale)`` float32 arrays, or None without a normalization."""
+        lib = _ffi.lib()
+        if not lib.sm_net_has_normalization(self._ptr):
+            return None
+        sh = np.empty(self.dim, np.float32)
+        sc = np.empty(self.dim, np.float32)
+        lib.sm_net_get_normalization(self._ptr, fptr(sh), fptr(sc), self.dim)
+        return sh, sc
+
+    def to_data_units(self, x):
+        """A copy of the (n, dim) points *x* put in the data's units."""
+        a = np.array(points(x, "x", self.dim), dtype=np.float32, copy=True)
+        _ffi.lib().sm_net_to_data_units(self._ptr, fptr(a), a.shape[0], a.shape[1])
+        return a
+
+    def from_data_units(self, x):
+        """A copy of the (n, dim) points *x* put in the network's units."""
+        a = np.array(points(x, "x", self.dim), dtype=np.float32, copy=True)
+        _ffi.lib().sm_net_from_data_units(self._ptr, fptr(a), a.shape[0], a.shape[1])
+        return a
+
+    def denoise(self, x, sigma, out=None):
+        """The denoiser D(x, sigma) = x + sigma**2 * s(x, sigma) for (n, dim)
+        points; *sigma* a scalar or one value per point."""
+        a = points(x, "x", self.dim)
+        o = out_array(out, a.shape)
+        if np.ndim(sigma) == 0:
+            s = np.full(a.shape[0], real(sigma, "sigma"), np.float32)
+        else:
+            s = self._sigmas(sigma, a.shape[0])
+        _ffi.lib().sm_net_denoise(self._ptr, fptr(a), fptr(s), a.shape[0], a.shape[1], fptr(o))
+        return o
 
     def clone(self):
         """An independent copy (architecture, parameters, gradients, threads)."""
@@ -494,6 +572,30 @@ class Trainer(Handle):
         _ffi.lib().sm_trainer_set_objective(self._ptr, self.OBJECTIVES.index(name))
         self._objective = name
 
+    #: How sigma is drawn in training, in the order of the C enumeration.
+    SIGMA_SAMPLINGS = ("ladder", "lognormal")
+
+    def set_sigma_sampling(self, kind, p_mean=-1.2, p_std=1.2):
+        """``"ladder"`` (uniform among the schedule's levels) or
+        ``"lognormal"`` (ln sigma ~ N(p_mean, p_std**2)). The default follows
+        the network's parametrization."""
+        if kind not in self.SIGMA_SAMPLINGS:
+            raise ValueError("kind must be one of %s (got %r)"
+                             % (", ".join(self.SIGMA_SAMPLINGS), kind))
+        _ffi.lib().sm_trainer_set_sigma_sampling(self._ptr, self.SIGMA_SAMPLINGS.index(kind),
+                                                 real(p_mean, "p_mean"), real(p_std, "p_std"))
+
+    @property
+    def sigma_sampling(self):
+        """``"ladder"`` or ``"lognormal"``."""
+        return self.SIGMA_SAMPLINGS[_ffi.lib().sm_trainer_sigma_sampling(self._ptr)]
+
+    def set_lr_schedule(self, warmup_steps=0, total_steps=0, final_ratio=0.0):
+        """Linear warm-up over *warmup_steps*, then a cosine decay to
+        *final_ratio* times the rate at step *total_steps* (0: no decay)."""
+        _ffi.lib().sm_trainer_set_lr_schedule(self._ptr, int(warmup_steps), int(total_steps),
+                                              real(final_ratio, "final_ratio"))
+
     def set_ema(self, ema, decay=0.999):
         """Keeps *ema* (a Net of the same architecture, or None) as an
         exponential moving average of the trained weights after every step."""
@@ -601,7 +703,8 @@ class Sampler(Handle):
 
     _free_name = "sm_sampler_free"
     #: The kinds, in the order of the C enumeration sm_sampler_kind.
-    KINDS = ("langevin", "pc", "ode-euler", "ode-heun")
+    KINDS = ("langevin", "pc", "ode-euler", "ode-heun", "edm-heun", "edm-stochastic",
+             "dpmpp-2m")
 
     def __init__(self, net, schedule, steps_per_scale=None, step_ratio=None, noise=None,
                  final_denoise=None, init_normal=None, init_uniform=None, callback=None,
@@ -643,6 +746,12 @@ class Sampler(Handle):
         if name not in self.KINDS:
             raise ValueError("kind must be one of %s (got %r)" % (", ".join(self.KINDS), name))
         _ffi.lib().sm_sampler_set_kind(self._ptr, self.KINDS.index(name))
+
+    def set_churn(self, churn=40.0, tmin=0.05, tmax=50.0, noise=1.003):
+        """``"edm-stochastic"`` only: S_churn, the sigma range [S_tmin,
+        S_tmax] where noise is added, and S_noise."""
+        _ffi.lib().sm_sampler_set_churn(self._ptr, real(churn, "churn"), real(tmin, "tmin"),
+                                        real(tmax, "tmax"), real(noise, "noise"))
 
     def set_corrector(self, steps=1, snr=0.16):
         """Predictor-corrector only: *steps* Langevin corrector steps per level

@@ -780,8 +780,11 @@ class SamplerTest(unittest.TestCase):
         grid = sm.Schedule.karras(1.0, 0.01, 6)
         self.assertEqual(len(grid.sigmas), 6)
         self.assertAlmostEqual(float(grid.sigmas[-1]), 0.01, places=6)
+        # The final denoising step adds one evaluation, except to the kinds
+        # that end at sigma = 0 by themselves.
         want_nfe = {"langevin": 6 * 20 + 1, "pc": 6 * 2 + 5 + 1, "ode-euler": 5 + 1,
-                    "ode-heun": 2 * 5 + 1}
+                    "ode-heun": 2 * 5 + 1, "edm-heun": 2 * 6 - 1, "edm-stochastic": 2 * 6 - 1,
+                    "dpmpp-2m": 6}
         for kind in sm.Sampler.KINDS:
             s = sm.Sampler(self.net, grid, kind=kind, corrector=(2, 0.2), final_denoise=True)
             self.assertEqual(s.kind, kind)
@@ -1113,6 +1116,81 @@ class HandleTest(unittest.TestCase):
 
 
 @unittest.skipUnless(sm.model.available(), "library without model files (model.h)")
+
+class RealDataTest(unittest.TestCase):
+    """EDM parametrization, normalization, sigma sampling and the samplers
+    over the denoiser, through the bindings."""
+
+    def test_edm_net_and_denoiser(self):
+        net = sm.Net(3, 16, 2, rng=1, parametrization="edm", sigma_data=0.7)
+        self.assertEqual(net.parametrization, "edm")
+        self.assertAlmostEqual(net.sigma_data, 0.7, places=6)
+        x = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
+        sig = np.exp(np.linspace(-3, 3, 20)).astype(np.float32)
+        s = net.forward(x, sig)
+        d = net.denoise(x, sig)
+        np.testing.assert_allclose(d, x + sig[:, None] ** 2 * s, rtol=1e-3, atol=1e-4)
+        with self.assertRaises(ValueError):
+            sm.Net(2, parametrization="vp")
+        fresh = sm.Net(2, 8, 1, rng=0, parametrization="edm")
+        self.assertEqual(fresh.sigma_data, 0.0)
+        with self.assertRaises(sm.StateError):
+            fresh.forward(np.zeros((1, 2)), 1.0)
+        with self.assertRaises(sm.InvalidArgumentError):
+            fresh.sigma_data = -1.0
+        self.assertEqual(sm.Net(2, 8, 1, rng=0).parametrization, "lab")
+
+    def test_fit_measures_sigma_data_and_samples(self):
+        data = sm.moons(500, rng=0).standardize()
+        net = sm.Net(2, 32, 2, rng=0, parametrization="edm")
+        grid = sm.Schedule.karras(80.0, 0.002, 18)
+        tr = sm.Trainer(net, grid, sm.Adam(net, lr=1e-3), 64)
+        self.assertEqual(tr.sigma_sampling, "lognormal")
+        tr.set_lr_schedule(10, 50, 0.1)
+        tr.fit(data, 50, rng=0)
+        self.assertAlmostEqual(net.sigma_data, data.sigma_data, places=5)
+        tr.set_sigma_sampling("ladder")
+        self.assertEqual(tr.sigma_sampling, "ladder")
+        with self.assertRaises(ValueError):
+            tr.set_sigma_sampling("uniform")
+        with self.assertRaises(sm.InvalidArgumentError):
+            tr.set_lr_schedule(10, 5)
+        for kind, nfe in (("edm-heun", 35), ("edm-stochastic", 35), ("dpmpp-2m", 18)):
+            smp = sm.Sampler(net, grid, kind=kind)
+            if kind == "edm-stochastic":
+                smp.set_churn(10.0, 0.05, 50.0, 1.0)
+            x = smp.run(200, rng=1)
+            self.assertEqual(smp.nfe, nfe)
+            self.assertTrue(np.isfinite(x).all())
+            # Per-point noise: the first points do not depend on n.
+            y = smp.run(20, rng=1)
+            np.testing.assert_allclose(y, x[:20], rtol=1e-4, atol=1e-5)
+        with self.assertRaises(sm.InvalidArgumentError):
+            sm.Sampler(net, grid, kind="edm-stochastic").set_churn(-1.0)
+
+    def test_normalization_travels_with_the_model(self):
+        net = sm.Net(2, 8, 1, rng=0, parametrization="edm", sigma_data=0.5)
+        self.assertIsNone(net.normalization)
+        net.set_normalization([1.0, -2.0], [0.5, 4.0])
+        shift, scale = net.normalization
+        np.testing.assert_array_equal(shift, [1.0, -2.0])
+        x = np.array([[2.0, 1.0]], np.float32)
+        np.testing.assert_allclose(net.to_data_units(x), [[2.0, 2.0]])
+        np.testing.assert_allclose(net.from_data_units(net.to_data_units(x)), x)
+        with self.assertRaises(sm.InvalidArgumentError):
+            net.set_normalization([0.0, 0.0], [1.0, 0.0])
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "m.smm")
+            sm.model.save(p, net, sm.Schedule.karras(80.0, 0.002, 5))
+            m = sm.model.load(p)
+        self.assertEqual(m.net.parametrization, "edm")
+        self.assertAlmostEqual(m.net.sigma_data, 0.5)
+        np.testing.assert_array_equal(m.net.normalization[1], [0.5, 4.0])
+        net.set_normalization(None, None)
+        self.assertIsNone(net.normalization)
+        ds = sm.Dataset(np.array([[0.0, 1.0], [2.0, 1.0], [4.0, 1.0]]))
+        self.assertAlmostEqual(ds.sigma_data, math.sqrt((8.0 / 3.0 + 0.0) / 2.0), places=6)
+
 class ModelTest(unittest.TestCase):
     def test_round_trip(self):
         net = sm.Net(2, 8, 1, rng=0)
