@@ -384,6 +384,52 @@ int plot_field_png(const char *path, const plot_series *series, size_t n_series,
     return plot_finish(cr, surf, path, err, err_len);
 }
 
+int plot_images_png(const char *path, const plot_image_panel *panels, size_t n_panels,
+                    const char *title, int cell, char *err, size_t err_len)
+{
+    if (!path || !panels || n_panels == 0 || cell < 2) {
+        if (err)
+            snprintf(err, err_len, "plot_images_png: bad arguments");
+        return -1;
+    }
+    const double pad = 12, top = 46, label_h = 22, gap = 2;
+    int width = (int)pad, height = 0;
+    for (size_t k = 0; k < n_panels; k++) {
+        const plot_image_panel *q = &panels[k];
+        width += (int)(q->cols * (q->w * cell + gap) + pad);
+        int h = (int)(top + label_h + q->rows * (q->h * cell + gap) + pad);
+        height = h > height ? h : height;
+    }
+    cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, width, height);
+    cairo_t *cr = cairo_create(surf);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    plot_title(cr, pad, title);
+    double x0 = pad;
+    for (size_t k = 0; k < n_panels; k++) {
+        const plot_image_panel *q = &panels[k];
+        cairo_set_font_size(cr, 13);
+        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+        cairo_move_to(cr, x0, top + 12);
+        cairo_show_text(cr, q->label ? q->label : "");
+        for (size_t i = 0; i < q->rows * q->cols && i < q->n; i++) {
+            const double cx = x0 + (double)(i % q->cols) * (q->w * cell + gap);
+            const double cy = top + label_h + (double)(i / q->cols) * (q->h * cell + gap);
+            const float *im = q->pixels + i * q->w * q->h;
+            for (size_t r = 0; r < q->h; r++)
+                for (size_t c = 0; c < q->w; c++) {
+                    double v = (im[r * q->w + c] - q->lo) / (q->hi - q->lo);
+                    v = isfinite(v) ? (v < 0 ? 0 : v > 1 ? 1 : v) : 0;
+                    cairo_set_source_rgb(cr, 1 - v, 1 - v, 1 - v); /* ink on paper */
+                    cairo_rectangle(cr, cx + (double)c * cell, cy + (double)r * cell, cell, cell);
+                    cairo_fill(cr);
+                }
+        }
+        x0 += q->cols * (q->w * cell + gap) + pad;
+    }
+    return plot_finish(cr, surf, path, err, err_len);
+}
+
 #else
 
 int plot_available(void)
@@ -418,6 +464,15 @@ int plot_field_png(const char *path, const plot_series *series, size_t n_series,
 {
     (void)path; (void)series; (void)n_series; (void)arrows; (void)paths; (void)title;
     (void)width; (void)height;
+    if (err)
+        snprintf(err, err_len, "PNG output was not built (install libcairo2-dev and reconfigure)");
+    return -1;
+}
+
+int plot_images_png(const char *path, const plot_image_panel *panels, size_t n_panels,
+                    const char *title, int cell, char *err, size_t err_len)
+{
+    (void)path; (void)panels; (void)n_panels; (void)title; (void)cell;
     if (err)
         snprintf(err, err_len, "PNG output was not built (install libcairo2-dev and reconfigure)");
     return -1;

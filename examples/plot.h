@@ -61,4 +61,18 @@ int plot_field_png(const char *path, const plot_series *series, size_t n_series,
                    const plot_arrows *arrows, const plot_paths *paths, const char *title,
                    int width, int height, char *err, size_t err_len);
 
+/* A grid of small grayscale images (row-major w × h pixels each, n of
+ * them, drawn rows × cols), values mapped from [lo, hi] to white … black. */
+typedef struct {
+    const float *pixels;
+    size_t n, w, h, rows, cols;
+    float lo, hi;
+    const char *label; /* drawn above the grid */
+} plot_image_panel;
+
+/* Draws the panels side by side, each pixel a cell × cell square, with a
+ * title, into a PNG sized to fit. Returns 0 or -1 (message in err). */
+int plot_images_png(const char *path, const plot_image_panel *panels, size_t n_panels,
+                    const char *title, int cell, char *err, size_t err_len);
+
 #endif

@@ -1,0 +1,311 @@
+/* Real data in 64 dimensions: the UCI 8×8 handwritten digits
+ * (examples/data/, CC BY 4.0). Trains an EDM-preconditioned score model on
+ * the fixed training split (row i is held out if i % 3 == 2), draws samples
+ * with EDM's Heun sampler (18 levels, 35 network evaluations), and compares
+ * them with the held-out rows in pixel units: Fréchet distance between
+ * Gaussian fits, improved precision and recall (k = 3). Beside it, the same
+ * figures for a Gaussian mixture fitted by EM (examples/gmm.c) and for the
+ * training rows themselves (what a perfect model would score against the
+ * held-out third). Writes a PNG of generated digits beside real ones.
+ *
+ * Defaults: the anchor configuration of the library's target (MLP 65 →
+ * 512 → 512 → 512 → 64 with SiLU, Adam 2e-4, batch 256, 20 000 steps,
+ * log-normal σ with P_mean −1.2, P_std 1.2; Karras grid σ 80 → 0.002).
+ */
+#define _GNU_SOURCE 1 /* setenv (blis_kernels.h) */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <scorematch.h>
+
+#include "blis_kernels.h"
+#include "gmm.h"
+#include "plot.h"
+#include "progress.h"
+
+#ifndef DIGITS_CSV
+#define DIGITS_CSV "examples/data/digits.csv"
+#endif
+
+enum { DIM = 64 };
+
+typedef struct {
+    const char *data, *png;
+    uint64_t seed, steps;
+    size_t width, depth, batch, samples, levels, threads, gmm_k;
+    double lr, ema, sigma_max, sigma_min;
+    int global_scale; /* one scale for all pixels (default) vs per-column standardization */
+    int quiet;
+    sm_sampler_kind sampler;
+} options;
+
+static void usage(FILE *f, const char *argv0)
+{
+    fprintf(f,
+            "usage: %s [options]\n"
+            "Trains a score model on the 8x8 digits and compares its samples with the\n"
+            "held-out rows (pixel Frechet distance, improved precision/recall, k = 3).\n\n"
+            "  --data PATH        digits CSV (default %s)\n"
+            "  --seed N           seed of the model, training and sampling (default 0)\n"
+            "  --steps N          training steps (default 20000)\n"
+            "  --width N          hidden units (default 512)   --depth N  layers (default 3)\n"
+            "  --batch N          batch size (default 256)     --lr X     Adam rate (2e-4)\n"
+            "  --ema DECAY        sample from an average of the weights (default off)\n"
+            "  --samples N        samples to draw and compare (default 1000)\n"
+            "  --sampler KIND     edm-heun (default), edm-stochastic, dpmpp-2m, ...\n"
+            "  --levels L         Karras grid levels (default 18: 35 evaluations)\n"
+            "  --sigma-max X      --sigma-min X   the grid's range (default 80, 0.002)\n"
+            "  --standardize      per-pixel standardization (default: centre each pixel,\n"
+            "                     one scale for all of them)\n"
+            "  --gmm K            Gaussian-mixture baseline with K components (default\n"
+            "                     50; 0: none)\n"
+            "  --threads T        threads (default: all online cores)\n"
+            "  --png PATH         generated digits beside real held-out ones%s\n"
+            "  --quiet            no progress display\n",
+            argv0, DIGITS_CSV, plot_available() ? "" : " (not built: no cairo)");
+}
+
+static int parse_args(int argc, char **argv, options *o)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    *o = (options){.data = DIGITS_CSV, .steps = 20000, .width = 512, .depth = 3, .batch = 256,
+                   .samples = 1000, .levels = 18, .threads = ncpu > 0 ? (size_t)ncpu : 1,
+                   .gmm_k = 50, .lr = 2e-4, .sigma_max = 80.0, .sigma_min = 0.002,
+                   .global_scale = 1, .sampler = SM_SAMPLER_EDM_HEUN};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end = NULL;
+        if (!strcmp(a, "--help")) {
+            usage(stdout, argv[0]);
+            exit(0);
+        } else if (!strcmp(a, "--quiet")) {
+            o->quiet = 1;
+            continue;
+        } else if (!strcmp(a, "--standardize")) {
+            o->global_scale = 0;
+            continue;
+        }
+        if (!v) {
+            fprintf(stderr, "%s: %s needs a value (see --help)\n", argv[0], a);
+            return -1;
+        }
+        i++;
+        double x = strtod(v, &end);
+        int num = end != v && *end == '\0' && isfinite(x) && x >= 0;
+        if (!strcmp(a, "--data")) o->data = v;
+        else if (!strcmp(a, "--png")) o->png = v;
+        else if (!strcmp(a, "--sampler")) {
+            if (sm_sampler_kind_from_name(v, &o->sampler) != SM_OK) {
+                fprintf(stderr, "%s: unknown sampler '%s'\n", argv[0], v);
+                return -1;
+            }
+        } else if (!num) {
+            fprintf(stderr, "%s: %s needs a number >= 0 (got '%s')\n", argv[0], a, v);
+            return -1;
+        } else if (!strcmp(a, "--seed")) o->seed = (uint64_t)x;
+        else if (!strcmp(a, "--steps") && x >= 1) o->steps = (uint64_t)x;
+        else if (!strcmp(a, "--width") && x >= 1) o->width = (size_t)x;
+        else if (!strcmp(a, "--depth") && x >= 1) o->depth = (size_t)x;
+        else if (!strcmp(a, "--batch") && x >= 1) o->batch = (size_t)x;
+        else if (!strcmp(a, "--samples") && x >= 2) o->samples = (size_t)x;
+        else if (!strcmp(a, "--levels") && x >= 2) o->levels = (size_t)x;
+        else if (!strcmp(a, "--threads") && x >= 1) o->threads = (size_t)x;
+        else if (!strcmp(a, "--gmm")) o->gmm_k = (size_t)x;
+        else if (!strcmp(a, "--lr") && x > 0) o->lr = x;
+        else if (!strcmp(a, "--ema") && x < 1) o->ema = x;
+        else if (!strcmp(a, "--sigma-max") && x > 0) o->sigma_max = x;
+        else if (!strcmp(a, "--sigma-min") && x > 0) o->sigma_min = x;
+        else {
+            fprintf(stderr, "%s: bad option or value: %s %s (see --help)\n", argv[0], a, v);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+#define TRY(call)                                                                    \
+    do {                                                                             \
+        sm_status st_ = (call);                                                      \
+        if (st_ != SM_OK) {                                                          \
+            fprintf(stderr, "digits: %s: %s\n", sm_strerror(st_), sm_last_error());  \
+            goto fail;                                                               \
+        }                                                                            \
+    } while (0)
+
+/* Fréchet distance and improved precision/recall (k = 3) of gen against
+ * the held-out rows, printed on one line. */
+static sm_status report(const char *name, const float *held, size_t n_held, const float *gen,
+                        size_t n_gen, const char *extra)
+{
+    double fd = 0, prec = 0, rec = 0, dens = 0, cov = 0;
+    size_t bad = 0;
+    sm_status st = sm_metric_frechet_distance(held, n_held, gen, n_gen, DIM, &fd, &bad);
+    if (!st)
+        st = sm_metric_prdc(held, n_held, gen, n_gen, DIM, 3, 5, &prec, &rec, &dens, &cov, NULL);
+    if (!st)
+        printf("%-14s fd=%.2f precision=%.3f recall=%.3f nonfinite=%zu%s\n", name, fd, prec, rec,
+               bad, extra ? extra : "");
+    return st;
+}
+
+int main(int argc, char **argv)
+{
+    choose_blis_kernels();
+    options o;
+    if (parse_args(argc, argv, &o))
+        return 2;
+    int rc = 1;
+    sm_dataset *all = NULL, *train = NULL;
+    sm_rng *rng = NULL;
+    sm_net *net = NULL, *ema = NULL;
+    sm_schedule *grid = NULL;
+    sm_optim *opt = NULL;
+    sm_trainer *tr = NULL;
+    sm_sampler *smp = NULL;
+    float *xtr = NULL, *xho = NULL, *gen = NULL, *gsamp = NULL;
+    gmm g = {0};
+
+    /* The data and its fixed split. */
+    TRY(sm_dataset_read_csv(&all, o.data));
+    if (sm_dataset_dim(all) != DIM) {
+        fprintf(stderr, "digits: %s has %zu columns, expected 64\n", o.data, sm_dataset_dim(all));
+        goto fail;
+    }
+    const size_t n = sm_dataset_size(all), n_ho = (n + 1) / 3, n_tr = n - n_ho;
+    xtr = malloc(n_tr * DIM * sizeof(float));
+    xho = malloc(n_ho * DIM * sizeof(float));
+    gen = malloc(o.samples * DIM * sizeof(float));
+    if (!xtr || !xho || !gen) {
+        fprintf(stderr, "digits: out of memory\n");
+        goto fail;
+    }
+    for (size_t i = 0, a = 0, b = 0; i < n; i++)
+        memcpy(i % 3 == 2 ? xho + DIM * b++ : xtr + DIM * a++, sm_dataset_row(all, i),
+               DIM * sizeof(float));
+
+    /* Normalization: each pixel centred on its training mean, and one scale
+     * for all pixels (their overall spread), or per-pixel standardization. */
+    TRY(sm_dataset_new(&train, xtr, n_tr, DIM));
+    float shift[DIM], scale[DIM];
+    if (o.global_scale) {
+        double sd = 0;
+        TRY(sm_dataset_sigma_data(train, &sd));
+        TRY(sm_dataset_standardize(train)); /* for the column means */
+        TRY(sm_dataset_get_standardization(train, shift, NULL, DIM));
+        for (size_t j = 0; j < DIM; j++)
+            scale[j] = (float)sd;
+        sm_dataset_free(train);
+        train = NULL;
+        float *u = malloc(n_tr * DIM * sizeof(float));
+        if (!u) {
+            fprintf(stderr, "digits: out of memory\n");
+            goto fail;
+        }
+        for (size_t i = 0; i < n_tr * DIM; i++)
+            u[i] = (xtr[i] - shift[i % DIM]) / scale[i % DIM];
+        sm_status st = sm_dataset_new(&train, u, n_tr, DIM);
+        free(u);
+        TRY(st);
+    } else {
+        TRY(sm_dataset_standardize(train));
+        TRY(sm_dataset_get_standardization(train, shift, scale, DIM));
+    }
+
+    /* The model. */
+    TRY(sm_rng_new(&rng, o.seed));
+    sm_net_options nopts = SM_NET_OPTIONS_INIT;
+    nopts.dim = DIM;
+    nopts.width = o.width;
+    nopts.depth = o.depth;
+    nopts.parametrization = SM_PARAM_EDM;
+    TRY(sm_net_new_ex(&net, &nopts, rng));
+    TRY(sm_net_set_normalization(net, shift, scale, DIM));
+    TRY(sm_net_set_threads(net, o.threads));
+    TRY(sm_schedule_new_karras(&grid, o.sigma_max, o.sigma_min, o.levels, 7.0));
+    TRY(sm_optim_new_adam(&opt, sm_net_num_params(net), o.lr, 0.9, 0.999, 1e-8, 0.0));
+    TRY(sm_trainer_new(&tr, net, grid, opt, o.batch));
+    if (o.ema > 0) {
+        TRY(sm_net_clone(net, &ema));
+        TRY(sm_trainer_set_ema(tr, ema, o.ema));
+    }
+    if (!o.quiet)
+        fprintf(stderr, "digits: %zu training rows, %zu held out; EDM net 65 x %zu x %zu, "
+                "%zu thread%s, BLIS '%s'\n", n_tr, n_ho, o.width, o.depth, o.threads,
+                o.threads == 1 ? "" : "s", sm_blas_config());
+    progress prog;
+    progress_init(&prog, stderr, 2000);
+    double loss = NAN, t0 = progress_now();
+    TRY(sm_trainer_fit(tr, train, o.steps, rng, o.quiet ? NULL : progress_train_callback, &prog,
+                       &loss));
+    const double train_s = progress_now() - t0;
+    sm_net *model = ema ? ema : net;
+    if (ema)
+        TRY(sm_net_set_normalization(ema, shift, scale, DIM));
+
+    /* Samples, in pixel units. */
+    TRY(sm_sampler_new(&smp, model, grid));
+    TRY(sm_sampler_set_kind(smp, o.sampler));
+    t0 = progress_now();
+    TRY(sm_sampler_run(smp, rng, gen, o.samples, DIM));
+    const double sample_s = progress_now() - t0;
+    TRY(sm_net_to_data_units(model, gen, o.samples, DIM));
+
+    char extra[200];
+    snprintf(extra, sizeof extra, " nfe=%llu sigma_data=%.4f final_loss=%.4f train_s=%.1f "
+             "sample_s=%.2f steps_per_s=%.1f",
+             (unsigned long long)sm_sampler_nfe(smp), sm_net_sigma_data(model), loss, train_s,
+             sample_s, (double)o.steps / train_s);
+    TRY(report("model", xho, n_ho, gen, o.samples, extra));
+    TRY(report("training-rows", xho, n_ho, xtr, n_tr, " (the data itself: the best a model can do)"));
+    if (o.gmm_k) {
+        /* The likelihood baseline: full-covariance mixture in pixel units;
+         * a ridge of 0.1 pixel² keeps the covariances of components with
+         * few points (and of always-blank border pixels) invertible. */
+        sm_rng *grng = NULL;
+        TRY(sm_rng_new(&grng, o.seed + 1000));
+        gsamp = malloc(o.samples * DIM * sizeof(float));
+        int ok = gsamp && gmm_fit(&g, xtr, n_tr, DIM, o.gmm_k, 200, 1e-4, 0.1, grng, NULL, NULL) == 0 &&
+                 gmm_sample(&g, grng, gsamp, o.samples) == 0;
+        sm_rng_free(grng);
+        if (!ok) {
+            fprintf(stderr, "digits: the Gaussian mixture could not be fitted\n");
+            goto fail;
+        }
+        snprintf(extra, sizeof extra, " k=%zu", o.gmm_k);
+        TRY(report("gaussian-mix", xho, n_ho, gsamp, o.samples, extra));
+    }
+    if (o.png) {
+        plot_image_panel panels[2] = {
+            {gen, o.samples, 8, 8, 10, 10, 0.0f, 16.0f, "generated"},
+            {xho, n_ho, 8, 8, 10, 10, 0.0f, 16.0f, "held-out real digits"},
+        };
+        char title[200], err[256];
+        snprintf(title, sizeof title, "8x8 digits: EDM score model (%llu steps), %s, %llu evaluations",
+                 (unsigned long long)o.steps, sm_sampler_kind_name(o.sampler),
+                 (unsigned long long)sm_sampler_nfe(smp));
+        if (plot_images_png(o.png, panels, 2, title, 6, err, sizeof err)) {
+            fprintf(stderr, "digits: %s\n", err);
+            goto fail;
+        }
+    }
+    rc = 0;
+fail:
+    gmm_free(&g);
+    free(gsamp);
+    free(gen);
+    free(xho);
+    free(xtr);
+    sm_sampler_free(smp);
+    sm_trainer_free(tr);
+    sm_optim_free(opt);
+    sm_schedule_free(grid);
+    sm_net_free(ema);
+    sm_net_free(net);
+    sm_rng_free(rng);
+    sm_dataset_free(train);
+    sm_dataset_free(all);
+    return rc;
+}
