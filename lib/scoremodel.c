@@ -238,14 +238,20 @@ void sm__score_jvp_backward(const sm_net *net, sm__jvp_ws *w, const float *sigma
 
 /* ---- public passes -------------------------------------------------------- */
 
-sm_status sm_net_forward(sm_net *net, const float *x, const float *sigma, size_t n, size_t dim,
-                         float *out)
+/* A public inference pass with one σ per point. */
+static sm_status eval_per_point(sm_net *net, const float *x, const float *sigma, size_t n,
+                                size_t dim, float *out, sm__head head, const char *fn)
 {
-    const char *fn = "sm_net_forward";
     if (!sigma && n)
         return sm__error(SM_ERR_INVALID_ARG, "%s: sigma is NULL", fn);
     sm_status st = sm__score_check(net, x, sigma, 0.0f, n, dim, out, fn);
-    return st ? st : sm__score_eval(net, x, sigma, 0.0f, n, SM__HEAD_SCORE, out, fn);
+    return st ? st : sm__score_eval(net, x, sigma, 0.0f, n, head, out, fn);
+}
+
+sm_status sm_net_forward(sm_net *net, const float *x, const float *sigma, size_t n, size_t dim,
+                         float *out)
+{
+    return eval_per_point(net, x, sigma, n, dim, out, SM__HEAD_SCORE, "sm_net_forward");
 }
 
 sm_status sm_net_forward_sigma(sm_net *net, const float *x, float sigma, size_t n, size_t dim,
@@ -259,11 +265,7 @@ sm_status sm_net_forward_sigma(sm_net *net, const float *x, float sigma, size_t 
 sm_status sm_net_denoise(sm_net *net, const float *x, const float *sigma, size_t n, size_t dim,
                          float *out)
 {
-    const char *fn = "sm_net_denoise";
-    if (!sigma && n)
-        return sm__error(SM_ERR_INVALID_ARG, "%s: sigma is NULL", fn);
-    sm_status st = sm__score_check(net, x, sigma, 0.0f, n, dim, out, fn);
-    return st ? st : sm__score_eval(net, x, sigma, 0.0f, n, SM__HEAD_DENOISER, out, fn);
+    return eval_per_point(net, x, sigma, n, dim, out, SM__HEAD_DENOISER, "sm_net_denoise");
 }
 
 sm_status sm_net_forward_train(sm_net *net, const float *x, const float *sigma, size_t n,
