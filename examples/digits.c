@@ -37,6 +37,7 @@ typedef struct {
     uint64_t seed, steps;
     size_t width, depth, batch, samples, levels, threads, gmm_k;
     double lr, ema, sigma_max, sigma_min;
+    double spread; /* σ_data of the normalized data */
     int global_scale; /* one scale for all pixels (default) vs per-column standardization */
     int quiet;
     sm_sampler_kind sampler;
@@ -60,6 +61,8 @@ static void usage(FILE *f, const char *argv0)
             "  --sigma-max X      --sigma-min X   the grid's range (default 80, 0.002)\n"
             "  --standardize      per-pixel standardization (default: centre each pixel,\n"
             "                     one scale for all of them)\n"
+            "  --spread X         overall spread (sigma_data) of the normalized data\n"
+            "                     (default 0.5, the value EDM's settings are made for)\n"
             "  --gmm K            Gaussian-mixture baseline with K components (default\n"
             "                     50; 0: none)\n"
             "  --threads T        threads (default: all online cores)\n"
@@ -74,7 +77,7 @@ static int parse_args(int argc, char **argv, options *o)
     *o = (options){.data = DIGITS_CSV, .steps = 20000, .width = 512, .depth = 3, .batch = 256,
                    .samples = 1000, .levels = 18, .threads = ncpu > 0 ? (size_t)ncpu : 1,
                    .gmm_k = 50, .lr = 2e-4, .sigma_max = 80.0, .sigma_min = 0.002,
-                   .global_scale = 1, .sampler = SM_SAMPLER_EDM_HEUN};
+                   .global_scale = 1, .sampler = SM_SAMPLER_EDM_HEUN, .spread = 0.5};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
@@ -118,6 +121,7 @@ static int parse_args(int argc, char **argv, options *o)
         else if (!strcmp(a, "--ema") && x < 1) o->ema = x;
         else if (!strcmp(a, "--sigma-max") && x > 0) o->sigma_max = x;
         else if (!strcmp(a, "--sigma-min") && x > 0) o->sigma_min = x;
+        else if (!strcmp(a, "--spread") && x > 0) o->spread = x;
         else {
             fprintf(stderr, "%s: bad option or value: %s %s (see --help)\n", argv[0], a, v);
             return -1;
@@ -187,18 +191,20 @@ int main(int argc, char **argv)
                DIM * sizeof(float));
 
     /* Normalization: each pixel centred on its training mean, and one scale
-     * for all pixels (their overall spread), or per-pixel standardization. */
+     * for all pixels (their overall spread) or one per pixel (the library's
+     * standardization); then scaled so that the data's overall spread is
+     * --spread. */
     TRY(sm_dataset_new(&train, xtr, n_tr, DIM));
     float shift[DIM], scale[DIM];
-    if (o.global_scale) {
-        double sd = 0;
-        TRY(sm_dataset_sigma_data(train, &sd));
-        TRY(sm_dataset_standardize(train)); /* for the column means */
-        TRY(sm_dataset_get_standardization(train, shift, NULL, DIM));
-        for (size_t j = 0; j < DIM; j++)
-            scale[j] = (float)sd;
-        sm_dataset_free(train);
-        train = NULL;
+    double sd = 0;
+    TRY(sm_dataset_sigma_data(train, &sd));
+    TRY(sm_dataset_standardize(train));
+    TRY(sm_dataset_get_standardization(train, shift, scale, DIM));
+    sm_dataset_free(train);
+    train = NULL;
+    for (size_t j = 0; j < DIM; j++)
+        scale[j] = (float)((o.global_scale ? sd : scale[j]) / o.spread);
+    {
         float *u = malloc(n_tr * DIM * sizeof(float));
         if (!u) {
             fprintf(stderr, "digits: out of memory\n");
@@ -209,9 +215,6 @@ int main(int argc, char **argv)
         sm_status st = sm_dataset_new(&train, u, n_tr, DIM);
         free(u);
         TRY(st);
-    } else {
-        TRY(sm_dataset_standardize(train));
-        TRY(sm_dataset_get_standardization(train, shift, scale, DIM));
     }
 
     /* The model. */
