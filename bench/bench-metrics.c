@@ -12,8 +12,8 @@
  * values near N/N_min would mean quadratic growth.
  *
  * The second table times sm_metric_prdc() (all four outputs) and
- * sm_metric_coverage_precision() with each search method forced
- * (metrics-private.h), n_dims real against n_dims generated points, for
+ * sm_metric_coverage_precision() (radius 0.5·√d) with each search method
+ * forced (metrics-private.h), n_dims real against n_dims generated points, for
  * d = 2, 8, 12, 16, 32, 64 and two kinds of data: "gauss", N(0, I) against
  * N(0.3, 1.2² I) (full-dimensional, a k-d tree's worst case), and "moons",
  * two moons (noise 0.05 and 0.07) placed in d dimensions by a random
@@ -87,20 +87,20 @@ static void run(int metric, sets *s)
 
 /* ---- tree against brute force by dimension ------------------------------ */
 
-/* n points of the given kind in dim dimensions (see the file comment). */
-static float *dim_points(int moons, size_t n, size_t dim, double noise, const double *rot,
+/* n real (gen = 0) or generated (gen = 1) points of the given kind in dim
+ * dimensions (see the file comment); rot places the moons. */
+static float *dim_points(int moons, int gen, size_t n, size_t dim, const double *rot,
                          sm_rng *r)
 {
     float *x = malloc(n * dim * sizeof(float));
     if (!x)
         exit(1);
     if (!moons) {
-        CHECK(sm_rng_fill_normal(r, x, n * dim, noise > 0.06 ? 0.3f : 0.0f,
-                                 noise > 0.06 ? 1.2f : 1.0f));
+        CHECK(sm_rng_fill_normal(r, x, n * dim, gen ? 0.3f : 0.0f, gen ? 1.2f : 1.0f));
         return x;
     }
     sm_dataset *ds;
-    CHECK(sm_toy_moons(&ds, n, noise, 1, r));
+    CHECK(sm_toy_moons(&ds, n, gen ? 0.07 : 0.05, 1, r));
     const float *p = sm_dataset_data(ds);
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < dim; j++) {
@@ -171,8 +171,8 @@ static void tree_vs_brute(size_t n)
             if (!rot)
                 exit(1);
             random_plane(dim, rot, r);
-            float *x = dim_points(moons, n, dim, 0.05, rot, r);
-            float *y = dim_points(moons, n, dim, 0.07, rot, r);
+            float *x = dim_points(moons, 0, n, dim, rot, r);
+            float *y = dim_points(moons, 1, n, dim, rot, r);
             for (int prdc = 1; prdc >= 0; prdc--) {
                 double vt[4] = {0}, vb[4] = {0};
                 double tt = time_method(prdc, SM__KNN_TREE, x, y, n, dim, vt);
