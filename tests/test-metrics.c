@@ -1571,8 +1571,6 @@ int main(void)
     tcase_add_test(tc, kdtree_matches_brute_force);
     tcase_add_test(tc, kdtree_empty_and_errors);
     tcase_add_test(tc, metrics_match_reference_on_random_sets);
-    tcase_add_test(tc, brute_force_matches_tree);
-    tcase_add_test(tc, metrics_tree_and_brute_agree);
     tcase_add_test(tc, coverage_precision_by_hand);
     tcase_add_test(tc, prdc_by_hand);
     tcase_add_test(tc, energy_and_mmd_by_hand);
@@ -1582,13 +1580,29 @@ int main(void)
     tcase_add_test(tc, nonfinite_samples_are_counted);
     tcase_add_test(tc, subsampled_distances);
     tcase_add_test(tc, bad_arguments);
-    tcase_add_test(tc, frechet_closed_form_diagonal);
-    tcase_add_test(tc, frechet_closed_form_full_2d);
-    tcase_add_test(tc, frechet_gaussian_samples);
-    tcase_add_test(tc, frechet_matches_reference);
-    tcase_add_test(tc, frechet_self_symmetry_translation);
-    tcase_add_test(tc, frechet_singular_and_nonfinite);
-    tcase_add_test(tc, frechet_errors);
     suite_add_tcase(s, tc);
+    /* The k-d tree against the blocked brute force: the metrics (quick),
+     * then every query on many data sets, which takes seconds because the
+     * tree is slow in high dimension: tagged "slow", so the valgrind run
+     * skips it (it runs natively and under the sanitizers). */
+    TCase *methods = tcase_create("methods");
+    tcase_set_timeout(methods, 120);
+    tcase_add_test(methods, metrics_tree_and_brute_agree);
+    suite_add_tcase(s, methods);
+    TCase *exhaustive = tcase_create("methods-exhaustive");
+    tcase_set_tags(exhaustive, "slow");
+    tcase_set_timeout(exhaustive, 300);
+    tcase_add_test(exhaustive, brute_force_matches_tree);
+    suite_add_tcase(s, exhaustive);
+    TCase *fd = tcase_create("frechet");
+    tcase_set_timeout(fd, 120);
+    tcase_add_test(fd, frechet_closed_form_diagonal);
+    tcase_add_test(fd, frechet_closed_form_full_2d);
+    tcase_add_test(fd, frechet_gaussian_samples);
+    tcase_add_test(fd, frechet_matches_reference);
+    tcase_add_test(fd, frechet_self_symmetry_translation);
+    tcase_add_test(fd, frechet_singular_and_nonfinite);
+    tcase_add_test(fd, frechet_errors);
+    suite_add_tcase(s, fd);
     return sm_test_run(s);
 }
