@@ -34,6 +34,74 @@ static inline double sm__sqdist(const float *a, const float *b, size_t dim)
     return s;
 }
 
+/* A max-heap of (d2, idx) of fixed capacity: the k smallest distances
+ * offered so far, the largest of them at d2[0] once the heap is full. Used
+ * by the tree's and the brute-force k-nearest-neighbour searches. */
+typedef struct sm__heap {
+    double *d2;
+    size_t *idx; /* optional */
+    size_t size, cap;
+} sm__heap;
+
+/* Exchanges entries a and b (distance and, if kept, index). */
+static inline void sm__heap_swap(sm__heap *h, size_t a, size_t b)
+{
+    double td = h->d2[a];
+    h->d2[a] = h->d2[b];
+    h->d2[b] = td;
+    if (h->idx) {
+        size_t ti = h->idx[a];
+        h->idx[a] = h->idx[b];
+        h->idx[b] = ti;
+    }
+}
+
+static inline void sm__heap_sift_down(sm__heap *h, size_t i, size_t n)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && h->d2[c + 1] > h->d2[c])
+            c++;
+        if (!(h->d2[c] > h->d2[i]))
+            break;
+        sm__heap_swap(h, i, c);
+        i = c;
+    }
+}
+
+static inline void sm__heap_offer(sm__heap *h, double d2, size_t idx)
+{
+    if (h->size < h->cap) {
+        size_t i = h->size++;
+        h->d2[i] = d2;
+        if (h->idx)
+            h->idx[i] = idx;
+        while (i > 0) {
+            size_t p = (i - 1) / 2;
+            if (!(h->d2[i] > h->d2[p]))
+                break;
+            sm__heap_swap(h, i, p);
+            i = p;
+        }
+    } else if (d2 < h->d2[0]) {
+        h->d2[0] = d2;
+        if (h->idx)
+            h->idx[0] = idx;
+        sm__heap_sift_down(h, 0, h->size);
+    }
+}
+
+/* Sorts the heap's contents into ascending order, in place. */
+static inline void sm__heap_sort(sm__heap *h)
+{
+    for (size_t e = h->size; e-- > 1;) {
+        sm__heap_swap(h, 0, e);
+        sm__heap_sift_down(h, 0, e);
+    }
+}
+
 /* 1 if all dim values of row are finite. */
 int sm__row_finite(const float *row, size_t dim);
 

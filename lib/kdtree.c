@@ -289,79 +289,13 @@ int sm__kdtree_any_within(const sm_kdtree *t, const float *q, double r2)
     return 0;
 }
 
-/* A max-heap of (d2, idx) of fixed capacity: the k best so far. */
-typedef struct knn_heap {
-    double *d2;
-    size_t *idx; /* optional */
-    size_t size, cap;
-} knn_heap;
-
-/* Exchanges entries a and b (distance and, if kept, index). */
-static inline void heap_swap(knn_heap *h, size_t a, size_t b)
-{
-    double td = h->d2[a];
-    h->d2[a] = h->d2[b];
-    h->d2[b] = td;
-    if (h->idx) {
-        size_t ti = h->idx[a];
-        h->idx[a] = h->idx[b];
-        h->idx[b] = ti;
-    }
-}
-
-static void heap_sift_down(knn_heap *h, size_t i, size_t n)
-{
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && h->d2[c + 1] > h->d2[c])
-            c++;
-        if (!(h->d2[c] > h->d2[i]))
-            break;
-        heap_swap(h, i, c);
-        i = c;
-    }
-}
-
-static inline void heap_offer(knn_heap *h, double d2, size_t idx)
-{
-    if (h->size < h->cap) {
-        size_t i = h->size++;
-        h->d2[i] = d2;
-        if (h->idx)
-            h->idx[i] = idx;
-        while (i > 0) {
-            size_t p = (i - 1) / 2;
-            if (!(h->d2[i] > h->d2[p]))
-                break;
-            heap_swap(h, i, p);
-            i = p;
-        }
-    } else if (d2 < h->d2[0]) {
-        h->d2[0] = d2;
-        if (h->idx)
-            h->idx[0] = idx;
-        heap_sift_down(h, 0, h->size);
-    }
-}
-
-/* Sorts the heap's contents into ascending order, in place. */
-static void heap_sort(knn_heap *h)
-{
-    for (size_t e = h->size; e-- > 1;) {
-        heap_swap(h, 0, e);
-        heap_sift_down(h, 0, e);
-    }
-}
-
 size_t sm__kdtree_knn(const sm_kdtree *t, const float *q, size_t k, double *d2, size_t *idx)
 {
     if (!t || t->n == 0 || k == 0)
         return 0;
     if (k > t->n)
         k = t->n;
-    knn_heap h = {d2, idx, 0, k};
+    sm__heap h = {d2, idx, 0, k};
     size_t stack[KD_STACK];
     double sd[KD_STACK];
     int sp = 0;
@@ -378,7 +312,7 @@ size_t sm__kdtree_knn(const sm_kdtree *t, const float *q, size_t k, double *d2, 
         if (nd->right == 0) {
             const float *p = t->pts + nd->start * dim;
             for (size_t i = 0; i < nd->count; i++, p += dim)
-                heap_offer(&h, sm__sqdist(q, p, dim), t->orig[nd->start + i]);
+                sm__heap_offer(&h, sm__sqdist(q, p, dim), t->orig[nd->start + i]);
             continue;
         }
         size_t l = id + 1, r = nd->right;
@@ -395,7 +329,7 @@ size_t sm__kdtree_knn(const sm_kdtree *t, const float *q, size_t k, double *d2, 
             sd[sp++] = dr;
         }
     }
-    heap_sort(&h);
+    sm__heap_sort(&h);
     return h.size;
 }
 
@@ -485,13 +419,13 @@ size_t sm__brute_knn(const float *pts, size_t n, size_t dim, const float *q, siz
 {
     if (k == 0)
         return 0;
-    knn_heap h = {d2, idx, 0, k};
+    sm__heap h = {d2, idx, 0, k};
     for (size_t i = 0; i < n; i++) {
         const float *p = pts + i * dim;
         if (sm__row_finite(p, dim))
-            heap_offer(&h, sm__sqdist(q, p, dim), i);
+            sm__heap_offer(&h, sm__sqdist(q, p, dim), i);
     }
-    heap_sort(&h);
+    sm__heap_sort(&h);
     return h.size;
 }
 

@@ -1,6 +1,7 @@
-/* Sample-quality metrics: nearest-neighbour coverage/precision through the
- * k-d tree, improved precision/recall, density/coverage, energy distance,
- * MMD, Fréchet distance. Definitions are in scorematch/metrics.h. */
+/* Sample-quality metrics: coverage/precision at a radius, improved
+ * precision/recall and density/coverage (nearest-neighbour queries through
+ * knn.c: k-d tree or blocked brute force), energy distance, MMD, Fréchet
+ * distance. Definitions are in scorematch/metrics.h. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "internal.h"
 #include "kdtree-private.h"
 #include "lapack-private.h"
+#include "metrics-private.h"
 #include "rng-private.h"
 #include "scorematch/metrics.h"
 
@@ -54,54 +56,13 @@ static size_t count_nonfinite_rows(const float *x, size_t n, size_t dim)
     return c;
 }
 
-static sm_status build_tree(sm_kdtree **t, const float *x, size_t n, size_t dim,
-                            const char *fn, const char *which)
-{
-    sm_status st = sm__kdtree_build(t, x, n, dim, NULL);
-    if (st == SM_ERR_NOMEM)
-        return sm__error(st, "%s: out of memory for the k-d tree of the %s points", fn, which);
-    if (st)
-        return sm__error(st, "%s: cannot build the k-d tree of the %s points (%s)", fn, which,
-                         sm_strerror(st));
-    return SM_OK;
-}
-
 /* ---- coverage and precision at a fixed radius --------------------------- */
 
-/* Real points that have a point of gen_tree strictly within r2, queried in
- * real_tree's order (nearby queries reuse the cache). */
-static size_t count_covered(const sm_kdtree *gen_tree, const sm_kdtree *real_tree,
-                            size_t n_real, double r2)
-{
-    size_t c = 0;
-    for (size_t pos = 0; pos < n_real; pos++)
-        c += (size_t)sm__kdtree_any_within(gen_tree, sm__kdtree_point(real_tree, pos), r2);
-    return c;
-}
-
-/* Finite generated points that have a real point strictly within r2. */
-static size_t count_precise(const sm_kdtree *real_tree, const sm_kdtree *gen_tree,
-                            const float *gen, size_t n_gen, size_t dim, double r2)
-{
-    size_t c = 0;
-    if (gen_tree) {
-        size_t m = sm__kdtree_size(gen_tree);
-        for (size_t pos = 0; pos < m; pos++)
-            c += (size_t)sm__kdtree_any_within(real_tree, sm__kdtree_point(gen_tree, pos), r2);
-    } else {
-        for (size_t j = 0; j < n_gen; j++) {
-            const float *y = gen + j * dim;
-            if (sm__row_finite(y, dim))
-                c += (size_t)sm__kdtree_any_within(real_tree, y, r2);
-        }
-    }
-    return c;
-}
-
-static sm_status coverage_precision(const char *fn, const float *real, size_t n_real,
-                                    const float *gen, size_t n_gen, size_t dim,
-                                    double radius, double *out_coverage,
-                                    double *out_precision, size_t *out_nonfinite)
+sm_status sm__metric_coverage_precision_with(sm__knn_method method, const char *fn,
+                                             const float *real, size_t n_real,
+                                             const float *gen, size_t n_gen, size_t dim,
+                                             double radius, double *out_coverage,
+                                             double *out_precision, size_t *out_nonfinite)
 {
     sm_status st = check_sets(fn, real, n_real, gen, n_gen, dim);
     if (st || (st = check_radius(fn, radius)))
@@ -109,28 +70,29 @@ static sm_status coverage_precision(const char *fn, const float *real, size_t n_
     if (!out_coverage && !out_precision)
         return sm__error(SM_ERR_INVALID_ARG, "%s: no output given", fn);
     double r2 = radius * radius;
-    sm_kdtree *gt = NULL, *rt = NULL;
-    if (out_coverage && (st = build_tree(&gt, gen, n_gen, dim, fn, "generated")))
+    /* The real set is indexed also for coverage alone: with the tree,
+     * querying the real points in its (spatial) order keeps the generated
+     * tree in cache, which more than pays for the build at large N. */
+    sm__knn *rs, *gs;
+    if ((st = sm__knn_pair_new(&rs, &gs, real, n_real, gen, n_gen, dim, method, 1,
+                               out_coverage != NULL, fn)))
         return st;
-    /* The real tree is also built for coverage alone: querying the real
-     * points in its (spatial) order keeps the generated tree in cache, which
-     * more than pays for the build at large N. */
-    if ((st = build_tree(&rt, real, n_real, dim, fn, "real"))) {
-        sm__kdtree_free(gt);
-        return st;
-    }
-    size_t nonfinite = count_nonfinite_rows(gen, n_gen, dim);
+    size_t covered = 0, precise = 0;
     if (out_coverage)
-        *out_coverage =
-            (double)count_covered(gt, rt, n_real, r2) / (double)n_real;
-    if (out_precision)
-        *out_precision =
-            (double)count_precise(rt, gt, gen, n_gen, dim, r2) / (double)n_gen;
-    if (out_nonfinite)
-        *out_nonfinite = nonfinite;
-    sm__kdtree_free(gt);
-    sm__kdtree_free(rt);
-    return SM_OK;
+        st = sm__knn_count_within(gs, rs, r2, NULL, &covered, NULL);
+    if (!st && out_precision)
+        st = sm__knn_count_within(rs, gs, r2, NULL, &precise, NULL);
+    if (!st) {
+        if (out_coverage)
+            *out_coverage = (double)covered / (double)n_real;
+        if (out_precision)
+            *out_precision = (double)precise / (double)n_gen;
+        if (out_nonfinite)
+            *out_nonfinite = n_gen - sm__knn_size(gs);
+    }
+    sm__knn_free(rs);
+    sm__knn_free(gs);
+    return st;
 }
 
 sm_status sm_metric_coverage(const float *real, size_t n_real, const float *gen,
@@ -140,8 +102,8 @@ sm_status sm_metric_coverage(const float *real, size_t n_real, const float *gen,
     static const char fn[] = "sm_metric_coverage";
     if (!out_coverage)
         return sm__error(SM_ERR_INVALID_ARG, "%s: out_coverage is NULL", fn);
-    return coverage_precision(fn, real, n_real, gen, n_gen, dim, radius, out_coverage, NULL,
-                              out_nonfinite);
+    return sm__metric_coverage_precision_with(SM__KNN_AUTO, fn, real, n_real, gen, n_gen, dim,
+                                              radius, out_coverage, NULL, out_nonfinite);
 }
 
 sm_status sm_metric_precision(const float *real, size_t n_real, const float *gen,
@@ -151,8 +113,8 @@ sm_status sm_metric_precision(const float *real, size_t n_real, const float *gen
     static const char fn[] = "sm_metric_precision";
     if (!out_precision)
         return sm__error(SM_ERR_INVALID_ARG, "%s: out_precision is NULL", fn);
-    return coverage_precision(fn, real, n_real, gen, n_gen, dim, radius, NULL, out_precision,
-                              out_nonfinite);
+    return sm__metric_coverage_precision_with(SM__KNN_AUTO, fn, real, n_real, gen, n_gen, dim,
+                                              radius, NULL, out_precision, out_nonfinite);
 }
 
 sm_status sm_metric_coverage_precision(const float *real, size_t n_real, const float *gen,
@@ -160,14 +122,16 @@ sm_status sm_metric_coverage_precision(const float *real, size_t n_real, const f
                                        double *out_coverage, double *out_precision,
                                        size_t *out_nonfinite)
 {
-    return coverage_precision("sm_metric_coverage_precision", real, n_real, gen, n_gen, dim,
-                              radius, out_coverage, out_precision, out_nonfinite);
+    return sm__metric_coverage_precision_with(SM__KNN_AUTO, "sm_metric_coverage_precision",
+                                              real, n_real, gen, n_gen, dim, radius,
+                                              out_coverage, out_precision, out_nonfinite);
 }
 
-sm_status sm_metric_per_mode_coverage(const float *real, const int32_t *labels, size_t n_real,
-                                      const float *gen, size_t n_gen, size_t dim,
-                                      double radius, double *out_per_mode, size_t n_modes,
-                                      size_t *out_nonfinite)
+sm_status sm__metric_per_mode_coverage_with(sm__knn_method method, const float *real,
+                                            const int32_t *labels, size_t n_real,
+                                            const float *gen, size_t n_gen, size_t dim,
+                                            double radius, double *out_per_mode,
+                                            size_t n_modes, size_t *out_nonfinite)
 {
     static const char fn[] = "sm_metric_per_mode_coverage";
     sm_status st = check_sets(fn, real, n_real, gen, n_gen, dim);
@@ -187,59 +151,52 @@ sm_status sm_metric_per_mode_coverage(const float *real, const int32_t *labels, 
                              "%s: label %zu is %ld, outside [0, n_modes = %zu)", fn, i,
                              (long)labels[i], n_modes);
     size_t *cnt = sm__calloc(n_modes, 2 * sizeof(size_t));
-    if (!cnt)
-        return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
-    sm_kdtree *gt, *rt = NULL;
-    if ((st = build_tree(&gt, gen, n_gen, dim, fn, "generated")) ||
-        (st = build_tree(&rt, real, n_real, dim, fn, "real"))) {
-        sm__kdtree_free(gt);
+    unsigned char *hit = sm__calloc(n_real, 1);
+    if (!cnt || !hit) {
         free(cnt);
-        return st;
+        free(hit);
+        return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
     }
-    double r2 = radius * radius;
+    sm__knn *rs = NULL, *gs = NULL;
+    size_t covered_total;
+    if ((st = sm__knn_pair_new(&rs, &gs, real, n_real, gen, n_gen, dim, method, 1, 1, fn)) ||
+        (st = sm__knn_count_within(gs, rs, radius * radius, NULL, &covered_total, hit)))
+        goto done;
     size_t *total = cnt, *covered = cnt + n_modes;
     for (size_t pos = 0; pos < n_real; pos++) {
-        int32_t c = labels[sm__kdtree_index(rt, pos)];
+        int32_t c = labels[sm__knn_index(rs, pos)];
         total[c]++;
-        covered[c] += (size_t)sm__kdtree_any_within(gt, sm__kdtree_point(rt, pos), r2);
+        covered[c] += hit[pos];
     }
     for (size_t c = 0; c < n_modes; c++)
         out_per_mode[c] = total[c] ? (double)covered[c] / (double)total[c] : NAN;
     if (out_nonfinite)
-        *out_nonfinite = n_gen - sm__kdtree_size(gt);
-    sm__kdtree_free(gt);
-    sm__kdtree_free(rt);
+        *out_nonfinite = n_gen - sm__knn_size(gs);
+done:
+    sm__knn_free(rs);
+    sm__knn_free(gs);
     free(cnt);
-    return SM_OK;
+    free(hit);
+    return st;
+}
+
+sm_status sm_metric_per_mode_coverage(const float *real, const int32_t *labels, size_t n_real,
+                                      const float *gen, size_t n_gen, size_t dim,
+                                      double radius, double *out_per_mode, size_t n_modes,
+                                      size_t *out_nonfinite)
+{
+    return sm__metric_per_mode_coverage_with(SM__KNN_AUTO, real, labels, n_real, gen, n_gen,
+                                             dim, radius, out_per_mode, n_modes,
+                                             out_nonfinite);
 }
 
 /* ---- improved precision/recall, density/coverage ------------------------ */
 
-/* r2[pos] = squared distance from stored point pos to its k-th nearest other
- * stored point, i.e. the (k+1)-th nearest including itself; likewise r2b for
- * kb when r2b is not NULL. Requires size > max(k, kb). */
-static sm_status knn_radii(const sm_kdtree *t, size_t k, double *r2, size_t kb, double *r2b,
-                           const char *fn)
-{
-    size_t kk = (r2b && kb > k ? kb : k) + 1;
-    double *buf = sm__calloc(kk, sizeof(double));
-    if (!buf)
-        return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
-    size_t n = sm__kdtree_size(t);
-    for (size_t pos = 0; pos < n; pos++) {
-        sm__kdtree_knn(t, sm__kdtree_point(t, pos), kk, buf, NULL);
-        r2[pos] = buf[k];
-        if (r2b)
-            r2b[pos] = buf[kb];
-    }
-    free(buf);
-    return SM_OK;
-}
-
-sm_status sm_metric_prdc(const float *real, size_t n_real, const float *gen, size_t n_gen,
-                         size_t dim, size_t k_pr, size_t k_dc, double *out_precision,
-                         double *out_recall, double *out_density, double *out_coverage,
-                         size_t *out_nonfinite)
+sm_status sm__metric_prdc_with(sm__knn_method method, const float *real, size_t n_real,
+                               const float *gen, size_t n_gen, size_t dim, size_t k_pr,
+                               size_t k_dc, double *out_precision, double *out_recall,
+                               double *out_density, double *out_coverage,
+                               size_t *out_nonfinite)
 {
     static const char fn[] = "sm_metric_prdc";
     sm_status st = check_sets(fn, real, n_real, gen, n_gen, dim);
@@ -267,77 +224,58 @@ sm_status sm_metric_prdc(const float *real, size_t n_real, const float *gen, siz
                          "k_pr = %zu needs at least %zu",
                          fn, m_fin, n_gen, k_pr, k_pr + 1);
     }
-
-    sm_kdtree *rt = NULL, *gt = NULL;
-    double *rad = NULL; /* real k_pr radii | real k_dc radii | gen k_pr radii */
     size_t n_rad = 0;
-    if (sm__mul_size(n_real, 2, &n_rad) || (n_rad += m_fin) < m_fin) {
+    if (sm__mul_size(n_real, 2, &n_rad) || (n_rad += m_fin) < m_fin)
         return sm__error(SM_ERR_OVERFLOW, "%s: sizes overflow", fn);
-    }
-    double *r_pr, *r_dc, *g_pr;
-    double prec = 0, rec = 0, dens = 0, cov = 0;
 
-    if ((st = build_tree(&gt, gen, n_gen, dim, fn, "generated")))
+    /* The real set is searched for its own radii and as the balls of
+     * precision and density; the generated set for recall and coverage. */
+    sm__knn *rs = NULL, *gs = NULL;
+    double *rad = NULL; /* real k_pr radii | real k_dc radii | gen k_pr radii */
+    double prec = 0, rec = 0, dens = 0, cov = 0;
+    if ((st = sm__knn_pair_new(&rs, &gs, real, n_real, gen, n_gen, dim, method,
+                               want_pr || want_dc, out_recall || out_coverage, fn)))
         return st;
-    if ((want_pr || want_dc) && (st = build_tree(&rt, real, n_real, dim, fn, "real")))
-        goto done;
     rad = sm__calloc(n_rad, sizeof(double));
     if (!rad) {
         st = sm__error(SM_ERR_NOMEM, "%s: out of memory for the radii", fn);
         goto done;
     }
-    r_pr = rad;
-    r_dc = rad + n_real;
-    g_pr = rad + 2 * n_real;
+    double *r_pr = rad, *r_dc = rad + n_real, *g_pr = rad + 2 * n_real;
 
-    if (want_pr || want_dc) {
-        if (want_pr && want_dc)
-            st = knn_radii(rt, k_pr, r_pr, k_dc, r_dc, fn);
-        else if (want_pr)
-            st = knn_radii(rt, k_pr, r_pr, 0, NULL, fn);
-        else
-            st = knn_radii(rt, k_dc, r_dc, 0, NULL, fn);
-        if (st)
-            goto done;
-    }
+    if (want_pr && want_dc)
+        st = sm__knn_radii(rs, k_pr, r_pr, k_dc, r_dc);
+    else if (want_pr)
+        st = sm__knn_radii(rs, k_pr, r_pr, 0, NULL);
+    else if (want_dc)
+        st = sm__knn_radii(rs, k_dc, r_dc, 0, NULL);
+    if (st)
+        goto done;
+    size_t c;
     if (want_pr) {
         /* A generated point is precise if it lies in some real k-NN ball (<=). */
-        sm__kdtree_set_radii(rt, r_pr);
-        size_t c = 0;
-        for (size_t pos = 0; pos < m_fin; pos++)
-            c += sm__kdtree_count_in_balls(rt, sm__kdtree_point(gt, pos), 0, 1);
+        if ((st = sm__knn_count_in_balls(rs, r_pr, gs, 0, 1, &c)))
+            goto done;
         prec = (double)c / (double)n_gen;
     }
     if (out_density) {
         /* Number of real k-NN balls (<) containing each generated point. */
-        sm__kdtree_set_radii(rt, r_dc);
-        double sum = 0.0;
-        for (size_t pos = 0; pos < m_fin; pos++)
-            sum += (double)sm__kdtree_count_in_balls(rt, sm__kdtree_point(gt, pos), 1,
-                                                     SIZE_MAX);
-        dens = sum / ((double)k_dc * (double)n_gen);
+        if ((st = sm__knn_count_in_balls(rs, r_dc, gs, 1, SIZE_MAX, &c)))
+            goto done;
+        dens = (double)c / ((double)k_dc * (double)n_gen);
     }
     if (out_coverage) {
         /* A real point is covered if its nearest generated point is inside
          * its own k-NN ball (<): the same as "some point within the radius". */
-        size_t c = 0;
-        for (size_t pos = 0; pos < n_real; pos++)
-            c += (size_t)sm__kdtree_any_within(gt, sm__kdtree_point(rt, pos), r_dc[pos]);
+        if ((st = sm__knn_count_within(gs, rs, 0.0, r_dc, &c, NULL)))
+            goto done;
         cov = (double)c / (double)n_real;
     }
     if (out_recall) {
         /* A real point is recalled if it lies in some generated k-NN ball (<=). */
-        if ((st = knn_radii(gt, k_pr, g_pr, 0, NULL, fn)))
+        if ((st = sm__knn_radii(gs, k_pr, g_pr, 0, NULL)) ||
+            (st = sm__knn_count_in_balls(gs, g_pr, rs, 0, 1, &c)))
             goto done;
-        sm__kdtree_set_radii(gt, g_pr);
-        size_t c = 0;
-        if (rt) {
-            for (size_t pos = 0; pos < n_real; pos++)
-                c += sm__kdtree_count_in_balls(gt, sm__kdtree_point(rt, pos), 0, 1);
-        } else {
-            for (size_t i = 0; i < n_real; i++)
-                c += sm__kdtree_count_in_balls(gt, real + i * dim, 0, 1);
-        }
         rec = (double)c / (double)n_real;
     }
     if (out_precision)
@@ -351,10 +289,20 @@ sm_status sm_metric_prdc(const float *real, size_t n_real, const float *gen, siz
     if (out_nonfinite)
         *out_nonfinite = nonfinite;
 done:
-    sm__kdtree_free(rt);
-    sm__kdtree_free(gt);
+    sm__knn_free(rs);
+    sm__knn_free(gs);
     free(rad);
     return st;
+}
+
+sm_status sm_metric_prdc(const float *real, size_t n_real, const float *gen, size_t n_gen,
+                         size_t dim, size_t k_pr, size_t k_dc, double *out_precision,
+                         double *out_recall, double *out_density, double *out_coverage,
+                         size_t *out_nonfinite)
+{
+    return sm__metric_prdc_with(SM__KNN_AUTO, real, n_real, gen, n_gen, dim, k_pr, k_dc,
+                                out_precision, out_recall, out_density, out_coverage,
+                                out_nonfinite);
 }
 
 /* ---- energy distance and MMD -------------------------------------------- */

@@ -1,14 +1,19 @@
-/* Metrics: the k-d tree against brute force, every metric against
- * hand-computed cases and against a direct O(N·M) implementation of its
- * definition, limiting cases, non-finite samples and every documented error.
+/* Metrics: the k-d tree against brute force, the blocked BLIS brute force
+ * (knn.c) against the tree, every metric against hand-computed cases and
+ * against a direct O(N·M) implementation of its definition, with either
+ * search method, limiting cases, non-finite samples, the Fréchet distance
+ * against closed forms, and every documented error.
  *
- * kdtree.c is compiled into this program (see tests/meson.build) so the
- * private tree and brute-force functions can be called directly. */
+ * This program links the library's objects (scorematch_internal_dep, see
+ * tests/meson.build) so the private tree, brute-force and method-selecting
+ * functions can be called directly. */
 #include <math.h>
 #include <string.h>
 
 #include "testutil.h"
 #include "kdtree-private.h"
+#include "knn-private.h"
+#include "metrics-private.h"
 
 static sm_rng *rng_seeded(uint64_t seed)
 {
@@ -353,6 +358,294 @@ START_TEST(metrics_match_reference_on_random_sets)
         ck_assert_double_gt(ref.density, 0.05);
         free(x);
         free(y);
+    }
+    sm_rng_free(r);
+}
+END_TEST
+
+/* ---- blocked brute force against the k-d tree ---------------------------- */
+
+/* v[pos] of a set, stored at v_row[row of pos]. */
+static void by_row(const sm__knn *s, const double *v, double *v_row)
+{
+    for (size_t pos = 0; pos < sm__knn_size(s); pos++)
+        v_row[sm__knn_index(s, pos)] = v[pos];
+}
+
+static void to_pos(const sm__knn *s, const double *v_row, double *v)
+{
+    for (size_t pos = 0; pos < sm__knn_size(s); pos++)
+        v[pos] = v_row[sm__knn_index(s, pos)];
+}
+
+/* Every query of knn.c on the pair (x, y), by tree and by brute force: the
+ * radii, hits and counts must be equal, value for value. */
+static void compare_methods(const float *x, size_t n, const float *y, size_t m, size_t dim,
+                            sm__knn_method brute_expected)
+{
+    sm__knn *rs[2], *gs[2];
+    const sm__knn_method methods[2] = {SM__KNN_TREE, SM__KNN_BRUTE};
+    for (int a = 0; a < 2; a++) {
+        ck_assert_ok(sm__knn_pair_new(&rs[a], &gs[a], x, n, y, m, dim, methods[a], 1, 1, "t"));
+        ck_assert_int_eq(sm__knn_method_used(rs[a]), a ? brute_expected : SM__KNN_TREE);
+        ck_assert_int_eq(sm__knn_method_used(gs[a]), a ? brute_expected : SM__KNN_TREE);
+    }
+    size_t mf = sm__knn_size(gs[0]);
+    ck_assert_uint_eq(sm__knn_size(gs[1]), mf);
+    ck_assert_uint_eq(sm__knn_size(rs[1]), n);
+    double *rad[2][3], *row[2][3], *tmp = malloc((n > m ? n : m) * sizeof(double));
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 3; b++) {
+            rad[a][b] = calloc(n > m ? n : m, sizeof(double));
+            row[a][b] = calloc(n > m ? n : m, sizeof(double));
+        }
+    size_t bad = 0;
+    char first[200] = "";
+#define EXPECT(cond, ...)                                                         \
+    do {                                                                          \
+        if (!(cond) && bad++ == 0)                                                \
+            snprintf(first, sizeof first, __VA_ARGS__);                           \
+    } while (0)
+    const size_t ks[3][2] = {{3, 5}, {1, 1}, {7, 2}};
+    for (int kk = 0; kk < 3; kk++) {
+        size_t k = ks[kk][0], kb = ks[kk][1];
+        for (int a = 0; a < 2; a++) {
+            ck_assert_ok(sm__knn_radii(rs[a], k, rad[a][0], kb, rad[a][1]));
+            ck_assert_ok(sm__knn_radii(gs[a], k, rad[a][2], 0, NULL));
+            by_row(rs[a], rad[a][0], row[a][0]);
+            by_row(rs[a], rad[a][1], row[a][1]);
+            for (size_t j = 0; j < m; j++)
+                row[a][2][j] = -1.0; /* non-finite rows have no radius */
+            by_row(gs[a], rad[a][2], row[a][2]);
+        }
+        for (size_t i = 0; i < n; i++) {
+            EXPECT(row[0][0][i] == row[1][0][i], "k %zu: real radius %zu: %.17g (tree) %.17g", k,
+                   i, row[0][0][i], row[1][0][i]);
+            EXPECT(row[0][1][i] == row[1][1][i], "kb %zu: real radius %zu differs", kb, i);
+        }
+        for (size_t j = 0; j < m; j++)
+            EXPECT(row[0][2][j] == row[1][2][j], "k %zu: gen radius %zu: %.17g (tree) %.17g", k,
+                   j, row[0][2][j], row[1][2][j]);
+        /* Balls of those radii (exact distances: ties on the boundary):
+         * every strictness and limit for the first k, then the two uses of
+         * the metrics (precision/recall: <=, limit 1; density: <, all). */
+        static const struct { int strict; size_t limit; } cases[6] = {
+            {0, 1}, {1, SIZE_MAX}, {0, SIZE_MAX}, {1, 1}, {0, 2}, {1, 2}};
+        size_t c[2];
+        for (int t = 0; t < (kk == 0 ? 6 : 2); t++) {
+            int strict = cases[t].strict;
+            size_t limit = cases[t].limit;
+            for (int a = 0; a < 2; a++)
+                ck_assert_ok(sm__knn_count_in_balls(rs[a], rad[a][0], gs[a], strict, limit,
+                                                    &c[a]));
+            EXPECT(c[0] == c[1], "gen in real balls (k %zu strict %d limit %zu): %zu %zu", k,
+                   strict, limit, c[0], c[1]);
+            for (int a = 0; a < 2; a++)
+                ck_assert_ok(sm__knn_count_in_balls(gs[a], rad[a][2], rs[a], strict, limit,
+                                                    &c[a]));
+            EXPECT(c[0] == c[1], "real in gen balls (k %zu strict %d limit %zu): %zu %zu", k,
+                   strict, limit, c[0], c[1]);
+        }
+        /* Strictly within a per-query radius: each real point's own. */
+        unsigned char *hit[2];
+        for (int a = 0; a < 2; a++) {
+            hit[a] = malloc(n);
+            ck_assert_ok(sm__knn_count_within(gs[a], rs[a], 0.0, rad[a][1], &c[a], hit[a]));
+        }
+        EXPECT(c[0] == c[1], "coverage-like count (kb %zu): %zu %zu", kb, c[0], c[1]);
+        for (int a = 0; a < 2; a++) {
+            for (size_t pos = 0; pos < n; pos++)
+                tmp[pos] = hit[a][pos];
+            by_row(rs[a], tmp, row[a][0]);
+            free(hit[a]);
+        }
+        for (size_t i = 0; i < n; i++)
+            EXPECT(row[0][0][i] == row[1][0][i], "hit of real %zu differs", i);
+    }
+    /* Fixed radii: one that is exactly a distance (a tie), its neighbours,
+     * and others around the typical nearest-neighbour distance. */
+    double d0 = 0.0;
+    for (size_t j = 0; j < m && d0 == 0.0; j++)
+        if (sm__row_finite(y + j * dim, dim))
+            d0 = sm__sqdist(x, y + j * dim, dim);
+    const double r2s[6] = {d0, nextafter(d0, 0.0), nextafter(d0, INFINITY), 0.25 * row[0][1][0],
+                           row[0][1][0], 4.0 * row[0][1][0]};
+    for (int t = 0; t < 6; t++) {
+        size_t c[2], p[2];
+        for (int a = 0; a < 2; a++) {
+            ck_assert_ok(sm__knn_count_within(gs[a], rs[a], r2s[t], NULL, &c[a], NULL));
+            ck_assert_ok(sm__knn_count_within(rs[a], gs[a], r2s[t], NULL, &p[a], NULL));
+        }
+        EXPECT(c[0] == c[1] && p[0] == p[1], "radius² %.17g: covered %zu %zu, precise %zu %zu",
+               r2s[t], c[0], c[1], p[0], p[1]);
+    }
+    /* Radii given per original row work in either set's order. */
+    for (size_t i = 0; i < n; i++)
+        row[0][0][i] = (double)((i * 37) % 11) * 0.2 * row[0][1][0];
+    for (int a = 0; a < 2; a++)
+        to_pos(rs[a], row[0][0], rad[a][0]);
+    size_t cb[2];
+    for (int a = 0; a < 2; a++)
+        ck_assert_ok(sm__knn_count_in_balls(rs[a], rad[a][0], gs[a], 1, SIZE_MAX, &cb[a]));
+    EXPECT(cb[0] == cb[1], "random balls: %zu %zu", cb[0], cb[1]);
+#undef EXPECT
+    ck_assert_msg(bad == 0, "dim %zu, n %zu, m %zu: %zu mismatches; first: %s", dim, n, m, bad,
+                  first);
+    for (int a = 0; a < 2; a++) {
+        sm__knn_free(rs[a]);
+        sm__knn_free(gs[a]);
+        for (int b = 0; b < 3; b++) {
+            free(rad[a][b]);
+            free(row[a][b]);
+        }
+    }
+    free(tmp);
+}
+
+START_TEST(brute_force_matches_tree)
+{
+    sm_rng *r = rng_seeded(150);
+    const size_t dims[] = {1, 2, 3, 8, 16, 33, 64};
+    for (size_t a = 0; a < sizeof dims / sizeof dims[0]; a++) {
+        size_t dim = dims[a];
+        /* More rows than one block of products (256 × 1024) in both
+         * directions at low dimension, where the tree is quick. */
+        const size_t n = dim <= 3 ? 1300 : 400, m = dim <= 3 ? 1100 : 350;
+        float *x = normal_points(r, n, dim, 0.0f, 1.0f);
+        float *y = normal_points(r, m, dim, 0.3f, 1.2f);
+        /* Duplicates, shared points, non-finite generated rows. */
+        for (size_t i = 0; i < 10; i++) {
+            memcpy(x + (n - 1 - i) * dim, x + i * dim, dim * sizeof(float));
+            memcpy(y + (3 * i) * dim, x + (7 * i) * dim, dim * sizeof(float));
+        }
+        y[100 * dim] = NAN;
+        y[101 * dim + dim - 1] = INFINITY;
+        compare_methods(x, n, y, m, dim, SM__KNN_BRUTE);
+        /* Far from the origin: the shift by the real mean matters. */
+        for (size_t i = 0; i < n * dim; i++)
+            x[i] += 1000.0f;
+        for (size_t i = 0; i < m * dim; i++)
+            y[i] += 1000.0f;
+        compare_methods(x, n, y, m, dim, SM__KNN_BRUTE);
+        /* A coarse grid: many exactly tied distances and radii. */
+        for (size_t i = 0; i < n * dim; i++)
+            x[i] = roundf((x[i] - 1000.0f) * 2.0f) / 2.0f;
+        for (size_t i = 0; i < m * dim; i++)
+            y[i] = roundf((y[i] - 1000.0f) * 2.0f) / 2.0f;
+        compare_methods(x, n, y, m, dim, SM__KNN_BRUTE);
+        if (dim != 3 && dim != 16) {
+            free(x);
+            free(y);
+            continue;
+        }
+        /* Tiny coordinates (float products underflow): still exact. */
+        for (size_t i = 0; i < n * dim; i++)
+            x[i] *= 1e-30f;
+        for (size_t i = 0; i < m * dim; i++)
+            y[i] *= 1e-30f;
+        compare_methods(x, n, y, m, dim, SM__KNN_BRUTE);
+        /* Coordinates whose float products could overflow: the brute force
+         * hands over to the tree. */
+        for (size_t i = 0; i < n * dim; i++)
+            x[i] = x[i] * 1e30f * 1e17f;
+        for (size_t i = 0; i < m * dim; i++)
+            y[i] = y[i] * 1e30f * 1e17f;
+        compare_methods(x, n, y, m, dim, SM__KNN_TREE);
+        free(x);
+        free(y);
+    }
+    /* A k so large that the brute force takes fewer query rows per block. */
+    {
+        const size_t n = 900, m = 300, dim = 16;
+        float *x = normal_points(r, n, dim, 0.0f, 1.0f), *y = normal_points(r, m, dim, 0.0f, 1.5f);
+        double v[2][3];
+        for (int a = 0; a < 2; a++)
+            ck_assert_ok(sm__metric_prdc_with(a ? SM__KNN_BRUTE : SM__KNN_TREE, x, n, y, m, dim,
+                                              700, 650, &v[a][0], NULL, &v[a][1], &v[a][2],
+                                              NULL));
+        for (int j = 0; j < 3; j++)
+            ck_assert_msg(v[0][j] == v[1][j], "large k, output %d: tree %.17g, brute %.17g", j,
+                          v[0][j], v[1][j]);
+        ck_assert(v[0][0] > 0.5 && v[0][1] > 0.1 && v[0][2] > 0.5); /* P, D, C: not degenerate */
+        free(x);
+        free(y);
+    }
+    /* Small sets, all generated points non-finite, a single point. */
+    float *x = normal_points(r, 12, 20, 0.0f, 1.0f), *y = normal_points(r, 12, 20, 0.0f, 1.0f);
+    compare_methods(x, 12, y, 12, 20, SM__KNN_BRUTE);
+    for (size_t i = 0; i < 12; i++)
+        y[i * 20 + 3] = NAN;
+    sm__knn *rs, *gs;
+    ck_assert_ok(sm__knn_pair_new(&rs, &gs, x, 12, y, 12, 20, SM__KNN_BRUTE, 1, 1, "t"));
+    ck_assert_uint_eq(sm__knn_size(gs), 0);
+    size_t c = 99;
+    ck_assert_ok(sm__knn_count_within(gs, rs, 1e30, NULL, &c, NULL));
+    ck_assert_uint_eq(c, 0);
+    ck_assert_ok(sm__knn_count_within(rs, gs, 1e30, NULL, &c, NULL));
+    ck_assert_uint_eq(c, 0);
+    sm__knn_free(rs);
+    sm__knn_free(gs);
+    free(x);
+    free(y);
+    sm_rng_free(r);
+}
+END_TEST
+
+/* The metrics themselves with each method, against the definitions. */
+START_TEST(metrics_tree_and_brute_agree)
+{
+    sm_rng *r = rng_seeded(250);
+    const size_t dims[] = {2, 8, 16, 32, 64};
+    for (size_t a = 0; a < sizeof dims / sizeof dims[0]; a++) {
+        size_t dim = dims[a], n = 500, m = 400;
+        float *x = normal_points(r, n, dim, 0.0f, 1.0f);
+        float *y = normal_points(r, m, dim, 0.2f, 1.1f);
+        for (size_t i = 0; i < 10; i++)
+            memcpy(y + (3 * i) * dim, x + (7 * i) * dim, dim * sizeof(float));
+        y[50 * dim + 1] = NAN;
+        int32_t *lab = malloc(n * sizeof(int32_t));
+        for (size_t i = 0; i < n; i++)
+            lab[i] = x[i * dim] > 0.0f;
+        /* A radius that covers about half of the real points: the median
+         * distance from 21 of them to their nearest generated point. */
+        double nn[21];
+        for (size_t i = 0; i < 21; i++) {
+            nn[i] = INFINITY;
+            for (size_t j = 0; j < m; j++)
+                if (sm__row_finite(y + j * dim, dim))
+                    nn[i] = fmin(nn[i], sm__sqdist(x + (20 * i + 1) * dim, y + j * dim, dim));
+        }
+        qsort(nn, 21, sizeof(double), cmp_d);
+        double radius = sqrt(nn[10]);
+        double v[3][8];
+        size_t nf[3];
+        const sm__knn_method methods[3] = {SM__KNN_TREE, SM__KNN_BRUTE, SM__KNN_AUTO};
+        for (int k = 0; k < 3; k++) {
+            ck_assert_ok(sm__metric_prdc_with(methods[k], x, n, y, m, dim, 0, 0, &v[k][0],
+                                              &v[k][1], &v[k][2], &v[k][3], &nf[k]));
+            ck_assert_ok(sm__metric_coverage_precision_with(methods[k], "t", x, n, y, m, dim,
+                                                            radius, &v[k][4], &v[k][5], NULL));
+            ck_assert_ok(sm__metric_per_mode_coverage_with(methods[k], x, lab, n, y, m, dim,
+                                                           radius, &v[k][6], 2, NULL));
+        }
+        for (int j = 0; j < 8; j++)
+            ck_assert_msg(v[0][j] == v[1][j] && v[0][j] == v[2][j],
+                          "dim %zu, output %d: tree %.17g, brute %.17g, auto %.17g", dim, j,
+                          v[0][j], v[1][j], v[2][j]);
+        ck_assert(nf[0] == 1 && nf[1] == 1 && nf[2] == 1);
+        ref_out ref = reference(x, n, y, m, dim, radius, 3, 5);
+        ck_assert(v[1][0] == ref.precision && v[1][1] == ref.recall &&
+                  v[1][2] == ref.density && v[1][3] == ref.coverage);
+        ck_assert(v[1][4] == ref.cov_r && v[1][5] == ref.prec_r);
+        /* Not degenerate: the comparison means something. */
+        ck_assert_double_gt(ref.precision, 0.05);
+        ck_assert_double_lt(ref.precision, 0.999);
+        ck_assert_double_gt(ref.recall, 0.05);
+        ck_assert_double_gt(ref.cov_r, 0.01);
+        ck_assert_double_lt(ref.cov_r, 0.999);
+        free(x);
+        free(y);
+        free(lab);
     }
     sm_rng_free(r);
 }
@@ -1094,8 +1387,8 @@ START_TEST(frechet_self_symmetry_translation)
         ck_assert_msg(fabs(xy - yx) <= tol, "dim %zu: FD(X,Y) %.17g FD(Y,X) %.17g", dim, xy, yx);
         ck_assert_msg(fabs(xy - ref) <= tol, "dim %zu: FD %.17g reference %.17g", dim, xy, ref);
         ck_assert_ok(sm_metric_frechet_distance(x, n, xv, n, dim, &shift, NULL));
-        ck_assert_msg(fabs(shift - v2) <= tol + 1e-14 * v2, "dim %zu: FD(X, X+v) %.17g, |v|² %.17g",
-                      dim, shift, v2);
+        ck_assert_msg(fabs(shift - v2) <= tol + 1e-14 * v2,
+                      "dim %zu: FD(X, X+v) %.17g, |v|² %.17g", dim, shift, v2);
         ck_assert_ok(sm_metric_frechet_distance(xv, n, yv, m, dim, &both, NULL));
         ck_assert_msg(fabs(both - xy) <= tol, "dim %zu: FD(X+v, Y+v) %.17g, FD(X,Y) %.17g", dim,
                       both, xy);
@@ -1287,13 +1580,29 @@ int main(void)
     tcase_add_test(tc, nonfinite_samples_are_counted);
     tcase_add_test(tc, subsampled_distances);
     tcase_add_test(tc, bad_arguments);
-    tcase_add_test(tc, frechet_closed_form_diagonal);
-    tcase_add_test(tc, frechet_closed_form_full_2d);
-    tcase_add_test(tc, frechet_gaussian_samples);
-    tcase_add_test(tc, frechet_matches_reference);
-    tcase_add_test(tc, frechet_self_symmetry_translation);
-    tcase_add_test(tc, frechet_singular_and_nonfinite);
-    tcase_add_test(tc, frechet_errors);
     suite_add_tcase(s, tc);
+    /* The k-d tree against the blocked brute force: the metrics (quick),
+     * then every query on many data sets, which takes seconds because the
+     * tree is slow in high dimension: tagged "slow", so the valgrind run
+     * skips it (it runs natively and under the sanitizers). */
+    TCase *methods = tcase_create("methods");
+    tcase_set_timeout(methods, 120);
+    tcase_add_test(methods, metrics_tree_and_brute_agree);
+    suite_add_tcase(s, methods);
+    TCase *exhaustive = tcase_create("methods-exhaustive");
+    tcase_set_tags(exhaustive, "slow");
+    tcase_set_timeout(exhaustive, 300);
+    tcase_add_test(exhaustive, brute_force_matches_tree);
+    suite_add_tcase(s, exhaustive);
+    TCase *fd = tcase_create("frechet");
+    tcase_set_timeout(fd, 120);
+    tcase_add_test(fd, frechet_closed_form_diagonal);
+    tcase_add_test(fd, frechet_closed_form_full_2d);
+    tcase_add_test(fd, frechet_gaussian_samples);
+    tcase_add_test(fd, frechet_matches_reference);
+    tcase_add_test(fd, frechet_self_symmetry_translation);
+    tcase_add_test(fd, frechet_singular_and_nonfinite);
+    tcase_add_test(fd, frechet_errors);
+    suite_add_tcase(s, fd);
     return sm_test_run(s);
 }
