@@ -33,7 +33,7 @@
 enum { DIM = 64 };
 
 typedef struct {
-    const char *data, *png;
+    const char *data, *png, *save, *load;
     uint64_t seed, steps;
     size_t width, depth, batch, samples, levels, threads, gmm_k;
     double lr, ema, sigma_max, sigma_min;
@@ -67,6 +67,8 @@ static void usage(FILE *f, const char *argv0)
             "                     50; 0: none)\n"
             "  --threads T        threads (default: all online cores)\n"
             "  --png PATH         generated digits beside real held-out ones%s\n"
+            "  --save PATH        save the trained model (with its normalization)\n"
+            "  --load PATH        sample a saved model instead of training one\n"
             "  --quiet            no progress display\n",
             argv0, DIGITS_CSV, plot_available() ? "" : " (not built: no cairo)");
 }
@@ -99,6 +101,8 @@ static int parse_args(int argc, char **argv, options *o)
         double x = strtod(v, &end);
         int num = end != v && *end == '\0' && isfinite(x) && x >= 0;
         if (!strcmp(a, "--data")) o->data = v;
+        else if (!strcmp(a, "--save")) o->save = v;
+        else if (!strcmp(a, "--load")) o->load = v;
         else if (!strcmp(a, "--png")) o->png = v;
         else if (!strcmp(a, "--sampler")) {
             if (sm_sampler_kind_from_name(v, &o->sampler) != SM_OK) {
@@ -217,50 +221,68 @@ int main(int argc, char **argv)
         TRY(st);
     }
 
-    /* The model. */
+    /* The model: trained here, or loaded. */
     TRY(sm_rng_new(&rng, o.seed));
-    sm_net_options nopts = SM_NET_OPTIONS_INIT;
-    nopts.dim = DIM;
-    nopts.width = o.width;
-    nopts.depth = o.depth;
-    nopts.parametrization = SM_PARAM_EDM;
-    TRY(sm_net_new_ex(&net, &nopts, rng));
-    TRY(sm_net_set_normalization(net, shift, scale, DIM));
-    TRY(sm_net_set_threads(net, o.threads));
-    TRY(sm_schedule_new_karras(&grid, o.sigma_max, o.sigma_min, o.levels, 7.0));
-    TRY(sm_optim_new_adam(&opt, sm_net_num_params(net), o.lr, 0.9, 0.999, 1e-8, 0.0));
-    TRY(sm_trainer_new(&tr, net, grid, opt, o.batch));
-    if (o.ema > 0) {
-        TRY(sm_net_clone(net, &ema));
-        TRY(sm_trainer_set_ema(tr, ema, o.ema));
+    double loss = NAN, train_s = 0;
+    sm_net *model = NULL;
+    if (o.load) {
+        sm_schedule *kept = NULL;
+        TRY(sm_model_load(o.load, &net, &kept, NULL));
+        sm_schedule_free(kept);
+        if (sm_net_dim(net) != DIM || !sm_net_has_normalization(net)) {
+            fprintf(stderr, "digits: %s is not a 64-d model with a normalization\n", o.load);
+            goto fail;
+        }
+        TRY(sm_net_set_threads(net, o.threads));
+        TRY(sm_schedule_new_karras(&grid, o.sigma_max, o.sigma_min, o.levels, 7.0));
+        model = net;
+    } else {
+        /* The model. */
+        sm_net_options nopts = SM_NET_OPTIONS_INIT;
+        nopts.dim = DIM;
+        nopts.width = o.width;
+        nopts.depth = o.depth;
+        nopts.parametrization = SM_PARAM_EDM;
+        TRY(sm_net_new_ex(&net, &nopts, rng));
+        TRY(sm_net_set_normalization(net, shift, scale, DIM));
+        TRY(sm_net_set_threads(net, o.threads));
+        TRY(sm_schedule_new_karras(&grid, o.sigma_max, o.sigma_min, o.levels, 7.0));
+        TRY(sm_optim_new_adam(&opt, sm_net_num_params(net), o.lr, 0.9, 0.999, 1e-8, 0.0));
+        TRY(sm_trainer_new(&tr, net, grid, opt, o.batch));
+        if (o.ema > 0) {
+            TRY(sm_net_clone(net, &ema));
+            TRY(sm_trainer_set_ema(tr, ema, o.ema));
+        }
+        if (!o.quiet)
+            fprintf(stderr, "digits: %zu training rows, %zu held out; EDM net 65 x %zu x %zu, "
+                    "%zu thread%s, BLIS '%s'\n", n_tr, n_ho, o.width, o.depth, o.threads,
+                    o.threads == 1 ? "" : "s", sm_blas_config());
+        progress prog;
+        progress_init(&prog, stderr, 2000);
+        double t0 = progress_now();
+        TRY(sm_trainer_fit(tr, train, o.steps, rng, o.quiet ? NULL : progress_train_callback, &prog,
+                           &loss));
+        train_s = progress_now() - t0;
+        model = ema ? ema : net;
+        if (ema)
+            TRY(sm_net_set_normalization(ema, shift, scale, DIM));
+        if (o.save)
+            TRY(sm_model_save(o.save, model, grid, NULL));
     }
-    if (!o.quiet)
-        fprintf(stderr, "digits: %zu training rows, %zu held out; EDM net 65 x %zu x %zu, "
-                "%zu thread%s, BLIS '%s'\n", n_tr, n_ho, o.width, o.depth, o.threads,
-                o.threads == 1 ? "" : "s", sm_blas_config());
-    progress prog;
-    progress_init(&prog, stderr, 2000);
-    double loss = NAN, t0 = progress_now();
-    TRY(sm_trainer_fit(tr, train, o.steps, rng, o.quiet ? NULL : progress_train_callback, &prog,
-                       &loss));
-    const double train_s = progress_now() - t0;
-    sm_net *model = ema ? ema : net;
-    if (ema)
-        TRY(sm_net_set_normalization(ema, shift, scale, DIM));
 
     /* Samples, in pixel units. */
     TRY(sm_sampler_new(&smp, model, grid));
     TRY(sm_sampler_set_kind(smp, o.sampler));
-    t0 = progress_now();
+    double t1 = progress_now();
     TRY(sm_sampler_run(smp, rng, gen, o.samples, DIM));
-    const double sample_s = progress_now() - t0;
+    const double sample_s = progress_now() - t1;
     TRY(sm_net_to_data_units(model, gen, o.samples, DIM));
 
     char extra[200];
     snprintf(extra, sizeof extra, " nfe=%llu sigma_data=%.4f final_loss=%.4f train_s=%.1f "
              "sample_s=%.2f steps_per_s=%.1f",
              (unsigned long long)sm_sampler_nfe(smp), sm_net_sigma_data(model), loss, train_s,
-             sample_s, (double)o.steps / train_s);
+             sample_s, o.load ? 0.0 : (double)o.steps / train_s);
     TRY(report("model", xho, n_ho, gen, o.samples, extra));
     TRY(report("training-rows", xho, n_ho, xtr, n_tr, " (the data itself: the best a model can do)"));
     if (o.gmm_k) {
