@@ -39,6 +39,7 @@ typedef struct {
     double lr, ema, sigma_max, sigma_min;
     double spread; /* σ_data of the normalized data */
     int global_scale; /* one scale for all pixels (default) vs per-column standardization */
+    int pixel_affine; /* x/8 − 1 and σ_data the global std, as the PyTorch reference */
     int quiet;
     sm_sampler_kind sampler;
 } options;
@@ -61,6 +62,8 @@ static void usage(FILE *f, const char *argv0)
             "  --sigma-max X      --sigma-min X   the grid's range (default 80, 0.002)\n"
             "  --standardize      per-pixel standardization (default: centre each pixel,\n"
             "                     one scale for all of them)\n"
+            "  --pixel-affine     x/8 - 1 on every pixel and sigma_data the global standard\n"
+            "                     deviation, as bench/torch/digits_edm.py does\n"
             "  --spread X         overall spread (sigma_data) of the normalized data\n"
             "                     (default 0.5, the value EDM's settings are made for)\n"
             "  --gmm K            Gaussian-mixture baseline with K components (default\n"
@@ -91,6 +94,9 @@ static int parse_args(int argc, char **argv, options *o)
             continue;
         } else if (!strcmp(a, "--standardize")) {
             o->global_scale = 0;
+            continue;
+        } else if (!strcmp(a, "--pixel-affine")) {
+            o->pixel_affine = 1;
             continue;
         }
         if (!v) {
@@ -208,6 +214,20 @@ int main(int argc, char **argv)
     train = NULL;
     for (size_t j = 0; j < DIM; j++)
         scale[j] = (float)((o.global_scale ? sd : scale[j]) / o.spread);
+    double sigma_data = 0.0; /* measured by the trainer */
+    if (o.pixel_affine) {
+        double sum = 0, ss = 0;
+        for (size_t i = 0; i < n_tr * DIM; i++)
+            sum += xtr[i] / 8.0 - 1.0;
+        const double mean = sum / (double)(n_tr * DIM);
+        for (size_t i = 0; i < n_tr * DIM; i++)
+            ss += (xtr[i] / 8.0 - 1.0 - mean) * (xtr[i] / 8.0 - 1.0 - mean);
+        sigma_data = sqrt(ss / (double)(n_tr * DIM));
+        for (size_t j = 0; j < DIM; j++) {
+            shift[j] = 8.0f;
+            scale[j] = 8.0f;
+        }
+    }
     {
         float *u = malloc(n_tr * DIM * sizeof(float));
         if (!u) {
@@ -243,6 +263,7 @@ int main(int argc, char **argv)
         nopts.width = o.width;
         nopts.depth = o.depth;
         nopts.parametrization = SM_PARAM_EDM;
+        nopts.sigma_data = sigma_data;
         TRY(sm_net_new_ex(&net, &nopts, rng));
         TRY(sm_net_set_normalization(net, shift, scale, DIM));
         TRY(sm_net_set_threads(net, o.threads));
