@@ -8,9 +8,14 @@
  * training rows themselves (what a perfect model would score against the
  * held-out third). Writes a PNG of generated digits beside real ones.
  *
- * Defaults: the anchor configuration of the library's target (MLP 65 →
- * 512 → 512 → 512 → 64 with SiLU, Adam 2e-4, batch 256, 20 000 steps,
- * log-normal σ with P_mean −1.2, P_std 1.2; Karras grid σ 80 → 0.002).
+ * Defaults: the anchor configuration of the library's target (pixels
+ * x/8 − 1, σ_data their standard deviation; MLP 65 → 512 → 512 → 512 → 64
+ * with SiLU, Adam 2e-4, batch 256, 20 000 steps, log-normal σ with
+ * P_mean −1.2, P_std 1.2; Karras grid σ 80 → 0.002), plus an average of
+ * the weights (decay 0.999) to sample from. Measured on seed 0: centring
+ * each pixel on its own mean instead (--centre-pixels) gives a Fréchet
+ * distance of 36 instead of 32 without the average, with recall 0.77
+ * instead of 0.85.
  */
 #define _GNU_SOURCE 1 /* setenv (blis_kernels.h) */
 #include <math.h>
@@ -38,8 +43,8 @@ typedef struct {
     size_t width, depth, batch, samples, levels, threads, gmm_k;
     double lr, ema, sigma_max, sigma_min;
     double spread; /* σ_data of the normalized data */
-    int global_scale; /* one scale for all pixels (default) vs per-column standardization */
-    int pixel_affine; /* x/8 − 1 and σ_data the global std, as the PyTorch reference */
+    int global_scale; /* --centre-pixels: one scale for all pixels, each centred */
+    int pixel_affine; /* x/8 − 1 and σ_data the global std (default) */
     int quiet;
     sm_sampler_kind sampler;
 } options;
@@ -55,17 +60,18 @@ static void usage(FILE *f, const char *argv0)
             "  --steps N          training steps (default 20000)\n"
             "  --width N          hidden units (default 512)   --depth N  layers (default 3)\n"
             "  --batch N          batch size (default 256)     --lr X     Adam rate (2e-4)\n"
-            "  --ema DECAY        sample from an average of the weights (default off)\n"
+            "  --ema DECAY        sample from an average of the weights (default 0.999;\n"
+            "                     0: the last weights)\n"
             "  --samples N        samples to draw and compare (default 1000)\n"
             "  --sampler KIND     edm-heun (default), edm-stochastic, dpmpp-2m, ...\n"
             "  --levels L         Karras grid levels (default 18: 35 evaluations)\n"
             "  --sigma-max X      --sigma-min X   the grid's range (default 80, 0.002)\n"
-            "  --standardize      per-pixel standardization (default: centre each pixel,\n"
-            "                     one scale for all of them)\n"
-            "  --pixel-affine     x/8 - 1 on every pixel and sigma_data the global standard\n"
-            "                     deviation, as bench/torch/digits_edm.py does\n"
-            "  --spread X         overall spread (sigma_data) of the normalized data\n"
-            "                     (default 0.5, the value EDM's settings are made for)\n"
+            "  Normalization (default: x/8 - 1 on every pixel, sigma_data the standard\n"
+            "  deviation of all values, as bench/torch/digits_edm.py does):\n"
+            "  --centre-pixels    centre each pixel on its mean, one scale for all\n"
+            "  --standardize      the library's per-column standardization\n"
+            "  --spread X         with either: the normalized data's overall spread\n"
+            "                     (sigma_data; default 0.5)\n"
             "  --gmm K            Gaussian-mixture baseline with K components (default\n"
             "                     50; 0: none)\n"
             "  --threads T        threads (default: all online cores)\n"
@@ -81,8 +87,9 @@ static int parse_args(int argc, char **argv, options *o)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     *o = (options){.data = DIGITS_CSV, .steps = 20000, .width = 512, .depth = 3, .batch = 256,
                    .samples = 1000, .levels = 18, .threads = ncpu > 0 ? (size_t)ncpu : 1,
-                   .gmm_k = 50, .lr = 2e-4, .sigma_max = 80.0, .sigma_min = 0.002,
-                   .global_scale = 1, .sampler = SM_SAMPLER_EDM_HEUN, .spread = 0.5};
+                   .gmm_k = 50, .lr = 2e-4, .ema = 0.999, .sigma_max = 80.0, .sigma_min = 0.002,
+                   .global_scale = 1, .pixel_affine = 1, .sampler = SM_SAMPLER_EDM_HEUN,
+                   .spread = 0.5};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
@@ -94,9 +101,11 @@ static int parse_args(int argc, char **argv, options *o)
             continue;
         } else if (!strcmp(a, "--standardize")) {
             o->global_scale = 0;
+            o->pixel_affine = 0;
             continue;
-        } else if (!strcmp(a, "--pixel-affine")) {
-            o->pixel_affine = 1;
+        } else if (!strcmp(a, "--centre-pixels")) {
+            o->global_scale = 1;
+            o->pixel_affine = 0;
             continue;
         }
         if (!v) {
