@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "process-private.h"
 #include "scoremodel-private.h"
 #include "learning-private.h"
 #include "rng-private.h"
@@ -56,8 +57,7 @@ static void drift(ctx *c, const float *y, float sigma, size_t rows, float *k, do
     }
     for (size_t r = 0; r < rows; r++)
         div[r] *= -(double)sigma / (double)(c->probe ? c->probes : 1);
-    for (size_t i = 0; i < rows * d; i++)
-        k[i] = -sigma * c->out[i];
+    sm__ve_drift_from_score(c->out, sigma, rows * d, k);
 }
 
 sm_status sm_log_likelihood(sm_net *net, const sm_schedule *grid, const float *x, size_t n,
@@ -87,7 +87,7 @@ sm_status sm_log_likelihood(sm_net *net, const sm_schedule *grid, const float *x
     if (st)
         return st;
     const float *sig = sm__schedule_sigmas(grid);
-    const double pstd = prior_std > 0.0 ? prior_std : (double)sig[0];
+    const double pstd = prior_std > 0.0 ? prior_std : sm__ve_prior_std(sig[0]);
 
     const size_t B = SM__JVP_BLOCK, bd = B * dim;
     size_t probe_len = 0;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "process-private.h"
 #include "rows-private.h"
 #include "scoremodel-private.h"
 #include "ssm-private.h"
@@ -104,11 +105,7 @@ static void ssm_rows(void *ctx, size_t k)
         memset(sh->grads, 0, sm_net_num_params(job->net) * sizeof(float));
     for (size_t r0 = first; r0 < first + count; r0 += B) {
         const size_t end = first + count, rows = end - r0 < B ? end - r0 : B;
-        for (size_t r = 0; r < rows; r++)
-            for (size_t j = 0; j < dim; j++) {
-                size_t i = (r0 + r) * dim + j;
-                xt[r * dim + j] = job->x[i] + job->sigma[r0 + r] * job->eps[i];
-            }
+        sm__ve_perturb(job->x + r0 * dim, job->sigma + r0, job->eps + r0 * dim, rows, dim, xt);
         sm__score_jvp_forward(job->net, &sh->ws, xt, job->sigma + r0, job->v + r0 * dim, rows, s,
                               jv);
         for (size_t r = 0; r < rows; r++) {
