@@ -17,4 +17,10 @@ struct sm_dataset {
 sm_status sm__dataset_alloc(sm_dataset **out, size_t n, size_t dim,
                             const char *fn);
 
+/* Maps n × dim points column by column between normalized units u and
+ * data units x = u·scale + shift: to data units if to_data, else back,
+ * u = (x − shift)/scale. Shared by data sets and networks. */
+void sm__map_columns(float *p, size_t n, size_t dim, const float *shift, const float *scale,
+                     int to_data);
+
 #endif

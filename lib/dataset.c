@@ -246,6 +246,16 @@ sm_status sm_dataset_get_standardization(const sm_dataset *ds, float *mean,
     return SM_OK;
 }
 
+void sm__map_columns(float *p, size_t n, size_t dim, const float *shift, const float *scale,
+                     int to_data)
+{
+    const size_t total = n * dim;
+    for (size_t i = 0; i < total; i++) {
+        const size_t j = i % dim;
+        p[i] = to_data ? p[i] * scale[j] + shift[j] : (p[i] - shift[j]) / scale[j];
+    }
+}
+
 static sm_status map_points(const sm_dataset *ds, float *p, size_t n, size_t dim,
                             int inverse, const char *fn)
 {
@@ -256,11 +266,7 @@ static sm_status map_points(const sm_dataset *ds, float *p, size_t n, size_t dim
                          ds->dim);
     if (sm__array_too_big(n, dim, sizeof(float)))
         return sm__error(SM_ERR_OVERFLOW, "%s: n*dim overflows", fn);
-    const size_t total = n * dim;
-    for (size_t i = 0; i < total; i++) {
-        size_t j = i % dim;
-        p[i] = inverse ? p[i] * ds->std[j] + ds->mean[j] : (p[i] - ds->mean[j]) / ds->std[j];
-    }
+    sm__map_columns(p, n, dim, ds->mean, ds->std, inverse);
     return SM_OK;
 }
 

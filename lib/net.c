@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "activation.h"
+#include "dataset-private.h"
 #include "internal.h"
 #include "net-private.h"
 #include "rng-private.h"
@@ -477,14 +478,8 @@ static sm_status convert_units(const sm_net *net, float *points, size_t n, size_
                          net->dim);
     if (sm__array_too_big(n, dim, sizeof(float)))
         return sm__error(SM_ERR_OVERFLOW, "%s: n*dim overflows", fn);
-    if (!net->norm)
-        return SM_OK;
-    const float *shift = net->norm, *scale = net->norm + dim;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < dim; j++) {
-            float *p = &points[i * dim + j];
-            *p = to_data ? *p * scale[j] + shift[j] : (*p - shift[j]) / scale[j];
-        }
+    if (net->norm)
+        sm__map_columns(points, n, dim, net->norm, net->norm + dim, to_data);
     return SM_OK;
 }
 
