@@ -33,9 +33,8 @@ sm_status sm__dsm_core(sm_net *net, const float *x, const float *sigma, const fl
         return st;
     double acc = 0.0;
     const float scale = 2.0f / (float)(n * dim);
-    const int lab = sm_net_parametrization(net) == SM_PARAM_LAB;
     for (size_t r = 0; r < n; r++) {
-        const float w = lab ? 1.0f : sm__score_loss_weight(net, sigma[r]);
+        const float w = sm__score_loss_weight(net, sigma[r]); /* 1 for the lab: same bits */
         const float ws = w * sigma[r];
         double racc = 0.0;
         for (size_t j = 0; j < dim; j++) {
@@ -44,7 +43,7 @@ sm_status sm__dsm_core(sm_net *net, const float *x, const float *sigma, const fl
             racc += (double)e * (double)e;
             s->dout[i] = scale * ws * e;
         }
-        acc += lab ? racc : (double)w * racc;
+        acc += (double)w * racc;
     }
     double l = acc / (double)(n * dim);
     *loss = l;

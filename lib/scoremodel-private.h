@@ -21,7 +21,6 @@ typedef struct {
     float c_in, c_noise; /* input */
     float a, b;          /* score head */
     float c_skip, c_out; /* denoiser head */
-    float weight;        /* DSM loss weight of this σ (see sm__score_loss_weight) */
 } sm__scalings;
 
 /* What a pass returns. */

@@ -17,7 +17,6 @@ void sm__score_scalings(const sm_net *net, float sigma, sm__scalings *k)
         k->b = 1.0f;
         k->c_skip = 1.0f;
         k->c_out = sigma * sigma;
-        k->weight = 1.0f;
         return;
     }
     /* In double: σ² + σ_d² must not lose σ_d² next to a large σ, nor
@@ -29,14 +28,14 @@ void sm__score_scalings(const sm_net *net, float sigma, sm__scalings *k)
     k->b = (float)(sd / (s * r));
     k->c_skip = (float)(sd * sd / v);
     k->c_out = (float)(s * sd / r);
-    k->weight = (float)(v / (sd * sd));
 }
 
 float sm__score_loss_weight(const sm_net *net, float sigma)
 {
-    sm__scalings k;
-    sm__score_scalings(net, sigma, &k);
-    return k.weight;
+    if (sm__net_param(net) == SM_PARAM_LAB)
+        return 1.0f;
+    const double s = sigma, sd = sm__net_sigma_data(net);
+    return (float)((s * s + sd * sd) / (sd * sd));
 }
 
 sm_status sm__score_check(const sm_net *net, const float *x, const float *sigma, float sigma1,
@@ -77,8 +76,9 @@ static void prepare(const sm_net *net, const float *x, const float *sigma, float
         }
         return;
     }
-    sm__scalings k;
-    sm__score_scalings(net, sigma1, &k);
+    sm__scalings k = {0}; /* set per row, or once for a shared σ */
+    if (!sigma)
+        sm__score_scalings(net, sigma1, &k);
     for (size_t r = 0; r < rows; r++) {
         if (sigma)
             sm__score_scalings(net, sigma[r], &k);
@@ -96,8 +96,9 @@ static void finish(const sm_net *net, const float *x, const float *sigma, float 
     const size_t d = sm_net_dim(net);
     if (sm__net_param(net) == SM_PARAM_LAB && head == SM__HEAD_SCORE)
         return;
-    sm__scalings k;
-    sm__score_scalings(net, sigma1, &k);
+    sm__scalings k = {0}; /* set per row, or once for a shared σ */
+    if (!sigma)
+        sm__score_scalings(net, sigma1, &k);
     for (size_t r = 0; r < rows; r++) {
         if (sigma)
             sm__score_scalings(net, sigma[r], &k);
