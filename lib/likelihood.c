@@ -126,11 +126,9 @@ sm_status sm_log_likelihood(sm_net *net, const sm_schedule *grid, const float *x
             const float sa = sig[i], sb = sig[i - 1];
             const float h = sb - sa;
             drift(&c, y, sa, rows, k1, t1);
-            for (size_t q = 0; q < rows * dim; q++)
-                y2[q] = y[q] + h * k1[q];
+            sm__euler_step(y, h, k1, rows * dim, y2);
             drift(&c, y2, sb, rows, k2, t2);
-            for (size_t q = 0; q < rows * dim; q++)
-                y[q] += 0.5f * h * (k1[q] + k2[q]);
+            sm__heun_step(y, h, k1, k2, rows * dim, y);
             for (size_t r = 0; r < rows; r++)
                 log_p[r0 + r] += 0.5 * (double)h * (t1[r] + t2[r]);
             if (sm__first_nonfinite(y, rows * dim) < rows * dim) {

@@ -23,6 +23,15 @@ void sm__ve_drift_from_denoised(const float *x, const float *d, float sigma, siz
  * σ_from² − σ_to² (≥ 0 for σ_to ≤ σ_from). */
 double sm__ve_step_variance(double sigma_from, double sigma_to);
 
+/* The two steps of Heun's method for dx/dσ = f, shared by the samplers'
+ * probability-flow ODE and the likelihood's augmented ODE (h = σ_to − σ_from):
+ * the Euler predictor out = x + h·k1, and the corrector
+ * out = x + h/2·(k1 + k2), k2 the slope at the predicted point and σ_to.
+ * out may be x or one of the slopes. */
+void sm__euler_step(const float *x, float h, const float *k1, size_t total, float *out);
+void sm__heun_step(const float *x, float h, const float *k1, const float *k2, size_t total,
+                   float *out);
+
 /* Standard deviation of the prior N(0, std²·I) that stands in for p_σ at
  * the top of the range: the largest σ itself (the data's spread is small
  * against it). */

@@ -432,17 +432,14 @@ static sm_status ode_step(run_ctx *c, const float *x_from, float s_from, float s
                           const float *slope, int heun, size_t i)
 {
     const float h = s_to - s_from;
-    for (size_t k = 0; k < c->total; k++)
-        c->next[k] = x_from[k] + h * slope[k];
+    sm__euler_step(x_from, h, slope, c->total, c->next);
     if (!heun || s_to == 0.0f)
         return SM_OK;
     sm_status st = denoise_at(c, c->next, s_to, c->aux, i, 1);
     if (st)
         return st;
     sm__ve_drift_from_denoised(c->next, c->aux, s_to, c->total, c->aux);
-    const float hh = 0.5f * h;
-    for (size_t k = 0; k < c->total; k++)
-        c->next[k] = x_from[k] + hh * (slope[k] + c->aux[k]);
+    sm__heun_step(x_from, h, slope, c->aux, c->total, c->next);
     return SM_OK;
 }
 
