@@ -6,7 +6,13 @@
  * GFLOP/s of training (counting only the matrix products) and its ratio to
  * the bare sgemm rate.
  *
- * usage: bench-train [--threads T] [--steps N]
+ * The shapes default to the lab's; --dim/--width/--depth/--batch and
+ * --param edm give others (e.g. the digits model: --dim 64 --width 512
+ * --param edm), so the bare sgemm rate is the ceiling that any program
+ * multiplying through the same BLIS kernels can reach on that model.
+ *
+ * usage: bench-train [--threads T] [--steps N] [--dim D] [--width W]
+ *                    [--depth L] [--batch B] [--param lab|edm]
  */
 #define _GNU_SOURCE 1 /* setenv */
 #include <stdio.h>
@@ -42,21 +48,36 @@ typedef struct {
 
 int main(int argc, char **argv)
 {
-    int threads = 1, steps = 3000;
+    int threads = 1, steps = 3000, edm = 0;
+    long dim = 2, width = 128, layers = 3, batch_arg = 256;
     choose_blis_kernels();
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc)
-            threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
-            steps = atoi(argv[++i]);
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (v && !strcmp(a, "--threads"))
+            threads = atoi(v);
+        else if (v && !strcmp(a, "--steps"))
+            steps = atoi(v);
+        else if (v && !strcmp(a, "--dim"))
+            dim = atol(v);
+        else if (v && !strcmp(a, "--width"))
+            width = atol(v);
+        else if (v && !strcmp(a, "--depth"))
+            layers = atol(v);
+        else if (v && !strcmp(a, "--batch"))
+            batch_arg = atol(v);
+        else if (v && !strcmp(a, "--param") && (!strcmp(v, "lab") || !strcmp(v, "edm")))
+            edm = !strcmp(v, "edm");
         else {
-            fprintf(stderr, "usage: %s [--threads T] [--steps N]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--threads T] [--steps N] [--dim D] [--width W] "
+                            "[--depth L] [--batch B] [--param lab|edm]\n", argv[0]);
             return 2;
         }
+        i++;
     }
-    if (threads < 1 || steps < 1)
+    if (threads < 1 || steps < 1 || dim < 1 || width < 1 || layers < 1 || batch_arg < 1)
         return 2;
-    const size_t d = 2, w = 128, depth = 3, batch = 256, n_data = 4000;
+    const size_t d = (size_t)dim, w = (size_t)width, depth = (size_t)layers,
+                 batch = (size_t)batch_arg, n_data = 4000;
 
     sm_rng *rng;
     sm_net *net;
@@ -68,11 +89,18 @@ int main(int argc, char **argv)
     CHECK(sm_rng_new(&rng, 0));
     CHECK(sm_rng_fill_normal(rng, x, n_data * d, 0, 1));
     CHECK(sm_dataset_new(&ds, x, n_data, d));
-    CHECK(sm_net_new(&net, d, w, depth, rng));
+    sm_net_options nopts = SM_NET_OPTIONS_INIT;
+    nopts.dim = d;
+    nopts.width = w;
+    nopts.depth = depth;
+    nopts.parametrization = edm ? SM_PARAM_EDM : SM_PARAM_LAB;
+    CHECK(sm_net_new_ex(&net, &nopts, rng));
     CHECK(sm_net_set_threads(net, (size_t)threads));
     CHECK(sm_schedule_new_geometric(&sched, 1.0, 0.01, 10));
     CHECK(sm_optim_new_adam(&opt, sm_net_num_params(net), 1e-3, 0.9, 0.999, 1e-8, 0));
     CHECK(sm_trainer_new(&tr, net, sched, opt, batch));
+    if (edm) /* the digits example's σ sampling (its σ_data is measured by fit) */
+        CHECK(sm_trainer_set_sigma_sampling(tr, SM_SIGMA_LOGNORMAL, SM_EDM_P_MEAN, SM_EDM_P_STD));
 
     /* The products of one step, exactly as the network issues them. */
     shape sh[16];
@@ -98,6 +126,8 @@ int main(int argc, char **argv)
 
     /* Bare BLIS on the same shapes, buffers large enough for any of them. */
     size_t big = batch * w > w * w ? batch * w : w * w;
+    if (batch * (d + 1) > big)
+        big = batch * (d + 1);
     float *a = calloc(big, sizeof(float)), *b = calloc(big, sizeof(float)),
           *c = calloc(big, sizeof(float));
     for (size_t i = 0; i < big; i++)
@@ -120,8 +150,8 @@ int main(int argc, char **argv)
 
     double gf_train = flop_step * steps / t_train * 1e-9;
     double gf_blas = flop_step * steps / t_blas * 1e-9;
-    printf("threads=%d steps=%d batch=%zu net=%zu->%zux%zu->%zu blis=%s\n", threads, steps, batch,
-           d + 1, w, depth, d, sm_blas_config());
+    printf("threads=%d steps=%d batch=%zu net=%zu->%zux%zu->%zu param=%s blis=%s\n", threads,
+           steps, batch, d + 1, w, depth, d, edm ? "edm" : "lab", sm_blas_config());
     printf("train: %.3f s, %.0f steps/s, %.1f GFLOP/s (products only, %.1f MFLOP/step), loss %.4f\n",
            t_train, steps / t_train, gf_train, flop_step * 1e-6, loss);
     printf("bare BLIS sgemm, same shapes: %.3f s, %.1f GFLOP/s\n", t_blas, gf_blas);
