@@ -10,13 +10,7 @@
 #include <string.h>
 
 #include "activation.h"
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
-    !defined(__SANITIZE_ADDRESS__)
-#  define SM_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#  define SM_MULTIVERSION
-#endif
+#include "internal.h"
 
 static inline float exp_approx(float x)
 {

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -63,10 +64,26 @@ void *sm__calloc(size_t n, size_t size)
     return calloc(n, size);
 }
 
+/* Called on every parameter and gradient of every training step: blocks
+ * are tested with integer arithmetic that vectorizes (a float is not finite
+ * when its exponent bits are all ones), and only a block that has such a
+ * value is scanned one by one. */
+SM_MULTIVERSION
 size_t sm__first_nonfinite(const float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i]))
-            return i;
+    enum { BLOCK = 256 };
+    for (size_t b = 0; b < n; b += BLOCK) {
+        const size_t e = n - b < BLOCK ? n - b : BLOCK;
+        uint32_t any = 0;
+        for (size_t i = 0; i < e; i++) {
+            uint32_t u;
+            memcpy(&u, x + b + i, sizeof u);
+            any |= (u & 0x7f800000u) == 0x7f800000u;
+        }
+        if (any)
+            for (size_t i = b; i < b + e; i++)
+                if (!isfinite(x[i]))
+                    return i;
+    }
     return n;
 }

@@ -14,6 +14,20 @@
 #  define SM_PRINTF(f, a)
 #endif
 
+/* For the library's own elementwise loops (activations, the optimizer's
+ * update, finiteness checks): with GCC on x86-64 Linux the function is also
+ * built for AVX2 and AVX-512 and the variant is picked at load time (the
+ * baseline x86-64 target has only SSE2). Without FP contraction (ISO C
+ * mode) and with IEEE-exact operations only, every variant gives the same
+ * bits. Not under AddressSanitizer, whose instrumentation does not mix with
+ * the ifunc resolvers. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#  define SM_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#  define SM_MULTIVERSION
+#endif
+
 /* Records a message for sm_last_error() on this thread and returns status,
  * so a failure reads: return sm__error(SM_ERR_X, "fn: what went wrong"). */
 sm_status sm__error(sm_status status, const char *fmt, ...) SM_PRINTF(2, 3);

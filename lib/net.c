@@ -554,6 +554,15 @@ static size_t div_up(size_t a, size_t b)
     return a / b + (a % b != 0);
 }
 
+/* avg = d·avg + w·p, built for the CPU's vector width (the same bits on
+ * every variant). */
+SM_MULTIVERSION
+static void ema_blend(float *avg, const float *p, size_t n, float d, float w)
+{
+    for (size_t i = 0; i < n; i++)
+        avg[i] = d * avg[i] + w * p[i];
+}
+
 sm_status sm_net_ema_update(sm_net *ema, const sm_net *net, double decay)
 {
     const char *fn = "sm_net_ema_update";
@@ -567,9 +576,7 @@ sm_status sm_net_ema_update(sm_net *ema, const sm_net *net, double decay)
     if (bad < net->nparams)
         return sm__error(SM_ERR_NONFINITE, "%s: parameter %zu of the trained network is not finite",
                          fn, bad);
-    const float d = (float)decay, w = (float)(1.0 - decay);
-    for (size_t i = 0; i < net->nparams; i++)
-        ema->params[i] = d * ema->params[i] + w * net->params[i];
+    ema_blend(ema->params, net->params, net->nparams, (float)decay, (float)(1.0 - decay));
     ema->sigma_data = net->sigma_data;
     return SM_OK;
 }

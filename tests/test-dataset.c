@@ -1,7 +1,9 @@
 /* Data sets: construction, CSV parsing and writing, labels, standardization,
  * and every documented error. */
+#include <float.h>
 #include <locale.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -42,6 +44,40 @@ START_TEST(new_rejects_bad_input)
     x[2] = INFINITY;
     ck_assert_status(sm_dataset_new(&ds, x, 2, 2), SM_ERR_NONFINITE);
     ck_assert_ptr_null(ds);
+}
+END_TEST
+
+/* The first non-finite value is found wherever it sits in a large array
+ * (the check works in blocks), and the largest finite values, subnormals and
+ * negative zero pass. */
+START_TEST(new_finds_first_nonfinite_anywhere)
+{
+    enum { N = 1000, D = 3 };
+    static float x[N * D];
+    for (size_t i = 0; i < N * D; i++)
+        x[i] = (float)i * 0.5f - 700.0f;
+    x[5] = FLT_MAX;
+    x[6] = -FLT_MAX;
+    x[7] = FLT_MIN / 4.0f;
+    x[8] = -0.0f;
+    sm_dataset *ds = NULL;
+    ck_assert_status(sm_dataset_new(&ds, x, N, D), SM_OK);
+    sm_dataset_free(ds);
+    const size_t at[] = {0, 255, 256, 701, 2999};
+    const float bad[] = {NAN, INFINITY, -INFINITY, -NAN, INFINITY};
+    for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+        const float keep = x[at[k]], keep_last = x[N * D - 1];
+        x[N * D - 1] = NAN; /* a later one, not to be reported */
+        x[at[k]] = bad[k];
+        char want[64];
+        snprintf(want, sizeof want, "row %zu, column %zu", at[k] / D, at[k] % D);
+        ds = (sm_dataset *)1;
+        ck_assert_status(sm_dataset_new(&ds, x, N, D), SM_ERR_NONFINITE);
+        ck_assert_ptr_null(ds);
+        ck_assert_msg(strstr(sm_last_error(), want), "%s: %s", want, sm_last_error());
+        x[at[k]] = keep;
+        x[N * D - 1] = keep_last;
+    }
 }
 END_TEST
 
@@ -318,6 +354,7 @@ int main(void)
     tcase_add_test(tc, new_copies_data);
     tcase_add_test(tc, standardize_floor_on_near_constant_columns);
     tcase_add_test(tc, new_rejects_bad_input);
+    tcase_add_test(tc, new_finds_first_nonfinite_anywhere);
     tcase_add_test(tc, csv_header_comments_blank_lines);
     tcase_add_test(tc, csv_without_header);
     tcase_add_test(tc, csv_errors_name_line_and_column);
