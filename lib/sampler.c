@@ -630,7 +630,9 @@ static sm_status sample(sm_sampler *s, sm_rng *rng, uint64_t key, float *x, size
     const kind_info *kind = kind_of(s->kind);
     float *buf = sm__calloc(total, 5 * sizeof(float));
     if (!buf)
-        return sm__error(SM_ERR_NOMEM, "%s: out of memory for %zu points", fn, n);
+        return sm__error(SM_ERR_NOMEM,
+                         "%s: out of memory for the work arrays of %zu points (%zu bytes)", fn,
+                         n, total * 5 * sizeof(float));
     run_ctx c = {
         .s = s, .kind = kind, .rng = rng, .key = key, .n = n, .dim = dim, .total = total,
         .levels = sm_schedule_levels(s->sched), .sig = sm__schedule_sigmas(s->sched),

@@ -79,7 +79,9 @@ sm_status sm_trainer_new(sm_trainer **out, sm_net *net, const sm_schedule *sched
         free(tr);
         free(buf);
         free(backup);
-        return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
+        return sm__error(SM_ERR_NOMEM,
+                         "%s: out of memory for the buffers of a batch of %zu (%zu bytes)", fn,
+                         batch_size, (total + batch_size) * sizeof(float));
     }
     tr->net = net;
     tr->sched = sched;
