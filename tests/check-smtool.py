@@ -2,6 +2,7 @@
 """End-to-end test of the smtool command-line program: every command, its
 outputs, its exit codes (0 ok, 1 runtime error, 2 usage) and its messages."""
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -12,6 +13,15 @@ passed = failed = 0
 
 def run(*args):
     r = subprocess.run([tool, *args], capture_output=True, text=True, timeout=300)
+    return r.returncode, r.stdout, r.stderr
+
+
+def run_limited(limit, *args):
+    """run() with the address space limited to *limit* bytes."""
+    def limit_memory():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    r = subprocess.run([tool, *args], capture_output=True, text=True, timeout=300,
+                       preexec_fn=limit_memory)
     return r.returncode, r.stdout, r.stderr
 
 
@@ -151,6 +161,20 @@ with tempfile.TemporaryDirectory() as tmp:
     check('sample --n too large', rc == 2 and '--n 10000000000000000' in err
           and '10000000000000000 samples of 2 floats' in err and 'PiB' in err
           and 'memory of this machine' in err, err)
+    # Allocations that fail below the machine's memory (here under a 1 GiB
+    # address-space limit) say what they were for and how big they were.
+    # Sanitizer builds reserve more address space than that just to start:
+    # they skip this.
+    gib = 1 << 30
+    if run_limited(gib, '--version')[0] == 0:
+        rc, out, err = run_limited(gib, 'sample', model, '--n', '200000000', '--out', samples,
+                                   '--threads', '1')
+        check('sample --n beyond the memory limit', rc == 1 and 'out of memory' in err
+              and 'cannot allocate 1.5 GiB for 200000000 samples of 2 floats' in err, err)
+        rc, out, err = run_limited(gib, 'sample', model, '--n', '50000000', '--out', samples,
+                                   '--threads', '1')
+        check('sampler work arrays beyond the memory limit', rc == 1
+              and 'work arrays of 50000000 points (2000000000 bytes)' in err, err)
     rc, out, err = run('sample', model, '--n', '4611686018427387904', '--out', samples)
     check('sample --n overflowing', rc == 2 and 'too large' in err and 'EiB' in err, err)
     rc, out, err = run('sample', model, '--n', '300', '--out',
