@@ -10,12 +10,13 @@
  * Exit status: 0 success, 1 a library or I/O error (message on stderr),
  * 2 bad usage.
  */
-#define _GNU_SOURCE 1 /* setenv, strdup */
+#define _GNU_SOURCE 1 /* setenv, strdup, mkstemp */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <scorematch.h>
@@ -100,6 +101,93 @@ static size_t default_threads(void)
     return n > 0 ? (size_t)n : 1;
 }
 
+/* ---- checks made before the long work ------------------------------------ */
+
+/* A byte count for messages: "74.5 GiB". */
+static const char *fmt_bytes(double bytes, char buf[32])
+{
+    static const char *const unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    size_t u = 0;
+    while (bytes >= 1024.0 && u + 1 < sizeof unit / sizeof unit[0])
+        bytes /= 1024.0, u++;
+    snprintf(buf, 32, u ? "%.1f %s" : "%.0f %s", bytes, unit[u]);
+    return buf;
+}
+
+/* The machine's memory in bytes, 0 if unknown. */
+static double machine_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (double)pages * (double)size : 0.0;
+}
+
+/* *bytes = count items of `each` bytes, for the value of `flag`. A size
+ * that overflows, or exceeds the machine's memory, cannot be allocated:
+ * say so before any work (usage error) instead of failing on it later. */
+static int check_size(const char *cmd, const char *flag, uint64_t count, size_t each,
+                      const char *what, size_t *bytes)
+{
+    const double need = (double)count * (double)each, mem = machine_memory();
+    char b1[32], b2[32];
+    if (count > SIZE_MAX / each) {
+        fprintf(stderr, "%s %s: %s %llu is too large: %s would take %s\n", prog, cmd, flag,
+                (unsigned long long)count, what, fmt_bytes(need, b1));
+        return EXIT_USAGE;
+    }
+    if (mem > 0 && need > mem) {
+        fprintf(stderr, "%s %s: %s %llu is too large: %s would take %s, more than the %s of "
+                "memory of this machine\n", prog, cmd, flag, (unsigned long long)count, what,
+                fmt_bytes(need, b1), fmt_bytes(mem, b2));
+        return EXIT_USAGE;
+    }
+    *bytes = (size_t)count * each;
+    return 0;
+}
+
+/* malloc(bytes), or NULL after saying what could not be allocated. */
+static void *alloc_or_say(const char *cmd, size_t bytes, const char *what)
+{
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) {
+        char b[32];
+        fprintf(stderr, "%s %s: out of memory: cannot allocate %s for %s\n", prog, cmd,
+                fmt_bytes((double)bytes, b), what);
+    }
+    return p;
+}
+
+/* Before a long run that ends by writing `path`: fails at once if it cannot
+ * be written (a missing directory, a directory as the target, no write
+ * permission), so that a typo does not cost the run. Probes by creating and
+ * removing a temporary file beside the target, as the writers do. */
+static int check_writable(const char *cmd, const char *flag, const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "%s %s: cannot write %s '%s': it is a directory\n", prog, cmd, flag,
+                path);
+        return EXIT_RUNTIME;
+    }
+    static const char tag[] = ".tmp-XXXXXX";
+    size_t n = strlen(path);
+    char *probe = alloc_or_say(cmd, n + sizeof tag, "a file name");
+    if (!probe)
+        return EXIT_RUNTIME;
+    memcpy(probe, path, n);
+    memcpy(probe + n, tag, sizeof tag);
+    int fd = mkstemp(probe);
+    if (fd < 0) {
+        fprintf(stderr, "%s %s: cannot write %s '%s': %s\n", prog, cmd, flag, path,
+                strerror(errno));
+        free(probe);
+        return EXIT_RUNTIME;
+    }
+    close(fd);
+    unlink(probe);
+    free(probe);
+    return 0;
+}
+
 /* The standardization sidecar of models written before format version 2:
  * MODEL.norm holds two CSV rows, mean and std. Newer models carry it. */
 static char *norm_path(const char *model)
@@ -162,6 +250,9 @@ static int train_callback(uint64_t step, uint64_t total, double loss, void *ud)
         fprintf(w->log, "%llu,%.6g\n", (unsigned long long)step, loss);
     return progress_train_callback(step, total, loss, &w->prog);
 }
+
+/* Every toy data set make_toy() draws is 2-D. */
+#define TOY_DIM 2
 
 static const char *const toy_names[] = {"moons",   "circles",      "blobs",      "swiss-roll",
                                         "spirals", "checkerboard", "8gaussians", "pinwheel"};
@@ -265,7 +356,12 @@ static int cmd_train(args *a)
         usage_train(stderr);
         return EXIT_USAGE;
     }
-    int rc = 0;
+    size_t toy_bytes;
+    int rc = toy ? check_size("train", "--n", n, TOY_DIM * sizeof(float), "the toy points",
+                              &toy_bytes)
+                 : 0;
+    if (rc || (rc = check_writable("train", "--out", out)))
+        return rc;
     sm_rng *rng = NULL;
     sm_dataset *data = NULL;
     sm_net *net = NULL, *ema = NULL;
@@ -294,8 +390,8 @@ static int cmd_train(args *a)
     TRY(sm_net_new_ex(&net, &nopts, rng));
     TRY(sm_net_set_threads(net, (size_t)threads));
     /* The model carries the normalization: samples come back in data units. */
-    if (!(norm = malloc(2 * dim * sizeof(float)))) {
-        rc = fail(SM_ERR_NOMEM);
+    if (!(norm = alloc_or_say("train", 2 * dim * sizeof(float), "the normalization"))) {
+        rc = EXIT_RUNTIME;
         goto done;
     }
     TRY(sm_dataset_get_standardization(data, norm, norm + dim, dim));
@@ -426,7 +522,9 @@ static int cmd_sample(args *a)
         usage_sample(stderr);
         return EXIT_USAGE;
     }
-    int rc = 0;
+    int rc = check_writable("sample", "--out", out);
+    if (rc)
+        return rc;
     sm_rng *rng = NULL;
     sm_net *net = NULL;
     sm_schedule *sched = NULL, *grid = NULL;
@@ -464,9 +562,13 @@ static int cmd_sample(args *a)
     TRY(sm_sampler_set_noise(s, noise));
     TRY(sm_sampler_set_final_denoise(s, denoise));
     const size_t dim = sm_net_dim(net);
-    x = malloc((size_t)n * dim * sizeof(float));
-    if (!x) {
-        rc = fail(SM_ERR_NOMEM);
+    char what[64];
+    snprintf(what, sizeof what, "%llu samples of %zu floats", (unsigned long long)n, dim);
+    size_t bytes;
+    if ((rc = check_size("sample", "--n", n, dim * sizeof(float), what, &bytes)))
+        goto done;
+    if (!(x = alloc_or_say("sample", bytes, what))) {
+        rc = EXIT_RUNTIME;
         goto done;
     }
     double t0 = progress_now();
@@ -511,7 +613,9 @@ static void usage_eval(FILE *f)
             "Prints coverage and precision at radius R (default 0.15), improved\n"
             "precision/recall (k=3), density/coverage (k=5), energy distance and RBF\n"
             "MMD^2 (median-heuristic bandwidth; both on at most 5000 points per set)\n"
-            "and the Frechet distance between Gaussian fits of the two sets.\n",
+            "and the Frechet distance between Gaussian fits of the two sets.\n"
+            "Metrics that a set is too small for (the k-NN ones with k or fewer\n"
+            "points, the Frechet distance with one) are skipped, with a note on stderr.\n",
             prog);
 }
 
@@ -555,17 +659,46 @@ static int cmd_eval(args *a)
     const float *X = sm_dataset_data(real), *Y = sm_dataset_data(gen);
     size_t N = sm_dataset_size(real), M = sm_dataset_size(gen), d = sm_dataset_dim(real);
     double cov, prec, ip, ir, dens, dcov, energy, mmd, bw, fd;
+    /* The k-nearest-neighbour metrics need more than k points in the set
+     * whose neighbours they take, the Fréchet distance two per set to fit a
+     * covariance: small sets get the metrics that exist for them. */
+    const size_t kp = SM_METRIC_K_PR_DEFAULT, kd = SM_METRIC_K_DC_DEFAULT;
+    const int has_ip = N > kp, has_ir = M > kp, has_dc = N > kd, has_fd = N >= 2 && M >= 2;
     TRY(sm_metric_coverage_precision(X, N, Y, M, d, radius, &cov, &prec, NULL));
-    TRY(sm_metric_prdc(X, N, Y, M, d, 0, 0, &ip, &ir, &dens, &dcov, NULL));
+    if (has_ip || has_ir || has_dc)
+        TRY(sm_metric_prdc(X, N, Y, M, d, kp, kd, has_ip ? &ip : NULL, has_ir ? &ir : NULL,
+                           has_dc ? &dens : NULL, has_dc ? &dcov : NULL, NULL));
     TRY(sm_metric_energy_distance(X, N, Y, M, d, 5000, rng, &energy, NULL));
     TRY(sm_metric_mmd_rbf(X, N, Y, M, d, 0.0, 5000, rng, &mmd, &bw, NULL));
-    TRY(sm_metric_frechet_distance(X, N, Y, M, d, &fd, NULL));
+    if (has_fd)
+        TRY(sm_metric_frechet_distance(X, N, Y, M, d, &fd, NULL));
+    if (!has_ip)
+        fprintf(stderr, "%s eval: improved_precision skipped: it needs more than %zu real "
+                "points (k = %zu), %s has %zu\n", prog, kp, kp, real_path, N);
+    if (!has_ir)
+        fprintf(stderr, "%s eval: improved_recall skipped: it needs more than %zu generated "
+                "points (k = %zu), %s has %zu\n", prog, kp, kp, gen_path, M);
+    if (!has_dc)
+        fprintf(stderr, "%s eval: density and dc_coverage skipped: they need more than %zu real "
+                "points (k = %zu), %s has %zu\n", prog, kd, kd, real_path, N);
+    if (!has_fd)
+        fprintf(stderr, "%s eval: frechet_distance skipped: it needs at least 2 points in each "
+                "set\n", prog);
     printf("coverage=%.4f precision=%.4f radius=%g\n", cov, prec, radius);
-    printf("improved_precision=%.4f improved_recall=%.4f density=%.4f dc_coverage=%.4f\n", ip,
-           ir, dens, dcov);
-    printf("energy_distance=%.6f mmd2=%.6f mmd_bandwidth=%.4g frechet_distance=%.6f real=%zu "
-           "generated=%zu\n",
-           energy, mmd, bw, fd, N, M);
+    if (has_ip || has_ir || has_dc) {
+        const char *sep = "";
+        if (has_ip)
+            printf("improved_precision=%.4f", ip), sep = " ";
+        if (has_ir)
+            printf("%simproved_recall=%.4f", sep, ir), sep = " ";
+        if (has_dc)
+            printf("%sdensity=%.4f dc_coverage=%.4f", sep, dens, dcov);
+        printf("\n");
+    }
+    printf("energy_distance=%.6f mmd2=%.6f mmd_bandwidth=%.4g", energy, mmd, bw);
+    if (has_fd)
+        printf(" frechet_distance=%.6f", fd);
+    printf(" real=%zu generated=%zu\n", N, M);
 done:
     sm_rng_free(rng);
     sm_dataset_free(real);
@@ -615,9 +748,8 @@ static int cmd_plot(args *a)
             rc = EXIT_RUNTIME;
             goto done;
         }
-        xy[i] = malloc(n * 2 * sizeof(float));
-        if (!xy[i]) {
-            rc = fail(SM_ERR_NOMEM);
+        if (!(xy[i] = alloc_or_say("plot", n * 2 * sizeof(float), files[i]))) {
+            rc = EXIT_RUNTIME;
             goto done;
         }
         for (size_t r = 0; r < n; r++)

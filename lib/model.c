@@ -273,27 +273,24 @@ static void temp_suffix(char *s, const void *salt, unsigned attempt)
 }
 
 /* Flushes the directory holding path so the rename itself is durable; best
- * effort (some file systems refuse fsync on directories). */
-static void sync_parent_dir(const char *path)
+ * effort (some file systems refuse fsync on directories). path is a
+ * writable copy, cut at its last '/' here, so that no allocation can skip
+ * the flush. */
+static void sync_parent_dir(char *path)
 {
-    const char *slash = strrchr(path, '/');
-    char *dir = NULL;
-    if (!slash)
-        dir = strdup(".");
-    else if (slash == path)
-        dir = strdup("/");
-    else if ((dir = malloc((size_t)(slash - path) + 1)) != NULL) {
-        memcpy(dir, path, (size_t)(slash - path));
-        dir[slash - path] = '\0';
+    char *slash = strrchr(path, '/');
+    const char *dir = ".";
+    if (slash == path) {
+        dir = "/";
+    } else if (slash) {
+        *slash = '\0';
+        dir = path;
     }
-    if (!dir)
-        return;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
         (void)fsync(fd);
         close(fd);
     }
-    free(dir);
 }
 
 static sm_status write_atomic(const char *path, const unsigned char *data, size_t len,
@@ -346,8 +343,8 @@ static sm_status write_atomic(const char *path, const unsigned char *data, size_
         free(tmp);
         return st;
     }
+    sync_parent_dir(tmp); /* the temporary name's directory is the target's */
     free(tmp);
-    sync_parent_dir(path);
     return SM_OK;
 }
 

@@ -157,7 +157,9 @@ static sm_status shards_reserve(const sm_net *net, sm__shard *sh, size_t count, 
             free(mems[i]);
         if (mems != mem)
             free(mems);
-        return sm__error(SM_ERR_NOMEM, "%s: out of memory for a %zu-row workspace", fn, cap);
+        return sm__error(SM_ERR_NOMEM,
+                         "%s: out of memory for a %zu-row workspace (%zu bytes per thread)", fn,
+                         cap, floats * sizeof(float));
     }
     for (i = 0; i < count; i++) {
         free(sh[i].mem);

@@ -35,6 +35,7 @@ struct sm_sampler {
     sm_sampler_callback cb;
     void *ud;
     uint64_t nfe;
+    int running; /* inside a run: its callback must not change or rerun it */
 };
 
 sm_status sm_sampler_new(sm_sampler **out, sm_net *net, const sm_schedule *sched)
@@ -69,15 +70,30 @@ void sm_sampler_free(sm_sampler *s)
     free(s);
 }
 
-#define REQUIRE(s, fn)                                                         \
+/* A sampler that can be changed or run: not NULL, and not inside a run
+ * (a call from the run's own callback would change the settings the run is
+ * using and restart its NFE count). */
+static sm_status check_idle(const sm_sampler *s, const char *fn)
+{
+    if (!s)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: sampler is NULL", fn);
+    if (s->running)
+        return sm__error(SM_ERR_STATE,
+                         "%s: the sampler is running (called from its own callback); change "
+                         "or run it after sm_sampler_run() returns", fn);
+    return SM_OK;
+}
+
+#define REQUIRE_IDLE(s)                                                        \
     do {                                                                       \
-        if (!(s))                                                              \
-            return sm__error(SM_ERR_INVALID_ARG, "%s: sampler is NULL", fn);  \
+        sm_status idle_st_ = check_idle((s), __func__);                        \
+        if (idle_st_)                                                          \
+            return idle_st_;                                                   \
     } while (0)
 
 sm_status sm_sampler_set_corrector(sm_sampler *s, size_t steps, double snr)
 {
-    REQUIRE(s, "sm_sampler_set_corrector");
+    REQUIRE_IDLE(s);
     if (steps > ((size_t)1 << 30))
         return sm__error(SM_ERR_INVALID_ARG, "sm_sampler_set_corrector: steps must be in [0, 2^30]");
     if (!isfinite(snr) || !(snr > 0.0))
@@ -90,7 +106,7 @@ sm_status sm_sampler_set_corrector(sm_sampler *s, size_t steps, double snr)
 
 sm_status sm_sampler_set_steps_per_scale(sm_sampler *s, size_t steps)
 {
-    REQUIRE(s, "sm_sampler_set_steps_per_scale");
+    REQUIRE_IDLE(s);
     if (steps == 0 || steps > ((size_t)1 << 30))
         return sm__error(SM_ERR_INVALID_ARG, "sm_sampler_set_steps_per_scale: steps must be in [1, 2^30]");
     s->steps = steps;
@@ -99,7 +115,7 @@ sm_status sm_sampler_set_steps_per_scale(sm_sampler *s, size_t steps)
 
 sm_status sm_sampler_set_step_ratio(sm_sampler *s, double ratio)
 {
-    REQUIRE(s, "sm_sampler_set_step_ratio");
+    REQUIRE_IDLE(s);
     if (!isfinite(ratio) || !(ratio > 0.0))
         return sm__error(SM_ERR_INVALID_ARG, "sm_sampler_set_step_ratio: ratio must be finite and > 0 (got %g)",
                          ratio);
@@ -109,7 +125,7 @@ sm_status sm_sampler_set_step_ratio(sm_sampler *s, double ratio)
 
 sm_status sm_sampler_set_step_ncsn(sm_sampler *s, double eps)
 {
-    REQUIRE(s, "sm_sampler_set_step_ncsn");
+    REQUIRE_IDLE(s);
     if (!isfinite(eps) || !(eps > 0.0))
         return sm__error(SM_ERR_INVALID_ARG, "sm_sampler_set_step_ncsn: eps must be finite and > 0 (got %g)", eps);
     double smin = sm_schedule_sigma(s->sched, sm_schedule_levels(s->sched) - 1);
@@ -129,14 +145,14 @@ double sm_sampler_step_ratio(const sm_sampler *s)
 
 sm_status sm_sampler_set_noise(sm_sampler *s, int enabled)
 {
-    REQUIRE(s, "sm_sampler_set_noise");
+    REQUIRE_IDLE(s);
     s->noise = enabled != 0;
     return SM_OK;
 }
 
 sm_status sm_sampler_set_init_normal(sm_sampler *s, double std)
 {
-    REQUIRE(s, "sm_sampler_set_init_normal");
+    REQUIRE_IDLE(s);
     if (!(std > 0.0 && std <= FLT_MAX))
         return sm__error(SM_ERR_INVALID_ARG,
                          "sm_sampler_set_init_normal: std must be > 0 and finite in float (got %g)",
@@ -148,7 +164,7 @@ sm_status sm_sampler_set_init_normal(sm_sampler *s, double std)
 
 sm_status sm_sampler_set_init_uniform(sm_sampler *s, double lo, double hi)
 {
-    REQUIRE(s, "sm_sampler_set_init_uniform");
+    REQUIRE_IDLE(s);
     /* The box is drawn in float: its ends must be distinct finite floats. */
     if (!(fabs(lo) <= FLT_MAX && fabs(hi) <= FLT_MAX && (float)hi > (float)lo))
         return sm__error(SM_ERR_INVALID_ARG,
@@ -162,7 +178,7 @@ sm_status sm_sampler_set_init_uniform(sm_sampler *s, double lo, double hi)
 
 sm_status sm_sampler_set_final_denoise(sm_sampler *s, int enabled)
 {
-    REQUIRE(s, "sm_sampler_set_final_denoise");
+    REQUIRE_IDLE(s);
     s->denoise = enabled != 0;
     return SM_OK;
 }
@@ -170,7 +186,7 @@ sm_status sm_sampler_set_final_denoise(sm_sampler *s, int enabled)
 sm_status sm_sampler_set_churn(sm_sampler *s, double churn, double tmin, double tmax,
                                double noise)
 {
-    REQUIRE(s, "sm_sampler_set_churn");
+    REQUIRE_IDLE(s);
     if (!(churn >= 0.0 && churn <= 1e6) || !(tmin >= 0.0) || !(tmax >= tmin) ||
         !(tmax <= 1e30) || !(noise >= 0.0 && noise <= 10.0))
         return sm__error(SM_ERR_INVALID_ARG,
@@ -186,7 +202,7 @@ sm_status sm_sampler_set_churn(sm_sampler *s, double churn, double tmin, double 
 
 sm_status sm_sampler_set_callback(sm_sampler *s, sm_sampler_callback callback, void *user_data)
 {
-    REQUIRE(s, "sm_sampler_set_callback");
+    REQUIRE_IDLE(s);
     s->cb = callback;
     s->ud = user_data;
     return SM_OK;
@@ -197,35 +213,20 @@ uint64_t sm_sampler_nfe(const sm_sampler *s)
     return s ? s->nfe : 0;
 }
 
-static sm_status check_run(sm_sampler *s, sm_rng *rng, const float *x, size_t n, size_t dim,
-                           const char *fn)
-{
-    REQUIRE(s, fn);
-    if (!rng || !x || n == 0)
-        return sm__error(SM_ERR_INVALID_ARG, "%s: need an rng, a buffer and n >= 1", fn);
-    if (dim != sm_net_dim(s->net))
-        return sm__error(SM_ERR_SHAPE, "%s: dim %zu, the network has %zu", fn, dim, sm_net_dim(s->net));
-    size_t total, bytes;
-    if (sm__mul_size(n, dim, &total) || sm__mul_size(total, 5 * sizeof(float), &bytes))
-        return sm__error(SM_ERR_OVERFLOW, "%s: n*dim too large", fn);
-    if (sm_net_parametrization(s->net) == SM_PARAM_EDM && !(sm_net_sigma_data(s->net) > 0.0))
-        return sm__error(SM_ERR_STATE,
-                         "%s: the network's sigma_data is not known: train it with "
-                         "sm_trainer_fit() or set it (sm_net_set_sigma_data())", fn);
-    return SM_OK;
-}
-
-
 typedef struct run_ctx run_ctx;
 
 /* One sampling algorithm. */
 typedef struct {
     const char *name;
     sm_status (*run)(run_ctx *c);
+    /* Evaluations of a complete run over L >= 1 levels, without the final
+     * denoising step. */
+    uint64_t (*nfe)(const sm_sampler *s, uint64_t levels);
     int start_at_sigma_max; /* default start N(0, σ₁²I); else N(0, I) */
     int per_point;          /* noise from one stream per point (see below) */
     int ends_at_zero;       /* steps to σ = 0 itself (no final denoising) */
     const char *hint;       /* what to change when a run diverges */
+    const char *needs;      /* why a run may make no step at all; NULL: it never does */
 } kind_info;
 
 /* One run: the state x (the caller's buffer, always the last finite
@@ -519,20 +520,35 @@ static sm_status run_dpmpp_2m(run_ctx *c)
     return st;
 }
 
+/* Network evaluations per sample of a complete run over L levels, the
+ * final denoising step aside (sampler.h lists them). */
+static uint64_t nfe_langevin(const sm_sampler *s, uint64_t L) { return L * s->steps; }
+static uint64_t nfe_pc(const sm_sampler *s, uint64_t L) { return L * s->corrector_steps + L - 1; }
+static uint64_t nfe_ode_euler(const sm_sampler *s, uint64_t L) { (void)s; return L - 1; }
+static uint64_t nfe_ode_heun(const sm_sampler *s, uint64_t L) { (void)s; return 2 * (L - 1); }
+static uint64_t nfe_edm(const sm_sampler *s, uint64_t L) { (void)s; return 2 * L - 1; }
+static uint64_t nfe_dpmpp_2m(const sm_sampler *s, uint64_t L) { (void)s; return L; }
+
 static const char HINT_FINER[] = "use a finer grid (more levels in the sampler's schedule)";
+static const char NEEDS_STEP[] = "steps between neighbouring levels and needs at least 2 of them";
 
 /* Indexed by sm_sampler_kind. */
 static const kind_info kinds[] = {
-    [SM_SAMPLER_LANGEVIN] = {"langevin", run_langevin, 0, 0, 0,
-                             "lower the step ratio (sm_sampler_set_step_ratio)"},
-    [SM_SAMPLER_PC] = {"pc", run_pc, 1, 0, 0,
-                       "lower the corrector's snr (sm_sampler_set_corrector) or use a finer grid"},
-    [SM_SAMPLER_ODE_EULER] = {"ode-euler", run_ode_euler, 1, 0, 0, HINT_FINER},
-    [SM_SAMPLER_ODE_HEUN] = {"ode-heun", run_ode_heun, 1, 0, 0, HINT_FINER},
-    [SM_SAMPLER_EDM_HEUN] = {"edm-heun", run_edm_heun, 1, 1, 1, HINT_FINER},
-    [SM_SAMPLER_EDM_STOCHASTIC] = {"edm-stochastic", run_edm_stochastic, 1, 1, 1,
-                                   "lower the churn (sm_sampler_set_churn) or use a finer grid"},
-    [SM_SAMPLER_DPMPP_2M] = {"dpmpp-2m", run_dpmpp_2m, 1, 1, 1, HINT_FINER},
+    [SM_SAMPLER_LANGEVIN] = {"langevin", run_langevin, nfe_langevin, 0, 0, 0,
+                             "lower the step ratio (sm_sampler_set_step_ratio)", NULL},
+    [SM_SAMPLER_PC] = {"pc", run_pc, nfe_pc, 1, 0, 0,
+                       "lower the corrector's snr (sm_sampler_set_corrector) or use a finer grid",
+                       "without corrector steps only predicts between neighbouring levels and "
+                       "needs at least 2 of them, or corrector steps (sm_sampler_set_corrector())"},
+    [SM_SAMPLER_ODE_EULER] = {"ode-euler", run_ode_euler, nfe_ode_euler, 1, 0, 0, HINT_FINER,
+                              NEEDS_STEP},
+    [SM_SAMPLER_ODE_HEUN] = {"ode-heun", run_ode_heun, nfe_ode_heun, 1, 0, 0, HINT_FINER,
+                             NEEDS_STEP},
+    [SM_SAMPLER_EDM_HEUN] = {"edm-heun", run_edm_heun, nfe_edm, 1, 1, 1, HINT_FINER, NULL},
+    [SM_SAMPLER_EDM_STOCHASTIC] = {"edm-stochastic", run_edm_stochastic, nfe_edm, 1, 1, 1,
+                                   "lower the churn (sm_sampler_set_churn) or use a finer grid",
+                                   NULL},
+    [SM_SAMPLER_DPMPP_2M] = {"dpmpp-2m", run_dpmpp_2m, nfe_dpmpp_2m, 1, 1, 1, HINT_FINER, NULL},
 };
 #define NUM_KINDS (sizeof kinds / sizeof kinds[0])
 
@@ -543,7 +559,7 @@ static const kind_info *kind_of(sm_sampler_kind kind)
 
 sm_status sm_sampler_set_kind(sm_sampler *s, sm_sampler_kind kind)
 {
-    REQUIRE(s, "sm_sampler_set_kind");
+    REQUIRE_IDLE(s);
     if (!kind_of(kind))
         return sm__error(SM_ERR_INVALID_ARG, "sm_sampler_set_kind: unknown kind %d", (int)kind);
     s->kind = kind;
@@ -574,6 +590,35 @@ sm_status sm_sampler_kind_from_name(const char *name, sm_sampler_kind *kind)
                      name);
 }
 
+static sm_status check_run(sm_sampler *s, sm_rng *rng, const float *x, size_t n, size_t dim,
+                           const char *fn)
+{
+    sm_status st = check_idle(s, fn);
+    if (st)
+        return st;
+    if (!rng || !x || n == 0)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: need an rng, a buffer and n >= 1", fn);
+    if (dim != sm_net_dim(s->net))
+        return sm__error(SM_ERR_SHAPE, "%s: dim %zu, the network has %zu", fn, dim, sm_net_dim(s->net));
+    size_t total, bytes;
+    if (sm__mul_size(n, dim, &total) || sm__mul_size(total, 5 * sizeof(float), &bytes))
+        return sm__error(SM_ERR_OVERFLOW, "%s: n*dim too large", fn);
+    if (sm_net_parametrization(s->net) == SM_PARAM_EDM && !(sm_net_sigma_data(s->net) > 0.0))
+        return sm__error(SM_ERR_STATE,
+                         "%s: the network's sigma_data is not known: train it with "
+                         "sm_trainer_fit() or set it (sm_net_set_sigma_data())", fn);
+    const kind_info *kind = kind_of(s->kind);
+    const size_t levels = sm_schedule_levels(s->sched);
+    if (kind->nfe(s, levels) == 0 && !(s->denoise && !kind->ends_at_zero))
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "%s: %s %s; the schedule has %zu level%s, so the run would return its "
+                         "start unchanged (use more levels, or add the final denoising step "
+                         "with sm_sampler_set_final_denoise())",
+                         fn, kind->name, kind->needs ? kind->needs : "makes no step", levels,
+                         levels == 1 ? "" : "s");
+    return SM_OK;
+}
+
 /* The run on x (n × dim, finite), in place. */
 static sm_status sample(sm_sampler *s, sm_rng *rng, uint64_t key, float *x, size_t n,
                         size_t dim, const char *fn)
@@ -582,7 +627,9 @@ static sm_status sample(sm_sampler *s, sm_rng *rng, uint64_t key, float *x, size
     const kind_info *kind = kind_of(s->kind);
     float *buf = sm__calloc(total, 5 * sizeof(float));
     if (!buf)
-        return sm__error(SM_ERR_NOMEM, "%s: out of memory for %zu points", fn, n);
+        return sm__error(SM_ERR_NOMEM,
+                         "%s: out of memory for the work arrays of %zu points (%zu bytes)", fn,
+                         n, total * 5 * sizeof(float));
     run_ctx c = {
         .s = s, .kind = kind, .rng = rng, .key = key, .n = n, .dim = dim, .total = total,
         .levels = sm_schedule_levels(s->sched), .sig = sm__schedule_sigmas(s->sched),
@@ -590,6 +637,7 @@ static sm_status sample(sm_sampler *s, sm_rng *rng, uint64_t key, float *x, size
         .prev = buf + 4 * total, .fn = fn,
     };
     s->nfe = 0;
+    s->running = 1;
     sm_status st = kind->run(&c);
     if (!st && s->denoise && !kind->ends_at_zero) {
         /* Tweedie: E[x₀ | x_σ] = x + σ²·s(x, σ) at the last level. */
@@ -603,6 +651,7 @@ static sm_status sample(sm_sampler *s, sm_rng *rng, uint64_t key, float *x, size
                 st = level_done(&c, c.levels, smin);
         }
     }
+    s->running = 0;
     free(buf);
     return st;
 }

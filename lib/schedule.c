@@ -168,6 +168,10 @@ sm_status sm_schedule_suggest_sigma_max(const sm_dataset *ds, sm_rng *rng, doubl
     const char *fn = "sm_schedule_suggest_sigma_max";
     if (!ds || !sigma_max)
         return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    if (ds->n < 2)
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "%s: the data set has 1 point; sigma_max is the largest distance "
+                         "between two points", fn);
     const size_t limit = 2000;
     if (ds->n > limit && !rng)
         return sm__error(SM_ERR_INVALID_ARG, "%s: rng is needed for more than %zu points", fn,
@@ -188,6 +192,12 @@ sm_status sm_schedule_suggest_sigma_max(const sm_dataset *ds, sm_rng *rng, doubl
                 best = d2;
         }
     }
+    /* With a subsample, every point is at distance 0 from every drawn one,
+     * so they are all the same point too. */
+    if (!(best > 0.0))
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "%s: all %zu points of the data set are the same, so no distance "
+                         "gives a sigma_max", fn, ds->n);
     *sigma_max = sqrt(best);
     return SM_OK;
 }

@@ -38,7 +38,8 @@ void sm__ssm_ws_free(sm__ssm_ws *ws)
 {
     if (!ws)
         return;
-    for (size_t k = 0; k < ws->threads; k++) {
+    /* Also a workspace whose shard array could not be allocated. */
+    for (size_t k = 0; ws->sh && k < ws->threads; k++) {
         sm__jvp_ws_free(&ws->sh[k].ws);
         free(ws->sh[k].buf);
         free(ws->sh[k].grads);

@@ -35,7 +35,23 @@ struct sm_trainer {
     double lr_base, lr_final_ratio;
     uint64_t lr_warmup, lr_total, steps_done;
     int lr_scheduled;
+    int fitting; /* inside sm_trainer_fit(): its callback must not change or step it */
 };
+
+/* A trainer that can be changed or stepped: not NULL, and not inside
+ * sm_trainer_fit() (a call from the fit's callback would change the
+ * settings, buffers or step count the fit is using). */
+static sm_status check_idle(const sm_trainer *tr, const char *fn)
+{
+    if (!tr)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: trainer is NULL", fn);
+    if (tr->fitting)
+        return sm__error(SM_ERR_STATE,
+                         "%s: the trainer is fitting (called from the callback of "
+                         "sm_trainer_fit()); change or train it after sm_trainer_fit() returns",
+                         fn);
+    return SM_OK;
+}
 
 sm_status sm_trainer_new(sm_trainer **out, sm_net *net, const sm_schedule *sched,
                          sm_optim *opt, size_t batch_size)
@@ -63,7 +79,9 @@ sm_status sm_trainer_new(sm_trainer **out, sm_net *net, const sm_schedule *sched
         free(tr);
         free(buf);
         free(backup);
-        return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
+        return sm__error(SM_ERR_NOMEM,
+                         "%s: out of memory for the buffers of a batch of %zu (%zu bytes)", fn,
+                         batch_size, (total + batch_size) * sizeof(float));
     }
     tr->net = net;
     tr->sched = sched;
@@ -91,8 +109,9 @@ sm_status sm_trainer_set_sigma_sampling(sm_trainer *tr, sm_sigma_sampling kind, 
                                         double p_std)
 {
     const char *fn = "sm_trainer_set_sigma_sampling";
-    if (!tr)
-        return sm__error(SM_ERR_INVALID_ARG, "%s: trainer is NULL", fn);
+    sm_status st = check_idle(tr, fn);
+    if (st)
+        return st;
     if ((int)kind != SM_SIGMA_LADDER && (int)kind != SM_SIGMA_LOGNORMAL)
         return sm__error(SM_ERR_INVALID_ARG, "%s: unknown sigma sampling %d", fn, (int)kind);
     if (kind == SM_SIGMA_LOGNORMAL &&
@@ -117,8 +136,9 @@ sm_status sm_trainer_set_lr_schedule(sm_trainer *tr, uint64_t warmup_steps,
                                      uint64_t total_steps, double final_ratio)
 {
     const char *fn = "sm_trainer_set_lr_schedule";
-    if (!tr)
-        return sm__error(SM_ERR_INVALID_ARG, "%s: trainer is NULL", fn);
+    sm_status st = check_idle(tr, fn);
+    if (st)
+        return st;
     if (!(final_ratio >= 0.0 && final_ratio <= 1.0))
         return sm__error(SM_ERR_INVALID_ARG, "%s: final_ratio must be in [0, 1] (got %g)", fn,
                          final_ratio);
@@ -154,8 +174,9 @@ static double scheduled_lr(const sm_trainer *tr, uint64_t t)
 sm_status sm_trainer_set_ema(sm_trainer *tr, sm_net *ema, double decay)
 {
     const char *fn = "sm_trainer_set_ema";
-    if (!tr)
-        return sm__error(SM_ERR_INVALID_ARG, "%s: trainer is NULL", fn);
+    sm_status st = check_idle(tr, fn);
+    if (st)
+        return st;
     if (ema) {
         if (!(decay >= 0.0 && decay <= 1.0))
             return sm__error(SM_ERR_INVALID_ARG, "%s: decay must be in [0, 1] (got %g)", fn,
@@ -173,8 +194,9 @@ sm_status sm_trainer_set_ema(sm_trainer *tr, sm_net *ema, double decay)
 sm_status sm_trainer_set_objective(sm_trainer *tr, sm_objective objective)
 {
     const char *fn = "sm_trainer_set_objective";
-    if (!tr)
-        return sm__error(SM_ERR_INVALID_ARG, "%s: trainer is NULL", fn);
+    sm_status st = check_idle(tr, fn);
+    if (st)
+        return st;
     if ((int)objective != SM_OBJECTIVE_DSM && (int)objective != SM_OBJECTIVE_SSM_VR)
         return sm__error(SM_ERR_INVALID_ARG, "%s: unknown objective %d", fn, (int)objective);
     if (objective == SM_OBJECTIVE_SSM_VR && !tr->v &&
@@ -251,8 +273,11 @@ static sm_status train_rows(sm_trainer *tr, size_t n, sm_rng *rng, double *loss,
 
 static sm_status check_trainer(sm_trainer *tr, sm_rng *rng, size_t dim, const char *fn)
 {
-    if (!tr || !rng)
-        return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    sm_status st = check_idle(tr, fn);
+    if (st)
+        return st;
+    if (!rng)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: rng is NULL", fn);
     if (dim != sm_net_dim(tr->net))
         return sm__error(SM_ERR_SHAPE, "%s: data has dim %zu, the network %zu", fn, dim,
                          sm_net_dim(tr->net));
@@ -303,6 +328,7 @@ sm_status sm_trainer_fit(sm_trainer *tr, const sm_dataset *data, uint64_t steps,
     enum { WINDOW = 100 };
     double window[WINDOW];
     size_t filled = 0;
+    tr->fitting = 1;
     for (uint64_t step = 1; step <= steps; step++) {
         for (size_t r = 0; r < n; r++) {
             size_t i = (size_t)sm__rng_below(rng, data->n);
@@ -328,6 +354,7 @@ sm_status sm_trainer_fit(sm_trainer *tr, const sm_dataset *data, uint64_t steps,
             break;
         }
     }
+    tr->fitting = 0;
     if (final_loss) {
         double sum = 0.0;
         for (size_t i = 0; i < filled; i++)

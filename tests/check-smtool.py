@@ -2,6 +2,7 @@
 """End-to-end test of the smtool command-line program: every command, its
 outputs, its exit codes (0 ok, 1 runtime error, 2 usage) and its messages."""
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -12,6 +13,15 @@ passed = failed = 0
 
 def run(*args):
     r = subprocess.run([tool, *args], capture_output=True, text=True, timeout=300)
+    return r.returncode, r.stdout, r.stderr
+
+
+def run_limited(limit, *args):
+    """run() with the address space limited to *limit* bytes."""
+    def limit_memory():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    r = subprocess.run([tool, *args], capture_output=True, text=True, timeout=300,
+                       preexec_fn=limit_memory)
     return r.returncode, r.stdout, r.stderr
 
 
@@ -53,6 +63,26 @@ with tempfile.TemporaryDirectory() as tmp:
     check('bad number', rc == 2 and '--steps' in err, err)
     rc, out, err = run('train', '--data', os.path.join(tmp, 'missing.csv'), '--out', model)
     check('missing data file', rc == 1 and 'missing.csv' in err, err)
+
+    # The output location is checked before any training or sampling: a
+    # typo in --out fails at once and leaves no file behind.
+    before = sorted(os.listdir(tmp))
+    missing_dir = os.path.join(tmp, 'no-such-dir', 'model.smm')
+    rc, out, err = run('train', '--toy', 'moons', '--n', '400', '--steps', '2000',
+                       '--threads', '1', '--out', missing_dir)
+    check('train --out in a missing directory', rc == 1 and missing_dir in err
+          and 'No such file or directory' in err and 'points in' not in err, err)
+    rc, out, err = run('train', '--toy', 'moons', '--n', '400', '--steps', '2000',
+                       '--threads', '1', '--out', tmp)
+    check('train --out a directory', rc == 1 and 'is a directory' in err
+          and 'points in' not in err, err)
+    check('failed output checks leave nothing', sorted(os.listdir(tmp)) == before,
+          str(os.listdir(tmp)))
+
+    # Sizes that cannot be allocated are refused up front, with the size.
+    rc, out, err = run('train', '--toy', 'moons', '--n', '10000000000000000', '--out', model)
+    check('train --n too large', rc == 2 and '--n 10000000000000000' in err
+          and 'PiB' in err and 'memory' in err, err)
 
     # A small model on toy moons, with a loss log.
     log = os.path.join(tmp, 'loss.csv')
@@ -127,6 +157,30 @@ with tempfile.TemporaryDirectory() as tmp:
     opts = read_csv(samples)
     omx = sum(p[0] for p in opts) / len(opts)
     check('sample with a .norm side file', rc == 0 and abs(omx - 100.5) < 1.0, f'{omx} {err}')
+    rc, out, err = run('sample', model, '--n', '10000000000000000', '--out', samples)
+    check('sample --n too large', rc == 2 and '--n 10000000000000000' in err
+          and '10000000000000000 samples of 2 floats' in err and 'PiB' in err
+          and 'memory of this machine' in err, err)
+    # Allocations that fail below the machine's memory (here under a 1 GiB
+    # address-space limit) say what they were for and how big they were.
+    # Sanitizer builds reserve more address space than that just to start:
+    # they skip this.
+    gib = 1 << 30
+    if run_limited(gib, '--version')[0] == 0:
+        rc, out, err = run_limited(gib, 'sample', model, '--n', '200000000', '--out', samples,
+                                   '--threads', '1')
+        check('sample --n beyond the memory limit', rc == 1 and 'out of memory' in err
+              and 'cannot allocate 1.5 GiB for 200000000 samples of 2 floats' in err, err)
+        rc, out, err = run_limited(gib, 'sample', model, '--n', '50000000', '--out', samples,
+                                   '--threads', '1')
+        check('sampler work arrays beyond the memory limit', rc == 1
+              and 'work arrays of 50000000 points (2000000000 bytes)' in err, err)
+    rc, out, err = run('sample', model, '--n', '4611686018427387904', '--out', samples)
+    check('sample --n overflowing', rc == 2 and 'too large' in err and 'EiB' in err, err)
+    rc, out, err = run('sample', model, '--n', '300', '--out',
+                       os.path.join(tmp, 'no-such-dir', 's.csv'))
+    check('sample --out in a missing directory', rc == 1 and 'no-such-dir' in err
+          and 'samples=' not in out, err)
     rc, out, err = run('sample', os.path.join(tmp, 'nope.smm'), '--out', samples)
     check('sample missing model', rc == 1 and 'nope.smm' in err, err)
     bad = os.path.join(tmp, 'bad.smm')
@@ -159,6 +213,23 @@ with tempfile.TemporaryDirectory() as tmp:
     check('eval dimension mismatch', rc == 1 and 'columns' in err, err)
     rc, out, err = run('eval', real)
     check('eval usage', rc == 2)
+    # Small real sets: the k-NN metrics that need more than k = 3 (improved
+    # precision) or k = 5 (density, coverage) real points are skipped with a
+    # note, and everything else is still computed.
+    for k in (1, 3, 5):
+        few = os.path.join(tmp, f'few{k}.csv')
+        with open(few, 'w') as f:
+            for p in pts[:k]:
+                f.write(f'{p[0]},{p[1]}\n')
+        rc, out, err = run('eval', few, samples)
+        check(f'eval with {k} real points', rc == 0 and 'coverage=' in out
+              and 'energy_distance=' in out and 'mmd2=' in out and 'improved_recall=' in out
+              and ('improved_precision=' in out) == (k > 3)
+              and ('improved_precision skipped' in err) == (k <= 3)
+              and 'density=' not in out and 'density and dc_coverage skipped' in err
+              and 'more than 5 real points' in err and f'has {k}' in err
+              and ('frechet_distance=' in out) == (k > 1)
+              and ('frechet_distance skipped' in err) == (k == 1), out + err)
 
     png = os.path.join(tmp, 'plot.png')
     rc, out, err = run('plot', png, real, samples, '--title', 'test')
@@ -169,6 +240,10 @@ with tempfile.TemporaryDirectory() as tmp:
         check('plot without cairo', rc == 1 and 'not built' in err, err)
     rc, out, err = run('plot', png)
     check('plot usage', rc == 2)
+
+    # No temporary file is left beside any output.
+    left = [f for f in os.listdir(tmp) if '.tmp-' in f]
+    check('no temporary files left', not left, str(left))
 
 print(f'{passed} passed, {failed} failed')
 sys.exit(1 if failed else 0)

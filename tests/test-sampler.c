@@ -284,12 +284,13 @@ START_TEST(update_rules_on_a_constant_score)
     ck_assert_ok(sm_sampler_set_noise(s, 0));
     ck_assert_ok(sm_sampler_run_from(s, rng, b, 2, 2));
     ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
-    /* The default start of the non-Langevin kinds is the VE prior N(0, σ₁²I). */
+    /* The default start of the non-Langevin kinds is the VE prior N(0, σ₁²I)
+     * (the one Euler step on this grid moves every point by 5e-9·c). */
     enum { N = 4000 };
     static float y[N * 2];
-    float tiny = 1e-4f;
+    const float tiny[2] = {1e-4f, 5e-5f};
     sm_schedule *one;
-    ck_assert_ok(sm_schedule_new_from_array(&one, &tiny, 1));
+    ck_assert_ok(sm_schedule_new_from_array(&one, tiny, 2));
     sm_sampler *p;
     ck_assert_ok(sm_sampler_new(&p, net, one));
     ck_assert_ok(sm_sampler_set_kind(p, SM_SAMPLER_ODE_EULER));
@@ -376,6 +377,169 @@ START_TEST(callback_and_cancel)
     ck_assert_float_eq(state[1], 5.0f);
     ck_assert_uint_eq(sm_sampler_nfe(s), 5 * 3);
     sm_sampler_free(s);
+    model_free(&m);
+}
+END_TEST
+
+/* What a grid of one level σ means for each kind of the table, checked on
+ * a constant score c without noise: Langevin and the corrector step at σ,
+ * the kinds that end at 0 step to it (x ← D(x, σ) = x + σ²c), and the ODE
+ * kinds, or the predictor alone, which only step between levels, refuse to
+ * return their start unchanged unless the final denoising step is on. */
+START_TEST(one_level_grids)
+{
+    sm_rng *rng;
+    sm_net *net;
+    ck_assert_ok(sm_rng_new(&rng, 4));
+    const float c[2] = {-0.5f, 1.25f};
+    sm_test_constant_net(&net, rng, c);
+    const float sigma = 0.5f;
+    sm_schedule *one;
+    ck_assert_ok(sm_schedule_new_from_array(&one, &sigma, 1));
+    const double cn = sqrt((double)c[0] * c[0] + (double)c[1] * c[1]);
+    const double snr = 0.2, eps = 2.0 * (snr * sqrt(2.0) / cn) * (snr * sqrt(2.0) / cn);
+    const double den = (double)sigma * sigma;
+    const struct {
+        sm_sampler_kind kind;
+        size_t corrector;
+        int denoise;
+        sm_status status;
+        double shift; /* x = x0 + shift·c */
+        uint64_t nfe;
+    } want[] = {
+        {SM_SAMPLER_LANGEVIN, 1, 0, SM_OK, 3 * 0.5 * 0.2 * den, 3},
+        {SM_SAMPLER_PC, 2, 0, SM_OK, 2 * eps, 2},
+        {SM_SAMPLER_PC, 0, 0, SM_ERR_INVALID_ARG, 0, 0},
+        {SM_SAMPLER_PC, 0, 1, SM_OK, den, 1},
+        {SM_SAMPLER_ODE_EULER, 1, 0, SM_ERR_INVALID_ARG, 0, 0},
+        {SM_SAMPLER_ODE_EULER, 1, 1, SM_OK, den, 1},
+        {SM_SAMPLER_ODE_HEUN, 1, 0, SM_ERR_INVALID_ARG, 0, 0},
+        {SM_SAMPLER_ODE_HEUN, 1, 1, SM_OK, den, 1},
+        {SM_SAMPLER_EDM_HEUN, 1, 0, SM_OK, den, 1},
+        {SM_SAMPLER_DPMPP_2M, 1, 0, SM_OK, den, 1},
+    };
+    for (size_t r = 0; r < sizeof want / sizeof want[0]; r++) {
+        const char *name = sm_sampler_kind_name(want[r].kind);
+        sm_sampler *s;
+        ck_assert_ok(sm_sampler_new(&s, net, one));
+        ck_assert_ok(sm_sampler_set_kind(s, want[r].kind));
+        ck_assert_ok(sm_sampler_set_noise(s, 0));
+        ck_assert_ok(sm_sampler_set_steps_per_scale(s, 3));
+        ck_assert_ok(sm_sampler_set_corrector(s, want[r].corrector, snr));
+        ck_assert_ok(sm_sampler_set_final_denoise(s, want[r].denoise));
+        float x[4] = {0.5f, -0.25f, 3.0f, 1.0f}, x0[4];
+        memcpy(x0, x, sizeof x);
+        ck_assert_status(sm_sampler_run_from(s, rng, x, 2, 2), want[r].status);
+        ck_assert_uint_eq(sm_sampler_nfe(s), want[r].nfe);
+        for (int k = 0; k < 4; k++)
+            ck_assert_msg(fabs(x[k] - (x0[k] + want[r].shift * c[k % 2])) < 1e-5,
+                          "%s: x[%d] = %.7g, want %.7g", name, k, (double)x[k],
+                          x0[k] + want[r].shift * c[k % 2]);
+        float y[4] = {9, 9, 9, 9};
+        ck_assert_status(sm_sampler_run(s, rng, y, 2, 2), want[r].status);
+        if (want[r].status) {
+            /* Refused before the start is drawn: the message names the
+             * kind and the cause, the buffer is untouched. */
+            ck_assert_msg(strstr(sm_last_error(), name) && strstr(sm_last_error(), "1 level"),
+                          "%s", sm_last_error());
+            ck_assert_float_eq(y[0], 9.0f);
+        } else {
+            ck_assert_uint_eq(sm_sampler_nfe(s), want[r].nfe);
+        }
+        sm_sampler_free(s);
+    }
+    /* The stochastic kind churns, then makes its one step to 0. */
+    sm_sampler *s;
+    ck_assert_ok(sm_sampler_new(&s, net, one));
+    ck_assert_ok(sm_sampler_set_kind(s, SM_SAMPLER_EDM_STOCHASTIC));
+    float y[4];
+    ck_assert_ok(sm_sampler_run(s, rng, y, 2, 2));
+    ck_assert_uint_eq(sm_sampler_nfe(s), 1);
+    for (int k = 0; k < 4; k++)
+        ck_assert(isfinite(y[k]));
+    sm_sampler_free(s);
+    sm_schedule_free(one);
+    sm_net_free(net);
+    sm_rng_free(rng);
+}
+END_TEST
+
+/* The progress callback cannot change or rerun its own sampler: each
+ * such call fails with SM_ERR_STATE, and the run goes on as if they had
+ * not been made (same points, same NFE as a run without them). */
+typedef struct {
+    sm_sampler *s;
+    sm_rng *rng;
+    int calls, refused, other;
+} reentry;
+
+static int reenter(size_t level, size_t levels, float sigma, const float *x, size_t n,
+                   size_t dim, void *ud)
+{
+    (void)level, (void)levels, (void)sigma, (void)x, (void)n, (void)dim;
+    reentry *r = ud;
+    float y[4] = {0.1f, 0.2f, 0.3f, 0.4f};
+    const sm_status st[] = {
+        sm_sampler_run(r->s, r->rng, y, 2, 2),
+        sm_sampler_run_from(r->s, r->rng, y, 2, 2),
+        sm_sampler_set_kind(r->s, SM_SAMPLER_PC),
+        sm_sampler_set_steps_per_scale(r->s, 1),
+        sm_sampler_set_corrector(r->s, 3, 0.5),
+        sm_sampler_set_step_ratio(r->s, 0.01),
+        sm_sampler_set_step_ncsn(r->s, 1e-6),
+        sm_sampler_set_noise(r->s, 0),
+        sm_sampler_set_init_normal(r->s, 3.0),
+        sm_sampler_set_init_uniform(r->s, -1.0, 1.0),
+        sm_sampler_set_final_denoise(r->s, 0),
+        sm_sampler_set_churn(r->s, 0.0, 0.0, 1.0, 1.0),
+        sm_sampler_set_callback(r->s, NULL, NULL),
+    };
+    for (size_t i = 0; i < sizeof st / sizeof st[0]; i++) {
+        if (st[i] == SM_ERR_STATE)
+            r->refused++;
+        else
+            r->other++;
+    }
+    r->calls++;
+    return 0;
+}
+
+START_TEST(callback_cannot_reenter_its_sampler)
+{
+    model m;
+    ck_assert_ok(sm_rng_new(&m.rng, 1));
+    ck_assert_ok(sm_net_new(&m.net, 2, 8, 1, m.rng));
+    ck_assert_ok(sm_schedule_new_geometric(&m.sched, 1.0, 0.1, 4));
+    sm_rng *r2;
+    ck_assert_ok(sm_rng_new(&r2, 77));
+    float y[2][40];
+    sm_sampler *s[2];
+    reentry r = {NULL, r2, 0, 0, 0};
+    for (int with_cb = 0; with_cb < 2; with_cb++) {
+        ck_assert_ok(sm_sampler_new(&s[with_cb], m.net, m.sched));
+        ck_assert_ok(sm_sampler_set_steps_per_scale(s[with_cb], 2));
+        ck_assert_ok(sm_sampler_set_final_denoise(s[with_cb], 1));
+        if (with_cb) {
+            r.s = s[1];
+            ck_assert_ok(sm_sampler_set_callback(s[1], reenter, &r));
+        }
+        ck_assert_ok(sm_rng_reseed(m.rng, 9));
+        ck_assert_ok(sm_sampler_run(s[with_cb], m.rng, y[with_cb], 20, 2));
+        ck_assert_uint_eq(sm_sampler_nfe(s[with_cb]), 4 * 2 + 1);
+    }
+    ck_assert_int_eq(r.calls, 5); /* 4 levels and the denoising step */
+    ck_assert_int_eq(r.refused, 5 * 13);
+    ck_assert_int_eq(r.other, 0);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "running"));
+    ck_assert_int_eq(memcmp(y[0], y[1], sizeof y[0]), 0);
+    /* Once the run is over, the same calls work again. */
+    ck_assert_ok(sm_sampler_set_callback(s[1], NULL, NULL));
+    ck_assert_ok(sm_sampler_set_steps_per_scale(s[1], 1));
+    ck_assert_ok(sm_sampler_run(s[1], m.rng, y[1], 20, 2));
+    ck_assert_uint_eq(sm_sampler_nfe(s[1]), 4 + 1);
+    sm_sampler_free(s[0]);
+    sm_sampler_free(s[1]);
+    sm_rng_free(r2);
     model_free(&m);
 }
 END_TEST
@@ -694,6 +858,8 @@ int main(void)
     tcase_add_test(tc, update_rules_on_a_constant_score);
     tcase_add_test(tc, kinds_and_corrector_settings);
     tcase_add_test(tc, callback_and_cancel);
+    tcase_add_test(tc, one_level_grids);
+    tcase_add_test(tc, callback_cannot_reenter_its_sampler);
     tcase_add_test(tc, step_size_forms);
     tcase_add_test(tc, divergence_is_reported_with_last_finite_state);
     tcase_add_test(tc, initial_distributions_and_run_from);

@@ -107,6 +107,44 @@ START_TEST(suggest_sigma_max)
 }
 END_TEST
 
+/* No pair of distinct points, no distance: an error that says why, and
+ * the output left alone (it used to be SM_OK with 0). */
+START_TEST(suggest_sigma_max_needs_two_distinct_points)
+{
+    const float one[2] = {1.5f, -2.0f};
+    sm_dataset *ds;
+    ck_assert_ok(sm_dataset_new(&ds, one, 1, 2));
+    double smax = 7.0;
+    ck_assert_status(sm_schedule_suggest_sigma_max(ds, NULL, &smax), SM_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "1 point"));
+    ck_assert_double_eq(smax, 7.0);
+    sm_dataset_free(ds);
+    /* Identical points, exactly (n <= 2000) and through the subsample. */
+    sm_rng *rng;
+    ck_assert_ok(sm_rng_new(&rng, 3));
+    const size_t sizes[] = {2, 2500};
+    for (size_t t = 0; t < 2; t++) {
+        smax = 7.0;
+        float *same = malloc(sizes[t] * 3 * sizeof(float));
+        for (size_t i = 0; i < sizes[t] * 3; i++)
+            same[i] = (float)(i % 3) - 0.5f;
+        ck_assert_ok(sm_dataset_new(&ds, same, sizes[t], 3));
+        ck_assert_status(sm_schedule_suggest_sigma_max(ds, rng, &smax), SM_ERR_INVALID_ARG);
+        ck_assert_msg(strstr(sm_last_error(), "are the same"), "%s", sm_last_error());
+        ck_assert_double_eq(smax, 7.0);
+        /* One point moved: a distance again. */
+        same[sizes[t] * 3 - 1] += 2.0f;
+        sm_dataset_free(ds);
+        ck_assert_ok(sm_dataset_new(&ds, same, sizes[t], 3));
+        ck_assert_ok(sm_schedule_suggest_sigma_max(ds, rng, &smax));
+        ck_assert_double_eq_tol(smax, 2.0, 1e-6);
+        sm_dataset_free(ds);
+        free(same);
+    }
+    sm_rng_free(rng);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("schedule");
@@ -116,6 +154,7 @@ int main(void)
     tcase_add_test(tc, karras_ladder);
     tcase_add_test(tc, from_array_validates);
     tcase_add_test(tc, suggest_sigma_max);
+    tcase_add_test(tc, suggest_sigma_max_needs_two_distinct_points);
     suite_add_tcase(s, tc);
     return sm_test_run(s);
 }

@@ -238,6 +238,88 @@ START_TEST(callback_sees_every_step_and_can_stop)
 }
 END_TEST
 
+/* The fit's callback cannot change or step its own trainer: each such
+ * call fails with SM_ERR_STATE and the fit goes on as if it had not been
+ * made (same parameters as a fit without them), while reading the network
+ * and using other handles from the callback still works. */
+typedef struct {
+    sm_trainer *tr;
+    const sm_dataset *ds;
+    sm_rng *rng;
+    sm_net *net, *ema;
+    const sm_schedule *sched;
+    int calls, refused, other;
+} fit_reentry;
+
+static int reenter_fit(uint64_t step, uint64_t total, double loss, void *ud)
+{
+    (void)step, (void)total, (void)loss;
+    fit_reentry *r = ud;
+    const float x[4] = {0.1f, 0.2f, -0.3f, 0.4f};
+    const sm_status st[] = {
+        sm_trainer_fit(r->tr, r->ds, 3, r->rng, NULL, NULL, NULL),
+        sm_trainer_step(r->tr, x, 2, 2, r->rng, NULL),
+        sm_trainer_set_ema(r->tr, r->ema, 0.5),
+        sm_trainer_set_objective(r->tr, SM_OBJECTIVE_SSM_VR),
+        sm_trainer_set_sigma_sampling(r->tr, SM_SIGMA_LOGNORMAL, 0.0, 1.0),
+        sm_trainer_set_lr_schedule(r->tr, 10, 20, 0.5),
+    };
+    for (size_t i = 0; i < sizeof st / sizeof st[0]; i++) {
+        if (st[i] == SM_ERR_STATE)
+            r->refused++;
+        else
+            r->other++;
+    }
+    /* Checkpointing the network from the callback is allowed. */
+    void *buf = NULL;
+    size_t len = 0;
+    if (sm_model_save_buffer(r->net, r->sched, NULL, &buf, &len) != SM_OK)
+        r->other++;
+    sm_free(buf);
+    r->calls++;
+    return 0;
+}
+
+START_TEST(callback_cannot_reenter_its_trainer)
+{
+    const float mu[2] = {0, 0};
+    float *p[2];
+    size_t np = 0;
+    for (int with_cb = 0; with_cb < 2; with_cb++) {
+        rig g;
+        rig_make(&g, 2, 16, 1, 1e-3, 6, 32);
+        sm_dataset *ds = gaussian_data(100, mu, 1.0f, g.rng);
+        sm_net *ema;
+        ck_assert_ok(sm_net_clone(g.net, &ema));
+        sm_rng *other;
+        ck_assert_ok(sm_rng_new(&other, 1));
+        fit_reentry r = {g.tr, ds, other, g.net, ema, g.sched, 0, 0, 0};
+        ck_assert_ok(sm_trainer_fit(g.tr, ds, 10, g.rng, with_cb ? reenter_fit : NULL, &r,
+                                    NULL));
+        ck_assert_uint_eq(sm_optim_steps(g.opt), 10);
+        if (with_cb) {
+            ck_assert_int_eq(r.calls, 10);
+            ck_assert_int_eq(r.refused, 10 * 6);
+            ck_assert_int_eq(r.other, 0);
+            ck_assert_ptr_nonnull(strstr(sm_last_error(), "fitting"));
+        }
+        np = sm_net_num_params(g.net);
+        p[with_cb] = malloc(np * sizeof(float));
+        memcpy(p[with_cb], sm_net_params(g.net), np * sizeof(float));
+        /* After the fit, the same calls work. */
+        ck_assert_ok(sm_trainer_set_ema(g.tr, ema, 0.5));
+        ck_assert_ok(sm_trainer_fit(g.tr, ds, 2, g.rng, NULL, NULL, NULL));
+        sm_rng_free(other);
+        sm_net_free(ema);
+        sm_dataset_free(ds);
+        rig_free(&g);
+    }
+    ck_assert_int_eq(memcmp(p[0], p[1], np * sizeof(float)), 0);
+    free(p[0]);
+    free(p[1]);
+}
+END_TEST
+
 START_TEST(step_on_caller_batch)
 {
     rig g;
@@ -444,6 +526,7 @@ int main(void)
     tcase_add_test(tc, same_seed_bit_identical);
     tcase_add_test(tc, diverging_learning_rate_stops_cleanly);
     tcase_add_test(tc, callback_sees_every_step_and_can_stop);
+    tcase_add_test(tc, callback_cannot_reenter_its_trainer);
     tcase_add_test(tc, step_on_caller_batch);
     tcase_add_test(tc, trainer_keeps_an_average);
     tcase_add_test(tc, bad_arguments);

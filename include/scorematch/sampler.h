@@ -62,6 +62,17 @@
  * for the ODE it is the last Euler step, from σ_L to 0.
  * sm_sampler_nfe() reports the evaluations per sample a run used.
  *
+ * **Grids of one level.** A schedule of one level σ₁ is a valid grid for
+ * the kinds that do something at a level: Langevin makes its T steps at σ₁,
+ * predictor-corrector its C corrector steps (and no predictor step), and
+ * the three kinds that end at σ = 0 make their single step to 0
+ * (x ← D(x, σ₁), after the churn for the stochastic kind). The ODE kinds
+ * step between neighbouring levels, and predictor-corrector without
+ * corrector steps only predicts between them: on one level they would make
+ * no step and return their start, so sm_sampler_run() refuses such a run
+ * with #SM_ERR_INVALID_ARG unless the final denoising step is on (with it,
+ * the ODE kinds make the Euler step from σ₁ to 0).
+ *
  * **Sampling grids and the trained ladder.** The network takes log σ as an
  * input, so it can be evaluated at any σ > 0, not only at the levels it was
  * trained on: a sampler's schedule can be finer or coarser than the
@@ -129,6 +140,12 @@ typedef enum sm_sampler_kind {
  * @param dim        Dimension.
  * @param user_data  The pointer given to sm_sampler_set_callback().
  * @return 0 to continue; non-zero stops the run with #SM_ERR_CANCELLED.
+ *
+ * The callback may read the sampler and use other handles, but must not
+ * change or rerun the sampler that calls it: its setters,
+ * sm_sampler_run() and sm_sampler_run_from() called from it fail with
+ * #SM_ERR_STATE and leave the run as it was. Freeing the sampler (or its
+ * network or schedule) from the callback is not allowed.
  */
 typedef int (*sm_sampler_callback)(size_t level, size_t levels, float sigma, const float *x,
                                    size_t n, size_t dim, void *user_data);
@@ -155,7 +172,8 @@ SM_API void sm_sampler_free(sm_sampler *s);
  * @brief Chooses the algorithm (see the file's description).
  * @param s     The sampler.
  * @param kind  One of ::sm_sampler_kind.
- * @return #SM_OK or #SM_ERR_INVALID_ARG (unknown kind).
+ * @return #SM_OK, #SM_ERR_INVALID_ARG (unknown kind), or #SM_ERR_STATE
+ *         (called from the sampler's callback).
  */
 SM_API sm_status sm_sampler_set_kind(sm_sampler *s, sm_sampler_kind kind);
 
@@ -192,7 +210,8 @@ SM_API sm_status sm_sampler_kind_from_name(const char *name, sm_sampler_kind *ki
  * @param tmin   S_tmin ≥ 0.
  * @param tmax   S_tmax ≥ S_tmin, finite.
  * @param noise  S_noise in [0, 10].
- * @return #SM_OK or #SM_ERR_INVALID_ARG.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, or #SM_ERR_STATE (called from the
+ *         sampler's callback).
  */
 SM_API sm_status sm_sampler_set_churn(sm_sampler *s, double churn, double tmin, double tmax,
                                       double noise);
@@ -211,7 +230,8 @@ SM_API sm_status sm_sampler_set_churn(sm_sampler *s, double churn, double tmin, 
  * @param steps  C ≥ 0 (default 1; 0 leaves the predictor alone).
  * @param snr    Finite and > 0 (default 0.16, Song et al.'s value for VE
  *               models).
- * @return #SM_OK or #SM_ERR_INVALID_ARG.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, or #SM_ERR_STATE (called from the
+ *         sampler's callback).
  */
 SM_API sm_status sm_sampler_set_corrector(sm_sampler *s, size_t steps, double snr);
 
@@ -220,7 +240,8 @@ SM_API sm_status sm_sampler_set_corrector(sm_sampler *s, size_t steps, double sn
  *        (::SM_SAMPLER_LANGEVIN only).
  * @param s      The sampler.
  * @param steps  T ≥ 1 (default 20).
- * @return #SM_OK or #SM_ERR_INVALID_ARG.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, or #SM_ERR_STATE (called from the
+ *         sampler's callback).
  */
 SM_API sm_status sm_sampler_set_steps_per_scale(sm_sampler *s, size_t steps);
 
@@ -228,7 +249,8 @@ SM_API sm_status sm_sampler_set_steps_per_scale(sm_sampler *s, size_t steps);
  * @brief Sets the step ratio r = α_i/σ_i².
  * @param s      The sampler.
  * @param ratio  Finite and > 0 (default 0.2).
- * @return #SM_OK or #SM_ERR_INVALID_ARG.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, or #SM_ERR_STATE (called from the
+ *         sampler's callback).
  */
 SM_API sm_status sm_sampler_set_step_ratio(sm_sampler *s, double ratio);
 
@@ -237,7 +259,8 @@ SM_API sm_status sm_sampler_set_step_ratio(sm_sampler *s, double ratio);
  *        ε/σ_L² for the sampler's schedule.
  * @param s    The sampler.
  * @param eps  Finite and > 0 (NCSN used 2e-5 with σ_L = 0.01, ratio 0.2).
- * @return #SM_OK or #SM_ERR_INVALID_ARG.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, or #SM_ERR_STATE (called from the
+ *         sampler's callback).
  */
 SM_API sm_status sm_sampler_set_step_ncsn(sm_sampler *s, double eps);
 
@@ -255,7 +278,8 @@ SM_API double sm_sampler_step_ratio(const sm_sampler *s);
  *        kinds have no noise term.
  * @param s        The sampler.
  * @param enabled  Non-zero for on (default on).
- * @return #SM_OK or #SM_ERR_INVALID_ARG.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, or #SM_ERR_STATE (called from the
+ *         sampler's callback).
  */
 SM_API sm_status sm_sampler_set_noise(sm_sampler *s, int enabled);
 
@@ -266,7 +290,8 @@ SM_API sm_status sm_sampler_set_noise(sm_sampler *s, int enabled);
  * @param s    The sampler.
  * @param std  > 0 and at most FLT_MAX (the draws are floats; a std so large
  *             that a draw overflows makes sm_sampler_run() fail).
- * @return #SM_OK or #SM_ERR_INVALID_ARG.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, or #SM_ERR_STATE (called from the
+ *         sampler's callback).
  */
 SM_API sm_status sm_sampler_set_init_normal(sm_sampler *s, double std);
 
@@ -276,7 +301,8 @@ SM_API sm_status sm_sampler_set_init_normal(sm_sampler *s, double std);
  * @param lo  Lower bound, finite in float.
  * @param hi  Upper bound, finite in float and > @p lo once both are
  *            rounded to float.
- * @return #SM_OK or #SM_ERR_INVALID_ARG.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, or #SM_ERR_STATE (called from the
+ *         sampler's callback).
  */
 SM_API sm_status sm_sampler_set_init_uniform(sm_sampler *s, double lo, double hi);
 
@@ -287,7 +313,8 @@ SM_API sm_status sm_sampler_set_init_uniform(sm_sampler *s, double lo, double hi
  *        noise and costs one NFE.
  * @param s        The sampler.
  * @param enabled  Non-zero for on (default off, as in the lab).
- * @return #SM_OK or #SM_ERR_INVALID_ARG.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, or #SM_ERR_STATE (called from the
+ *         sampler's callback).
  */
 SM_API sm_status sm_sampler_set_final_denoise(sm_sampler *s, int enabled);
 
@@ -296,7 +323,8 @@ SM_API sm_status sm_sampler_set_final_denoise(sm_sampler *s, int enabled);
  * @param s          The sampler.
  * @param callback   Function to call, or NULL.
  * @param user_data  Passed to @p callback.
- * @return #SM_OK or #SM_ERR_INVALID_ARG.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, or #SM_ERR_STATE (called from the
+ *         sampler's callback).
  */
 SM_API sm_status sm_sampler_set_callback(sm_sampler *s, sm_sampler_callback callback,
                                          void *user_data);
@@ -312,7 +340,10 @@ SM_API sm_status sm_sampler_set_callback(sm_sampler *s, sm_sampler_callback call
  *         float); #SM_ERR_SHAPE; #SM_ERR_OVERFLOW; #SM_ERR_NOMEM;
  *         #SM_ERR_DIVERGED (a point or the network's score became non-finite,
  *         e.g. from NaN parameters; the message names the level and step;
- *         @p out holds the last finite state); #SM_ERR_CANCELLED.
+ *         @p out holds the last finite state); #SM_ERR_CANCELLED;
+ *         #SM_ERR_STATE (an EDM network without σ_data, or a call from the
+ *         sampler's own callback). #SM_ERR_INVALID_ARG also reports a run
+ *         that would make no step (see "Grids of one level" above).
  */
 SM_API sm_status sm_sampler_run(sm_sampler *s, sm_rng *rng, float *out, size_t n, size_t dim);
 

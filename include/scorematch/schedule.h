@@ -115,8 +115,9 @@ SM_API sm_status sm_schedule_get_sigmas(const sm_schedule *sched, float *sigmas,
  * @param ds               The data set.
  * @param rng              Generator for the subsample (may be NULL when
  *                         n ≤ 2000).
- * @param[out] sigma_max   Receives the suggestion.
- * @return #SM_OK, #SM_ERR_INVALID_ARG.
+ * @param[out] sigma_max   Receives the suggestion (left unchanged on failure).
+ * @return #SM_OK; #SM_ERR_INVALID_ARG, also for a data set of one point or
+ *         of identical points (no distance to suggest).
  */
 SM_API sm_status sm_schedule_suggest_sigma_max(const sm_dataset *ds, sm_rng *rng,
                                                double *sigma_max);

@@ -62,6 +62,13 @@ typedef struct sm_trainer sm_trainer;
  * @param user_data  The pointer given to sm_trainer_fit().
  * @return 0 to continue, non-zero to stop (the fit returns
  *         #SM_ERR_CANCELLED; the steps taken so far are kept).
+ *
+ * The callback may read the trainer's network (to save a checkpoint, for
+ * instance) and change the optimizer's learning rate, but must not change
+ * or step the trainer that calls it: sm_trainer_step(), sm_trainer_fit()
+ * and the trainer's setters called from it fail with #SM_ERR_STATE and
+ * leave the fit as it was. Freeing the trainer or its handles from the
+ * callback is not allowed.
  */
 typedef int (*sm_train_callback)(uint64_t step, uint64_t total, double loss,
                                  void *user_data);
@@ -89,7 +96,8 @@ SM_API sm_status sm_trainer_new(sm_trainer **out, sm_net *net, const sm_schedule
  * @param ema    A network of the same architecture (borrowed; e.g. made with
  *               sm_net_clone() before training), or NULL to stop averaging.
  * @param decay  In [0, 1] (0.999 is common; ignored when @p ema is NULL).
- * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE, #SM_ERR_STATE (called
+ *         from the callback of sm_trainer_fit()).
  */
 SM_API sm_status sm_trainer_set_ema(sm_trainer *tr, sm_net *ema, double decay);
 
@@ -102,7 +110,8 @@ SM_API sm_status sm_trainer_set_ema(sm_trainer *tr, sm_net *ema, double decay);
  *        objective.
  * @param tr         The trainer.
  * @param objective  One of ::sm_objective.
- * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_NOMEM.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_NOMEM, #SM_ERR_STATE (called
+ *         from the callback of sm_trainer_fit()).
  */
 SM_API sm_status sm_trainer_set_objective(sm_trainer *tr, sm_objective objective);
 
@@ -115,7 +124,8 @@ SM_API sm_status sm_trainer_set_objective(sm_trainer *tr, sm_objective objective
  * @param kind    ::SM_SIGMA_LADDER or ::SM_SIGMA_LOGNORMAL.
  * @param p_mean  Log-normal only: mean of ln σ, |p_mean| ≤ 20.
  * @param p_std   Log-normal only: standard deviation of ln σ, in [0, 10].
- * @return #SM_OK or #SM_ERR_INVALID_ARG.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_STATE (called from the
+ *         callback of sm_trainer_fit()).
  */
 SM_API sm_status sm_trainer_set_sigma_sampling(sm_trainer *tr, sm_sigma_sampling kind,
                                                double p_mean, double p_std);
@@ -143,7 +153,8 @@ SM_API sm_sigma_sampling sm_trainer_sigma_sampling(const sm_trainer *tr);
  *                      @p warmup_steps when not 0.
  * @param final_ratio   In [0, 1]: the rate at the end of the decay,
  *                      relative to the base rate.
- * @return #SM_OK or #SM_ERR_INVALID_ARG.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_STATE (called from the
+ *         callback of sm_trainer_fit()).
  */
 SM_API sm_status sm_trainer_set_lr_schedule(sm_trainer *tr, uint64_t warmup_steps,
                                             uint64_t total_steps, double final_ratio);
@@ -172,7 +183,9 @@ SM_API void sm_trainer_free(sm_trainer *tr);
  * @param rng         Generator for σ and ε.
  * @param[out] loss   Receives the batch loss (may be NULL).
  * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE, #SM_ERR_NONFINITE (NaN
- *         or infinity in @p x), #SM_ERR_DIVERGED.
+ *         or infinity in @p x), #SM_ERR_DIVERGED, #SM_ERR_STATE (an EDM
+ *         network without σ_data, or a call from the callback of
+ *         sm_trainer_fit()).
  */
 SM_API sm_status sm_trainer_step(sm_trainer *tr, const float *x, size_t n, size_t dim,
                                  sm_rng *rng, double *loss);
@@ -193,7 +206,7 @@ SM_API sm_status sm_trainer_step(sm_trainer *tr, const float *x, size_t n, size_
  *                         taken (may be NULL).
  * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE, #SM_ERR_DIVERGED (at
  *         the step the message names; earlier steps are kept),
- *         #SM_ERR_CANCELLED.
+ *         #SM_ERR_CANCELLED, #SM_ERR_STATE (called from its own callback).
  */
 SM_API sm_status sm_trainer_fit(sm_trainer *tr, const sm_dataset *data, uint64_t steps,
                                 sm_rng *rng, sm_train_callback callback, void *user_data,
