@@ -111,6 +111,17 @@ static char *norm_path(const char *model)
     return p;
 }
 
+/* Reads a CSV file, saying when its first line was taken as a header
+ * (column names) rather than data, so that no row goes unnoticed. */
+static sm_status read_points(const char *cmd, const char *path, sm_dataset **out)
+{
+    sm_status st = sm_dataset_read_csv(out, path);
+    if (st == SM_OK && sm_dataset_header_rows(*out) > 0)
+        fprintf(stderr, "%s %s: %s: first line taken as a header, %zu data rows\n", prog, cmd,
+                path, sm_dataset_size(*out));
+    return st;
+}
+
 /* ---- train ---------------------------------------------------------------- */
 
 static void usage_train(FILE *f)
@@ -278,7 +289,7 @@ static int cmd_train(args *a)
     if (toy) {
         TRY(make_toy(toy, (size_t)n, noise, rng, &data));
     } else {
-        TRY(sm_dataset_read_csv(&data, data_path));
+        TRY(read_points("train", data_path, &data));
     }
     if (standardize)
         TRY(sm_dataset_standardize(data));
@@ -477,7 +488,7 @@ static int cmd_sample(args *a)
         TRY(sm_net_to_data_units(net, x, (size_t)n, dim));
     } else if (!raw && npath && access(npath, R_OK) == 0) {
         /* Models saved before format version 2 kept it beside the model. */
-        TRY(sm_dataset_read_csv(&norm, npath));
+        TRY(read_points("sample", npath, &norm));
         if (sm_dataset_size(norm) != 2 || sm_dataset_dim(norm) != dim) {
             fprintf(stderr, "%s sample: '%s' does not hold 2 rows of %zu values\n", prog, npath, dim);
             rc = EXIT_RUNTIME;
@@ -543,8 +554,8 @@ static int cmd_eval(args *a)
     int rc = 0;
     sm_dataset *real = NULL, *gen = NULL;
     sm_rng *rng = NULL;
-    TRY(sm_dataset_read_csv(&real, real_path));
-    TRY(sm_dataset_read_csv(&gen, gen_path));
+    TRY(read_points("eval", real_path, &real));
+    TRY(read_points("eval", gen_path, &gen));
     if (sm_dataset_dim(real) != sm_dataset_dim(gen)) {
         fprintf(stderr, "%s eval: %s has %zu columns, %s has %zu\n", prog, real_path,
                 sm_dataset_dim(real), gen_path, sm_dataset_dim(gen));
@@ -608,7 +619,7 @@ static int cmd_plot(args *a)
     float *xy[8] = {0};
     plot_series series[8];
     for (size_t i = 0; i < nf; i++) {
-        TRY(sm_dataset_read_csv(&sets[i], files[i]));
+        TRY(read_points("plot", files[i], &sets[i]));
         size_t n = sm_dataset_size(sets[i]), d = sm_dataset_dim(sets[i]);
         if (d < 2) {
             fprintf(stderr, "%s plot: %s has fewer than 2 columns\n", prog, files[i]);

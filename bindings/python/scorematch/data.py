@@ -124,7 +124,9 @@ class Dataset(Handle):
     # -- constructors -----------------------------------------------------
     @classmethod
     def from_csv(cls, path):
-        """Reads a CSV file (header and ``#`` comments allowed)."""
+        """Reads a CSV file (header and ``#`` comments allowed; see
+        :attr:`header_rows`). Only a regular file is read: a pipe or a
+        device raises :class:`Error` (use :meth:`parse_csv` on its bytes)."""
         out = c_void_p()
         _ffi.lib().sm_dataset_read_csv(byref(out), path_arg(path))
         return cls._wrap(out)
@@ -209,6 +211,12 @@ class Dataset(Handle):
     def shape(self):
         """(n, d)."""
         return (self.size, self.dim)
+
+    @property
+    def header_rows(self):
+        """Number of lines the CSV reader skipped as a header (0 or 1; 0 for
+        a data set not read from CSV)."""
+        return _ffi.lib().sm_dataset_header_rows(self._ptr)
 
     def _data_address(self):
         """Address of the C points (valid while self is alive and unchanged)."""
