@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
-#include <stdio.h> /* rename */
+#include <stdio.h> /* rename, snprintf */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -147,24 +147,84 @@ static void sync_parent_dir(const char *path)
     free(dir);
 }
 
-/* Opens an existing special file (a terminal, /dev/null, a pipe reached
- * through /dev/stdout) for writing in place: renaming a temporary over it
- * would replace the device or pipe with a plain file. Returns 1 if f is
- * open that way, 0 if path is to be replaced through a temporary (it does
- * not exist, is a regular file, a directory or a dangling link), or -1
- * with the error set. */
-static int open_special(sm__outfile *f, const char *path, const char *fn)
+#if defined(__linux__)
+#  include <sys/vfs.h>
+#  define PROC_FS_MAGIC 0x9fa0 /* linux/magic.h: PROC_SUPER_MAGIC */
+
+/* The directory part of path into dir (len bytes, cut if longer). */
+static void dir_of(const char *path, char *dir, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, len, ".");
+    else if (slash == path)
+        snprintf(dir, len, "/");
+    else
+        snprintf(dir, len, "%.*s", (int)(slash - path), path);
+}
+
+/* Whether path leads, through symbolic links, to one of /proc's links to
+ * this process's file descriptors (/dev/stdout, /dev/fd/1,
+ * /proc/self/fd/1): it then names an open descriptor, such as a shell
+ * redirection, to be written in place; replacing the link itself would
+ * write nowhere useful (and, for /dev/stdout, break it for everyone). */
+static int is_descriptor_link(const char *path)
+{
+    char cur[4096], target[4096], dir[4096];
+    if (strlen(path) >= sizeof cur)
+        return 0;
+    memcpy(cur, path, strlen(path) + 1);
+    for (int hop = 0; hop < 16; hop++) {
+        struct stat sb;
+        if (lstat(cur, &sb) != 0 || !S_ISLNK(sb.st_mode))
+            return 0;
+        dir_of(cur, dir, sizeof dir);
+        struct statfs fs;
+        if (statfs(dir, &fs) == 0 && fs.f_type == PROC_FS_MAGIC)
+            return 1;
+        ssize_t n = readlink(cur, target, sizeof target - 1);
+        if (n < 0)
+            return 0;
+        target[n] = '\0';
+        int k = target[0] == '/' ? snprintf(cur, sizeof cur, "%s", target)
+                                 : snprintf(cur, sizeof cur, "%s/%s", dir, target);
+        if (k < 0 || (size_t)k >= sizeof cur)
+            return 0;
+    }
+    return 0;
+}
+#else
+static int is_descriptor_link(const char *path)
+{
+    (void)path;
+    return 0;
+}
+#endif
+
+/* Opens path for writing in place when it is an existing special file (a
+ * terminal, /dev/null, a pipe) or a link to an open descriptor (see
+ * is_descriptor_link()): renaming a temporary over it would replace the
+ * device, pipe or link with a plain file. Returns 1 if f is open that way,
+ * 0 if path is to be replaced through a temporary (it does not exist, is a
+ * regular file, a directory or a dangling link), or -1 with the error
+ * set. */
+static int open_in_place(sm__outfile *f, const char *path, const char *fn)
 {
     struct stat sb;
-    if (stat(path, &sb) != 0 || S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))
+    if (stat(path, &sb) != 0 || S_ISDIR(sb.st_mode))
+        return 0;
+    const int descriptor = is_descriptor_link(path);
+    if (S_ISREG(sb.st_mode) && !descriptor)
         return 0;
     /* O_NONBLOCK: a FIFO nobody reads is refused (ENXIO) instead of
-     * waiting for a reader forever. */
-    int fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+     * waiting for a reader forever. A redirection to a regular file is
+     * truncated, as the shell's ">" does. */
+    int fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC |
+                            (S_ISREG(sb.st_mode) ? O_TRUNC : 0));
     if (fd < 0) {
         int e = errno;
         sm__error(SM_ERR_IO, "%s: cannot open '%s' (%s) for writing: %s", fn, path,
-                  file_kind(sb.st_mode),
+                  S_ISREG(sb.st_mode) ? "a link to an open file" : file_kind(sb.st_mode),
                   e == ENXIO && S_ISFIFO(sb.st_mode) ? "no process reads it" : strerror(e));
         return -1;
     }
@@ -173,7 +233,7 @@ static int open_special(sm__outfile *f, const char *path, const char *fn)
         close(fd);
         return -1;
     }
-    if (S_ISREG(sb.st_mode)) { /* replaced by a regular file meanwhile */
+    if (S_ISREG(sb.st_mode) && !descriptor) { /* replaced by a regular file meanwhile */
         close(fd);
         return 0;
     }
@@ -191,7 +251,7 @@ sm_status sm__outfile_open(sm__outfile *f, const char *path, const char *fn)
     size_t plen = strlen(path);
     if (plen == 0)
         return sm__error(SM_ERR_INVALID_ARG, "%s: path is empty", fn);
-    int special = open_special(f, path, fn);
+    int special = open_in_place(f, path, fn);
     if (special)
         return special > 0 ? SM_OK : SM_ERR_IO;
     if (plen > SIZE_MAX - sizeof tag)
@@ -243,8 +303,8 @@ sm_status sm__outfile_commit(sm__outfile *f, const char *fn)
 {
     int err = f->err;
     const char *what = "write";
-    /* A special file is written in place: there is nothing to flush to a
-     * disk (fsync fails on pipes and terminals) and nothing to rename. */
+    /* A file written in place (a device, a pipe, a redirection) has no
+     * rename to make durable, and fsync fails on pipes and terminals. */
     if (!err && f->tmp && fsync(f->fd) != 0) {
         err = errno;
         what = "fsync";

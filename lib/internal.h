@@ -51,12 +51,12 @@ sm_status sm__read_file(const char *path, const char *fn, unsigned char **out, s
 /* A file being written whole. Bytes go to a new temporary file beside the
  * target ("path.tmp-XXXXXX"), which sm__outfile_commit() flushes and renames
  * over the target, or removes on any failure. An existing special file (a
- * terminal, /dev/null, a pipe) is written in place instead, since a rename
- * would replace it. Only a crash or kill between open and commit can leave
- * the temporary behind. */
+ * terminal, /dev/null, a pipe) or a link to an open descriptor (/dev/stdout)
+ * is written in place instead, since a rename would replace it. Only a
+ * crash or kill between open and commit can leave the temporary behind. */
 typedef struct {
     const char *path;
-    char *tmp; /* the temporary's name; NULL when writing a special file in place */
+    char *tmp; /* the temporary's name; NULL when writing in place */
     int fd;
     int err;   /* errno of the first failed write, 0 if none */
 } sm__outfile;

@@ -125,6 +125,22 @@ with tempfile.TemporaryDirectory() as tmp:
         kmx = sum(p[0] for p in kpts) / len(kpts)
         check('sample --sampler ' + kind, rc == 0 and nfe in out and len(kpts) == 300
               and abs(kmx - 0.5) < 0.3, f'{out} {err} {kmx}')
+    # Samples to standard output through /dev/fd/1, a pipe here and then a
+    # file: written in place (the link is not replaced by a new file).
+    rc, out, err = run('sample', model, '--n', '7', '--out', '/dev/fd/1', '--threads', '1')
+    rows = [l for l in out.splitlines() if l and not l.startswith('samples=')]
+    check('sample to a pipe', rc == 0 and len(rows) == 7
+          and all(len(r.split(',')) == 2 for r in rows), out + err)
+    redirected = os.path.join(tmp, 'redirected.csv')
+    with open(redirected, 'w') as f:
+        f.write('older and longer contents\n' * 100)
+        f.flush()
+        fd = f.fileno()
+        r = subprocess.run([tool, 'sample', model, '--n', '7', '--out', f'/dev/fd/{fd}',
+                            '--threads', '1'], pass_fds=(fd,), capture_output=True, text=True,
+                           timeout=300)
+    check('sample to a redirected file', r.returncode == 0 and len(read_csv(redirected)) == 7
+          and os.path.isfile(redirected), r.stderr)
     rc, out, err = run('sample', model, '--out', samples, '--sampler', 'euler')
     check('sample --sampler unknown', rc == 2 and 'euler' in err, err)
     rc, out, err = run('sample', model, '--out', samples, '--sampler', 'pc', '--levels', '1')

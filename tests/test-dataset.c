@@ -506,6 +506,34 @@ START_TEST(csv_write_to_special_files)
     ck_assert_int_eq(stat(fifo, &sb), 0);
     ck_assert(S_ISFIFO(sb.st_mode));
     ck_assert_int_eq(sm_test_count_temp_files(dir), 0);
+    /* A link to an open descriptor (what /dev/stdout is under a shell
+     * redirection to a file) is written through, not replaced: the file
+     * behind it gets the rows, the links stay links. */
+    char redirect[64], fd_link[64], dev_fd[64], own_link[64];
+    snprintf(redirect, sizeof redirect, "%s/redirected.csv", dir);
+    sm_test_write_whole(redirect, "older and longer contents\n", 26);
+    int fd = open(redirect, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    snprintf(fd_link, sizeof fd_link, "/proc/self/fd/%d", fd);
+    snprintf(dev_fd, sizeof dev_fd, "/dev/fd/%d", fd);
+    snprintf(own_link, sizeof own_link, "%s/out", dir);
+    ck_assert_int_eq(symlink(fd_link, own_link), 0);
+    const char *links[3] = {fd_link, dev_fd, own_link};
+    for (int k = 0; k < 3; k++) {
+        if (lstat(links[k], &sb) != 0) /* no /proc or /dev/fd here */
+            continue;
+        ck_assert_ok(sm_points_write_csv(links[k], x, 2, 2));
+        size_t len;
+        unsigned char *b = sm_test_read_whole(redirect, &len);
+        ck_assert_uint_eq(len, strlen(want));
+        ck_assert_int_eq(memcmp(b, want, len), 0);
+        free(b);
+        sm_test_write_whole(redirect, "older and longer contents\n", 26);
+    }
+    close(fd);
+    ck_assert_int_eq(lstat(own_link, &sb), 0);
+    ck_assert(S_ISLNK(sb.st_mode));
+    ck_assert_int_eq(sm_test_count_temp_files(dir), 0);
     /* A device that refuses the bytes: the error is reported. */
     if (stat("/dev/full", &sb) == 0 && S_ISCHR(sb.st_mode)) {
         ck_assert_status(sm_points_write_csv("/dev/full", x, 2, 2), SM_ERR_IO);

@@ -1039,6 +1039,23 @@ START_TEST(special_files)
     ck_assert(S_ISFIFO(sb.st_mode));
     ck_assert_int_eq(sm_test_count_temp_files(tmpdir), 0);
 
+    /* A link to an open descriptor (/dev/stdout redirected to a file) is
+     * written through: the file behind it gets the model. */
+    char redirect[400], fd_link[64];
+    snprintf(redirect, sizeof redirect, "%s/redirected.smm", tmpdir);
+    sm_test_write_whole(redirect, "old", 3);
+    int fd = open(redirect, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    snprintf(fd_link, sizeof fd_link, "/proc/self/fd/%d", fd);
+    if (lstat(fd_link, &sb) == 0) {
+        ck_assert_ok(sm_model_save(fd_link, f.net, f.sched, f.opt));
+        size_t len;
+        unsigned char *b = sm_test_read_whole(redirect, &len);
+        ck_assert_uint_eq(len, f.len);
+        ck_assert_int_eq(memcmp(b, f.buf, len), 0);
+        free(b);
+    }
+    close(fd);
     /* A device that refuses the bytes: the write error is reported. */
     if (stat("/dev/full", &sb) == 0 && S_ISCHR(sb.st_mode)) {
         ck_assert_status(sm_model_save("/dev/full", f.net, f.sched, f.opt), SM_ERR_IO);

@@ -104,9 +104,10 @@ SM_API size_t sm_dataset_header_rows(const sm_dataset *ds);
  * once complete, so a failed write (disk full, an I/O error) leaves any
  * existing file as it was and removes the temporary. Only a crash or kill
  * of the process during the write can leave the temporary behind. An
- * existing special file at @p path (a terminal, /dev/null, a pipe reached
- * through /dev/stdout) is written in place instead; a FIFO that no process
- * reads is refused with #SM_ERR_IO rather than waited on.
+ * existing special file at @p path (a terminal, /dev/null, a pipe) and
+ * /dev/stdout (also when redirected to a file) are written in place
+ * instead, as sm_model_save() describes; a FIFO that no process reads is
+ * refused with #SM_ERR_IO rather than waited on.
  *
  * @param ds    The data set.
  * @param path  File to create or replace.

@@ -87,9 +87,11 @@ SM_BEGIN_DECLS
  * temporary file and the rename can leave it behind; it never replaces
  * @p path and may be deleted. A symbolic link at @p path is replaced, not
  * followed. An existing special file at @p path (a terminal, /dev/null, a
- * pipe reached through /dev/stdout) is written in place instead, since a
- * rename would replace it with a plain file; a FIFO that no process reads
- * is refused with #SM_ERR_IO rather than waited on.
+ * pipe) and a link to one of the process's open descriptors (/dev/stdout,
+ * /dev/fd/N, also when it leads to a regular file through a shell
+ * redirection, which is then truncated) are written in place instead,
+ * since a rename would replace them with a plain file; a FIFO that no
+ * process reads is refused with #SM_ERR_IO rather than waited on.
  *
  * @param path   File to create or replace.
  * @param net    The network.
