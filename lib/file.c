@@ -163,11 +163,11 @@ static void dir_of(const char *path, char *dir, size_t len)
         snprintf(dir, len, "%.*s", (int)(slash - path), path);
 }
 
-/* Whether path leads, through symbolic links, to one of /proc's links to
- * this process's file descriptors (/dev/stdout, /dev/fd/1,
- * /proc/self/fd/1): it then names an open descriptor, such as a shell
- * redirection, to be written in place; replacing the link itself would
- * write nowhere useful (and, for /dev/stdout, break it for everyone). */
+/* Whether path leads, through symbolic links, to a link in /proc such as
+ * the process's file descriptors (/dev/stdout, /dev/fd/1, /proc/self/fd/1):
+ * it then names an open file, such as a shell redirection, to be written
+ * in place; replacing the link itself would write nowhere useful (and, for
+ * /dev/stdout, break it for every program). */
 static int is_descriptor_link(const char *path)
 {
     char cur[4096], target[4096], dir[4096];

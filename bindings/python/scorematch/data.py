@@ -235,7 +235,8 @@ class Dataset(Handle):
         return a if dtype is None else a.astype(dtype, copy=False)
 
     def to_csv(self, path):
-        """Writes the points as CSV (``%.9g``, no header)."""
+        """Writes the points as CSV (``%.9g``, no header), through a temporary
+        file that replaces *path* only once complete."""
         _ffi.lib().sm_dataset_write_csv(self._ptr, path_arg(path))
 
     @property
@@ -324,7 +325,9 @@ class Dataset(Handle):
 
 
 def write_csv(path, points_):
-    """Writes an (n, d) array as CSV, in the format of :meth:`Dataset.to_csv`."""
+    """Writes an (n, d) array as CSV, in the format of :meth:`Dataset.to_csv`.
+    A NaN or infinity raises :class:`NonFiniteError` and nothing is written
+    (the reader would refuse it)."""
     a = points(points_, "points")
     _ffi.lib().sm_points_write_csv(path_arg(path), fptr(a), a.shape[0], a.shape[1])
 
