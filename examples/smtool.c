@@ -158,15 +158,27 @@ static void *alloc_or_say(const char *cmd, size_t bytes, const char *what)
 
 /* Before a long run that ends by writing `path`: fails at once if it cannot
  * be written (a missing directory, a directory as the target, no write
- * permission), so that a typo does not cost the run. Probes by creating and
- * removing a temporary file beside the target, as the writers do. */
+ * permission), so that a typo does not cost the run. A new or regular file
+ * is replaced through a temporary file beside it, so the probe creates and
+ * removes one there, as the writers do; special files and links (a pipe,
+ * /dev/stdout, /dev/fd/N) are written in place, so for them write
+ * permission is what counts. */
 static int check_writable(const char *cmd, const char *flag, const char *path)
 {
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        fprintf(stderr, "%s %s: cannot write %s '%s': it is a directory\n", prog, cmd, flag,
-                path);
-        return EXIT_RUNTIME;
+    struct stat sb, lsb;
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode)) {
+            fprintf(stderr, "%s %s: cannot write %s '%s': it is a directory\n", prog, cmd,
+                    flag, path);
+            return EXIT_RUNTIME;
+        }
+        if (!S_ISREG(sb.st_mode) || (lstat(path, &lsb) == 0 && S_ISLNK(lsb.st_mode))) {
+            if (access(path, W_OK) == 0)
+                return 0;
+            fprintf(stderr, "%s %s: cannot write %s '%s': %s\n", prog, cmd, flag, path,
+                    strerror(errno));
+            return EXIT_RUNTIME;
+        }
     }
     static const char tag[] = ".tmp-XXXXXX";
     size_t n = strlen(path);
@@ -197,6 +209,17 @@ static char *norm_path(const char *model)
     if (p)
         memcpy(p, model, n), memcpy(p + n, ".norm", 6);
     return p;
+}
+
+/* Reads a CSV file, saying when its first line was taken as a header
+ * (column names) rather than data, so that no row goes unnoticed. */
+static sm_status read_points(const char *cmd, const char *path, sm_dataset **out)
+{
+    sm_status st = sm_dataset_read_csv(out, path);
+    if (st == SM_OK && sm_dataset_header_rows(*out) > 0)
+        fprintf(stderr, "%s %s: %s: first line taken as a header, %zu data rows\n", prog, cmd,
+                path, sm_dataset_size(*out));
+    return st;
 }
 
 /* ---- train ---------------------------------------------------------------- */
@@ -374,7 +397,7 @@ static int cmd_train(args *a)
     if (toy) {
         TRY(make_toy(toy, (size_t)n, noise, rng, &data));
     } else {
-        TRY(sm_dataset_read_csv(&data, data_path));
+        TRY(read_points("train", data_path, &data));
     }
     if (standardize)
         TRY(sm_dataset_standardize(data));
@@ -579,7 +602,7 @@ static int cmd_sample(args *a)
         TRY(sm_net_to_data_units(net, x, (size_t)n, dim));
     } else if (!raw && npath && access(npath, R_OK) == 0) {
         /* Models saved before format version 2 kept it beside the model. */
-        TRY(sm_dataset_read_csv(&norm, npath));
+        TRY(read_points("sample", npath, &norm));
         if (sm_dataset_size(norm) != 2 || sm_dataset_dim(norm) != dim) {
             fprintf(stderr, "%s sample: '%s' does not hold 2 rows of %zu values\n", prog, npath, dim);
             rc = EXIT_RUNTIME;
@@ -647,8 +670,8 @@ static int cmd_eval(args *a)
     int rc = 0;
     sm_dataset *real = NULL, *gen = NULL;
     sm_rng *rng = NULL;
-    TRY(sm_dataset_read_csv(&real, real_path));
-    TRY(sm_dataset_read_csv(&gen, gen_path));
+    TRY(read_points("eval", real_path, &real));
+    TRY(read_points("eval", gen_path, &gen));
     if (sm_dataset_dim(real) != sm_dataset_dim(gen)) {
         fprintf(stderr, "%s eval: %s has %zu columns, %s has %zu\n", prog, real_path,
                 sm_dataset_dim(real), gen_path, sm_dataset_dim(gen));
@@ -741,7 +764,7 @@ static int cmd_plot(args *a)
     float *xy[8] = {0};
     plot_series series[8];
     for (size_t i = 0; i < nf; i++) {
-        TRY(sm_dataset_read_csv(&sets[i], files[i]));
+        TRY(read_points("plot", files[i], &sets[i]));
         size_t n = sm_dataset_size(sets[i]), d = sm_dataset_dim(sets[i]);
         if (d < 2) {
             fprintf(stderr, "%s plot: %s has fewer than 2 columns\n", prog, files[i]);

@@ -2,7 +2,9 @@
  *
  * Properties checked beyond "no crash, no leak, no undefined behaviour": a
  * failed parse sets the output to NULL and leaves a message; a successful
- * one gives at least one row and column, and only finite values.
+ * one gives at least one row and column, only finite values, and no line
+ * lost: every line that is not blank or a comment is a data row or the
+ * one header, counted here independently of the parser.
  *
  * Run: build-fuzz/fuzz/fuzz_csv -max_total_time=300 NEW_DIR fuzz/corpus/csv
  */
@@ -13,6 +15,27 @@
 #include <scorematch.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Lines with something before any '#' other than blanks; LF, CRLF and a
+ * lone CR end a line, and a leading UTF-8 byte-order mark is no content. */
+static size_t content_lines(const uint8_t *p, size_t size)
+{
+    size_t i = 0, lines = 0;
+    int content = 0, comment = 0;
+    if (size >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF)
+        i = 3;
+    for (; i <= size; i++) {
+        if (i == size || p[i] == '\n' || p[i] == '\r') {
+            lines += (size_t)content;
+            content = comment = 0;
+        } else if (p[i] == '#') {
+            comment = 1;
+        } else if (!comment && p[i] != ' ' && p[i] != '\t' && p[i] != '\v' && p[i] != '\f') {
+            content = 1;
+        }
+    }
+    return lines;
+}
 
 #define REQUIRE(cond)                                                                    \
     do {                                                                                 \
@@ -32,6 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     size_t n = sm_dataset_size(ds), d = sm_dataset_dim(ds);
     REQUIRE(n >= 1 && d >= 1);
+    REQUIRE(sm_dataset_header_rows(ds) <= 1);
+    REQUIRE(n + sm_dataset_header_rows(ds) == content_lines(data, size));
     const float *x = sm_dataset_data(ds);
     for (size_t i = 0; i < n * d; i++)
         REQUIRE(isfinite(x[i]));

@@ -32,35 +32,57 @@ static void c_numeric_leave(c_numeric_scope *s)
 
 static int is_blank(char c)
 {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+    return c == ' ' || c == '\t' || c == '\v' || c == '\f';
 }
 
-/* Parses [b, e) as one number. Returns 0 on success, 1 if not a number,
- * 2 if it parsed to a non-finite float. */
-static int parse_field(const char *b, const char *e, float *out)
+/* A growing NUL-terminated copy of one field for strtod, which needs the
+ * terminator the input text does not have; a number may be of any length. */
+typedef struct {
+    char *p;
+    size_t cap;
+} scratch;
+
+enum { FIELD_NUMBER, FIELD_TEXT, FIELD_NONFINITE, FIELD_NOMEM };
+
+/* Parses [b, e) (blanks already trimmed) as one number into *out. */
+static int parse_field(const char *b, const char *e, scratch *s, float *out)
 {
-    char buf[128];
-    while (b < e && is_blank(*b))
-        b++;
-    while (e > b && is_blank(e[-1]))
-        e--;
     size_t len = (size_t)(e - b);
-    if (len == 0 || len >= sizeof buf)
-        return 1;
-    memcpy(buf, b, len);
-    buf[len] = '\0';
-    if (memchr(buf, '\0', len))
-        return 1; /* embedded NUL byte */
+    if (len == 0 || memchr(b, '\0', len))
+        return FIELD_TEXT; /* empty, or an embedded NUL byte */
+    if (len >= s->cap) {
+        size_t cap = len < 64 ? 128 : len + len / 2 + 1;
+        if (cap <= len)
+            return FIELD_NOMEM;
+        char *p = realloc(s->p, cap);
+        if (!p)
+            return FIELD_NOMEM;
+        s->p = p;
+        s->cap = cap;
+    }
+    memcpy(s->p, b, len);
+    s->p[len] = '\0';
     char *end;
-    errno = 0;
-    double v = strtod(buf, &end);
-    if (end != buf + len)
-        return 1;
+    double v = strtod(s->p, &end);
+    if (end != s->p + len)
+        return FIELD_TEXT;
     float f = (float)v;
     if (!isfinite(f))
-        return 2;
+        return FIELD_NONFINITE;
     *out = f;
-    return 0;
+    return FIELD_NUMBER;
+}
+
+/* Whether [b, e) starts like a number (a digit after an optional sign and
+ * point): such a field that does not parse is a mistyped number ("2.O"),
+ * never a column name, so a first line holding one is not a header. */
+static int starts_like_number(const char *b, const char *e)
+{
+    if (b < e && (*b == '+' || *b == '-'))
+        b++;
+    if (b < e && *b == '.')
+        b++;
+    return b < e && *b >= '0' && *b <= '9';
 }
 
 typedef struct {
@@ -85,17 +107,46 @@ static int vec_push(float_vec *a, float x)
     return 0;
 }
 
-static sm_status parse_csv(sm_dataset **out, const char *text, size_t len, const char *fn)
+/* The end of the line starting at p: the first LF or CR (or end). */
+static const char *line_end(const char *p, const char *end)
 {
+    while (p < end && *p != '\n' && *p != '\r')
+        p++;
+    return p;
+}
+
+/* Where the next line starts, after the terminator at le: LF, CRLF or a CR
+ * alone (classic Mac OS) each end one line. */
+static const char *next_line(const char *le, const char *end)
+{
+    if (le == end)
+        return end;
+    return (*le == '\r' && le + 1 < end && le[1] == '\n') ? le + 2 : le + 1;
+}
+
+/* One field of a line, blanks trimmed, for messages. */
+typedef struct {
+    const char *b, *e;
+} span;
+
+/* who is the message prefix: the function, and the file when there is one. */
+static sm_status parse_csv(sm_dataset **out, const char *text, size_t len, const char *who)
+{
+    static const char bom[3] = {'\xEF', '\xBB', '\xBF'};
     float_vec vals = {0};
-    size_t ncols = 0, nrows = 0, line_no = 0;
+    scratch sc = {0};
+    size_t ncols = 0, nrows = 0, line_no = 0, header_rows = 0;
     int seen_first = 0;
     sm_status st = SM_OK;
     const char *p = text, *end = text + len;
+    /* Excel's "CSV UTF-8" starts with a byte-order mark; it is not part of
+     * the first field. */
+    if (len >= sizeof bom && memcmp(text, bom, sizeof bom) == 0)
+        p += sizeof bom;
 
     while (p < end && st == SM_OK) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = nl ? nl : end;
+        const char *le = line_end(p, end);
+        const char *next = next_line(le, end);
         const char *hash = memchr(p, '#', (size_t)(le - p));
         const char *ce = hash ? hash : le;
         line_no++;
@@ -103,28 +154,41 @@ static sm_status parse_csv(sm_dataset **out, const char *text, size_t len, const
         while (q < ce && is_blank(*q))
             q++;
         if (q == ce) { /* blank or comment-only line */
-            p = nl ? nl + 1 : end;
+            p = next;
             continue;
         }
-        /* Split on commas and parse each field. */
-        size_t col = 0;
-        size_t row_start = vals.len;
-        int bad_kind = 0;
-        size_t bad_col = 0;
+        /* Split on commas and parse each field, keeping the first field
+         * that is not a number and, on the first line, whether any field
+         * is one or starts like one. */
+        size_t col = 0, row_start = vals.len, bad_col = 0, numeric = 0, numberish_col = 0;
+        int bad_kind = FIELD_NUMBER;
+        span bad = {p, p}, numberish = {p, p};
         const char *fb = p;
         for (;;) {
             const char *comma = memchr(fb, ',', (size_t)(ce - fb));
             const char *fe = comma ? comma : ce;
+            const char *tb = fb, *te = fe;
+            while (tb < te && is_blank(*tb))
+                tb++;
+            while (te > tb && is_blank(te[-1]))
+                te--;
             float v = 0.0f;
-            int r = parse_field(fb, fe, &v);
+            int r = parse_field(tb, te, &sc, &v);
             col++;
-            if (r && !bad_kind) {
+            if (r == FIELD_NOMEM || (r == FIELD_NUMBER && vec_push(&vals, v))) {
+                st = sm__error(SM_ERR_NOMEM, "%s: out of memory at line %zu", who, line_no);
+                break;
+            }
+            if (r == FIELD_NUMBER || r == FIELD_NONFINITE)
+                numeric++;
+            else if (!numberish_col && starts_like_number(tb, te)) {
+                numberish_col = col;
+                numberish = (span){tb, te};
+            }
+            if (r != FIELD_NUMBER && bad_kind == FIELD_NUMBER) {
                 bad_kind = r;
                 bad_col = col;
-            }
-            if (!r && vec_push(&vals, v)) {
-                st = sm__error(SM_ERR_NOMEM, "%s: out of memory at line %zu", fn, line_no);
-                break;
+                bad = (span){tb, te};
             }
             if (!comma)
                 break;
@@ -132,40 +196,62 @@ static sm_status parse_csv(sm_dataset **out, const char *text, size_t len, const
         }
         if (st)
             break;
+        const char *hint = "";
         if (!seen_first) {
             seen_first = 1;
             ncols = col;
-            if (bad_kind == 1) { /* a non-numeric first line is a header */
+            /* A header names the columns: no field of it is a number or
+             * starts like one. Anything else on the first line is data, and
+             * a field of it that is not a number is an error, not a reason
+             * to drop the line. */
+            if (numeric == 0 && numberish_col == 0) {
+                header_rows++;
                 vals.len = row_start;
-                p = nl ? nl + 1 : end;
+                p = next;
                 continue;
             }
+            if (numeric == 0) {
+                bad_col = numberish_col;
+                bad = numberish;
+                hint = " (the first line is not a header: this field starts like a number)";
+            } else {
+                hint = " (the first line is not a header: it holds numbers)";
+            }
         }
-        if (bad_kind == 2) {
+        if (bad_kind == FIELD_NONFINITE) {
             st = sm__error(SM_ERR_NONFINITE,
                            "%s: line %zu, column %zu: value is not finite (nan, inf or out of float range)",
-                           fn, line_no, bad_col);
-        } else if (bad_kind == 1) {
-            st = sm__error(SM_ERR_PARSE, "%s: line %zu, column %zu: not a number", fn,
-                           line_no, bad_col);
+                           who, line_no, bad_col);
+        } else if (bad_kind == FIELD_TEXT) {
+            size_t blen = (size_t)(bad.e - bad.b);
+            int shown = blen > 40 ? 40 : (int)blen;
+            if (blen == 0)
+                st = sm__error(SM_ERR_PARSE, "%s: line %zu, column %zu: empty field%s", who,
+                               line_no, bad_col, hint);
+            else
+                st = sm__error(SM_ERR_PARSE, "%s: line %zu, column %zu: not a number: '%.*s%s'%s",
+                               who, line_no, bad_col, shown, bad.b, blen > 40 ? "..." : "",
+                               hint);
         } else if (col != ncols) {
-            st = sm__error(SM_ERR_PARSE, "%s: line %zu: expected %zu fields, found %zu", fn,
+            st = sm__error(SM_ERR_PARSE, "%s: line %zu: expected %zu fields, found %zu", who,
                            line_no, ncols, col);
         } else {
             nrows++;
         }
-        p = nl ? nl + 1 : end;
+        p = next;
     }
     if (st == SM_OK && nrows == 0)
-        st = sm__error(SM_ERR_PARSE, "%s: no data rows", fn);
+        st = sm__error(SM_ERR_PARSE, "%s: no data rows", who);
     if (st == SM_OK) {
         sm_dataset *ds;
-        st = sm__dataset_alloc(&ds, nrows, ncols, fn);
+        st = sm__dataset_alloc(&ds, nrows, ncols, who);
         if (st == SM_OK) {
             memcpy(ds->x, vals.v, nrows * ncols * sizeof(float));
+            ds->header_rows = header_rows;
             *out = ds;
         }
     }
+    free(sc.p);
     free(vals.v);
     return st;
 }
@@ -186,26 +272,22 @@ sm_status sm_dataset_parse_csv(sm_dataset **out, const char *text, size_t len)
 
 sm_status sm_dataset_read_csv(sm_dataset **out, const char *path)
 {
+    const char *fn = "sm_dataset_read_csv";
     if (!out)
-        return sm__error(SM_ERR_INVALID_ARG, "sm_dataset_read_csv: out is NULL");
+        return sm__error(SM_ERR_INVALID_ARG, "%s: out is NULL", fn);
     *out = NULL;
     if (!path)
-        return sm__error(SM_ERR_INVALID_ARG, "sm_dataset_read_csv: path is NULL");
+        return sm__error(SM_ERR_INVALID_ARG, "%s: path is NULL", fn);
     unsigned char *bytes;
     size_t len;
-    sm_status st = sm__read_file(path, "sm_dataset_read_csv", &bytes, &len);
-    const char *buf = (const char *)bytes;
+    sm_status st = sm__read_file(path, fn, &bytes, &len);
     if (st == SM_OK) {
+        char who[320]; /* messages name the file */
+        snprintf(who, sizeof who, "%s: %s", fn, path);
         c_numeric_scope scope;
         c_numeric_enter(&scope);
-        st = parse_csv(out, buf ? buf : "", len, "sm_dataset_read_csv");
+        st = parse_csv(out, bytes ? (const char *)bytes : "", len, who);
         c_numeric_leave(&scope);
-        if (st && strncmp(sm_last_error(), "sm_dataset_read_csv: line", 25) == 0) {
-            /* Name the file in the message, keeping the line/column detail. */
-            char detail[400];
-            snprintf(detail, sizeof detail, "%s", sm_last_error() + 21);
-            sm__error(st, "sm_dataset_read_csv: %s: %s", path, detail);
-        }
     }
     free(bytes);
     return st;
@@ -218,21 +300,39 @@ static sm_status write_points(const char *path, const float *points, size_t n, s
         return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument or dim = 0", fn);
     if (sm__array_too_big(n, dim, sizeof(float)))
         return sm__error(SM_ERR_OVERFLOW, "%s: n*dim overflows", fn);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return sm__error(SM_ERR_IO, "%s: cannot create '%s': %s", fn, path, strerror(errno));
+    /* The reader refuses nan and inf, so writing them would make a file
+     * that cannot be read back: refuse before anything is created. */
+    const size_t total = n * dim, bad = sm__first_nonfinite(points, total);
+    if (bad < total)
+        return sm__error(SM_ERR_NONFINITE,
+                         "%s: the value at row %zu, column %zu (counted from 0) is %s; nothing "
+                         "was written to '%s'",
+                         fn, bad / dim, bad % dim, isnan(points[bad]) ? "NaN" : "infinite", path);
+    sm__outfile f;
+    sm_status st = sm__outfile_open(&f, path, fn);
+    if (st)
+        return st;
+    /* Rows are formatted into a buffer flushed when nearly full; a %.9g
+     * float takes at most 15 characters and a separator. */
+    char buf[16384];
+    size_t used = 0;
     c_numeric_scope scope;
     c_numeric_enter(&scope);
-    int bad = 0;
-    for (size_t i = 0; i < n && !bad; i++)
-        for (size_t j = 0; j < dim && !bad; j++)
-            bad = fprintf(f, j + 1 < dim ? "%.9g," : "%.9g\n", (double)points[i * dim + j]) < 0;
+    for (size_t i = 0; i < total && !f.err; i++) {
+        if (sizeof buf - used < 32) {
+            sm__outfile_write(&f, buf, used);
+            used = 0;
+        }
+        int k = snprintf(buf + used, sizeof buf - used, "%.9g%c", (double)points[i],
+                         (i + 1) % dim ? ',' : '\n');
+        if (k < 0 || (size_t)k >= sizeof buf - used)
+            f.err = EOVERFLOW;
+        else
+            used += (size_t)k;
+    }
     c_numeric_leave(&scope);
-    if (fclose(f) != 0)
-        bad = 1;
-    if (bad)
-        return sm__error(SM_ERR_IO, "%s: error writing '%s'", fn, path);
-    return SM_OK;
+    sm__outfile_write(&f, buf, used);
+    return sm__outfile_commit(&f, fn);
 }
 
 sm_status sm_points_write_csv(const char *path, const float *points, size_t n, size_t dim)

@@ -10,6 +10,7 @@ struct sm_dataset {
     int32_t *labels;   /* n, or NULL */
     float *mean, *std; /* dim each; identity (0, 1) until standardized */
     int standardized;
+    size_t header_rows; /* lines the CSV reader skipped as a header */
 };
 
 /* A data set of n×dim zeros with identity standardization. On failure sets

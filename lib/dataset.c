@@ -72,6 +72,7 @@ sm_status sm_dataset_clone(const sm_dataset *ds, sm_dataset **out)
     memcpy(c->mean, ds->mean, ds->dim * sizeof(float));
     memcpy(c->std, ds->std, ds->dim * sizeof(float));
     c->standardized = ds->standardized;
+    c->header_rows = ds->header_rows;
     if (ds->labels && (st = sm_dataset_set_labels(c, ds->labels, ds->n))) {
         sm_dataset_free(c);
         return st;
@@ -99,6 +100,11 @@ size_t sm_dataset_size(const sm_dataset *ds)
 size_t sm_dataset_dim(const sm_dataset *ds)
 {
     return ds ? ds->dim : 0;
+}
+
+size_t sm_dataset_header_rows(const sm_dataset *ds)
+{
+    return ds ? ds->header_rows : 0;
 }
 
 const float *sm_dataset_data(const sm_dataset *ds)

@@ -56,9 +56,38 @@ static inline int sm__array_too_big(size_t a, size_t b, size_t size)
     return sm__mul_size(a, b, &n) || (size != 0 && n > (size_t)PTRDIFF_MAX / size);
 }
 
-/* Reads a whole file into a malloc'd buffer (*out, *len; *out may be NULL
- * for an empty file). Failures set the last error, prefixed by fn. */
+/* Reads a whole regular file into a malloc'd buffer (*out, *len; *out may
+ * be NULL for an empty file). Anything else (a directory, a FIFO, a device
+ * such as /dev/zero) is refused with SM_ERR_IO, without blocking: such
+ * input may never end. Failures set the last error, prefixed by fn. */
 sm_status sm__read_file(const char *path, const char *fn, unsigned char **out, size_t *len);
+
+/* A file being written whole. Bytes go to a new temporary file beside the
+ * target ("path.tmp-XXXXXX"), which sm__outfile_commit() flushes and renames
+ * over the target, or removes on any failure. An existing special file (a
+ * terminal, /dev/null, a pipe) or a link to an open descriptor (/dev/stdout)
+ * is written in place instead, since a rename would replace it. Only a
+ * crash or kill between open and commit can leave the temporary behind. */
+typedef struct {
+    const char *path;
+    char *tmp; /* the temporary's name; NULL when writing in place */
+    int fd;
+    int err;   /* errno of the first failed write, 0 if none */
+} sm__outfile;
+
+/* Opens f for writing path. Failures set the last error, prefixed by fn;
+ * nothing is left to clean up then. */
+sm_status sm__outfile_open(sm__outfile *f, const char *path, const char *fn);
+
+/* Appends bytes; a failure is kept in f->err and reported by the commit
+ * (later writes are skipped), so callers need not check each one. */
+void sm__outfile_write(sm__outfile *f, const void *data, size_t len);
+
+/* Finishes the file: flushes, closes and renames the temporary over the
+ * target; on any failure (including an earlier write's) removes the
+ * temporary and returns SM_ERR_IO naming the step that failed. Always
+ * closes f. */
+sm_status sm__outfile_commit(sm__outfile *f, const char *fn);
 
 /* Allocates n*size zeroed bytes, or NULL on overflow or exhaustion. */
 void *sm__calloc(size_t n, size_t size);

@@ -2,16 +2,9 @@
  * checksummed little-endian blob (layout in include/scorematch/model.h and
  * docs/model-format.md). Every value is written and read byte by byte, so
  * the format does not depend on the host's endianness. */
-#define _XOPEN_SOURCE 700 /* fsync, O_CLOEXEC, O_DIRECTORY */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "crc32-private.h"
 #include "internal.h"
@@ -234,120 +227,6 @@ void sm_free(void *p)
     free(p);
 }
 
-/* Writes all of data to fd; returns 0 or an errno value. */
-static int write_all(int fd, const unsigned char *data, size_t len)
-{
-    while (len > 0) {
-        size_t chunk = len > ((size_t)1 << 30) ? (size_t)1 << 30 : len;
-        ssize_t n = write(fd, data, chunk);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno;
-        }
-        if (n == 0)
-            return EIO;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Six name characters from a mix of the process id, the clock, an address
- * and the attempt number (no global state; O_EXCL settles collisions). */
-static void temp_suffix(char *s, const void *salt, unsigned attempt)
-{
-    static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    struct timespec ts = {0, 0};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t z = (uint64_t)getpid() * 0x9e3779b97f4a7c15u ^ (uint64_t)ts.tv_nsec ^
-                 (uint64_t)ts.tv_sec << 30 ^ (uint64_t)(uintptr_t)salt ^
-                 (uint64_t)attempt << 48;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    z ^= z >> 31;
-    for (int i = 0; i < 6; i++) {
-        s[i] = chars[z % (sizeof chars - 1)];
-        z /= sizeof chars - 1;
-    }
-}
-
-/* Flushes the directory holding path so the rename itself is durable; best
- * effort (some file systems refuse fsync on directories). path is a
- * writable copy, cut at its last '/' here, so that no allocation can skip
- * the flush. */
-static void sync_parent_dir(char *path)
-{
-    char *slash = strrchr(path, '/');
-    const char *dir = ".";
-    if (slash == path) {
-        dir = "/";
-    } else if (slash) {
-        *slash = '\0';
-        dir = path;
-    }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
-static sm_status write_atomic(const char *path, const unsigned char *data, size_t len,
-                              const char *fn)
-{
-    static const char tag[] = ".tmp-XXXXXX";
-    size_t plen = strlen(path);
-    if (plen == 0)
-        return sm__error(SM_ERR_INVALID_ARG, "%s: path is empty", fn);
-    if (plen > SIZE_MAX - sizeof tag)
-        return sm__error(SM_ERR_OVERFLOW, "%s: path too long", fn);
-    char *tmp = malloc(plen + sizeof tag);
-    if (!tmp)
-        return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, tag, sizeof tag);
-
-    int fd = -1, err = 0;
-    for (unsigned attempt = 0; attempt < 100; attempt++) {
-        temp_suffix(tmp + plen + 5, tmp, attempt);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd >= 0 || errno != EEXIST)
-            break;
-    }
-    if (fd < 0) {
-        err = errno;
-        sm_status st = sm__error(SM_ERR_IO, "%s: cannot create a temporary file '%s': %s", fn,
-                                 tmp, strerror(err));
-        free(tmp);
-        return st;
-    }
-    const char *what = "write";
-    err = write_all(fd, data, len);
-    if (!err && fsync(fd) != 0) {
-        err = errno;
-        what = "fsync";
-    }
-    if (close(fd) != 0 && !err) {
-        err = errno;
-        what = "close";
-    }
-    if (!err && rename(tmp, path) != 0) {
-        err = errno;
-        what = "rename to the target";
-    }
-    if (err) {
-        unlink(tmp);
-        sm_status st = sm__error(SM_ERR_IO, "%s: cannot save '%s' (%s of '%s' failed: %s)", fn,
-                                 path, what, tmp, strerror(err));
-        free(tmp);
-        return st;
-    }
-    sync_parent_dir(tmp); /* the temporary name's directory is the target's */
-    free(tmp);
-    return SM_OK;
-}
-
 sm_status sm_model_save(const char *path, const sm_net *net, const sm_schedule *sched,
                         const sm_optim *opt)
 {
@@ -359,7 +238,12 @@ sm_status sm_model_save(const char *path, const sm_net *net, const sm_schedule *
     sm_status st = encode(net, sched, opt, &buf, &len, fn);
     if (st)
         return st;
-    st = write_atomic(path, buf, len, fn);
+    sm__outfile f;
+    st = sm__outfile_open(&f, path, fn);
+    if (st == SM_OK) {
+        sm__outfile_write(&f, buf, len);
+        st = sm__outfile_commit(&f, fn);
+    }
     free(buf);
     return st;
 }

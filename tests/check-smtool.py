@@ -110,6 +110,19 @@ with tempfile.TemporaryDirectory() as tmp:
     rc, out, err = run('train', '--data', data, '--steps', '100', '--width', '16', '--depth', '1',
                        '--threads', '1', '--out', model2)
     check('train from csv', rc == 0, err)
+    check('train from csv: header noted',
+          f'{data}: first line taken as a header, 400 data rows' in err, err)
+    # A mistyped first row is an error, not a header; special files are refused.
+    typo = os.path.join(tmp, 'typo.csv')
+    with open(typo, 'w') as f:
+        f.write('2.O,1\n3,4\n')
+    rc, out, err = run('train', '--data', typo, '--out', model2)
+    check('train from csv: bad first row', rc == 1 and 'line 1, column 1' in err, err)
+    fifo = os.path.join(tmp, 'pipe')
+    os.mkfifo(fifo)
+    for special in ('/dev/zero', fifo, tmp):
+        rc, out, err = run('train', '--data', special, '--out', model2)
+        check('train from ' + special, rc == 1 and 'not a regular file' in err, err)
 
     rc, out, err = run('sample', model, '--n', '300', '--out', samples, '--threads', '1')
     check('sample', rc == 0 and 'nfe=35' in out, err)  # EDM Heun on the 18 kept levels
@@ -142,6 +155,22 @@ with tempfile.TemporaryDirectory() as tmp:
         kmx = sum(p[0] for p in kpts) / len(kpts)
         check('sample --sampler ' + kind, rc == 0 and nfe in out and len(kpts) == 300
               and abs(kmx - 0.5) < 0.3, f'{out} {err} {kmx}')
+    # Samples to standard output through /dev/fd/1, a pipe here and then a
+    # file: written in place (the link is not replaced by a new file).
+    rc, out, err = run('sample', model, '--n', '7', '--out', '/dev/fd/1', '--threads', '1')
+    rows = [l for l in out.splitlines() if l and not l.startswith('samples=')]
+    check('sample to a pipe', rc == 0 and len(rows) == 7
+          and all(len(r.split(',')) == 2 for r in rows), out + err)
+    redirected = os.path.join(tmp, 'redirected.csv')
+    with open(redirected, 'w') as f:
+        f.write('older and longer contents\n' * 100)
+        f.flush()
+        fd = f.fileno()
+        r = subprocess.run([tool, 'sample', model, '--n', '7', '--out', f'/dev/fd/{fd}',
+                            '--threads', '1'], pass_fds=(fd,), capture_output=True, text=True,
+                           timeout=300)
+    check('sample to a redirected file', r.returncode == 0 and len(read_csv(redirected)) == 7
+          and os.path.isfile(redirected), r.stderr)
     rc, out, err = run('sample', model, '--out', samples, '--sampler', 'euler')
     check('sample --sampler unknown', rc == 2 and 'euler' in err, err)
     rc, out, err = run('sample', model, '--out', samples, '--sampler', 'pc', '--levels', '1')
@@ -201,7 +230,8 @@ with tempfile.TemporaryDirectory() as tmp:
                        '--threads', '1')
     rc, out, err = run('eval', real, samples)
     check('eval', rc == 0 and 'coverage=' in out and 'energy_distance=' in out
-          and 'improved_recall=' in out and 'frechet_distance=' in out, err)
+          and 'improved_recall=' in out and 'frechet_distance=' in out
+          and 'header' not in err, err)
     rc, out, err = run('eval', real, real)
     check('eval same set', rc == 0 and 'frechet_distance=0.000000' in out, out)
     rc, out, err = run('eval', real, samples, '--radius', '1e9')

@@ -1,5 +1,7 @@
 /* Data sets: construction, CSV parsing and writing, labels, standardization,
  * and every documented error. */
+#include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <locale.h>
 #include <math.h>
@@ -207,6 +209,378 @@ START_TEST(csv_file_errors)
 }
 END_TEST
 
+/* ---- no row is lost without an error ------------------------------------ */
+
+START_TEST(csv_byte_order_mark_is_skipped)
+{
+    sm_dataset *ds;
+    /* Data on the first line after the mark: a row, not a header. */
+    ck_assert_ok(parse("\xEF\xBB\xBF" "1.5,2\n3,4\n", &ds));
+    ck_assert_uint_eq(sm_dataset_size(ds), 2);
+    ck_assert_uint_eq(sm_dataset_header_rows(ds), 0);
+    ck_assert_float_eq(sm_dataset_data(ds)[0], 1.5f);
+    sm_dataset_free(ds);
+    /* A header after the mark: skipped and counted. */
+    ck_assert_ok(parse("\xEF\xBB\xBF" "x,y\r\n1,2\r\n", &ds));
+    ck_assert_uint_eq(sm_dataset_size(ds), 1);
+    ck_assert_uint_eq(sm_dataset_header_rows(ds), 1);
+    ck_assert_float_eq(sm_dataset_data(ds)[0], 1.0f);
+    sm_dataset_free(ds);
+    /* Only at the start of the text: elsewhere the bytes are an error. */
+    ck_assert_status(parse("1,2\n\xEF\xBB\xBF" "3,4\n", &ds), SM_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "line 2, column 1"));
+}
+END_TEST
+
+/* A number of len characters, "1.5000..." or "-000...2.25", in buf. */
+static void long_number(char *buf, size_t len, int leading_zeros)
+{
+    if (leading_zeros) {
+        buf[0] = '-';
+        memset(buf + 1, '0', len - 5);
+        memcpy(buf + len - 4, "2.25", 4);
+    } else {
+        memcpy(buf, "1.5", 3);
+        memset(buf + 3, '0', len - 3);
+    }
+    buf[len] = '\0';
+}
+
+START_TEST(csv_numbers_of_any_length)
+{
+    static const size_t lens[] = {127, 128, 129, 200, 10000, 100000};
+    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+        const size_t len = lens[k];
+        char *a = malloc(len + 1), *b = malloc(len + 1), *text = malloc(4 * len + 64);
+        ck_assert(a && b && text);
+        long_number(a, len, 0);
+        long_number(b, len, 1);
+        /* In the first row (once dropped as a "header") and in later ones. */
+        snprintf(text, 4 * len + 64, "%s,%s\n7,%s\n%s,8\n", a, b, a, b);
+        sm_dataset *ds;
+        ck_assert_ok(parse(text, &ds));
+        ck_assert_uint_eq(sm_dataset_size(ds), 3);
+        ck_assert_uint_eq(sm_dataset_header_rows(ds), 0);
+        const float want[6] = {1.5f, -2.25f, 7.0f, 1.5f, -2.25f, 8.0f};
+        for (int i = 0; i < 6; i++)
+            ck_assert_float_eq(sm_dataset_data(ds)[i], want[i]);
+        sm_dataset_free(ds);
+        /* A long field that is not a number is reported, shortened. */
+        a[len / 2] = 'x';
+        snprintf(text, 4 * len + 64, "1,2\n3,%s\n", a);
+        ck_assert_status(parse(text, &ds), SM_ERR_PARSE);
+        ck_assert_ptr_nonnull(strstr(sm_last_error(), "line 2, column 2"));
+        free(a);
+        free(b);
+        free(text);
+    }
+}
+END_TEST
+
+START_TEST(csv_malformed_first_row_is_an_error)
+{
+    sm_dataset *ds = (sm_dataset *)1;
+    /* A mistyped number: it starts like one, so it is no column name. */
+    ck_assert_status(parse("2.O\n3\n4\n", &ds), SM_ERR_PARSE);
+    ck_assert_ptr_null(ds);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "line 1, column 1"));
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "'2.O'"));
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "not a header"));
+    /* An empty field between numbers. */
+    ck_assert_status(parse("1,,2\n3,4,5\n", &ds), SM_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "line 1, column 2"));
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "empty field"));
+    /* Numbers and words mixed. */
+    ck_assert_status(parse("1,x\n2,3\n", &ds), SM_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "line 1, column 2"));
+    /* Column names with one mistyped number among them: the number is
+     * named, not the first name. */
+    ck_assert_status(parse("x,.5y\n1,2\n", &ds), SM_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "line 1, column 2"));
+    /* After comments and blank lines the line number is the file's. */
+    ck_assert_status(parse("# points\n\n-3e,1\n1,2\n", &ds), SM_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "line 3, column 1"));
+    /* A second header line is data, hence an error. */
+    ck_assert_status(parse("x,y\nx,y\n1,2\n", &ds), SM_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "line 2, column 1"));
+    ck_assert_ptr_null(ds);
+}
+END_TEST
+
+START_TEST(csv_header_rows_are_counted)
+{
+    static const struct {
+        const char *text;
+        size_t rows, header;
+    } cases[] = {
+        {"x,y\n1,2\n3,4\n", 2, 1},
+        {"1,2\n3,4\n", 2, 0},
+        {"# comment\n\nx , y\n1,2\n", 1, 1},
+        {",a,b\n0,1,2\n", 1, 1},           /* pandas' unnamed index column */
+        {"-x,+.y,inf_rate\n1,2,3\n", 1, 1}, /* names, not numbers */
+        {"\"x\",\"y\"\n1,2\n", 1, 1},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        sm_dataset *ds;
+        ck_assert_ok(parse(cases[k].text, &ds));
+        ck_assert_uint_eq(sm_dataset_size(ds), cases[k].rows);
+        ck_assert_uint_eq(sm_dataset_header_rows(ds), cases[k].header);
+        sm_dataset *c;
+        ck_assert_ok(sm_dataset_clone(ds, &c));
+        ck_assert_uint_eq(sm_dataset_header_rows(c), cases[k].header);
+        sm_dataset_free(c);
+        sm_dataset_free(ds);
+    }
+    /* A header must have as many fields as the rows. */
+    sm_dataset *ds;
+    ck_assert_status(parse("x,y,z\n1,2\n", &ds), SM_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "expected 3 fields, found 2"));
+    const float x[2] = {1, 2};
+    ck_assert_ok(sm_dataset_new(&ds, x, 1, 2));
+    ck_assert_uint_eq(sm_dataset_header_rows(ds), 0);
+    sm_dataset_free(ds);
+    ck_assert_uint_eq(sm_dataset_header_rows(NULL), 0);
+}
+END_TEST
+
+START_TEST(csv_line_endings)
+{
+    sm_dataset *ds;
+    /* A lone CR ends a line (classic Mac OS), as LF and CRLF do. */
+    ck_assert_ok(parse("x,y\r1,2\r3,4\r", &ds));
+    ck_assert_uint_eq(sm_dataset_size(ds), 2);
+    ck_assert_uint_eq(sm_dataset_header_rows(ds), 1);
+    ck_assert_float_eq(sm_dataset_data(ds)[3], 4.0f);
+    sm_dataset_free(ds);
+    /* Mixed in one text; blank lines of every kind are skipped. */
+    ck_assert_ok(parse("1,2\r\n3,4\n\r5,6\r\r\n7,8", &ds));
+    ck_assert_uint_eq(sm_dataset_size(ds), 4);
+    ck_assert_float_eq(sm_dataset_data(ds)[7], 8.0f);
+    sm_dataset_free(ds);
+    /* Line numbers count CR-only lines. */
+    ck_assert_status(parse("1,2\r3,4\r5,x\r", &ds), SM_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "line 3, column 2"));
+    ck_assert_status(parse("1,2\r\n3,4\r\n5\r\n", &ds), SM_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "line 3"));
+}
+END_TEST
+
+/* Every combination of byte-order mark, header, comment, line ending and
+ * final line ending: each data row written is read, in order. */
+START_TEST(csv_no_row_is_lost)
+{
+    static const char *const eols[] = {"\n", "\r\n", "\r"};
+    char text[512];
+    for (int bom = 0; bom < 2; bom++)
+        for (int header = 0; header < 2; header++)
+            for (int comment = 0; comment < 2; comment++)
+                for (int e = 0; e < 3; e++)
+                    for (int final_eol = 0; final_eol < 2; final_eol++)
+                        for (size_t rows = 1; rows <= 3; rows++) {
+                            const char *eol = eols[e];
+                            size_t n = 0;
+                            n += (size_t)snprintf(text + n, sizeof text - n, "%s%s",
+                                                  bom ? "\xEF\xBB\xBF" : "",
+                                                  comment ? "# made by hand" : "");
+                            if (comment)
+                                n += (size_t)snprintf(text + n, sizeof text - n, "%s", eol);
+                            if (header)
+                                n += (size_t)snprintf(text + n, sizeof text - n, "a,b%s", eol);
+                            for (size_t i = 0; i < rows; i++)
+                                n += (size_t)snprintf(text + n, sizeof text - n, "%zu.5,-%zu%s",
+                                                      i, i + 1,
+                                                      i + 1 < rows || final_eol ? eol : "");
+                            sm_dataset *ds;
+                            ck_assert_ok(sm_dataset_parse_csv(&ds, text, n));
+                            ck_assert_uint_eq(sm_dataset_size(ds), rows);
+                            ck_assert_uint_eq(sm_dataset_dim(ds), 2);
+                            ck_assert_uint_eq(sm_dataset_header_rows(ds), (size_t)header);
+                            for (size_t i = 0; i < rows; i++) {
+                                ck_assert_float_eq(sm_dataset_row(ds, i)[0], (float)i + 0.5f);
+                                ck_assert_float_eq(sm_dataset_row(ds, i)[1], -(float)(i + 1));
+                            }
+                            sm_dataset_free(ds);
+                        }
+}
+END_TEST
+
+/* ---- special files ---------------------------------------------------- */
+
+START_TEST(csv_refuses_special_files)
+{
+    char dir[] = "/tmp/sm-test-csv-XXXXXX", fifo[64];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(fifo, sizeof fifo, "%s/pipe", dir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    sm_dataset *ds = (sm_dataset *)1;
+    /* Endless input: refused, not read until memory runs out. */
+    ck_assert_status(sm_dataset_read_csv(&ds, "/dev/zero"), SM_ERR_IO);
+    ck_assert_ptr_null(ds);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "/dev/zero"));
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "not a regular file"));
+    /* A FIFO without a writer: refused at once, not waited on. */
+    ck_assert_status(sm_dataset_read_csv(&ds, fifo), SM_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "FIFO"));
+    ck_assert_status(sm_dataset_read_csv(&ds, dir), SM_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "directory"));
+    ck_assert_ptr_null(ds);
+    sm_test_remove_tree(dir);
+}
+END_TEST
+
+/* ---- writing ---------------------------------------------------------- */
+
+START_TEST(csv_write_refuses_nonfinite)
+{
+    char dir[] = "/tmp/sm-test-csv-XXXXXX", path[64];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/out.csv", dir);
+    float x[6] = {1, 2, 3, 4, 5, 6};
+    const float bad[3] = {NAN, INFINITY, -INFINITY};
+    for (int k = 0; k < 3; k++) {
+        x[5] = bad[k];
+        ck_assert_status(sm_points_write_csv(path, x, 3, 2), SM_ERR_NONFINITE);
+        ck_assert_ptr_nonnull(strstr(sm_last_error(), "row 2, column 1"));
+        ck_assert_int_ne(access(path, F_OK), 0); /* nothing created */
+    }
+    /* An existing file is left as it was. */
+    sm_test_write_whole(path, "9,9\n", 4);
+    x[0] = NAN;
+    x[5] = 6;
+    ck_assert_status(sm_points_write_csv(path, x, 3, 2), SM_ERR_NONFINITE);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "row 0, column 0"));
+    size_t len;
+    unsigned char *b = sm_test_read_whole(path, &len);
+    ck_assert_uint_eq(len, 4);
+    ck_assert_int_eq(memcmp(b, "9,9\n", 4), 0);
+    free(b);
+    ck_assert_int_eq(sm_test_count_temp_files(dir), 0);
+    sm_test_remove_tree(dir);
+}
+END_TEST
+
+typedef struct {
+    const char *path;
+    const float *x;
+    size_t n, dim;
+} write_args;
+
+static sm_status write_call(void *p)
+{
+    write_args *a = p;
+    return sm_points_write_csv(a->path, a->x, a->n, a->dim);
+}
+
+START_TEST(csv_write_failures_leave_no_temporary)
+{
+    char dir[] = "/tmp/sm-test-csv-XXXXXX", path[64], inside[80], msg[600];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/out.csv", dir);
+    enum { N = 5000 };
+    static float x[N * 2];
+    for (size_t i = 0; i < N * 2; i++)
+        x[i] = (float)i * 0.37f - 100.0f;
+    write_args a = {path, x, N, 2};
+
+    /* The write fails part way (the file size limit stands in for a full
+     * disk): an I/O error naming the write, no temporary left, an older
+     * file as it was. */
+    sm_test_write_whole(path, "9,9\n", 4);
+    ck_assert_int_eq(sm_test_with_file_size_limit(write_call, &a, 20000, msg, sizeof msg),
+                     SM_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(msg, "write of"));
+    ck_assert_ptr_nonnull(strstr(msg, strerror(EFBIG)));
+    ck_assert_int_eq(sm_test_count_temp_files(dir), 0);
+    size_t len;
+    unsigned char *b = sm_test_read_whole(path, &len);
+    ck_assert_uint_eq(len, 4);
+    ck_assert_int_eq(memcmp(b, "9,9\n", 4), 0);
+    free(b);
+    /* Without the limit the same write succeeds and reads back. */
+    ck_assert_int_eq(sm_test_with_file_size_limit(write_call, &a, RLIM_INFINITY, msg, sizeof msg),
+                     SM_OK);
+    sm_dataset *ds;
+    ck_assert_ok(sm_dataset_read_csv(&ds, path));
+    ck_assert_uint_eq(sm_dataset_size(ds), N);
+    ck_assert_int_eq(memcmp(sm_dataset_data(ds), x, sizeof x), 0);
+
+    /* The rename fails (the target is a directory): the temporary is
+     * removed and the directory untouched. */
+    snprintf(path, sizeof path, "%s/adir", dir);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(inside, sizeof inside, "%s/adir/inside", dir);
+    sm_test_write_whole(inside, "x", 1);
+    ck_assert_status(sm_dataset_write_csv(ds, path), SM_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "rename"));
+    ck_assert_int_eq(access(inside, F_OK), 0);
+    ck_assert_int_eq(sm_test_count_temp_files(dir), 0);
+    sm_dataset_free(ds);
+    sm_test_remove_tree(dir);
+}
+END_TEST
+
+START_TEST(csv_write_to_special_files)
+{
+    char dir[] = "/tmp/sm-test-csv-XXXXXX", fifo[64];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(fifo, sizeof fifo, "%s/pipe", dir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    const float x[4] = {1.5f, -2, 3, 4.25f};
+    /* Nobody reads the FIFO: refused instead of blocking. */
+    ck_assert_status(sm_points_write_csv(fifo, x, 2, 2), SM_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "no process reads it"));
+    /* A reader gets the rows through the FIFO, which stays a FIFO. */
+    int rd = open(fifo, O_RDONLY | O_NONBLOCK);
+    ck_assert_int_ge(rd, 0);
+    ck_assert_ok(sm_points_write_csv(fifo, x, 2, 2));
+    char got[64];
+    const char *want = "1.5,-2\n3,4.25\n";
+    ck_assert_int_eq(read(rd, got, sizeof got), (ssize_t)strlen(want));
+    ck_assert_int_eq(memcmp(got, want, strlen(want)), 0);
+    close(rd);
+    struct stat sb;
+    ck_assert_int_eq(stat(fifo, &sb), 0);
+    ck_assert(S_ISFIFO(sb.st_mode));
+    ck_assert_int_eq(sm_test_count_temp_files(dir), 0);
+    /* A link to an open descriptor (what /dev/stdout is under a shell
+     * redirection to a file) is written through, not replaced: the file
+     * behind it gets the rows, the links stay links. */
+    char redirect[64], fd_link[64], dev_fd[64], own_link[64];
+    snprintf(redirect, sizeof redirect, "%s/redirected.csv", dir);
+    sm_test_write_whole(redirect, "older and longer contents\n", 26);
+    int fd = open(redirect, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    snprintf(fd_link, sizeof fd_link, "/proc/self/fd/%d", fd);
+    snprintf(dev_fd, sizeof dev_fd, "/dev/fd/%d", fd);
+    snprintf(own_link, sizeof own_link, "%s/out", dir);
+    ck_assert_int_eq(symlink(fd_link, own_link), 0);
+    const char *links[3] = {fd_link, dev_fd, own_link};
+    for (int k = 0; k < 3; k++) {
+        if (lstat(links[k], &sb) != 0) /* no /proc or /dev/fd here */
+            continue;
+        ck_assert_ok(sm_points_write_csv(links[k], x, 2, 2));
+        size_t len;
+        unsigned char *b = sm_test_read_whole(redirect, &len);
+        ck_assert_uint_eq(len, strlen(want));
+        ck_assert_int_eq(memcmp(b, want, len), 0);
+        free(b);
+        sm_test_write_whole(redirect, "older and longer contents\n", 26);
+    }
+    close(fd);
+    ck_assert_int_eq(lstat(own_link, &sb), 0);
+    ck_assert(S_ISLNK(sb.st_mode));
+    ck_assert_int_eq(sm_test_count_temp_files(dir), 0);
+    /* A device that refuses the bytes: the error is reported. */
+    if (stat("/dev/full", &sb) == 0 && S_ISCHR(sb.st_mode)) {
+        ck_assert_status(sm_points_write_csv("/dev/full", x, 2, 2), SM_ERR_IO);
+        ck_assert_ptr_nonnull(strstr(sm_last_error(), strerror(ENOSPC)));
+        ck_assert_int_eq(stat("/dev/full", &sb), 0);
+        ck_assert(S_ISCHR(sb.st_mode));
+    }
+    sm_test_remove_tree(dir);
+}
+END_TEST
+
 START_TEST(labels)
 {
     float x[6] = {0};
@@ -361,6 +735,16 @@ int main(void)
     tcase_add_test(tc, csv_ignores_program_locale);
     tcase_add_test(tc, csv_file_round_trip_is_exact);
     tcase_add_test(tc, csv_file_errors);
+    tcase_add_test(tc, csv_byte_order_mark_is_skipped);
+    tcase_add_test(tc, csv_numbers_of_any_length);
+    tcase_add_test(tc, csv_malformed_first_row_is_an_error);
+    tcase_add_test(tc, csv_header_rows_are_counted);
+    tcase_add_test(tc, csv_line_endings);
+    tcase_add_test(tc, csv_no_row_is_lost);
+    tcase_add_test(tc, csv_refuses_special_files);
+    tcase_add_test(tc, csv_write_refuses_nonfinite);
+    tcase_add_test(tc, csv_write_failures_leave_no_temporary);
+    tcase_add_test(tc, csv_write_to_special_files);
     tcase_add_test(tc, labels);
     tcase_add_test(tc, standardize_and_inverse);
     tcase_add_test(tc, standardize_gives_unit_moments);

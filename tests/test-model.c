@@ -3,6 +3,7 @@
  * resuming training, every kind of corruption, atomic saving, arguments. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -172,60 +173,6 @@ static void make_tmpdir(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/sm-test-model-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-/* Number of entries in tmpdir whose name contains ".tmp-". */
-static int count_temp_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    ck_assert_ptr_nonnull(d);
-    int count = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strstr(e->d_name, ".tmp-"))
-            count++;
-    closedir(d);
-    return count;
-}
-
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat sb;
-        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-            remove_tree(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-static unsigned char *read_whole(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    unsigned char *b = malloc(1 << 20);
-    ck_assert_ptr_nonnull(b);
-    *len = fread(b, 1, 1 << 20, f);
-    fclose(f);
-    return b;
-}
-
-static void write_whole(const char *path, const void *b, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(b, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
 }
 
 /* ---- the documented layout --------------------------------------------- */
@@ -513,12 +460,12 @@ static void check_round_trip(int adam, int with_opt, int via_file)
         snprintf(path, sizeof path, "%s/model.smm", tmpdir);
         ck_assert_ok(sm_model_save(path, f.net, f.sched, with_opt ? f.opt : NULL));
         size_t flen;
-        unsigned char *fb = read_whole(path, &flen);
+        unsigned char *fb = sm_test_read_whole(path, &flen);
         ck_assert_uint_eq(flen, f.len); /* the file holds the buffer's bytes */
         ck_assert_int_eq(memcmp(fb, f.buf, f.len), 0);
         free(fb);
         ck_assert_ok(sm_model_load(path, &n, &s, &o));
-        remove_tree(tmpdir);
+        sm_test_remove_tree(tmpdir);
     } else {
         ck_assert_ok(sm_model_load_buffer(f.buf, f.len, &n, &s, &o));
     }
@@ -667,7 +614,7 @@ static void check_resume(int adam)
     sm_schedule_free(sched);
     sm_optim_free(opt);
     sm_dataset_free(ds);
-    remove_tree(tmpdir);
+    sm_test_remove_tree(tmpdir);
 }
 
 START_TEST(resume_training_is_bit_identical)
@@ -932,22 +879,22 @@ START_TEST(atomic_save)
     ck_assert_ptr_nonnull(strstr(sm_last_error(), "missing"));
     struct stat sb;
     ck_assert_int_ne(stat(dirpath, &sb), 0);
-    ck_assert_int_eq(count_temp_files(tmpdir), 0);
+    ck_assert_int_eq(sm_test_count_temp_files(tmpdir), 0);
 
     /* Replacing an existing file, with the umask's permissions. */
     snprintf(path, sizeof path, "%s/model.smm", tmpdir);
-    write_whole(path, "old contents", 12);
+    sm_test_write_whole(path, "old contents", 12);
     mode_t mask = umask(022);
     umask(mask);
     ck_assert_ok(sm_model_save(path, f.net, f.sched, f.opt));
     ck_assert_int_eq(stat(path, &sb), 0);
     ck_assert_uint_eq((unsigned)(sb.st_mode & 0777), (unsigned)(0666 & ~mask));
     size_t len;
-    unsigned char *b = read_whole(path, &len);
+    unsigned char *b = sm_test_read_whole(path, &len);
     ck_assert_uint_eq(len, f.len);
     ck_assert_int_eq(memcmp(b, f.buf, len), 0);
     free(b);
-    ck_assert_int_eq(count_temp_files(tmpdir), 0);
+    ck_assert_int_eq(sm_test_count_temp_files(tmpdir), 0);
 
     /* Failed saves leave the old file as it was and no temporary behind:
      * a non-finite parameter, a mismatched optimizer. */
@@ -958,7 +905,7 @@ START_TEST(atomic_save)
     ck_assert_ok(sm_optim_new_adam(&small, 3, 1e-3, 0.9, 0.999, 1e-8, 0.0));
     ck_assert_status(sm_model_save(path, f.net, f.sched, small), SM_ERR_SHAPE);
     sm_optim_free(small);
-    b = read_whole(path, &len);
+    b = sm_test_read_whole(path, &len);
     ck_assert_uint_eq(len, f.len);
     ck_assert_int_eq(memcmp(b, f.buf, len), 0);
     free(b);
@@ -968,11 +915,11 @@ START_TEST(atomic_save)
     snprintf(dirpath, sizeof dirpath, "%s/adir", tmpdir);
     ck_assert_int_eq(mkdir(dirpath, 0755), 0);
     snprintf(path, sizeof path, "%s/adir/inside", tmpdir);
-    write_whole(path, "x", 1);
+    sm_test_write_whole(path, "x", 1);
     ck_assert_status(sm_model_save(dirpath, f.net, f.sched, NULL), SM_ERR_IO);
     ck_assert_ptr_nonnull(strstr(sm_last_error(), "rename"));
     ck_assert_int_eq(stat(path, &sb), 0);
-    ck_assert_int_eq(count_temp_files(tmpdir), 0);
+    ck_assert_int_eq(sm_test_count_temp_files(tmpdir), 0);
     ck_assert_status(sm_model_save("", f.net, f.sched, NULL), SM_ERR_INVALID_ARG);
 
     /* A relative path (temporary in the current directory). */
@@ -986,10 +933,137 @@ START_TEST(atomic_save)
     assert_same_net(f.net, n);
     sm_net_free(n);
     sm_schedule_free(s);
-    ck_assert_int_eq(count_temp_files("."), 0);
+    ck_assert_int_eq(sm_test_count_temp_files("."), 0);
     ck_assert_int_eq(chdir(cwd), 0);
 
-    remove_tree(tmpdir);
+    sm_test_remove_tree(tmpdir);
+    fixture_free(&f);
+}
+END_TEST
+
+/* A save whose write fails half way (the file size limit stands in for a
+ * full disk): an I/O error naming the write, the old file as it was, no
+ * temporary left behind. */
+typedef struct {
+    const char *path;
+    fixture *f;
+} save_args;
+
+static sm_status save_call(void *p)
+{
+    save_args *a = p;
+    return sm_model_save(a->path, a->f->net, a->f->sched, a->f->opt);
+}
+
+START_TEST(failed_write_leaves_no_temporary)
+{
+    fixture f;
+    fixture_make(&f, 1, 1);
+    make_tmpdir();
+    char path[400], msg[600];
+    snprintf(path, sizeof path, "%s/model.smm", tmpdir);
+    save_args a = {path, &f};
+    const rlim_t limit = (rlim_t)(f.len / 2);
+
+    /* No file yet: none afterwards. */
+    ck_assert_int_eq(sm_test_with_file_size_limit(save_call, &a, limit, msg, sizeof msg),
+                     SM_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(msg, "write of"));
+    ck_assert_ptr_nonnull(strstr(msg, strerror(EFBIG)));
+    ck_assert_int_eq(sm_test_count_temp_files(tmpdir), 0);
+    ck_assert_int_ne(access(path, F_OK), 0);
+
+    /* An older file stays as it was. */
+    sm_test_write_whole(path, "old contents", 12);
+    ck_assert_int_eq(sm_test_with_file_size_limit(save_call, &a, limit, msg, sizeof msg),
+                     SM_ERR_IO);
+    ck_assert_int_eq(sm_test_count_temp_files(tmpdir), 0);
+    size_t len;
+    unsigned char *b = sm_test_read_whole(path, &len);
+    ck_assert_uint_eq(len, 12);
+    ck_assert_int_eq(memcmp(b, "old contents", 12), 0);
+    free(b);
+
+    /* The same save without the limit succeeds: the limit made it fail. */
+    ck_assert_int_eq(sm_test_with_file_size_limit(save_call, &a, RLIM_INFINITY, msg, sizeof msg),
+                     SM_OK);
+    b = sm_test_read_whole(path, &len);
+    ck_assert_uint_eq(len, f.len);
+    ck_assert_int_eq(memcmp(b, f.buf, len), 0);
+    free(b);
+    sm_test_remove_tree(tmpdir);
+    fixture_free(&f);
+}
+END_TEST
+
+/* Special files: never read (they may not end, or block), written in place
+ * (a rename would replace them with a plain file). */
+START_TEST(special_files)
+{
+    fixture f;
+    fixture_make(&f, 1, 1);
+    make_tmpdir();
+    char fifo[400];
+    snprintf(fifo, sizeof fifo, "%s/pipe", tmpdir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    sm_net *n = (sm_net *)&n;
+    sm_schedule *s = (sm_schedule *)&s;
+    sm_optim *o = (sm_optim *)&o;
+
+    /* A FIFO without a writer: refused at once instead of blocking. */
+    ck_assert_status(sm_model_load(fifo, &n, &s, &o), SM_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "FIFO"));
+    ck_assert_ptr_null(n);
+    ck_assert_ptr_null(s);
+    ck_assert_ptr_null(o);
+    ck_assert_status(sm_model_load("/dev/zero", &n, &s, &o), SM_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "character device"));
+    ck_assert_status(sm_model_load(tmpdir, &n, &s, &o), SM_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "directory"));
+
+    /* Saving into a FIFO nobody reads: refused, not waited on. */
+    ck_assert_status(sm_model_save(fifo, f.net, f.sched, f.opt), SM_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "no process reads it"));
+    /* With a reader, the bytes go through the FIFO, which stays one. */
+    int rd = open(fifo, O_RDONLY | O_NONBLOCK);
+    ck_assert_int_ge(rd, 0);
+    ck_assert_ok(sm_model_save(fifo, f.net, f.sched, f.opt));
+    unsigned char *got = malloc(f.len + 1);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_int_eq(read(rd, got, f.len + 1), (ssize_t)f.len);
+    ck_assert_int_eq(memcmp(got, f.buf, f.len), 0);
+    free(got);
+    close(rd);
+    struct stat sb;
+    ck_assert_int_eq(stat(fifo, &sb), 0);
+    ck_assert(S_ISFIFO(sb.st_mode));
+    ck_assert_int_eq(sm_test_count_temp_files(tmpdir), 0);
+
+    /* A link to an open descriptor (/dev/stdout redirected to a file) is
+     * written through: the file behind it gets the model. */
+    char redirect[400], fd_link[64];
+    snprintf(redirect, sizeof redirect, "%s/redirected.smm", tmpdir);
+    sm_test_write_whole(redirect, "old", 3);
+    int fd = open(redirect, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    snprintf(fd_link, sizeof fd_link, "/proc/self/fd/%d", fd);
+    if (lstat(fd_link, &sb) == 0) {
+        ck_assert_ok(sm_model_save(fd_link, f.net, f.sched, f.opt));
+        size_t len;
+        unsigned char *b = sm_test_read_whole(redirect, &len);
+        ck_assert_uint_eq(len, f.len);
+        ck_assert_int_eq(memcmp(b, f.buf, len), 0);
+        free(b);
+    }
+    close(fd);
+    /* A device that refuses the bytes: the write error is reported. */
+    if (stat("/dev/full", &sb) == 0 && S_ISCHR(sb.st_mode)) {
+        ck_assert_status(sm_model_save("/dev/full", f.net, f.sched, f.opt), SM_ERR_IO);
+        ck_assert_ptr_nonnull(strstr(sm_last_error(), strerror(ENOSPC)));
+        ck_assert_int_eq(stat("/dev/full", &sb), 0);
+        ck_assert(S_ISCHR(sb.st_mode));
+    }
+    sm_test_remove_tree(tmpdir);
     fixture_free(&f);
 }
 END_TEST
@@ -1012,14 +1086,14 @@ START_TEST(load_file_errors)
     fixture f;
     fixture_make(&f, 0, 1);
     f.buf[16] ^= 1; /* dim 2 -> 3 */
-    write_whole(path, f.buf, f.len);
+    sm_test_write_whole(path, f.buf, f.len);
     ck_assert_status(sm_model_load(path, &n, &s, &o), SM_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(sm_last_error(), "none.smm"));
     ck_assert_ptr_nonnull(strstr(sm_last_error(), "parameter count"));
-    write_whole(path, "", 0);
+    sm_test_write_whole(path, "", 0);
     ck_assert_status(sm_model_load(path, &n, &s, &o), SM_ERR_FORMAT);
     fixture_free(&f);
-    remove_tree(tmpdir);
+    sm_test_remove_tree(tmpdir);
 }
 END_TEST
 
@@ -1083,6 +1157,8 @@ int main(void)
     tcase_add_test(tc, bad_values_with_valid_checksum);
     tcase_add_test(tc, atomic_save);
     tcase_add_test(tc, load_file_errors);
+    tcase_add_test(tc, failed_write_leaves_no_temporary);
+    tcase_add_test(tc, special_files);
     tcase_add_test(tc, null_arguments);
     suite_add_tcase(s, tc);
     return sm_test_run(s);

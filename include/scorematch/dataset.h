@@ -42,17 +42,32 @@ SM_API sm_status sm_dataset_new(sm_dataset **out, const float *data,
  * @brief Reads a data set from a CSV file.
  *
  * Fields are separated by commas, spaces or tabs around them are ignored.
- * Everything from a `#` to the end of a line is a comment; blank lines are
- * skipped. If the first non-comment line contains a field that is not a
- * number, it is taken as a header and skipped. Every row must have the same
- * number of fields. Numbers are parsed in the "C" locale whatever the
- * program's locale is.
+ * Lines end with LF, CRLF or a lone CR (classic Mac OS). A UTF-8
+ * byte-order mark at the start of the file (Excel's "CSV UTF-8") is
+ * skipped. Everything from a `#` to the end of a line is a comment; blank
+ * lines are skipped. Numbers may be of any length and are parsed in the "C"
+ * locale whatever the program's locale is.
+ *
+ * The first non-comment line is a header, and skipped, only if none of its
+ * fields is a number or starts like one (a digit after an optional sign
+ * and decimal point): `x,y` and `,a,b` are headers; `1,,2`, `1,x` and
+ * `2.O` are data with an error in them, reported as such rather than
+ * dropped. sm_dataset_header_rows() tells whether a header was skipped.
+ * Every other line is data; every row must have the same number of fields
+ * as the first line, header or not. No data row is ever skipped: any field
+ * that is not a finite number fails the whole read.
+ *
+ * Only a regular file is read: a directory, a FIFO or pipe, or a device
+ * (/dev/zero, a terminal) is refused with #SM_ERR_IO at once, without
+ * waiting for input that may never end. To read from a pipe, read its bytes
+ * and pass them to sm_dataset_parse_csv().
  *
  * @param[out] out  Receives the data set; set to NULL on failure.
  * @param path      File name.
- * @return #SM_OK; #SM_ERR_IO (cannot open or read; message has the reason);
- *         #SM_ERR_PARSE (ragged row, bad number, no rows; message names the
- *         line and column); #SM_ERR_NONFINITE (nan/inf value, with line and
+ * @return #SM_OK; #SM_ERR_IO (cannot open or read, not a regular file;
+ *         message has the reason); #SM_ERR_PARSE (ragged row, bad number,
+ *         no rows; message names the file, the line and the column, and
+ *         shows the field); #SM_ERR_NONFINITE (nan/inf value, with line and
  *         column); #SM_ERR_NOMEM; #SM_ERR_INVALID_ARG.
  */
 SM_API sm_status sm_dataset_read_csv(sm_dataset **out, const char *path);
@@ -69,8 +84,31 @@ SM_API sm_status sm_dataset_parse_csv(sm_dataset **out, const char *text,
                                       size_t len);
 
 /**
+ * @brief Number of lines the CSV reader skipped as a header.
+ *
+ * Comment and blank lines are not counted: they hold no data.
+ *
+ * @param ds  The data set.
+ * @return 1 if sm_dataset_read_csv() or sm_dataset_parse_csv() took the
+ *         first line as a header, else 0 (also for data sets made in
+ *         memory, and if @p ds is NULL). sm_dataset_clone() keeps it.
+ */
+SM_API size_t sm_dataset_header_rows(const sm_dataset *ds);
+
+/**
  * @brief Writes the points as CSV, one point per line, no header, with
  *        enough digits (`%.9g`) to read back the same floats.
+ *
+ * The file is written like a model file (see sm_model_save()): to a
+ * temporary file `path.tmp-XXXXXX` beside @p path that replaces it only
+ * once complete, so a failed write (disk full, an I/O error) leaves any
+ * existing file as it was and removes the temporary. Only a crash or kill
+ * of the process during the write can leave the temporary behind. An
+ * existing special file at @p path (a terminal, /dev/null, a pipe) and
+ * /dev/stdout (also when redirected to a file) are written in place
+ * instead, as sm_model_save() describes; a FIFO that no process reads is
+ * refused with #SM_ERR_IO rather than waited on.
+ *
  * @param ds    The data set.
  * @param path  File to create or replace.
  * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_IO.
@@ -78,14 +116,19 @@ SM_API sm_status sm_dataset_parse_csv(sm_dataset **out, const char *text,
 SM_API sm_status sm_dataset_write_csv(const sm_dataset *ds, const char *path);
 
 /**
- * @brief Writes an n × dim array as CSV (same format as
+ * @brief Writes an n × dim array as CSV (same format and file handling as
  *        sm_dataset_write_csv()), e.g. generated samples.
+ *
+ * Values must be finite, as the reader requires: a NaN or infinity is
+ * refused before anything is created, with a message naming its row and
+ * column (counted from 0).
+ *
  * @param path    File to create or replace.
  * @param points  n × dim row-major values.
  * @param n       Number of points.
  * @param dim     Dimension, > 0.
  * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_OVERFLOW (n·dim floats
- *         cannot exist), #SM_ERR_IO.
+ *         cannot exist), #SM_ERR_NONFINITE (nothing written), #SM_ERR_IO.
  */
 SM_API sm_status sm_points_write_csv(const char *path, const float *points,
                                      size_t n, size_t dim);

@@ -80,9 +80,18 @@ SM_BEGIN_DECLS
  * The bytes go to a new temporary file in the same directory
  * (`path` + ".tmp-XXXXXX", created with mode 0666 minus the umask), which is
  * flushed to disk with fsync() and then renamed over @p path. Readers see
- * either the old file or the complete new one; if anything fails, the
- * temporary file is removed and an existing file at @p path is left as it
- * was. A symbolic link at @p path is replaced, not followed.
+ * either the old file or the complete new one; if anything fails (a write
+ * error, a full disk, fsync, close or the rename), the temporary file is
+ * removed and an existing file at @p path is left as it was. Only a crash
+ * or kill of the process (or a power loss) between the creation of the
+ * temporary file and the rename can leave it behind; it never replaces
+ * @p path and may be deleted. A symbolic link at @p path is replaced, not
+ * followed. An existing special file at @p path (a terminal, /dev/null, a
+ * pipe) and a link to one of the process's open descriptors (/dev/stdout,
+ * /dev/fd/N, also when it leads to a regular file through a shell
+ * redirection, which is then truncated) are written in place instead,
+ * since a rename would replace them with a plain file; a FIFO that no
+ * process reads is refused with #SM_ERR_IO rather than waited on.
  *
  * @param path   File to create or replace.
  * @param net    The network.
@@ -118,16 +127,20 @@ SM_API sm_status sm_model_save_buffer(const sm_net *net, const sm_schedule *sche
  * hyperparameters (including the clip norm), step count and moments.
  * On failure every output is set to NULL and nothing is kept allocated.
  *
+ * Only a regular file is read: a directory, a FIFO or pipe, or a device is
+ * refused with #SM_ERR_IO at once (read the bytes yourself and use
+ * sm_model_load_buffer() for those).
+ *
  * @param path        File to read.
  * @param[out] net    Receives the network.
  * @param[out] sched  Receives the noise ladder.
  * @param[out] opt    Receives the optimizer, or NULL if the file holds no
  *                    optimizer state; pass NULL to ignore the state (it is
  *                    still checked).
- * @return #SM_OK; #SM_ERR_INVALID_ARG; #SM_ERR_IO (cannot open or read);
- *         #SM_ERR_FORMAT, #SM_ERR_VERSION, #SM_ERR_NONFINITE (see the file
- *         description; the message names the file and the field);
- *         #SM_ERR_NOMEM.
+ * @return #SM_OK; #SM_ERR_INVALID_ARG; #SM_ERR_IO (cannot open or read,
+ *         not a regular file); #SM_ERR_FORMAT, #SM_ERR_VERSION,
+ *         #SM_ERR_NONFINITE (see the file description; the message names
+ *         the file and the field); #SM_ERR_NOMEM.
  */
 SM_API sm_status sm_model_load(const char *path, sm_net **net, sm_schedule **sched,
                                sm_optim **opt);

@@ -81,6 +81,7 @@ _PROTOTYPES = {
     "sm_dataset_free": (None, [c_void_p]),
     "sm_dataset_size": (c_size_t, [c_void_p]),
     "sm_dataset_dim": (c_size_t, [c_void_p]),
+    "sm_dataset_header_rows": (c_size_t, [c_void_p]),
     "sm_dataset_data": (c_float_p, [c_void_p]),
     "sm_dataset_row": (c_float_p, [c_void_p, c_size_t]),
     "sm_dataset_set_labels": (status, [c_void_p, c_int32_p, c_size_t]),

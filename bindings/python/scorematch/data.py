@@ -124,7 +124,9 @@ class Dataset(Handle):
     # -- constructors -----------------------------------------------------
     @classmethod
     def from_csv(cls, path):
-        """Reads a CSV file (header and ``#`` comments allowed)."""
+        """Reads a CSV file (header and ``#`` comments allowed; see
+        :attr:`header_rows`). Only a regular file is read: a pipe or a
+        device raises :class:`Error` (use :meth:`parse_csv` on its bytes)."""
         out = c_void_p()
         _ffi.lib().sm_dataset_read_csv(byref(out), path_arg(path))
         return cls._wrap(out)
@@ -210,6 +212,12 @@ class Dataset(Handle):
         """(n, d)."""
         return (self.size, self.dim)
 
+    @property
+    def header_rows(self):
+        """Number of lines the CSV reader skipped as a header (0 or 1; 0 for
+        a data set not read from CSV)."""
+        return _ffi.lib().sm_dataset_header_rows(self._ptr)
+
     def _data_address(self):
         """Address of the C points (valid while self is alive and unchanged)."""
         p = _ffi.lib().sm_dataset_data(self._ptr)
@@ -227,7 +235,8 @@ class Dataset(Handle):
         return a if dtype is None else a.astype(dtype, copy=False)
 
     def to_csv(self, path):
-        """Writes the points as CSV (``%.9g``, no header)."""
+        """Writes the points as CSV (``%.9g``, no header), through a temporary
+        file that replaces *path* only once complete."""
         _ffi.lib().sm_dataset_write_csv(self._ptr, path_arg(path))
 
     @property
@@ -316,7 +325,9 @@ class Dataset(Handle):
 
 
 def write_csv(path, points_):
-    """Writes an (n, d) array as CSV, in the format of :meth:`Dataset.to_csv`."""
+    """Writes an (n, d) array as CSV, in the format of :meth:`Dataset.to_csv`.
+    A NaN or infinity raises :class:`NonFiniteError` and nothing is written
+    (the reader would refuse it)."""
     a = points(points_, "points")
     _ffi.lib().sm_points_write_csv(path_arg(path), fptr(a), a.shape[0], a.shape[1])
 

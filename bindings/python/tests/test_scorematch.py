@@ -232,6 +232,46 @@ class DatasetTest(unittest.TestCase):
         ds = sm.Dataset.parse_csv(b"# comment\nx, y\n1, 2\n3,4\n")
         np.testing.assert_array_equal(ds.to_numpy(), [[1, 2], [3, 4]])
 
+    def test_csv_header_rows(self):
+        ds = sm.Dataset.parse_csv(b"\xef\xbb\xbfx,y\r1,2\r3,4\r")
+        self.assertEqual(ds.header_rows, 1)
+        np.testing.assert_array_equal(ds.to_numpy(), [[1, 2], [3, 4]])
+        self.assertEqual(ds.clone().header_rows, 1)
+        ds = sm.Dataset.parse_csv(b"\xef\xbb\xbf1,2\r\n3,4\r\n")
+        self.assertEqual(ds.header_rows, 0)
+        np.testing.assert_array_equal(ds.to_numpy(), [[1, 2], [3, 4]])
+        self.assertEqual(sm.Dataset([[1.0, 2.0]]).header_rows, 0)
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "pts.csv")
+            with open(p, "wb") as f:
+                f.write(b"a,b\n5,6\n")
+            self.assertEqual(sm.Dataset.from_csv(p).header_rows, 1)
+        # A mistyped first row is an error, not a header.
+        for text in ("2.O\n3\n", "1,,2\n3,4,5\n"):
+            with self.assertRaises(sm.ParseError) as cm:
+                sm.Dataset.parse_csv(text)
+            self.assertIn("line 1, column", cm.exception.message)
+
+    def test_csv_refuses_special_files(self):
+        with tempfile.TemporaryDirectory() as d:
+            fifo = os.path.join(d, "pipe")
+            os.mkfifo(fifo)
+            for path, kind in (("/dev/zero", "character device"), (fifo, "FIFO"),
+                               (d, "directory")):
+                with self.assertRaises(sm.FileError) as cm:
+                    sm.Dataset.from_csv(path)
+                self.assertIn(kind, cm.exception.message)
+
+    def test_write_csv_refuses_nonfinite(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "samples.csv")
+            for bad in (float("nan"), float("inf")):
+                with self.assertRaises(sm.NonFiniteError) as cm:
+                    sm.write_csv(p, [[1.0, 2.0], [3.0, bad]])
+                self.assertIn("row 1, column 1", cm.exception.message)
+                self.assertFalse(os.path.exists(p))
+            self.assertEqual(os.listdir(d), [])
+
     def test_labels(self):
         ds = sm.Dataset(np.zeros((4, 2)), labels=[0, 2, 1, 2])
         np.testing.assert_array_equal(ds.labels, [0, 2, 1, 2])
