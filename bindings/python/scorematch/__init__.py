@@ -36,6 +36,7 @@ from .learning import (SGD, Adam, Layer, Net, Optim, Sampler, Schedule, Trainer,
 from .metrics import (MMD, PRDC, CoveragePrecision, coverage, coverage_precision,
                       energy_distance, frechet_distance, mmd_rbf, per_mode_coverage, prdc,
                       precision)
+from .estimator import ScoreModel
 from . import model
 
 __all__ = [
@@ -49,7 +50,7 @@ __all__ = [
     "Schedule", "Net", "Layer", "Optim", "Adam", "SGD", "Trainer", "Sampler", "log_likelihood",
     "coverage", "precision", "coverage_precision", "per_mode_coverage", "prdc",
     "energy_distance", "mmd_rbf", "frechet_distance", "CoveragePrecision", "PRDC", "MMD",
-    "model",
+    "ScoreModel", "model",
 ]
 
 
