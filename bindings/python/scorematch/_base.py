@@ -1,6 +1,8 @@
 """Internal helpers: owned C pointers, closed-handle checks, array conversion."""
 
 import os
+import signal
+import threading
 
 import numpy as np
 
@@ -17,18 +19,37 @@ def fail(cls, message):
 class _Resource:
     """Owns one C pointer and frees it when the last reference goes.
 
-    Handles that borrow other handles in C (a trainer borrows its network,
-    schedule and optimizer) keep those resources in *deps*, and NumPy views
-    over C memory keep the resource that owns the memory: the C object lives
-    as long as anything that points into it.
+    Everything the C object points to lives in *deps*, a dict keyed by the
+    role of the borrowed thing ("net", "ema", "callback", ...): the
+    resources of the handles it borrows (a trainer's network, schedule,
+    optimizer and averaged network; a sampler's network and schedule) and
+    the ctypes function objects whose addresses C keeps. A borrow set after
+    construction (``Trainer.set_ema``) replaces its entry once C has let go
+    of the previous one. NumPy views over C memory keep the resource that
+    owns the memory, and every call into C keeps the resources of the
+    handles it passes (:func:`call`): the C object lives as long as anything
+    uses or points into it.
+
+    A cycle collected by the garbage collector may finalize a borrower after
+    what it borrows; that is safe because the library's ``sm_*_free``
+    functions never touch the handles a trainer or sampler borrows.
     """
 
     __slots__ = ("ptr", "free", "deps", "__weakref__")
 
-    def __init__(self, ptr, free, deps=()):
+    def __init__(self, ptr, free, deps=None):
         self.ptr = ptr
         self.free = free
-        self.deps = tuple(deps)
+        self.deps = dict(deps or {})
+
+    def keep(self, role, obj):
+        """Keeps *obj* (a resource, a ctypes function ...) as the C object's
+        *role*, in place of the previous one; None drops it. Call it once C
+        points to *obj* (or no longer points to the previous one)."""
+        if obj is None:
+            self.deps.pop(role, None)
+        else:
+            self.deps[role] = obj
 
     def __del__(self):
         ptr, self.ptr = self.ptr, None
@@ -36,47 +57,65 @@ class _Resource:
             self.free(ptr)
 
 
+def call(name, *args):
+    """Calls the C function *name* of the library with *args*, where every
+    :class:`Handle` (or :class:`_Resource`) is passed as its C pointer.
+
+    This is the only way the bindings hand a C object to the library: the
+    resources of all the handles passed are held by this frame until the C
+    function returns, so that ``close()`` on another thread (ctypes releases
+    the GIL during the call), or from a callback that C calls during it,
+    only drops the handle's reference and the C object is freed after the
+    call. A handle already closed raises :class:`scorematch.StateError`
+    before anything is called."""
+    held = [a._resource if isinstance(a, Handle) else a for a in args]
+    return getattr(_ffi.lib(), name)(*[a.ptr if isinstance(a, _Resource) else a
+                                       for a in held])
+
+
 class Handle:
     """Base of the wrapped handles: ``close()``, ``with`` support, ``__del__``.
 
     ``close()`` gives up this object's reference to the C object. The C
-    object is freed at once unless something still uses it (a trainer or
-    sampler built on it, a NumPy view of its memory); then it is freed when
-    the last of those goes. A closed handle raises
+    object is freed at once unless something still uses it (a call into the
+    library in progress, on any thread or from one of its callbacks; a
+    trainer or sampler built on it; a NumPy view of its memory); then it is
+    freed when the last of those goes. A closed handle raises
     :class:`scorematch.StateError` when used.
     """
 
     _free_name = None
     _res = None
 
-    def _adopt(self, ptr, deps=()):
-        """Takes ownership of the ``c_void_p`` *ptr* returned by a constructor."""
+    def _adopt(self, ptr, **deps):
+        """Takes ownership of the ``c_void_p`` *ptr* returned by a constructor.
+        *deps* are the resources (or ctypes objects) the new C object points
+        to, by role; pass the very resources the constructor was called with."""
         value = ptr.value if hasattr(ptr, "value") else ptr
         if not value:
             fail(errors.StateError, "%s: the library returned NULL" % type(self).__name__)
-        self._res = _Resource(value, getattr(_ffi.lib(), self._free_name),
-                              [d._resource for d in deps])
+        self._res = _Resource(value, getattr(_ffi.lib(), self._free_name), deps)
         return self
 
     @classmethod
-    def _wrap(cls, ptr, deps=()):
+    def _wrap(cls, ptr, **deps):
         obj = cls.__new__(cls)
         obj._init_extra()
-        return obj._adopt(ptr, deps)
+        return obj._adopt(ptr, **deps)
 
     def _init_extra(self):
         """Per-class Python-side state for objects made by :meth:`_wrap`."""
 
     @property
     def _resource(self):
+        """The :class:`_Resource`; raises StateError when closed. Fetch it
+        once into a local and pass that to :func:`call` when a method makes
+        several calls: the C object then stays the same, and alive, until
+        the method is done."""
         res = self._res
         if res is None:
             fail(errors.StateError, "%s is closed" % type(self).__name__)
         return res
-
-    @property
-    def _ptr(self):
-        return self._resource.ptr
 
     @property
     def closed(self):
@@ -99,12 +138,104 @@ class Handle:
         self._res = None
 
     def __repr__(self):
-        if self._res is None:
+        res = self._res
+        if res is None:
             return "<scorematch.%s (closed)>" % type(self).__name__
-        return "<scorematch.%s %s>" % (type(self).__name__, self._describe())
+        try:
+            return "<scorematch.%s %s>" % (type(self).__name__, self._describe(res))
+        except errors.Error:
+            return "<scorematch.%s at 0x%x>" % (type(self).__name__, res.ptr)
 
-    def _describe(self):
-        return "at 0x%x" % self._res.ptr
+    def _describe(self, res):
+        return "at 0x%x" % res.ptr
+
+
+def expect(obj, cls, name):
+    """*obj*, checked to be a *cls* handle: :func:`call` passes any handle
+    as a bare pointer, so one of another kind (or an int) must never reach
+    a C parameter of this kind."""
+    if not isinstance(obj, cls):
+        raise TypeError("%s must be a scorematch.%s, not %s"
+                        % (name, cls.__name__, type(obj).__name__))
+    return obj
+
+
+class CallState:
+    """What the C callbacks of one call into the library tell that call:
+    the exception a Python callback raised (*exc*), whether it asked to stop
+    (*stop*) and whether Ctrl-C was pressed (*sigint*)."""
+
+    __slots__ = ("exc", "stop", "sigint")
+
+    def __init__(self):
+        self.exc = None
+        self.stop = False
+        self.sigint = False
+
+    def reraise(self):
+        """After the C call: raises the callback's exception (with its own
+        traceback), or KeyboardInterrupt after a Ctrl-C."""
+        exc, self.exc = self.exc, None
+        if exc is not None:
+            raise exc
+        if self.sigint:
+            raise KeyboardInterrupt
+
+
+def guarded(fn, get_state):
+    """The Python function behind a ctypes callback: returns 0 to let C go
+    on, 1 to make it stop.
+
+    It calls ``fn(*args)`` (a true result asks C to stop) and never lets an
+    exception unwind through C, where ctypes would only print it: the
+    exception is kept in the :class:`CallState` that ``get_state()`` returns
+    (the call in progress) and C is asked to stop. After a Ctrl-C (see
+    :func:`deferred_sigint`) it asks C to stop without calling *fn*."""
+    def thunk(*args):
+        state = get_state()
+        try:
+            if state.sigint:
+                return 1
+            if fn(*args):
+                state.stop = True
+                return 1
+            return 0
+        except BaseException as exc:  # noqa: B902 -- includes KeyboardInterrupt
+            if state.exc is None:
+                state.exc = exc
+            return 1
+    return thunk
+
+
+class deferred_sigint:
+    """Context manager around a C call that makes callbacks: on the main
+    thread, while Python's default SIGINT handler is installed, Ctrl-C only
+    sets ``state.sigint`` during the call (the next callback then asks C to
+    stop and :meth:`CallState.reraise` raises KeyboardInterrupt).
+
+    The default handler would raise KeyboardInterrupt wherever the main
+    thread runs Python code next, which may be the entry of a callback,
+    outside its ``try``, where ctypes would only print it."""
+
+    def __init__(self, state):
+        self.state = state
+        self.old = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            state = self.state
+
+            def on_sigint(_signum, _frame):
+                state.sigint = True
+            self.old = signal.signal(signal.SIGINT, on_sigint)
+        return self.state
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGINT, self.old)
+            self.old = None
+        return False
 
 
 def f32(x):

@@ -9,7 +9,7 @@ from ctypes import byref, c_void_p
 import numpy as np
 
 from . import _ffi, errors
-from ._base import (Handle, count, dptr, fail, fptr, inplace_points, out_array, path_arg,
+from ._base import (Handle, call, count, dptr, fail, fptr, inplace_points, out_array, path_arg,
                     points, real, vector)
 
 __all__ = ["Rng", "Dataset", "write_csv", "moons", "circles", "blobs", "gaussian_mixture",
@@ -29,58 +29,56 @@ class Rng(Handle):
         if seed is None:
             seed = int.from_bytes(os.urandom(8), "little")
         out = c_void_p()
-        _ffi.lib().sm_rng_new(byref(out), _seed(seed))
+        call("sm_rng_new", byref(out), _seed(seed))
         self._adopt(out)
 
     def reseed(self, seed):
         """Restarts as if just created with *seed*."""
-        _ffi.lib().sm_rng_reseed(self._ptr, _seed(seed))
+        call("sm_rng_reseed", self, _seed(seed))
 
     def clone(self):
         """An exact copy (same future sequence)."""
         out = c_void_p()
-        _ffi.lib().sm_rng_clone(self._ptr, byref(out))
+        call("sm_rng_clone", self, byref(out))
         return Rng._wrap(out)
 
     def split(self):
         """An independent stream (e.g. for another thread); advances this one."""
         out = c_void_p()
-        _ffi.lib().sm_rng_split(self._ptr, byref(out))
+        call("sm_rng_split", self, byref(out))
         return Rng._wrap(out)
 
     def jump(self):
         """Advances by 2**128 draws."""
-        _ffi.lib().sm_rng_jump(self._ptr)
+        call("sm_rng_jump", self)
 
     def next_u64(self):
         """Next raw 64-bit value (int)."""
-        return _ffi.lib().sm_rng_next_u64(self._ptr)
+        return call("sm_rng_next_u64", self)
 
     def uniform(self):
         """Uniform float in [0, 1) with 53 random bits."""
-        return _ffi.lib().sm_rng_uniform(self._ptr)
+        return call("sm_rng_uniform", self)
 
     def below(self, bound):
         """Uniform int in [0, bound), without modulo bias."""
-        return _ffi.lib().sm_rng_below(self._ptr, count(bound, "bound", 1))
+        return call("sm_rng_below", self, count(bound, "bound", 1))
 
     def normal(self):
         """Standard normal deviate (float)."""
-        return _ffi.lib().sm_rng_normal(self._ptr)
+        return call("sm_rng_normal", self)
 
     def normal_array(self, shape, mean=0.0, std=1.0, out=None):
         """A float32 array of *shape* filled with N(mean, std**2) deviates
         (or *out* filled in place)."""
         a = out_array(out, _shape(shape))
-        _ffi.lib().sm_rng_fill_normal(self._ptr, fptr(a), a.size, real(mean, "mean"),
-                                      real(std, "std"))
+        call("sm_rng_fill_normal", self, fptr(a), a.size, real(mean, "mean"), real(std, "std"))
         return a
 
     def uniform_array(self, shape, lo=0.0, hi=1.0, out=None):
         """A float32 array of *shape* filled uniformly in [lo, hi)."""
         a = out_array(out, _shape(shape))
-        _ffi.lib().sm_rng_fill_uniform(self._ptr, fptr(a), a.size, real(lo, "lo"),
-                                       real(hi, "hi"))
+        call("sm_rng_fill_uniform", self, fptr(a), a.size, real(lo, "lo"), real(hi, "hi"))
         return a
 
 
@@ -116,7 +114,7 @@ class Dataset(Handle):
     def __init__(self, data, labels=None):
         a = points(data, "data")
         out = c_void_p()
-        _ffi.lib().sm_dataset_new(byref(out), fptr(a), a.shape[0], a.shape[1])
+        call("sm_dataset_new", byref(out), fptr(a), a.shape[0], a.shape[1])
         self._adopt(out)
         if labels is not None:
             self.set_labels(labels)
@@ -128,7 +126,7 @@ class Dataset(Handle):
         :attr:`header_rows`). Only a regular file is read: a pipe or a
         device raises :class:`Error` (use :meth:`parse_csv` on its bytes)."""
         out = c_void_p()
-        _ffi.lib().sm_dataset_read_csv(byref(out), path_arg(path))
+        call("sm_dataset_read_csv", byref(out), path_arg(path))
         return cls._wrap(out)
 
     @classmethod
@@ -138,13 +136,13 @@ class Dataset(Handle):
             text = text.encode("utf-8")
         buf = bytes(text)
         out = c_void_p()
-        _ffi.lib().sm_dataset_parse_csv(byref(out), buf, len(buf))
+        call("sm_dataset_parse_csv", byref(out), buf, len(buf))
         return cls._wrap(out)
 
     def clone(self):
         """An independent copy (points, labels, standardization)."""
         out = c_void_p()
-        _ffi.lib().sm_dataset_clone(self._ptr, byref(out))
+        call("sm_dataset_clone", self, byref(out))
         return Dataset._wrap(out)
 
     # toy generators as class methods: Dataset.moons(...) == moons(...)
@@ -197,7 +195,7 @@ class Dataset(Handle):
     @property
     def size(self):
         """Number of points n."""
-        return _ffi.lib().sm_dataset_size(self._ptr)
+        return call("sm_dataset_size", self)
 
     def __len__(self):
         return self.size
@@ -205,29 +203,35 @@ class Dataset(Handle):
     @property
     def dim(self):
         """Dimension d."""
-        return _ffi.lib().sm_dataset_dim(self._ptr)
+        return call("sm_dataset_dim", self)
 
     @property
     def shape(self):
         """(n, d)."""
-        return (self.size, self.dim)
+        res = self._resource
+        return (call("sm_dataset_size", res), call("sm_dataset_dim", res))
 
     @property
     def header_rows(self):
         """Number of lines the CSV reader skipped as a header (0 or 1; 0 for
         a data set not read from CSV)."""
-        return _ffi.lib().sm_dataset_header_rows(self._ptr)
+        return call("sm_dataset_header_rows", self)
 
-    def _data_address(self):
-        """Address of the C points (valid while self is alive and unchanged)."""
-        p = _ffi.lib().sm_dataset_data(self._ptr)
-        return ctypes.cast(p, c_void_p).value
+    def _points_of(self):
+        """``(res, address, n, d)``: the C points, valid while the caller
+        holds *res* (the points never move)."""
+        res = self._resource
+        p = call("sm_dataset_data", res)
+        return (res, ctypes.cast(p, c_void_p).value, call("sm_dataset_size", res),
+                call("sm_dataset_dim", res))
 
     def to_numpy(self):
         """A copy of the points as an (n, d) float32 array."""
-        n, d = self.shape
+        res, addr, n, d = self._points_of()
         out = np.empty((n, d), dtype=np.float32)
-        ctypes.memmove(out.ctypes.data, self._data_address(), out.nbytes)
+        if out.nbytes:
+            ctypes.memmove(out.ctypes.data, addr, out.nbytes)
+        del res  # held until the copy is made
         return out
 
     def __array__(self, dtype=None, copy=None):
@@ -237,25 +241,25 @@ class Dataset(Handle):
     def to_csv(self, path):
         """Writes the points as CSV (``%.9g``, no header), through a temporary
         file that replaces *path* only once complete."""
-        _ffi.lib().sm_dataset_write_csv(self._ptr, path_arg(path))
+        call("sm_dataset_write_csv", self, path_arg(path))
 
     @property
     def labels(self):
         """A copy of the labels (int32 array of length n), or None."""
-        lib = _ffi.lib()
-        p = lib.sm_dataset_labels(self._ptr)
+        res = self._resource
+        p = call("sm_dataset_labels", res)
         if not p:
             return None
-        n = self.size
-        out = np.empty(n, dtype=np.int32)
-        ctypes.memmove(out.ctypes.data, p, out.nbytes)
+        out = np.empty(call("sm_dataset_size", res), dtype=np.int32)
+        if out.nbytes:
+            ctypes.memmove(out.ctypes.data, p, out.nbytes)
+        del res  # held until the copy is made
         return out
 
     def set_labels(self, labels):
         """Attaches one non-negative label per point (copied); None removes them."""
-        lib = _ffi.lib()
         if labels is None:
-            lib.sm_dataset_set_labels(self._ptr, None, 0)
+            call("sm_dataset_set_labels", self, None, 0)
             return
         lab = np.asarray(labels)
         if lab.dtype.kind not in "iub":
@@ -263,12 +267,12 @@ class Dataset(Handle):
         if lab.size and (lab.min() < -2 ** 31 or lab.max() >= 2 ** 31):
             fail(errors.InvalidArgumentError, "labels must fit in int32")
         lab = vector(lab, "labels", dtype=np.int32)
-        lib.sm_dataset_set_labels(self._ptr, lab.ctypes.data_as(_ffi.c_int32_p), lab.shape[0])
+        call("sm_dataset_set_labels", self, lab.ctypes.data_as(_ffi.c_int32_p), lab.shape[0])
 
     @property
     def num_labels(self):
         """Largest label + 1; 0 without labels."""
-        return _ffi.lib().sm_dataset_num_labels(self._ptr)
+        return call("sm_dataset_num_labels", self)
 
     # -- standardization --------------------------------------------------
     @property
@@ -276,27 +280,28 @@ class Dataset(Handle):
         """The data's spread: root mean square deviation of every value from
         its column's mean (EDM's sigma_data)."""
         out = ctypes.c_double()
-        _ffi.lib().sm_dataset_sigma_data(self._ptr, ctypes.byref(out))
+        call("sm_dataset_sigma_data", self, ctypes.byref(out))
         return out.value
 
     def standardize(self):
         """Standardizes in place (per column, ddof=0) and keeps mean/std.
         Returns self, for chaining."""
-        _ffi.lib().sm_dataset_standardize(self._ptr)
+        call("sm_dataset_standardize", self)
         return self
 
     @property
     def is_standardized(self):
         """Whether :meth:`standardize` was called."""
-        return bool(_ffi.lib().sm_dataset_is_standardized(self._ptr))
+        return bool(call("sm_dataset_is_standardized", self))
 
     @property
     def standardization(self):
         """(mean, std): float32 arrays of length d (0 and 1 if never standardized)."""
-        d = self.dim
+        res = self._resource
+        d = call("sm_dataset_dim", res)
         mean = np.empty(d, dtype=np.float32)
         std = np.empty(d, dtype=np.float32)
-        _ffi.lib().sm_dataset_get_standardization(self._ptr, fptr(mean), fptr(std), d)
+        call("sm_dataset_get_standardization", res, fptr(mean), fptr(std), d)
         return mean, std
 
     def unstandardize_points(self, x, inplace=False):
@@ -304,24 +309,26 @@ class Dataset(Handle):
 
         Returns a new array, or changes *x* (a writable C-contiguous float32
         array) in place with ``inplace=True``."""
-        return self._map_points(x, inplace, _ffi.lib().sm_dataset_unstandardize_points)
+        return self._map_points(x, inplace, "sm_dataset_unstandardize_points")
 
     def standardize_points(self, x, inplace=False):
         """Maps points into the standardized space: (x - mean)/std."""
-        return self._map_points(x, inplace, _ffi.lib().sm_dataset_standardize_points)
+        return self._map_points(x, inplace, "sm_dataset_standardize_points")
 
-    def _map_points(self, x, inplace, fn):
-        d = self.dim
+    def _map_points(self, x, inplace, name):
+        res = self._resource
+        d = call("sm_dataset_dim", res)
         if inplace:
             a = inplace_points(x, "x", d)
         else:
             a = np.array(points(x, "x", d), dtype=np.float32, order="C", copy=True)
-        fn(self._ptr, fptr(a), a.shape[0], a.shape[1])
+        call(name, res, fptr(a), a.shape[0], a.shape[1])
         return a
 
-    def _describe(self):
-        n, d = self.shape
-        return "n=%d dim=%d%s" % (n, d, " standardized" if self.is_standardized else "")
+    def _describe(self, res):
+        return "n=%d dim=%d%s" % (call("sm_dataset_size", res), call("sm_dataset_dim", res),
+                                  " standardized" if call("sm_dataset_is_standardized", res)
+                                  else "")
 
 
 def write_csv(path, points_):
@@ -329,13 +336,13 @@ def write_csv(path, points_):
     A NaN or infinity raises :class:`NonFiniteError` and nothing is written
     (the reader would refuse it)."""
     a = points(points_, "points")
-    _ffi.lib().sm_points_write_csv(path_arg(path), fptr(a), a.shape[0], a.shape[1])
+    call("sm_points_write_csv", path_arg(path), fptr(a), a.shape[0], a.shape[1])
 
 
 # -- toy distributions ------------------------------------------------------
-def _toy(fn, *args):
+def _toy(name, *args):
     out = c_void_p()
-    fn(byref(out), *args)
+    call(name, byref(out), *args)
     return Dataset._wrap(out)
 
 
@@ -343,15 +350,15 @@ def moons(n, noise=0.0, shuffle=True, rng=None):
     """Two interleaving half circles (scikit-learn ``make_moons``); labels 0/1.
     *rng*: an :class:`Rng`, an int seed, or None for a random seed."""
     r = as_rng(rng)
-    return _toy(_ffi.lib().sm_toy_moons, count(n, "n"), real(noise, "noise"),
-                int(bool(shuffle)), r._ptr)
+    return _toy("sm_toy_moons", count(n, "n"), real(noise, "noise"),
+                int(bool(shuffle)), r)
 
 
 def circles(n, noise=0.0, factor=0.8, shuffle=True, rng=None):
     """A large circle around a smaller one (``make_circles``); labels 0/1."""
     r = as_rng(rng)
-    return _toy(_ffi.lib().sm_toy_circles, count(n, "n"), real(noise, "noise"),
-                real(factor, "factor"), int(bool(shuffle)), r._ptr)
+    return _toy("sm_toy_circles", count(n, "n"), real(noise, "noise"),
+                real(factor, "factor"), int(bool(shuffle)), r)
 
 
 def blobs(n, centers=3, dim=2, cluster_std=1.0, shuffle=True, rng=None):
@@ -360,14 +367,13 @@ def blobs(n, centers=3, dim=2, cluster_std=1.0, shuffle=True, rng=None):
     *centers*: a count (centres drawn uniformly in [-10, 10]**dim) or a
     (k, dim) array of centres (then *dim* is taken from it)."""
     r = as_rng(rng)
-    lib = _ffi.lib()
     if isinstance(centers, (int, np.integer)):
-        return _toy(lib.sm_toy_blobs, count(n, "n"), count(dim, "dim"), None,
+        return _toy("sm_toy_blobs", count(n, "n"), count(dim, "dim"), None,
                     count(centers, "centers"), real(cluster_std, "cluster_std"),
-                    int(bool(shuffle)), r._ptr)
+                    int(bool(shuffle)), r)
     c = points(centers, "centers")
-    return _toy(lib.sm_toy_blobs, count(n, "n"), c.shape[1], fptr(c), c.shape[0],
-                real(cluster_std, "cluster_std"), int(bool(shuffle)), r._ptr)
+    return _toy("sm_toy_blobs", count(n, "n"), c.shape[1], fptr(c), c.shape[0],
+                real(cluster_std, "cluster_std"), int(bool(shuffle)), r)
 
 
 def gaussian_mixture(n, means, stds=None, weights=None, rng=None):
@@ -378,8 +384,8 @@ def gaussian_mixture(n, means, stds=None, weights=None, rng=None):
     k = m.shape[0]
     s = None if stds is None else vector(stds, "stds", k, np.float64)
     w = None if weights is None else vector(weights, "weights", k, np.float64)
-    return _toy(_ffi.lib().sm_toy_gaussian_mixture, count(n, "n"), m.shape[1], fptr(m),
-                None if s is None else dptr(s), None if w is None else dptr(w), k, r._ptr)
+    return _toy("sm_toy_gaussian_mixture", count(n, "n"), m.shape[1], fptr(m),
+                None if s is None else dptr(s), None if w is None else dptr(w), k, r)
 
 
 def swiss_roll(n, noise=0.0, rng=None, return_t=False):
@@ -388,36 +394,36 @@ def swiss_roll(n, noise=0.0, rng=None, return_t=False):
     r = as_rng(rng)
     n = count(n, "n")
     t = np.empty(n, dtype=np.float32) if return_t else None
-    ds = _toy(_ffi.lib().sm_toy_swiss_roll, n, real(noise, "noise"),
-              None if t is None else fptr(t), r._ptr)
+    ds = _toy("sm_toy_swiss_roll", n, real(noise, "noise"),
+              None if t is None else fptr(t), r)
     return (ds, t) if return_t else ds
 
 
 def spirals(n, noise=0.0, shuffle=True, rng=None):
     """Two interleaved spirals (FFJORD "2spirals"); labels 0/1."""
     r = as_rng(rng)
-    return _toy(_ffi.lib().sm_toy_spirals, count(n, "n"), real(noise, "noise"),
-                int(bool(shuffle)), r._ptr)
+    return _toy("sm_toy_spirals", count(n, "n"), real(noise, "noise"),
+                int(bool(shuffle)), r)
 
 
 def checkerboard(n, shuffle=True, rng=None):
     """Uniform on the 8 black squares of a 4x4 board on [-4, 4)**2; labels 0-7."""
     r = as_rng(rng)
-    return _toy(_ffi.lib().sm_toy_checkerboard, count(n, "n"), int(bool(shuffle)), r._ptr)
+    return _toy("sm_toy_checkerboard", count(n, "n"), int(bool(shuffle)), r)
 
 
 def eight_gaussians(n, radius=2.0 * math.sqrt(2.0), std=0.5 / math.sqrt(2.0), shuffle=True,
                     rng=None):
     """Eight Gaussians on a ring (defaults: FFJORD's radius 2*sqrt(2), std 0.5/sqrt(2))."""
     r = as_rng(rng)
-    return _toy(_ffi.lib().sm_toy_eight_gaussians, count(n, "n"), real(radius, "radius"),
-                real(std, "std"), int(bool(shuffle)), r._ptr)
+    return _toy("sm_toy_eight_gaussians", count(n, "n"), real(radius, "radius"),
+                real(std, "std"), int(bool(shuffle)), r)
 
 
 def pinwheel(n, n_arms=5, radial_std=0.3, tangential_std=0.1, rate=0.25, shuffle=True,
              rng=None):
     """A pinwheel of curved arms (defaults: FFJORD's)."""
     r = as_rng(rng)
-    return _toy(_ffi.lib().sm_toy_pinwheel, count(n, "n"), count(n_arms, "n_arms"),
+    return _toy("sm_toy_pinwheel", count(n, "n"), count(n_arms, "n_arms"),
                 real(radial_std, "radial_std"), real(tangential_std, "tangential_std"),
-                real(rate, "rate"), int(bool(shuffle)), r._ptr)
+                real(rate, "rate"), int(bool(shuffle)), r)

@@ -6,15 +6,13 @@ sliced score matching), the :class:`Sampler` and the probability-flow
 import collections
 import ctypes
 import operator
-import signal
-import threading
 from ctypes import byref, c_double, c_size_t, c_void_p
 
 import numpy as np
 
 from . import _ffi, errors
-from ._base import (Handle, count, dptr, fail, float_view, fptr, inplace_points, out_array,
-                    points, real, vector)
+from ._base import (CallState, Handle, call, count, deferred_sigint, dptr, expect, fail,
+                    float_view, fptr, guarded, inplace_points, out_array, points, real, vector)
 from .data import Dataset, as_rng
 
 __all__ = ["Schedule", "Net", "Layer", "Optim", "Adam", "SGD", "Trainer", "Sampler",
@@ -34,7 +32,7 @@ class Schedule(Handle):
     def __init__(self, sigmas):
         s = vector(sigmas, "sigmas")
         out = c_void_p()
-        _ffi.lib().sm_schedule_new_from_array(byref(out), fptr(s), s.shape[0])
+        call("sm_schedule_new_from_array", byref(out), fptr(s), s.shape[0])
         self._adopt(out)
 
     @classmethod
@@ -47,18 +45,16 @@ class Schedule(Handle):
         """sigma_i = sigma_max*(sigma_min/sigma_max)**((i-1)/(L-1)); the lab's ladder
         by default."""
         out = c_void_p()
-        _ffi.lib().sm_schedule_new_geometric(byref(out), real(sigma_max, "sigma_max"),
-                                             real(sigma_min, "sigma_min"),
-                                             count(levels, "levels"))
+        call("sm_schedule_new_geometric", byref(out), real(sigma_max, "sigma_max"),
+             real(sigma_min, "sigma_min"), count(levels, "levels"))
         return cls._wrap(out)
 
     @classmethod
     def linear(cls, sigma_max, sigma_min, levels):
         """Evenly spaced from sigma_max down to sigma_min."""
         out = c_void_p()
-        _ffi.lib().sm_schedule_new_linear(byref(out), real(sigma_max, "sigma_max"),
-                                          real(sigma_min, "sigma_min"),
-                                          count(levels, "levels"))
+        call("sm_schedule_new_linear", byref(out), real(sigma_max, "sigma_max"),
+             real(sigma_min, "sigma_min"), count(levels, "levels"))
         return cls._wrap(out)
 
     @classmethod
@@ -66,9 +62,8 @@ class Schedule(Handle):
         """Karras et al. (2022) grid: sigma**(1/rho) evenly spaced, crowding
         towards sigma_min; the ODE samplers' grid."""
         out = c_void_p()
-        _ffi.lib().sm_schedule_new_karras(byref(out), real(sigma_max, "sigma_max"),
-                                          real(sigma_min, "sigma_min"),
-                                          count(levels, "levels"), real(rho, "rho"))
+        call("sm_schedule_new_karras", byref(out), real(sigma_max, "sigma_max"),
+             real(sigma_min, "sigma_min"), count(levels, "levels"), real(rho, "rho"))
         return cls._wrap(out)
 
     @staticmethod
@@ -78,27 +73,28 @@ class Schedule(Handle):
         ds = data if isinstance(data, Dataset) else Dataset(data)
         r = as_rng(rng)
         out = c_double()
-        _ffi.lib().sm_schedule_suggest_sigma_max(ds._ptr, r._ptr, byref(out))
+        call("sm_schedule_suggest_sigma_max", ds, r, byref(out))
         return out.value
 
     @property
     def levels(self):
         """L, the number of levels."""
-        return _ffi.lib().sm_schedule_levels(self._ptr)
+        return call("sm_schedule_levels", self)
 
     def __len__(self):
         return self.levels
 
     def __getitem__(self, i):
-        n = self.levels
         if isinstance(i, slice):
             return self.sigmas[i]
+        res = self._resource
+        n = call("sm_schedule_levels", res)
         j = operator.index(i)
         if j < 0:
             j += n
         if not 0 <= j < n:
             raise IndexError("Schedule index %d out of range (L = %d)" % (i, n))
-        return float(_ffi.lib().sm_schedule_sigma(self._ptr, j))
+        return float(call("sm_schedule_sigma", res, j))
 
     def __iter__(self):
         return iter(self.sigmas.tolist())
@@ -106,17 +102,21 @@ class Schedule(Handle):
     @property
     def sigmas(self):
         """The ladder as a float32 array, largest first (a copy)."""
-        n = self.levels
+        return self._sigmas_of(self._resource)
+
+    @staticmethod
+    def _sigmas_of(res):
+        n = call("sm_schedule_levels", res)
         out = np.empty(n, dtype=np.float32)
-        _ffi.lib().sm_schedule_get_sigmas(self._ptr, fptr(out), n)
+        call("sm_schedule_get_sigmas", res, fptr(out), n)
         return out
 
     def __array__(self, dtype=None, copy=None):
         a = self.sigmas
         return a if dtype is None else a.astype(dtype, copy=False)
 
-    def _describe(self):
-        s = self.sigmas
+    def _describe(self, res):
+        s = self._sigmas_of(res)
         return "L=%d %.4g..%.4g" % (len(s), s[0], s[-1])
 
 
@@ -150,13 +150,13 @@ class Net(Handle):
             raise ValueError("parametrization must be one of %s (got %r)"
                              % (", ".join(self.PARAMETRIZATIONS), parametrization))
         opts = _ffi.NetOptions()
-        _ffi.lib().sm_net_options_init(byref(opts))
+        call("sm_net_options_init", byref(opts))
         opts.dim = count(dim, "dim")
         opts.width = count(width, "width")
         opts.depth = count(depth, "depth")
         opts.parametrization = self.PARAMETRIZATIONS.index(parametrization)
         opts.sigma_data = 0.0 if sigma_data is None else real(sigma_data, "sigma_data")
-        _ffi.lib().sm_net_new_ex(byref(out), byref(opts), r._ptr)
+        call("sm_net_new_ex", byref(out), byref(opts), r)
         self._adopt(out)
         if threads != 1:
             self.threads = threads
@@ -164,99 +164,102 @@ class Net(Handle):
     @property
     def parametrization(self):
         """``"lab"`` or ``"edm"``."""
-        return self.PARAMETRIZATIONS[_ffi.lib().sm_net_parametrization(self._ptr)]
+        return self.PARAMETRIZATIONS[call("sm_net_parametrization", self)]
 
     @property
     def sigma_data(self):
         """EDM: the data's spread sigma_data (0.0 while unknown; settable)."""
-        return _ffi.lib().sm_net_sigma_data(self._ptr)
+        return call("sm_net_sigma_data", self)
 
     @sigma_data.setter
     def sigma_data(self, value):
-        _ffi.lib().sm_net_set_sigma_data(self._ptr, real(value, "sigma_data"))
+        call("sm_net_set_sigma_data", self, real(value, "sigma_data"))
 
     def set_normalization(self, shift, scale):
         """Attaches the data normalization (data = x * scale + shift per
         column; None, None removes it). Saved with the model."""
-        lib = _ffi.lib()
         if shift is None and scale is None:
-            lib.sm_net_set_normalization(self._ptr, None, None, 0)
+            call("sm_net_set_normalization", self, None, None, 0)
             return
         sh = np.ascontiguousarray(shift, dtype=np.float32).reshape(-1)
         sc = np.ascontiguousarray(scale, dtype=np.float32).reshape(-1)
         if sh.shape != sc.shape:
             raise ValueError("shift and scale need the same length")
-        lib.sm_net_set_normalization(self._ptr, fptr(sh), fptr(sc), sh.shape[0])
+        call("sm_net_set_normalization", self, fptr(sh), fptr(sc), sh.shape[0])
 
     @property
     def normalization(self):
         """``(shift, scale)`` float32 arrays, or None without a normalization."""
-        lib = _ffi.lib()
-        if not lib.sm_net_has_normalization(self._ptr):
+        res = self._resource
+        if not call("sm_net_has_normalization", res):
             return None
-        sh = np.empty(self.dim, np.float32)
-        sc = np.empty(self.dim, np.float32)
-        lib.sm_net_get_normalization(self._ptr, fptr(sh), fptr(sc), self.dim)
+        d = call("sm_net_dim", res)
+        sh = np.empty(d, np.float32)
+        sc = np.empty(d, np.float32)
+        call("sm_net_get_normalization", res, fptr(sh), fptr(sc), d)
         return sh, sc
 
     def to_data_units(self, x):
         """A copy of the (n, dim) points *x* put in the data's units."""
-        a = np.array(points(x, "x", self.dim), dtype=np.float32, copy=True)
-        _ffi.lib().sm_net_to_data_units(self._ptr, fptr(a), a.shape[0], a.shape[1])
+        res = self._resource
+        a = np.array(points(x, "x", call("sm_net_dim", res)), dtype=np.float32, copy=True)
+        call("sm_net_to_data_units", res, fptr(a), a.shape[0], a.shape[1])
         return a
 
     def from_data_units(self, x):
         """A copy of the (n, dim) points *x* put in the network's units."""
-        a = np.array(points(x, "x", self.dim), dtype=np.float32, copy=True)
-        _ffi.lib().sm_net_from_data_units(self._ptr, fptr(a), a.shape[0], a.shape[1])
+        res = self._resource
+        a = np.array(points(x, "x", call("sm_net_dim", res)), dtype=np.float32, copy=True)
+        call("sm_net_from_data_units", res, fptr(a), a.shape[0], a.shape[1])
         return a
 
     def denoise(self, x, sigma, out=None):
         """The denoiser D(x, sigma) = x + sigma**2 * s(x, sigma) for (n, dim)
         points; *sigma* a scalar or one value per point."""
-        a = points(x, "x", self.dim)
+        res = self._resource
+        a = points(x, "x", call("sm_net_dim", res))
         o = out_array(out, a.shape)
         if np.ndim(sigma) == 0:
             s = np.full(a.shape[0], real(sigma, "sigma"), np.float32)
         else:
             s = self._sigmas(sigma, a.shape[0])
-        _ffi.lib().sm_net_denoise(self._ptr, fptr(a), fptr(s), a.shape[0], a.shape[1], fptr(o))
+        call("sm_net_denoise", res, fptr(a), fptr(s), a.shape[0], a.shape[1], fptr(o))
         return o
 
     def clone(self):
         """An independent copy (architecture, parameters, gradients, threads)."""
         out = c_void_p()
-        _ffi.lib().sm_net_clone(self._ptr, byref(out))
+        call("sm_net_clone", self, byref(out))
         return Net._wrap(out)
 
     @property
     def dim(self):
         """Data dimension d."""
-        return _ffi.lib().sm_net_dim(self._ptr)
+        return call("sm_net_dim", self)
 
     @property
     def width(self):
         """Hidden units per layer."""
-        return _ffi.lib().sm_net_width(self._ptr)
+        return call("sm_net_width", self)
 
     @property
     def depth(self):
         """Number of hidden layers."""
-        return _ffi.lib().sm_net_depth(self._ptr)
+        return call("sm_net_depth", self)
 
     @property
     def num_params(self):
         """Length of the parameter and gradient buffers."""
-        return _ffi.lib().sm_net_num_params(self._ptr)
+        return call("sm_net_num_params", self)
 
     @property
     def threads(self):
         """Threads used by this network's passes (settable, 1 ... 256)."""
-        return _ffi.lib().sm_net_threads(self._ptr)
+        return call("sm_net_threads", self)
 
     @threads.setter
     def threads(self, n):
-        _ffi.lib().sm_net_set_threads(self._ptr, count(n, "threads"))
+        call("sm_net_set_threads", self, count(n, "threads"))
 
     def set_threads(self, n):
         """Same as ``net.threads = n``."""
@@ -264,16 +267,18 @@ class Net(Handle):
 
     def reserve(self, batch):
         """Sizes the workspace for batches of up to *batch* rows."""
-        _ffi.lib().sm_net_reserve(self._ptr, count(batch, "batch"))
+        call("sm_net_reserve", self, count(batch, "batch"))
 
     # -- parameters -------------------------------------------------------
     def _buffer(self, getter, readonly=False):
+        # The view's base holds `res`: the buffer never moves while the
+        # network lives, and the network lives as long as the view.
         res = self._resource
-        p = getter(res.ptr)
+        p = call(getter, res)
         addr = ctypes.cast(p, c_void_p).value if p else None
         if not addr:
             fail(errors.StateError, "Net: the library returned no buffer")
-        return float_view(res, addr, (_ffi.lib().sm_net_num_params(res.ptr),), readonly)
+        return float_view(res, addr, (call("sm_net_num_params", res),), readonly)
 
     @property
     def params(self):
@@ -281,12 +286,12 @@ class Net(Handle):
 
         Writing to it changes the network. The view keeps the C network
         alive, even after :meth:`close` or when this object is deleted."""
-        return self._buffer(_ffi.lib().sm_net_params)
+        return self._buffer("sm_net_params")
 
     @property
     def grads(self):
         """The flat gradient buffer as a writable float32 NumPy view (no copy)."""
-        return self._buffer(_ffi.lib().sm_net_grads)
+        return self._buffer("sm_net_grads")
 
     def get_params(self):
         """A copy of the parameters."""
@@ -294,14 +299,13 @@ class Net(Handle):
 
     def set_params(self, values):
         """Copies *values* (length :attr:`num_params`) into the parameters."""
-        v = vector(values, "values", self.num_params)
-        self.params[:] = v
+        p = self.params
+        p[:] = vector(values, "values", p.shape[0])
 
     def layer(self, i):
         """:class:`Layer` offsets and sizes of linear layer *i* (0 ... depth)."""
         w, b, fi, fo = c_size_t(), c_size_t(), c_size_t(), c_size_t()
-        _ffi.lib().sm_net_layer(self._ptr, count(i, "layer"), byref(w), byref(b), byref(fi),
-                                byref(fo))
+        call("sm_net_layer", self, count(i, "layer"), byref(w), byref(b), byref(fi), byref(fo))
         return Layer(w.value, b.value, fi.value, fo.value)
 
     def layer_params(self, i):
@@ -314,15 +318,15 @@ class Net(Handle):
 
     def copy_params_from(self, src):
         """Copies every parameter of *src* (same architecture) into this net."""
-        _ffi.lib().sm_net_copy_params(self._ptr, src._ptr)
+        call("sm_net_copy_params", self, expect(src, Net, "src"))
 
     def zero_grad(self):
         """Sets every gradient to zero."""
-        _ffi.lib().sm_net_zero_grad(self._ptr)
+        call("sm_net_zero_grad", self)
 
     def ema_update(self, net, decay):
         """Moves this net's weights toward *net*'s: θ ← decay·θ + (1 − decay)·θ_net."""
-        _ffi.lib().sm_net_ema_update(self._ptr, net._ptr, float(decay))
+        call("sm_net_ema_update", self, expect(net, Net, "net"), real(decay, "decay"))
 
     # -- passes -----------------------------------------------------------
     def _sigmas(self, sigma, n):
@@ -335,15 +339,15 @@ class Net(Handle):
         """Scores s(x, sigma) for (n, dim) points *x*; *sigma* a scalar shared
         by all points or one value per point. Returns an (n, dim) float32
         array (*out* if given)."""
-        lib = _ffi.lib()
-        a = points(x, "x", self.dim)
+        res = self._resource
+        a = points(x, "x", call("sm_net_dim", res))
         o = out_array(out, a.shape)
         if np.ndim(sigma) == 0:
-            lib.sm_net_forward_sigma(self._ptr, fptr(a), real(sigma, "sigma"), a.shape[0],
-                                     a.shape[1], fptr(o))
+            call("sm_net_forward_sigma", res, fptr(a), real(sigma, "sigma"), a.shape[0],
+                 a.shape[1], fptr(o))
         else:
             s = self._sigmas(sigma, a.shape[0])
-            lib.sm_net_forward(self._ptr, fptr(a), fptr(s), a.shape[0], a.shape[1], fptr(o))
+            call("sm_net_forward", res, fptr(a), fptr(s), a.shape[0], a.shape[1], fptr(o))
         return o
 
     __call__ = forward
@@ -357,44 +361,49 @@ class Net(Handle):
         holds the (n, dim) tangent vectors. The divergence of the score is
         the sum of e_jᵀ·J·e_j over the basis vectors, or estimated as vᵀ·J·v
         with random v (Hutchinson). One thread."""
-        a = points(x, "x", self.dim)
+        res = self._resource
+        d = call("sm_net_dim", res)
+        a = points(x, "x", d)
         s = self._sigmas(sigma, a.shape[0])
-        t = points(v, "v", self.dim)
+        t = points(v, "v", d)
         if t.shape != a.shape:
             fail(errors.ShapeError, "v has shape %s, x has %s" % (t.shape, a.shape))
         o = np.empty(a.shape, dtype=np.float32)
         jv = np.empty(a.shape, dtype=np.float32)
-        _ffi.lib().sm_net_jvp(self._ptr, fptr(a), fptr(s), fptr(t), a.shape[0], a.shape[1],
-                              fptr(o), fptr(jv))
+        call("sm_net_jvp", res, fptr(a), fptr(s), fptr(t), a.shape[0], a.shape[1], fptr(o),
+             fptr(jv))
         return o, jv
 
     def forward_train(self, x, sigma, out=None):
         """Forward pass keeping the activations for :meth:`backward`
         (rows <= the reserved batch)."""
-        a = points(x, "x", self.dim)
+        res = self._resource
+        a = points(x, "x", call("sm_net_dim", res))
         s = self._sigmas(sigma, a.shape[0])
         o = out_array(out, a.shape)
-        _ffi.lib().sm_net_forward_train(self._ptr, fptr(a), fptr(s), a.shape[0], a.shape[1],
-                                        fptr(o))
+        call("sm_net_forward_train", res, fptr(a), fptr(s), a.shape[0], a.shape[1], fptr(o))
         return o
 
     def backward(self, dout):
         """Back-propagates dL/d(out) of the last :meth:`forward_train` and adds
         dL/dtheta to :attr:`grads`."""
-        d = points(dout, "dout", self.dim)
-        _ffi.lib().sm_net_backward(self._ptr, fptr(d), d.shape[0], d.shape[1])
+        res = self._resource
+        d = points(dout, "dout", call("sm_net_dim", res))
+        call("sm_net_backward", res, fptr(d), d.shape[0], d.shape[1])
 
     def dsm_loss(self, x, sigma, eps, with_grad=False):
         """The sigma²-weighted DSM loss for given noise (mean over elements);
         with ``with_grad=True`` adds its gradient to :attr:`grads`."""
-        a = points(x, "x", self.dim)
+        res = self._resource
+        d = call("sm_net_dim", res)
+        a = points(x, "x", d)
         s = self._sigmas(sigma, a.shape[0])
-        e = points(eps, "eps", self.dim)
+        e = points(eps, "eps", d)
         if e.shape != a.shape:
             fail(errors.ShapeError, "eps has shape %s, x has %s" % (e.shape, a.shape))
         loss = c_double()
-        _ffi.lib().sm_dsm_loss(self._ptr, fptr(a), fptr(s), fptr(e), a.shape[0], a.shape[1],
-                               int(bool(with_grad)), byref(loss))
+        call("sm_dsm_loss", res, fptr(a), fptr(s), fptr(e), a.shape[0], a.shape[1],
+             int(bool(with_grad)), byref(loss))
         return loss.value
 
     def ssm_loss(self, x, sigma, eps, v, with_grad=False):
@@ -404,16 +413,18 @@ class Net(Handle):
         J_r the score and its Jacobian at x~_r and *v* the (n, dim)
         projection vectors. Not bounded below by 0. With
         ``with_grad=True`` adds its gradient to :attr:`grads` (one thread)."""
-        a = points(x, "x", self.dim)
+        res = self._resource
+        d = call("sm_net_dim", res)
+        a = points(x, "x", d)
         s = self._sigmas(sigma, a.shape[0])
-        e = points(eps, "eps", self.dim)
-        t = points(v, "v", self.dim)
+        e = points(eps, "eps", d)
+        t = points(v, "v", d)
         for name, arr in (("eps", e), ("v", t)):
             if arr.shape != a.shape:
                 fail(errors.ShapeError, "%s has shape %s, x has %s" % (name, arr.shape, a.shape))
         loss = c_double()
-        _ffi.lib().sm_ssm_loss(self._ptr, fptr(a), fptr(s), fptr(e), fptr(t), a.shape[0],
-                               a.shape[1], int(bool(with_grad)), byref(loss))
+        call("sm_ssm_loss", res, fptr(a), fptr(s), fptr(e), fptr(t), a.shape[0], a.shape[1],
+             int(bool(with_grad)), byref(loss))
         return loss.value
 
     def dsm_loss_per_level(self, schedule, x, rng=None):
@@ -424,16 +435,19 @@ class Net(Handle):
         if not isinstance(schedule, Schedule):
             raise TypeError("schedule must be a scorematch.Schedule, not %s"
                             % type(schedule).__name__)
-        a = points(x, "x", self.dim)
+        res, sres = self._resource, schedule._resource
+        a = points(x, "x", call("sm_net_dim", res))
         r = as_rng(rng)
-        out = np.empty(schedule.levels, dtype=np.float64)
-        _ffi.lib().sm_dsm_loss_per_level(self._ptr, schedule._ptr, fptr(a), a.shape[0],
-                                         a.shape[1], r._ptr, dptr(out), out.shape[0])
+        out = np.empty(call("sm_schedule_levels", sres), dtype=np.float64)
+        call("sm_dsm_loss_per_level", res, sres, fptr(a), a.shape[0], a.shape[1], r, dptr(out),
+             out.shape[0])
         return out
 
-    def _describe(self):
+    def _describe(self, res):
+        d = call("sm_net_dim", res)
         return "%d -> %dx%d -> %d, %d params, %d thread(s)" % (
-            self.dim + 1, self.width, self.depth, self.dim, self.num_params, self.threads)
+            d + 1, call("sm_net_width", res), call("sm_net_depth", res), d,
+            call("sm_net_num_params", res), call("sm_net_threads", res))
 
 
 # -- Optimizers --------------------------------------------------------------
@@ -456,20 +470,20 @@ class Optim(Handle):
     @property
     def lr(self):
         """Learning rate (settable)."""
-        return _ffi.lib().sm_optim_lr(self._ptr)
+        return call("sm_optim_lr", self)
 
     @lr.setter
     def lr(self, value):
-        _ffi.lib().sm_optim_set_lr(self._ptr, real(value, "lr"))
+        call("sm_optim_set_lr", self, real(value, "lr"))
 
     def set_clip_norm(self, max_norm):
         """Global-norm gradient clipping at *max_norm*; 0 turns it off."""
-        _ffi.lib().sm_optim_set_clip_norm(self._ptr, real(max_norm, "max_norm"))
+        call("sm_optim_set_clip_norm", self, real(max_norm, "max_norm"))
 
     @property
     def steps(self):
         """Updates applied so far."""
-        return _ffi.lib().sm_optim_steps(self._ptr)
+        return call("sm_optim_steps", self)
 
     @property
     def num_params(self):
@@ -479,7 +493,7 @@ class Optim(Handle):
 
     def reset(self):
         """Clears the moments and the step count."""
-        _ffi.lib().sm_optim_reset(self._ptr)
+        call("sm_optim_reset", self)
 
     def step(self, params, grads):
         """One update of *params* in place (a writable C-contiguous float32
@@ -488,14 +502,14 @@ class Optim(Handle):
                 not params.flags.c_contiguous or not params.flags.writeable or params.ndim != 1:
             raise TypeError("params must be a writable 1-D C-contiguous float32 array")
         g = vector(grads, "grads", params.shape[0])
-        _ffi.lib().sm_optim_step(self._ptr, fptr(params), fptr(g), params.shape[0])
+        call("sm_optim_step", self, fptr(params), fptr(g), params.shape[0])
 
     def step_net(self, net):
         """One update of *net*'s parameters from its gradients."""
-        _ffi.lib().sm_optim_step_net(self._ptr, net._ptr)
+        call("sm_optim_step_net", self, expect(net, Net, "net"))
 
-    def _describe(self):
-        return "lr=%g steps=%d" % (self.lr, self.steps)
+    def _describe(self, res):
+        return "lr=%g steps=%d" % (call("sm_optim_lr", res), call("sm_optim_steps", res))
 
 
 class Adam(Optim):
@@ -505,9 +519,8 @@ class Adam(Optim):
     def __init__(self, params, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
         n = _num_params(params)
         out = c_void_p()
-        _ffi.lib().sm_optim_new_adam(byref(out), n, real(lr, "lr"), real(beta1, "beta1"),
-                                     real(beta2, "beta2"), real(eps, "eps"),
-                                     real(weight_decay, "weight_decay"))
+        call("sm_optim_new_adam", byref(out), n, real(lr, "lr"), real(beta1, "beta1"),
+             real(beta2, "beta2"), real(eps, "eps"), real(weight_decay, "weight_decay"))
         self._adopt(out)
         self._n = n
 
@@ -519,8 +532,8 @@ class SGD(Optim):
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
         n = _num_params(params)
         out = c_void_p()
-        _ffi.lib().sm_optim_new_sgd(byref(out), n, real(lr, "lr"), real(momentum, "momentum"),
-                                    real(weight_decay, "weight_decay"))
+        call("sm_optim_new_sgd", byref(out), n, real(lr, "lr"), real(momentum, "momentum"),
+             real(weight_decay, "weight_decay"))
         self._adopt(out)
         self._n = n
 
@@ -543,10 +556,12 @@ class Trainer(Handle):
         if not isinstance(net, Net) or not isinstance(schedule, Schedule) or \
                 not isinstance(optim, Optim):
             raise TypeError("Trainer(net: Net, schedule: Schedule, optim: Optim, batch_size)")
+        # The C trainer borrows these three: it keeps the very resources
+        # that it was made with.
+        nres, sres, ores = net._resource, schedule._resource, optim._resource
         out = c_void_p()
-        _ffi.lib().sm_trainer_new(byref(out), net._ptr, schedule._ptr, optim._ptr,
-                                  count(batch_size, "batch_size"))
-        self._adopt(out, deps=(net, schedule, optim))
+        call("sm_trainer_new", byref(out), nres, sres, ores, count(batch_size, "batch_size"))
+        self._adopt(out, net=nres, schedule=sres, optim=ores)
         self._init_extra()
         self.net, self.schedule, self.optim = net, schedule, optim
         self.batch_size = int(batch_size)
@@ -569,7 +584,7 @@ class Trainer(Handle):
         if name not in self.OBJECTIVES:
             raise ValueError("objective must be one of %s (got %r)"
                              % (", ".join(self.OBJECTIVES), name))
-        _ffi.lib().sm_trainer_set_objective(self._ptr, self.OBJECTIVES.index(name))
+        call("sm_trainer_set_objective", self, self.OBJECTIVES.index(name))
         self._objective = name
 
     #: How sigma is drawn in training, in the order of the C enumeration.
@@ -582,25 +597,31 @@ class Trainer(Handle):
         if kind not in self.SIGMA_SAMPLINGS:
             raise ValueError("kind must be one of %s (got %r)"
                              % (", ".join(self.SIGMA_SAMPLINGS), kind))
-        _ffi.lib().sm_trainer_set_sigma_sampling(self._ptr, self.SIGMA_SAMPLINGS.index(kind),
-                                                 real(p_mean, "p_mean"), real(p_std, "p_std"))
+        call("sm_trainer_set_sigma_sampling", self, self.SIGMA_SAMPLINGS.index(kind),
+             real(p_mean, "p_mean"), real(p_std, "p_std"))
 
     @property
     def sigma_sampling(self):
         """``"ladder"`` or ``"lognormal"``."""
-        return self.SIGMA_SAMPLINGS[_ffi.lib().sm_trainer_sigma_sampling(self._ptr)]
+        return self.SIGMA_SAMPLINGS[call("sm_trainer_sigma_sampling", self)]
 
     def set_lr_schedule(self, warmup_steps=0, total_steps=0, final_ratio=0.0):
         """Linear warm-up over *warmup_steps*, then a cosine decay to
         *final_ratio* times the rate at step *total_steps* (0: no decay)."""
-        _ffi.lib().sm_trainer_set_lr_schedule(self._ptr, int(warmup_steps), int(total_steps),
-                                              real(final_ratio, "final_ratio"))
+        call("sm_trainer_set_lr_schedule", self, int(warmup_steps), int(total_steps),
+             real(final_ratio, "final_ratio"))
 
     def set_ema(self, ema, decay=0.999):
         """Keeps *ema* (a Net of the same architecture, or None) as an
-        exponential moving average of the trained weights after every step."""
-        _ffi.lib().sm_trainer_set_ema(self._ptr, None if ema is None else ema._ptr, float(decay))
-        self._ema = ema  # the C trainer borrows it
+        exponential moving average of the trained weights after every step.
+        The trainer keeps *ema*'s C network alive while it uses it, even
+        after ``ema.close()``."""
+        res = self._resource
+        eres = None if ema is None else expect(ema, Net, "ema")._resource
+        call("sm_trainer_set_ema", res, eres, real(decay, "decay"))
+        # C now points to eres (or to nothing) and no longer to the previous
+        # one, which is let go only now.
+        res.keep("ema", eres)
 
     def step(self, x, rng=None):
         """One optimisation step on the batch *x* ((n, dim), n <= batch_size);
@@ -608,8 +629,7 @@ class Trainer(Handle):
         a = points(x, "x")
         r = as_rng(rng)
         loss = c_double()
-        _ffi.lib().sm_trainer_step(self._ptr, fptr(a), a.shape[0], a.shape[1], r._ptr,
-                                   byref(loss))
+        call("sm_trainer_step", self, fptr(a), a.shape[0], a.shape[1], r, byref(loss))
         return loss.value
 
     def fit(self, data, steps, rng=None, callback=None, every=1):
@@ -631,60 +651,34 @@ class Trainer(Handle):
         r = as_rng(rng)
         steps = count(steps, "steps")
         every = count(every, "every", 1)
-        state = {"exc": None, "stop": False, "sigint": False}
+        state = CallState()
 
-        def thunk(step, total, loss, _user_data):
-            # Never let an exception unwind through C: keep it, ask C to stop.
-            try:
-                if state["sigint"]:
-                    return 1
-                if callback is not None and (step % every == 0 or step == total):
-                    if callback(step, total, loss):
-                        state["stop"] = True
-                        return 1
-                return 0
-            except BaseException as exc:  # noqa: B902 -- includes KeyboardInterrupt
-                state["exc"] = exc
-                return 1
+        def on_step(step, total, loss, _user_data):
+            return callback is not None and (step % every == 0 or step == total) and \
+                callback(step, total, loss)
 
-        # The thunk is always installed, so that Ctrl-C stops training between
-        # two steps. Python's default SIGINT handler raises KeyboardInterrupt
-        # wherever the main thread runs Python code next, which may be the
-        # entry of the thunk, outside its try, where ctypes would only print
-        # it: during the call a handler that merely sets a flag replaces the
-        # default one, and KeyboardInterrupt is raised once C has returned.
-        old_handler = None
-        if threading.current_thread() is threading.main_thread() and \
-                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            def on_sigint(_signum, _frame):
-                state["sigint"] = True
-            old_handler = signal.signal(signal.SIGINT, on_sigint)
-        # `cb` stays referenced until sm_trainer_fit returns (a local of this
-        # frame); C keeps no pointer to it afterwards.
-        cb = _ffi.TRAIN_CALLBACK(thunk)
+        # The callback is always installed, so that Ctrl-C stops training
+        # between two steps (deferred_sigint). `cb` stays referenced until
+        # sm_trainer_fit returns (a local of this frame); C keeps no pointer
+        # to it afterwards. The callback may close this trainer, the data or
+        # the rng: call() holds their C objects until the C call returns.
+        cb = _ffi.TRAIN_CALLBACK(guarded(on_step, lambda: state))
         final = c_double(float("nan"))
         err = None
-        try:
-            _ffi.lib().sm_trainer_fit(self._ptr, ds._ptr, steps, r._ptr, cb, None,
-                                      byref(final))
-        except errors.Error as e:
-            err = e
-        finally:
-            if old_handler is not None:
-                signal.signal(signal.SIGINT, old_handler)
-        exc, state["exc"] = state["exc"], None
-        if exc is not None:
-            raise exc  # the callback's own exception, with its traceback
-        if state["sigint"]:
-            raise KeyboardInterrupt
+        with deferred_sigint(state):
+            try:
+                call("sm_trainer_fit", self, ds, steps, r, cb, None, byref(final))
+            except errors.Error as e:
+                err = e
+        state.reraise()  # the callback's own exception, or KeyboardInterrupt
         if err is not None:
-            if isinstance(err, errors.CancelledError) and state["stop"]:
+            if isinstance(err, errors.CancelledError) and state.stop:
                 return final.value  # the callback asked to stop: not an error
             err.final_loss = final.value
             raise err
         return final.value
 
-    def _describe(self):
+    def _describe(self, res):
         return "batch_size=%d objective=%s" % (self.batch_size, self._objective)
 
 
@@ -711,12 +705,15 @@ class Sampler(Handle):
                  kind=None, corrector=None):
         if not isinstance(net, Net) or not isinstance(schedule, Schedule):
             raise TypeError("Sampler(net: Net, schedule: Schedule, ...)")
+        # The C sampler borrows both: it keeps the very resources that it
+        # was made with.
+        nres, sres = net._resource, schedule._resource
         out = c_void_p()
-        _ffi.lib().sm_sampler_new(byref(out), net._ptr, schedule._ptr)
-        self._adopt(out, deps=(net, schedule))
+        call("sm_sampler_new", byref(out), nres, sres)
+        self._adopt(out, net=nres, schedule=sres)
         self._init_extra()
         self.net, self.schedule = net, schedule
-        self._dim = net.dim
+        self._dim = call("sm_net_dim", nres)
         if steps_per_scale is not None:
             self.steps_per_scale = steps_per_scale
         if step_ratio is not None:
@@ -739,33 +736,30 @@ class Sampler(Handle):
     @property
     def kind(self):
         """The algorithm: one of :attr:`KINDS` (default ``"langevin"``)."""
-        return _ffi.lib().sm_sampler_kind_name(_ffi.lib().sm_sampler_get_kind(self._ptr)).decode()
+        return call("sm_sampler_kind_name", call("sm_sampler_get_kind", self)).decode()
 
     @kind.setter
     def kind(self, name):
         if name not in self.KINDS:
             raise ValueError("kind must be one of %s (got %r)" % (", ".join(self.KINDS), name))
-        _ffi.lib().sm_sampler_set_kind(self._ptr, self.KINDS.index(name))
+        call("sm_sampler_set_kind", self, self.KINDS.index(name))
 
     def set_churn(self, churn=40.0, tmin=0.05, tmax=50.0, noise=1.003):
         """``"edm-stochastic"`` only: S_churn, the sigma range [S_tmin,
         S_tmax] where noise is added, and S_noise."""
-        _ffi.lib().sm_sampler_set_churn(self._ptr, real(churn, "churn"), real(tmin, "tmin"),
+        call("sm_sampler_set_churn", self, real(churn, "churn"), real(tmin, "tmin"),
                                         real(tmax, "tmax"), real(noise, "noise"))
 
     def set_corrector(self, steps=1, snr=0.16):
         """Predictor-corrector only: *steps* Langevin corrector steps per level
         (0 for none) at target signal-to-noise ratio *snr*."""
-        _ffi.lib().sm_sampler_set_corrector(self._ptr, count(steps, "steps"), real(snr, "snr"))
+        call("sm_sampler_set_corrector", self, count(steps, "steps"), real(snr, "snr"))
 
     def _init_extra(self):
         self._steps_per_scale = 20
         self._noise = True
         self._final_denoise = False
-        self._callback = None
-        self._thunk = None
-        # Shared with the C callback thunk (not `self`: no reference cycle).
-        self._cb_state = {"exc": None, "stop": False}
+        self._hook = _LevelHook()
 
     @property
     def steps_per_scale(self):
@@ -774,17 +768,17 @@ class Sampler(Handle):
 
     @steps_per_scale.setter
     def steps_per_scale(self, t):
-        _ffi.lib().sm_sampler_set_steps_per_scale(self._ptr, count(t, "steps_per_scale"))
+        call("sm_sampler_set_steps_per_scale", self, count(t, "steps_per_scale"))
         self._steps_per_scale = int(t)
 
     @property
     def step_ratio(self):
         """r = alpha_i / sigma_i**2 (default 0.2)."""
-        return _ffi.lib().sm_sampler_step_ratio(self._ptr)
+        return call("sm_sampler_step_ratio", self)
 
     @step_ratio.setter
     def step_ratio(self, r):
-        _ffi.lib().sm_sampler_set_step_ratio(self._ptr, real(r, "step_ratio"))
+        call("sm_sampler_set_step_ratio", self, real(r, "step_ratio"))
 
     def set_step_ratio(self, r):
         """Same as ``sampler.step_ratio = r``."""
@@ -796,7 +790,7 @@ class Sampler(Handle):
 
     def set_step_ncsn(self, eps):
         """Sets the step by NCSN's epsilon: ratio = eps / sigma_L**2."""
-        _ffi.lib().sm_sampler_set_step_ncsn(self._ptr, real(eps, "eps"))
+        call("sm_sampler_set_step_ncsn", self, real(eps, "eps"))
 
     @property
     def noise(self):
@@ -805,7 +799,7 @@ class Sampler(Handle):
 
     @noise.setter
     def noise(self, enabled):
-        _ffi.lib().sm_sampler_set_noise(self._ptr, int(bool(enabled)))
+        call("sm_sampler_set_noise", self, int(bool(enabled)))
         self._noise = bool(enabled)
 
     def set_noise(self, enabled):
@@ -819,7 +813,7 @@ class Sampler(Handle):
 
     @final_denoise.setter
     def final_denoise(self, enabled):
-        _ffi.lib().sm_sampler_set_final_denoise(self._ptr, int(bool(enabled)))
+        call("sm_sampler_set_final_denoise", self, int(bool(enabled)))
         self._final_denoise = bool(enabled)
 
     def set_final_denoise(self, enabled):
@@ -829,63 +823,48 @@ class Sampler(Handle):
     def set_init_normal(self, std=1.0):
         """:meth:`run` starts from N(0, std**2 I). Default: std 1 for Langevin,
         sigma_1 (the VE prior) for the other kinds."""
-        _ffi.lib().sm_sampler_set_init_normal(self._ptr, real(std, "std"))
+        call("sm_sampler_set_init_normal", self, real(std, "std"))
 
     def set_init_uniform(self, lo, hi):
         """:meth:`run` starts from the uniform box [lo, hi)**dim."""
-        _ffi.lib().sm_sampler_set_init_uniform(self._ptr, real(lo, "lo"), real(hi, "hi"))
+        call("sm_sampler_set_init_uniform", self, real(lo, "lo"), real(hi, "hi"))
 
     def set_callback(self, callback):
         """Sets (None clears) *callback(level, levels, sigma, x)*, called after
         each level with a read-only copy of the current (n, dim) points (and
         once more after the final denoising step, level = L). A true return
         value stops the run with :class:`CancelledError`; an exception is
-        re-raised from :meth:`run`."""
-        lib = _ffi.lib()
-        if callback is None:
-            lib.sm_sampler_set_callback(self._ptr, _ffi.SAMPLER_CALLBACK(), None)  # NULL
-            self._callback = self._thunk = None
-            return
-        if not callable(callback):
+        re-raised from :meth:`run`. From within the callback the sampler may
+        be closed (the free waits for the run) but not changed or rerun:
+        that raises :class:`StateError`."""
+        if callback is not None and not callable(callback):
             raise TypeError("callback must be callable or None")
-        state = self._cb_state
-
-        def thunk(level, levels, sigma, x, n, dim, _user_data):
-            try:
-                pts = np.ctypeslib.as_array(x, shape=(n, dim)).copy()
-                pts.flags.writeable = False
-                if callback(level, levels, sigma, pts):
-                    state["stop"] = True
-                    return 1
-                return 0
-            except BaseException as exc:  # noqa: B902
-                state["exc"] = exc
-                return 1
-
-        t = _ffi.SAMPLER_CALLBACK(thunk)
-        lib.sm_sampler_set_callback(self._ptr, t, None)
-        # C keeps the function pointer: keep the thunk as long as it is set.
-        self._callback, self._thunk = callback, t
+        res = self._resource
+        hook = self._hook
+        if callback is None:
+            call("sm_sampler_set_callback", res, _ffi.SAMPLER_CALLBACK(), None)  # NULL
+        else:
+            call("sm_sampler_set_callback", res, hook.c_function(res), None)
+        hook.callback = callback
 
     @property
     def callback(self):
         """The per-level callback, or None."""
-        return self._callback
+        return self._hook.callback
 
     @property
     def nfe(self):
         """Network evaluations per sample of the last run."""
-        return _ffi.lib().sm_sampler_nfe(self._ptr)
+        return call("sm_sampler_nfe", self)
 
     def run(self, n, rng=None, out=None):
         """Draws *n* samples; returns an (n, dim) float32 array (*out* if given).
 
         Raises :class:`DivergedError` (attribute ``samples``: the last finite
         state) if a point became non-finite."""
-        dim = self._dim
-        o = out_array(out, (count(n, "n"), dim))
+        o = out_array(out, (count(n, "n"), self._dim))
         r = as_rng(rng)
-        self._call(_ffi.lib().sm_sampler_run, r, o)
+        self._call("sm_sampler_run", r, o)
         return o
 
     def run_from(self, x, rng=None, inplace=False):
@@ -896,23 +875,68 @@ class Sampler(Handle):
             a = inplace_points(x, "x", dim)
         else:
             a = np.array(points(x, "x", dim), dtype=np.float32, order="C", copy=True)
-        self._call(_ffi.lib().sm_sampler_run_from, as_rng(rng), a)
+        self._call("sm_sampler_run_from", as_rng(rng), a)
         return a
 
-    def _call(self, fn, rng, out):
-        state = self._cb_state
-        state["exc"], state["stop"] = None, False
+    def _call(self, name, rng, out):
+        res = self._resource
+        hook = self._hook
+        state = CallState()
+        outer, hook.run = hook.run, state  # runs may nest (from a callback)
+        err = None
         try:
-            fn(self._ptr, rng._ptr, fptr(out), out.shape[0], out.shape[1])
-        except errors.Error as err:
-            exc, state["exc"] = state["exc"], None
-            if exc is not None:
-                raise exc from None  # the callback's own exception
+            with deferred_sigint(state):
+                try:
+                    call(name, res, rng, fptr(out), out.shape[0], out.shape[1])
+                except errors.Error as e:
+                    err = e
+        finally:
+            hook.run = outer
+        state.reraise()  # the callback's own exception, or KeyboardInterrupt
+        if err is not None:
             err.samples = out
-            raise
+            raise err
 
-    def _describe(self):
-        return "T=%d ratio=%g noise=%s" % (self._steps_per_scale, self.step_ratio, self._noise)
+    def _describe(self, res):
+        return "T=%d ratio=%g noise=%s" % (self._steps_per_scale,
+                                           call("sm_sampler_step_ratio", res), self._noise)
+
+
+class _LevelHook:
+    """The per-level callback of one sampler.
+
+    C keeps the address of the ctypes function until the sampler is freed or
+    the callback cleared, so one ctypes function serves the sampler's whole
+    life: it is kept in the sampler's resource and never replaced, and
+    dispatches to the Python callback set now. Replacing or clearing the
+    callback, even from within it, never frees code that C may still call
+    or that is running."""
+
+    __slots__ = ("callback", "run", "_cfunc")
+
+    def __init__(self):
+        self.callback = None
+        self.run = None  # the CallState of the run in progress
+        self._cfunc = None
+
+    def c_function(self, res):
+        """The ctypes function, made at the first call and kept by *res*."""
+        if self._cfunc is None:
+            self._cfunc = _ffi.SAMPLER_CALLBACK(guarded(self._level_done, self._state))
+            res.keep("callback", self._cfunc)
+        return self._cfunc
+
+    def _state(self):
+        # A callback outside run() cannot happen; a throwaway state then.
+        return self.run if self.run is not None else CallState()
+
+    def _level_done(self, level, levels, sigma, x, n, dim, _user_data):
+        callback = self.callback
+        if callback is None:
+            return False
+        pts = np.ctypeslib.as_array(x, shape=(n, dim)).copy()
+        pts.flags.writeable = False
+        return callback(level, levels, sigma, pts)
 
 
 # -- Likelihood --------------------------------------------------------------
@@ -935,11 +959,11 @@ def log_likelihood(net, grid, x, prior_std=0.0, probes=0, rng=None):
     Raises :class:`DivergedError` if a trajectory became non-finite."""
     if not isinstance(net, Net) or not isinstance(grid, Schedule):
         raise TypeError("log_likelihood(net: Net, grid: Schedule, x, ...)")
-    a = points(x, "x", net.dim)
+    nres = net._resource
+    a = points(x, "x", call("sm_net_dim", nres))
     k = count(probes, "probes")
     r = as_rng(rng) if k else None
     out = np.empty(a.shape[0], dtype=np.float64)
-    _ffi.lib().sm_log_likelihood(net._ptr, grid._ptr, fptr(a), a.shape[0], a.shape[1],
-                                 real(prior_std, "prior_std"), k,
-                                 r._ptr if r is not None else None, dptr(out))
+    call("sm_log_likelihood", nres, grid, fptr(a), a.shape[0], a.shape[1],
+         real(prior_std, "prior_std"), k, r, dptr(out))
     return out

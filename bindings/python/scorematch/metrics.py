@@ -13,7 +13,7 @@ from ctypes import byref, c_double, c_size_t
 import numpy as np
 
 from . import _ffi, errors
-from ._base import count, fail, fptr, points, vector
+from ._base import call, count, fail, fptr, points, vector
 from ._base import real as _float
 from .data import Dataset, as_rng
 
@@ -28,18 +28,21 @@ MMD = collections.namedtuple("MMD", "mmd2 bandwidth nonfinite")
 
 
 class _Points:
-    """A float pointer, row count and dimension for a Dataset or an array."""
+    """A float pointer (*data*), row count and dimension for a Dataset or an
+    array, valid while this object lives: it holds what owns the memory (the
+    Dataset's resource, not the Dataset, which may be closed meanwhile)."""
+
+    __slots__ = ("keep", "data", "n", "dim")
 
     def __init__(self, x, name):
         if isinstance(x, Dataset):
-            self.keep = x  # the Dataset owns the memory; keep it during the call
-            self.n, self.dim = x.shape
-            self.ptr = ctypes.cast(x._data_address(), _ffi.c_float_p)
+            self.keep, addr, self.n, self.dim = x._points_of()
+            self.data = ctypes.cast(addr, _ffi.c_float_p)
         else:
             a = points(x, name)
             self.keep = a
             self.n, self.dim = a.shape
-            self.ptr = fptr(a)
+            self.data = fptr(a)
 
 
 def _pair(real, gen):
@@ -55,8 +58,8 @@ def coverage(real, gen, radius=0.15):
     (the lab's recall proxy)."""
     r, g = _pair(real, gen)
     out = c_double()
-    _ffi.lib().sm_metric_coverage(r.ptr, r.n, g.ptr, g.n, r.dim, _float(radius, "radius"),
-                                  byref(out), None)
+    call("sm_metric_coverage", r.data, r.n, g.data, g.n, r.dim, _float(radius, "radius"),
+         byref(out), None)
     return out.value
 
 
@@ -64,8 +67,8 @@ def precision(real, gen, radius=0.15):
     """Fraction of generated points with a real point closer than *radius*."""
     r, g = _pair(real, gen)
     out = c_double()
-    _ffi.lib().sm_metric_precision(r.ptr, r.n, g.ptr, g.n, r.dim, _float(radius, "radius"),
-                                   byref(out), None)
+    call("sm_metric_precision", r.data, r.n, g.data, g.n, r.dim, _float(radius, "radius"),
+         byref(out), None)
     return out.value
 
 
@@ -74,9 +77,8 @@ def coverage_precision(real, gen, radius=0.15):
     nonfinite)."""
     r, g = _pair(real, gen)
     cov, prec, nf = c_double(), c_double(), c_size_t()
-    _ffi.lib().sm_metric_coverage_precision(r.ptr, r.n, g.ptr, g.n, r.dim,
-                                            _float(radius, "radius"), byref(cov), byref(prec),
-                                            byref(nf))
+    call("sm_metric_coverage_precision", r.data, r.n, g.data, g.n, r.dim,
+         _float(radius, "radius"), byref(cov), byref(prec), byref(nf))
     return CoveragePrecision(cov.value, prec.value, nf.value)
 
 
@@ -96,10 +98,9 @@ def per_mode_coverage(real, gen, radius=0.15, labels=None, n_modes=None):
     if n_modes is None:
         n_modes = int(lab.max()) + 1 if lab.size else 0
     out = np.empty(count(n_modes, "n_modes"), dtype=np.float64)
-    _ffi.lib().sm_metric_per_mode_coverage(r.ptr, lab.ctypes.data_as(_ffi.c_int32_p), r.n,
-                                           g.ptr, g.n, r.dim, _float(radius, "radius"),
-                                           out.ctypes.data_as(_ffi.c_double_p), out.shape[0],
-                                           None)
+    call("sm_metric_per_mode_coverage", r.data, lab.ctypes.data_as(_ffi.c_int32_p), r.n,
+         g.data, g.n, r.dim, _float(radius, "radius"), out.ctypes.data_as(_ffi.c_double_p),
+         out.shape[0], None)
     return out
 
 
@@ -108,9 +109,8 @@ def prdc(real, gen, k_pr=3, k_dc=5):
     (Naeem et al.): a :class:`PRDC`."""
     r, g = _pair(real, gen)
     p, rc, d, c, nf = c_double(), c_double(), c_double(), c_double(), c_size_t()
-    _ffi.lib().sm_metric_prdc(r.ptr, r.n, g.ptr, g.n, r.dim, count(k_pr, "k_pr"),
-                              count(k_dc, "k_dc"), byref(p), byref(rc), byref(d), byref(c),
-                              byref(nf))
+    call("sm_metric_prdc", r.data, r.n, g.data, g.n, r.dim, count(k_pr, "k_pr"),
+         count(k_dc, "k_dc"), byref(p), byref(rc), byref(d), byref(c), byref(nf))
     return PRDC(p.value, rc.value, d.value, c.value, nf.value)
 
 
@@ -123,9 +123,8 @@ def energy_distance(real, gen, max_points=0, rng=None):
     mp = count(max_points, "max_points")
     gen_ = as_rng(rng) if mp else None
     out = c_double()
-    _ffi.lib().sm_metric_energy_distance(r.ptr, r.n, g.ptr, g.n, r.dim, mp,
-                                         gen_._ptr if gen_ is not None else None, byref(out),
-                                         None)
+    call("sm_metric_energy_distance", r.data, r.n, g.data, g.n, r.dim, mp, gen_, byref(out),
+         None)
     return out.value
 
 
@@ -137,9 +136,8 @@ def mmd_rbf(real, gen, bandwidth=None, max_points=0, rng=None):
     gen_ = as_rng(rng) if mp else None
     h = 0.0 if bandwidth is None else _float(bandwidth, "bandwidth")
     m, bw, nf = c_double(), c_double(), c_size_t()
-    _ffi.lib().sm_metric_mmd_rbf(r.ptr, r.n, g.ptr, g.n, r.dim, h, mp,
-                                 gen_._ptr if gen_ is not None else None, byref(m), byref(bw),
-                                 byref(nf))
+    call("sm_metric_mmd_rbf", r.data, r.n, g.data, g.n, r.dim, h, mp, gen_, byref(m),
+         byref(bw), byref(nf))
     return MMD(m.value, bw.value, nf.value)
 
 
@@ -152,5 +150,5 @@ def frechet_distance(real, gen):
     least two points."""
     r, g = _pair(real, gen)
     out = c_double()
-    _ffi.lib().sm_metric_frechet_distance(r.ptr, r.n, g.ptr, g.n, r.dim, byref(out), None)
+    call("sm_metric_frechet_distance", r.data, r.n, g.data, g.n, r.dim, byref(out), None)
     return out.value

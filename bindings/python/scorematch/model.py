@@ -10,7 +10,7 @@ import ctypes
 from ctypes import byref, c_size_t, c_void_p
 
 from . import _ffi
-from ._base import path_arg
+from ._base import call, path_arg
 from .learning import Net, Optim, Schedule
 
 __all__ = ["Model", "available", "save", "save_bytes", "load", "load_bytes"]
@@ -35,48 +35,47 @@ def _args(net, schedule, optim):
     if not isinstance(net, Net) or not isinstance(schedule, Schedule) or \
             (optim is not None and not isinstance(optim, Optim)):
         raise TypeError("expected (net: Net, schedule: Schedule, optim: Optim or None)")
-    return net._ptr, schedule._ptr, None if optim is None else optim._ptr
+    return net, schedule, optim
 
 
 def save(path, net, schedule, optim=None):
     """Saves *net*, *schedule* and optionally *optim*'s state to *path*
     (atomically: a temporary file renamed over *path*)."""
-    lib = _need()
-    lib.sm_model_save(path_arg(path), *_args(net, schedule, optim))
+    _need()
+    call("sm_model_save", path_arg(path), *_args(net, schedule, optim))
 
 
 def save_bytes(net, schedule, optim=None):
     """The bytes :func:`save` would write."""
-    lib = _need()
+    _need()
     buf, n = c_void_p(), c_size_t()
-    lib.sm_model_save_buffer(*_args(net, schedule, optim), byref(buf), byref(n))
+    call("sm_model_save_buffer", *_args(net, schedule, optim), byref(buf), byref(n))
     try:
         return ctypes.string_at(buf.value, n.value) if n.value else b""
     finally:
-        lib.sm_free(buf)
+        call("sm_free", buf)
 
 
 def _wrap(net, sched, opt):
-    o = None
-    n = Net._wrap(net)
-    if opt.value:
-        o = Optim._wrap(opt)
+    n, s = Net._wrap(net), Schedule._wrap(sched)
+    o = Optim._wrap(opt) if opt.value else None
+    if o is not None:
         o._n = n.num_params
-    return Model(n, Schedule._wrap(sched), o)
+    return Model(n, s, o)
 
 
 def load(path):
     """Loads a model file: a :class:`Model` (net, schedule, optim or None)."""
-    lib = _need()
+    _need()
     net, sched, opt = c_void_p(), c_void_p(), c_void_p()
-    lib.sm_model_load(path_arg(path), byref(net), byref(sched), byref(opt))
+    call("sm_model_load", path_arg(path), byref(net), byref(sched), byref(opt))
     return _wrap(net, sched, opt)
 
 
 def load_bytes(data):
     """Loads a model from bytes (or any buffer)."""
-    lib = _need()
+    _need()
     b = bytes(data)
     net, sched, opt = c_void_p(), c_void_p(), c_void_p()
-    lib.sm_model_load_buffer(b, len(b), byref(net), byref(sched), byref(opt))
+    call("sm_model_load_buffer", b, len(b), byref(net), byref(sched), byref(opt))
     return _wrap(net, sched, opt)
