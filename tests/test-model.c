@@ -740,9 +740,9 @@ START_TEST(magic_and_version)
     fix_crc(f.buf, f.len);
     ck_assert_load_fails(f.buf, f.len, SM_ERR_FORMAT, "magic");
     f.buf[1] = 'S';
-    put_le32(f.buf + 8, 3);
+    put_le32(f.buf + 8, SM_MODEL_FORMAT_VERSION + 1);
     fix_crc(f.buf, f.len);
-    ck_assert_load_fails(f.buf, f.len, SM_ERR_VERSION, "version 3");
+    ck_assert_load_fails(f.buf, f.len, SM_ERR_VERSION, "version 4");
     put_le32(f.buf + 8, 0);
     fix_crc(f.buf, f.len);
     ck_assert_load_fails(f.buf, f.len, SM_ERR_VERSION, "version 0");

@@ -40,10 +40,10 @@ SAMPLER_CALLBACK = CFUNCTYPE(c_int, c_size_t, c_size_t, c_float, c_float_p,
 
 
 class NetOptions(ctypes.Structure):
-    """``sm_net_options`` (version 1)."""
+    """``sm_net_options`` (version 2)."""
     _fields_ = [("version", c_uint), ("dim", c_size_t), ("width", c_size_t),
                 ("depth", c_size_t), ("parametrization", c_int),
-                ("sigma_data", c_double)]
+                ("sigma_data", c_double), ("context_dim", c_size_t)]
 
 
 # The major version of the C API these bindings are written against.
