@@ -13,7 +13,7 @@ from ctypes import byref, c_double, c_size_t, c_void_p
 import numpy as np
 
 from . import _ffi, errors
-from ._base import (Handle, count, dptr, fail, float_view, fptr, inplace_points, out_array,
+from ._base import (Handle, contexts, count, dptr, fail, float_view, fptr, inplace_points, out_array,
                     points, real, vector)
 from .data import Dataset, as_rng
 
@@ -135,7 +135,10 @@ class Net(Handle):
     *parametrization* is one of :attr:`PARAMETRIZATIONS`: ``"lab"`` (input
     x ‖ log sigma, the output is the score) or ``"edm"`` (the preconditioning
     of Karras et al. 2022 with *sigma_data*, measured from the data by
-    :meth:`Trainer.fit` when None).
+    :meth:`Trainer.fit` when None). *context_dim* > 0 adds a context input
+    of that width (conditional generation: the passes take ``context=``, an
+    (n, context_dim) array or one row for all; None is the null context,
+    i.e. the unconditional score).
     """
 
     _free_name = "sm_net_free"
@@ -143,7 +146,7 @@ class Net(Handle):
     PARAMETRIZATIONS = ("lab", "edm")
 
     def __init__(self, dim, width=128, depth=3, rng=None, threads=1, parametrization="lab",
-                 sigma_data=None):
+                 sigma_data=None, context_dim=0):
         r = as_rng(rng)
         out = c_void_p()
         if parametrization not in self.PARAMETRIZATIONS:
@@ -156,6 +159,7 @@ class Net(Handle):
         opts.depth = count(depth, "depth")
         opts.parametrization = self.PARAMETRIZATIONS.index(parametrization)
         opts.sigma_data = 0.0 if sigma_data is None else real(sigma_data, "sigma_data")
+        opts.context_dim = count(context_dim, "context_dim")
         _ffi.lib().sm_net_new_ex(byref(out), byref(opts), r._ptr)
         self._adopt(out)
         if threads != 1:
@@ -165,6 +169,17 @@ class Net(Handle):
     def parametrization(self):
         """``"lab"`` or ``"edm"``."""
         return self.PARAMETRIZATIONS[_ffi.lib().sm_net_parametrization(self._ptr)]
+
+    @property
+    def context_dim(self):
+        """Width of the context input (0: none)."""
+        return _ffi.lib().sm_net_context_dim(self._ptr)
+
+    def _context(self, context, n):
+        """The (n, context_dim) contexts of a pass, or None."""
+        if context is None:
+            return None
+        return contexts(context, "context", self.context_dim, n)
 
     @property
     def sigma_data(self):
@@ -211,16 +226,23 @@ class Net(Handle):
         _ffi.lib().sm_net_from_data_units(self._ptr, fptr(a), a.shape[0], a.shape[1])
         return a
 
-    def denoise(self, x, sigma, out=None):
+    def denoise(self, x, sigma, out=None, context=None):
         """The denoiser D(x, sigma) = x + sigma**2 * s(x, sigma) for (n, dim)
-        points; *sigma* a scalar or one value per point."""
+        points; *sigma* a scalar or one value per point; *context* as in
+        :meth:`forward`."""
         a = points(x, "x", self.dim)
         o = out_array(out, a.shape)
         if np.ndim(sigma) == 0:
             s = np.full(a.shape[0], real(sigma, "sigma"), np.float32)
         else:
             s = self._sigmas(sigma, a.shape[0])
-        _ffi.lib().sm_net_denoise(self._ptr, fptr(a), fptr(s), a.shape[0], a.shape[1], fptr(o))
+        c = self._context(context, a.shape[0])
+        if c is None:
+            _ffi.lib().sm_net_denoise(self._ptr, fptr(a), fptr(s), a.shape[0], a.shape[1],
+                                      fptr(o))
+        else:
+            _ffi.lib().sm_net_denoise_cond(self._ptr, fptr(a), fptr(s), fptr(c), a.shape[0],
+                                           a.shape[1], c.shape[1], fptr(o))
         return o
 
     def clone(self):
@@ -331,14 +353,21 @@ class Net(Handle):
             s = np.full(n, s, dtype=np.float32)
         return vector(s, "sigma", n)
 
-    def forward(self, x, sigma, out=None):
+    def forward(self, x, sigma, out=None, context=None):
         """Scores s(x, sigma) for (n, dim) points *x*; *sigma* a scalar shared
         by all points or one value per point. Returns an (n, dim) float32
-        array (*out* if given)."""
+        array (*out* if given). A network with a context takes *context*:
+        (n, context_dim) rows, or one row for every point; None means the
+        null context (the unconditional score)."""
         lib = _ffi.lib()
         a = points(x, "x", self.dim)
         o = out_array(out, a.shape)
-        if np.ndim(sigma) == 0:
+        c = self._context(context, a.shape[0])
+        if c is not None:
+            s = self._sigmas(sigma, a.shape[0])
+            lib.sm_net_forward_cond(self._ptr, fptr(a), fptr(s), fptr(c), a.shape[0], a.shape[1],
+                                    c.shape[1], fptr(o))
+        elif np.ndim(sigma) == 0:
             lib.sm_net_forward_sigma(self._ptr, fptr(a), real(sigma, "sigma"), a.shape[0],
                                      a.shape[1], fptr(o))
         else:
@@ -348,7 +377,7 @@ class Net(Handle):
 
     __call__ = forward
 
-    def jvp(self, x, sigma, v):
+    def jvp(self, x, sigma, v, context=None):
         """Score and Jacobian-vector product in x: returns ``(out, jv)``, two
         (n, dim) float32 arrays with out = s(x, sigma) and jv = (ds/dx)·v
         for every row (forward-mode, sigma held fixed).
@@ -356,7 +385,8 @@ class Net(Handle):
         *sigma* is a scalar shared by all points or one value per point; *v*
         holds the (n, dim) tangent vectors. The divergence of the score is
         the sum of e_jᵀ·J·e_j over the basis vectors, or estimated as vᵀ·J·v
-        with random v (Hutchinson). One thread."""
+        with random v (Hutchinson). One thread. *context* as in
+        :meth:`forward` (held fixed, like sigma)."""
         a = points(x, "x", self.dim)
         s = self._sigmas(sigma, a.shape[0])
         t = points(v, "v", self.dim)
@@ -364,8 +394,13 @@ class Net(Handle):
             fail(errors.ShapeError, "v has shape %s, x has %s" % (t.shape, a.shape))
         o = np.empty(a.shape, dtype=np.float32)
         jv = np.empty(a.shape, dtype=np.float32)
-        _ffi.lib().sm_net_jvp(self._ptr, fptr(a), fptr(s), fptr(t), a.shape[0], a.shape[1],
-                              fptr(o), fptr(jv))
+        c = self._context(context, a.shape[0])
+        if c is None:
+            _ffi.lib().sm_net_jvp(self._ptr, fptr(a), fptr(s), fptr(t), a.shape[0], a.shape[1],
+                                  fptr(o), fptr(jv))
+        else:
+            _ffi.lib().sm_net_jvp_cond(self._ptr, fptr(a), fptr(s), fptr(c), fptr(t),
+                                       a.shape[0], a.shape[1], c.shape[1], fptr(o), fptr(jv))
         return o, jv
 
     def forward_train(self, x, sigma, out=None):
@@ -596,6 +631,19 @@ class Trainer(Handle):
         _ffi.lib().sm_trainer_set_lr_schedule(self._ptr, int(warmup_steps), int(total_steps),
                                               real(final_ratio, "final_ratio"))
 
+    @property
+    def context_dropout(self):
+        """Networks with a context: the probability that a training row gets
+        the null context instead of its own (settable, in [0, 1]; default
+        0.1), so the network also learns the unconditional score that
+        guidance needs. :meth:`fit` takes the contexts from the data set
+        (:meth:`Dataset.set_context`), or one-hot rows of its labels."""
+        return _ffi.lib().sm_trainer_context_dropout(self._ptr)
+
+    @context_dropout.setter
+    def context_dropout(self, p):
+        _ffi.lib().sm_trainer_set_context_dropout(self._ptr, real(p, "p"))
+
     def set_ema(self, ema, decay=0.999):
         """Keeps *ema* (a Net of the same architecture, or None) as an
         exponential moving average of the trained weights after every step."""
@@ -752,6 +800,25 @@ class Sampler(Handle):
         S_tmax] where noise is added, and S_noise."""
         _ffi.lib().sm_sampler_set_churn(self._ptr, real(churn, "churn"), real(tmin, "tmin"),
                                         real(tmax, "tmax"), real(noise, "noise"))
+
+    def set_context(self, context):
+        """The condition of the samples for a network with a context: one row
+        (context_dim values) for every point, or (n, context_dim) rows, one
+        per point of the runs to come (copied); None clears it (the
+        unconditional score)."""
+        if context is None:
+            _ffi.lib().sm_sampler_set_context(self._ptr, None, 0, 0)
+            return
+        c = contexts(context, "context", self.net.context_dim)
+        _ffi.lib().sm_sampler_set_context(self._ptr, fptr(c), c.shape[0], c.shape[1])
+
+    def set_guidance(self, w, sigma_lo=0.0, sigma_hi=float("inf")):
+        """Classifier-free guidance: at sigma in [*sigma_lo*, *sigma_hi*] the
+        denoiser is (1 + w)·D(x, sigma, c) − w·D(x, sigma, ∅), two network
+        evaluations (counted in :attr:`nfe`); w = 0 is plain conditional
+        sampling. Needs :meth:`set_context`."""
+        _ffi.lib().sm_sampler_set_guidance(self._ptr, real(w, "w"), real(sigma_lo, "sigma_lo"),
+                                           float(sigma_hi))
 
     def set_corrector(self, steps=1, snr=0.16):
         """Predictor-corrector only: *steps* Langevin corrector steps per level
