@@ -20,6 +20,12 @@
  * fraction of the upper moon's real points with a sample within 0.15;
  * other: fraction of the samples within 0.15 of the lower moon and not of
  * the upper one (points drawn for the wrong condition).
+ *
+ * Measured (medians of seeds 0-2; within / coverage): w = 0: 0.9975 / 1.000;
+ * w = 0.5: 1.000 / 0.994; w = 1: 1.000 / 0.972; w = 2: 1.000 / 0.876;
+ * w = 4: 1.000 / 0.658. Guidance pulls the samples onto the bulk of the
+ * moon and leaves its ends: the default 0.5 keeps every sample on the moon
+ * without losing coverage.
  */
 #define _GNU_SOURCE 1 /* setenv */
 #include <errno.h>
@@ -47,7 +53,7 @@ static void usage(FILE *f, const char *prog)
     fprintf(f,
             "usage: %s [options]\n"
             "  --seed N          seed of the network, training and sampling (default 0)\n"
-            "  --guidance W      classifier-free guidance weight, >= 0 (default 1;\n"
+            "  --guidance W      classifier-free guidance weight, >= 0 (default 0.5;\n"
             "                    0: plain conditional sampling)\n"
             "  --label L         the moon to draw: 0 upper (default), 1 lower\n"
             "  --dropout P       share of training rows with the null context (default 0.1)\n"
@@ -83,7 +89,7 @@ static int parse_double(const char *s, double *out)
 
 static int parse_args(int argc, char **argv, options *o)
 {
-    *o = (options){.train_steps = 3000, .guidance = 1.0, .dropout = 0.1, .threads = 1,
+    *o = (options){.train_steps = 3000, .guidance = 0.5, .dropout = 0.1, .threads = 1,
                    .n_samples = 2000};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
