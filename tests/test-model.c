@@ -1208,6 +1208,57 @@ START_TEST(round_trip_version_3)
 }
 END_TEST
 
+
+/* The fuzzer's seed corpus (every format version): each file loads, its
+ * network runs, and it saves back to the same bytes (version 1 as version
+ * 2, the same bytes with the 16 model bytes inserted). */
+START_TEST(seed_corpus_loads_and_round_trips)
+{
+    const char *dir = SM_TEST_SRCDIR "/../fuzz/corpus/model";
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int seen[4] = {0};
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 4 || strcmp(e->d_name + len - 4, ".smm"))
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "rb");
+        ck_assert_ptr_nonnull(f);
+        static unsigned char buf[1 << 20];
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        sm_net *net;
+        sm_schedule *sched;
+        sm_optim *opt;
+        ck_assert_msg(sm_model_load_buffer(buf, n, &net, &sched, &opt) == SM_OK, "%s: %s",
+                      e->d_name, sm_last_error());
+        const unsigned version = buf[8];
+        ck_assert_uint_le(version, 3);
+        seen[version]++;
+        ck_assert_uint_eq(sm_net_context_dim(net) > 0, version == 3);
+        void *b;
+        size_t blen;
+        ck_assert_ok(sm_model_save_buffer(net, sched, opt, &b, &blen));
+        if (version == 1)
+            ck_assert_uint_eq(blen, n + 16);
+        else
+            ck_assert_msg(blen == n && memcmp(b, buf, n) == 0, "%s saves other bytes",
+                          e->d_name);
+        sm_free(b);
+        sm_net_free(net);
+        sm_schedule_free(sched);
+        sm_optim_free(opt);
+    }
+    closedir(d);
+    ck_assert_int_gt(seen[1], 0);
+    ck_assert_int_gt(seen[2], 0);
+    ck_assert_int_gt(seen[3], 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("model");
@@ -1218,6 +1269,7 @@ int main(void)
     tcase_add_test(tc, golden_layout_with_sgd);
     tcase_add_test(tc, golden_layout_version_3);
     tcase_add_test(tc, round_trip_version_3);
+    tcase_add_test(tc, seed_corpus_loads_and_round_trips);
     tcase_add_test(tc, round_trip_buffer);
     tcase_add_test(tc, round_trip_file);
     tcase_add_test(tc, optimizer_state_may_be_ignored);
