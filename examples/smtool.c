@@ -257,7 +257,15 @@ static void usage_train(FILE *f)
             "  --levels N            number of noise levels (default 10)\n"
             "  --seed N              seed (default 0)\n"
             "  --threads T           threads (default: all cores)\n"
-            "  --loss-log FILE.csv   write step,loss per step\n",
+            "  --loss-log FILE.csv   write step,loss per step\n"
+            "conditional models (a context input, trained with condition dropout):\n"
+            "  --context-columns L   --data: the columns in the comma-separated list L\n"
+            "                        (0-based) are the context, the others the data\n"
+            "  --label-column K      --data: column K holds class labels 0, 1, ...; the\n"
+            "                        context is their one-hot row, the other columns the data\n"
+            "  --toy-labels          --toy: the generator's labels as one-hot context\n"
+            "  --classes N           number of classes of the labels (default: largest + 1)\n"
+            "  --context-dropout P   share of rows trained with the null context (0.1)\n",
             prog);
 }
 
@@ -288,6 +296,96 @@ static int is_toy(const char *name)
     return 0;
 }
 
+/* Parses a comma-separated list of column indices into cols (sorted
+ * membership flags of ncols columns); 0 and a message on a bad list. */
+static int parse_columns(const char *list, unsigned char *cols, size_t ncols)
+{
+    const char *p = list;
+    while (*p) {
+        char *end;
+        errno = 0;
+        unsigned long long c = strtoull(p, &end, 10);
+        if (errno || end == p || *p == '-' || (*end && *end != ',') || c >= ncols) {
+            fprintf(stderr, "%s train: --context-columns needs column indices below %zu "
+                    "separated by commas (got '%s')\n", prog, ncols, list);
+            return 0;
+        }
+        cols[c] = 1;
+        p = *end ? end + 1 : end;
+    }
+    return 1;
+}
+
+/* Splits the columns of a CSV data set into data and context (flags in
+ * is_ctx), or one label column into one-hot contexts of `classes` classes
+ * (0: largest label + 1). Replaces *ds by the data columns with their
+ * contexts. Returns 0, or an exit status after a message. */
+static int split_columns(sm_dataset **ds, const unsigned char *is_ctx, long label_col,
+                         uint64_t classes)
+{
+    const size_t n = sm_dataset_size(*ds), cols = sm_dataset_dim(*ds);
+    size_t nc = 0;
+    for (size_t j = 0; j < cols; j++)
+        nc += is_ctx ? is_ctx[j] : (long)j == label_col;
+    if (nc == 0 || nc >= cols) {
+        fprintf(stderr, "%s train: the context columns must leave at least one data column "
+                "and take at least one\n", prog);
+        return EXIT_USAGE;
+    }
+    const size_t dim = cols - nc;
+    int rc = 0;
+    float *x = malloc(n * dim * sizeof(float)), *ctx = NULL;
+    int32_t *labels = label_col >= 0 ? malloc(n * sizeof(int32_t)) : NULL;
+    size_t width = nc;
+    sm_dataset *out = NULL;
+    if (!x || (label_col >= 0 && !labels) || (is_ctx && !(ctx = malloc(n * nc * sizeof(float))))) {
+        rc = fail(SM_ERR_NOMEM);
+        goto done;
+    }
+    int32_t most = -1;
+    for (size_t i = 0; i < n; i++) {
+        const float *row = sm_dataset_row(*ds, i);
+        size_t kx = 0, kc = 0;
+        for (size_t j = 0; j < cols; j++) {
+            if (is_ctx ? !is_ctx[j] : (long)j != label_col) {
+                x[i * dim + kx++] = row[j];
+            } else if (is_ctx) {
+                ctx[i * nc + kc++] = row[j];
+            } else {
+                if (!(row[j] >= 0 && row[j] < 2147483647.0f && row[j] == floorf(row[j]))) {
+                    fprintf(stderr, "%s train: row %zu: label %g is not an integer >= 0\n",
+                            prog, i + 1, (double)row[j]);
+                    rc = EXIT_RUNTIME;
+                    goto done;
+                }
+                labels[i] = (int32_t)row[j];
+                most = labels[i] > most ? labels[i] : most;
+            }
+        }
+    }
+    if (labels) {
+        width = classes ? (size_t)classes : (size_t)most + 1;
+        if (!(ctx = malloc(n * width * sizeof(float)))) {
+            rc = fail(SM_ERR_NOMEM);
+            goto done;
+        }
+        TRY(sm_labels_one_hot(labels, n, width, ctx));
+    }
+    TRY(sm_dataset_new(&out, x, n, dim));
+    TRY(sm_dataset_set_context(out, ctx, n, width));
+    if (labels)
+        TRY(sm_dataset_set_labels(out, labels, n));
+    sm_dataset_free(*ds);
+    *ds = out;
+    out = NULL;
+done:
+    sm_dataset_free(out);
+    free(labels);
+    free(ctx);
+    free(x);
+    return rc;
+}
+
 /* name must satisfy is_toy(). */
 static sm_status make_toy(const char *name, size_t n, double noise, sm_rng *rng,
                           sm_dataset **out)
@@ -315,8 +413,11 @@ static int cmd_train(args *a)
     uint64_t n = 4000, steps = 3000, batch = 256, width = 128, depth = 3, levels = 0, seed = 0;
     uint64_t threads = default_threads(), warmup = 0;
     double noise = 0.05, lr = 1e-3, smax = -1.0, smin = 0.0, sigma_data = 0.0, ema_decay = 0.0;
-    double p_mean = SM_EDM_P_MEAN, p_std = SM_EDM_P_STD;
-    int standardize = 1, lr_decay = 0;
+    double p_mean = SM_EDM_P_MEAN, p_std = SM_EDM_P_STD, dropout = -1.0;
+    int standardize = 1, lr_decay = 0, toy_labels = 0;
+    const char *ctx_cols = NULL;
+    long label_col = -1;
+    uint64_t classes = 0;
     for (a->i = 2; a->i < a->argc && !a->bad; a->i++) {
         const char *f = a->argv[a->i];
         if (!strcmp(f, "--help")) {
@@ -346,6 +447,11 @@ static int cmd_train(args *a)
         else if (!strcmp(f, "--levels")) levels = get_u64(a, f, 2);
         else if (!strcmp(f, "--seed")) seed = get_u64(a, f, 0);
         else if (!strcmp(f, "--threads")) threads = get_u64(a, f, 1);
+        else if (!strcmp(f, "--context-columns")) ctx_cols = next_value(a, f);
+        else if (!strcmp(f, "--label-column")) label_col = (long)get_u64(a, f, 0);
+        else if (!strcmp(f, "--toy-labels")) toy_labels = 1;
+        else if (!strcmp(f, "--classes")) classes = get_u64(a, f, 1);
+        else if (!strcmp(f, "--context-dropout")) dropout = get_double(a, f, 0);
         else {
             fprintf(stderr, "%s train: unknown option '%s' (see --help)\n", prog, f);
             return EXIT_USAGE;
@@ -379,6 +485,20 @@ static int cmd_train(args *a)
         usage_train(stderr);
         return EXIT_USAGE;
     }
+    if ((ctx_cols || label_col >= 0) && (toy || (ctx_cols && label_col >= 0))) {
+        fprintf(stderr, "%s train: --context-columns or --label-column (one of them) go with "
+                "--data; --toy takes --toy-labels\n", prog);
+        return EXIT_USAGE;
+    }
+    if (toy_labels && !toy) {
+        fprintf(stderr, "%s train: --toy-labels goes with --toy\n", prog);
+        return EXIT_USAGE;
+    }
+    if (dropout > 1.0) {
+        fprintf(stderr, "%s train: --context-dropout needs a probability in [0, 1]\n", prog);
+        return EXIT_USAGE;
+    }
+    unsigned char *is_ctx = NULL;
     size_t toy_bytes;
     int rc = toy ? check_size("train", "--n", n, TOY_DIM * sizeof(float), "the toy points",
                               &toy_bytes)
@@ -398,6 +518,42 @@ static int cmd_train(args *a)
         TRY(make_toy(toy, (size_t)n, noise, rng, &data));
     } else {
         TRY(read_points("train", data_path, &data));
+        const size_t cols = sm_dataset_dim(data);
+        if (label_col >= 0 && (size_t)label_col >= cols) {
+            fprintf(stderr, "%s train: --label-column %ld, the data has %zu columns\n", prog,
+                    label_col, cols);
+            rc = EXIT_USAGE;
+            goto done;
+        }
+        if (ctx_cols) {
+            if (!(is_ctx = calloc(cols, 1))) {
+                rc = fail(SM_ERR_NOMEM);
+                goto done;
+            }
+            if (!parse_columns(ctx_cols, is_ctx, cols)) {
+                rc = EXIT_USAGE;
+                goto done;
+            }
+        }
+        if ((ctx_cols || label_col >= 0) &&
+            (rc = split_columns(&data, is_ctx, label_col, classes)))
+            goto done;
+    }
+    size_t context_dim = sm_dataset_context_dim(data);
+    if (toy_labels) {
+        const size_t k = classes ? (size_t)classes : sm_dataset_num_labels(data);
+        const size_t nd = sm_dataset_size(data);
+        float *oh = malloc(nd * k * sizeof(float));
+        if (!oh) {
+            rc = fail(SM_ERR_NOMEM);
+            goto done;
+        }
+        sm_status st = sm_labels_one_hot(sm_dataset_labels(data), nd, k, oh);
+        if (!st)
+            st = sm_dataset_set_context(data, oh, nd, k);
+        free(oh);
+        TRY(st);
+        context_dim = k;
     }
     if (standardize)
         TRY(sm_dataset_standardize(data));
@@ -410,6 +566,7 @@ static int cmd_train(args *a)
     nopts.depth = (size_t)depth;
     nopts.parametrization = edm ? SM_PARAM_EDM : SM_PARAM_LAB;
     nopts.sigma_data = sigma_data;
+    nopts.context_dim = context_dim;
     TRY(sm_net_new_ex(&net, &nopts, rng));
     TRY(sm_net_set_threads(net, (size_t)threads));
     /* The model carries the normalization: samples come back in data units. */
@@ -430,6 +587,8 @@ static int cmd_train(args *a)
         TRY(sm_trainer_set_sigma_sampling(tr, SM_SIGMA_LOGNORMAL, p_mean, p_std));
     if (warmup || lr_decay)
         TRY(sm_trainer_set_lr_schedule(tr, warmup, lr_decay ? steps : 0, 0.0));
+    if (context_dim && dropout >= 0)
+        TRY(sm_trainer_set_context_dropout(tr, dropout));
     if (ema_decay > 0) {
         TRY(sm_net_clone(net, &ema));
         TRY(sm_trainer_set_ema(tr, ema, ema_decay));
@@ -442,9 +601,10 @@ static int cmd_train(args *a)
     }
     if (w.log)
         fprintf(w.log, "step,loss\n");
-    fprintf(stderr, "%s train: %zu points in %zu-D, %s net %zu x %llu x %llu, %llu levels %.4g -> %.4g, "
-            "%llu threads, BLIS '%s'\n",
-            prog, sm_dataset_size(data), dim, param, dim + 1, (unsigned long long)width,
+    fprintf(stderr, "%s train: %zu points in %zu-D (context %zu), %s net %zu x %llu x %llu, "
+            "%llu levels %.4g -> %.4g, %llu threads, BLIS '%s'\n",
+            prog, sm_dataset_size(data), dim, context_dim, param,
+            dim + 1 + (context_dim ? context_dim + 1 : 0), (unsigned long long)width,
             (unsigned long long)depth, (unsigned long long)levels, smax, smin,
             (unsigned long long)threads, sm_blas_config());
     double final_loss = NAN;
@@ -461,6 +621,7 @@ done:
         rc = EXIT_RUNTIME;
     }
     free(norm);
+    free(is_ctx);
     sm_trainer_free(tr);
     sm_optim_free(opt);
     sm_schedule_free(sched);
@@ -495,7 +656,13 @@ static void usage_sample(FILE *f)
             "  --final-denoise       finish with x += sigma_L^2 s(x, sigma_L)\n"
             "  --raw                 keep the network's (standardized) coordinates\n"
             "  --seed N              seed (default 0)\n"
-            "  --threads T           threads (default: all cores)\n",
+            "  --threads T           threads (default: all cores)\n"
+            "conditional models:\n"
+            "  --context FILE.csv    the condition: one context row for every sample, or one\n"
+            "                        row per sample (default: none, the unconditional model)\n"
+            "  --label L             the condition is class L (one-hot)\n"
+            "  --guidance W          classifier-free guidance weight (default 0: plain\n"
+            "                        conditional; W > 0 costs two evaluations per step)\n",
             prog);
 }
 
@@ -505,6 +672,9 @@ static int cmd_sample(args *a)
     uint64_t n = 2000, k = 20, seed = 0, threads = default_threads(), levels = 0;
     double ratio = 0.2, snr = 0.16, init_std = 0;
     int noise = 1, denoise = 0, raw = 0, kind = -1;
+    const char *ctx_path = NULL;
+    long label = -1;
+    double guidance = 0.0;
     for (a->i = 2; a->i < a->argc && !a->bad; a->i++) {
         const char *f = a->argv[a->i];
         if (!strcmp(f, "--help")) {
@@ -531,6 +701,9 @@ static int cmd_sample(args *a)
         else if (!strcmp(f, "--no-noise")) noise = 0;
         else if (!strcmp(f, "--final-denoise")) denoise = 1;
         else if (!strcmp(f, "--raw")) raw = 1;
+        else if (!strcmp(f, "--context")) ctx_path = next_value(a, f);
+        else if (!strcmp(f, "--label")) label = (long)get_u64(a, f, 0);
+        else if (!strcmp(f, "--guidance")) guidance = get_double(a, f, 0);
         else if (!strcmp(f, "--seed")) seed = get_u64(a, f, 0);
         else if (!strcmp(f, "--threads")) threads = get_u64(a, f, 1);
         else if (f[0] != '-' && !model) model = f;
@@ -545,6 +718,14 @@ static int cmd_sample(args *a)
         usage_sample(stderr);
         return EXIT_USAGE;
     }
+    if (ctx_path && label >= 0) {
+        fprintf(stderr, "%s sample: give --context or --label, not both\n", prog);
+        return EXIT_USAGE;
+    }
+    if (label > INT32_MAX) {
+        fprintf(stderr, "%s sample: --label %ld is too large\n", prog, label);
+        return EXIT_USAGE;
+    }
     int rc = check_writable("sample", "--out", out);
     if (rc)
         return rc;
@@ -552,8 +733,8 @@ static int cmd_sample(args *a)
     sm_net *net = NULL;
     sm_schedule *sched = NULL, *grid = NULL;
     sm_sampler *s = NULL;
-    sm_dataset *norm = NULL;
-    float *x = NULL;
+    sm_dataset *norm = NULL, *cds = NULL;
+    float *x = NULL, *onehot = NULL;
     char *npath = NULL;
     TRY(sm_model_load(model, &net, &sched, NULL));
     TRY(sm_net_set_threads(net, (size_t)threads));
@@ -584,6 +765,27 @@ static int cmd_sample(args *a)
     TRY(sm_sampler_set_step_ratio(s, ratio));
     TRY(sm_sampler_set_noise(s, noise));
     TRY(sm_sampler_set_final_denoise(s, denoise));
+    const size_t cdim = sm_net_context_dim(net);
+    if ((ctx_path || label >= 0) && cdim == 0) {
+        fprintf(stderr, "%s sample: '%s' has no context input: --context and --label need a "
+                "model trained with contexts\n", prog, model);
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    if (ctx_path) {
+        TRY(sm_dataset_read_csv(&cds, ctx_path));
+        TRY(sm_sampler_set_context(s, sm_dataset_data(cds), sm_dataset_size(cds),
+                                   sm_dataset_dim(cds)));
+    } else if (label >= 0) {
+        const int32_t l = (int32_t)label;
+        if (!(onehot = malloc(cdim * sizeof(float)))) {
+            rc = fail(SM_ERR_NOMEM);
+            goto done;
+        }
+        TRY(sm_labels_one_hot(&l, 1, cdim, onehot));
+        TRY(sm_sampler_set_context(s, onehot, 1, cdim));
+    }
+    TRY(sm_sampler_set_guidance(s, guidance, 0.0, INFINITY));
     const size_t dim = sm_net_dim(net);
     char what[64];
     snprintf(what, sizeof what, "%llu samples of %zu floats", (unsigned long long)n, dim);
@@ -618,6 +820,8 @@ static int cmd_sample(args *a)
 done:
     free(npath);
     free(x);
+    free(onehot);
+    sm_dataset_free(cds);
     sm_dataset_free(norm);
     sm_sampler_free(s);
     sm_schedule_free(grid);

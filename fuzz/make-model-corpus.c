@@ -16,7 +16,8 @@
     } while (0)
 
 static void write_model(const char *dir, const char *name, size_t dim, size_t width,
-                        size_t depth, size_t levels, int kind, uint64_t seed, int edm)
+                        size_t depth, size_t levels, int kind, uint64_t seed, int edm,
+                        size_t context_dim)
 {
     sm_rng *rng;
     sm_net *net;
@@ -29,6 +30,7 @@ static void write_model(const char *dir, const char *name, size_t dim, size_t wi
     o.depth = depth;
     o.parametrization = edm ? SM_PARAM_EDM : SM_PARAM_LAB;
     o.sigma_data = edm ? 0.75 : 0.0;
+    o.context_dim = context_dim;
     TRY(sm_net_new_ex(&net, &o, rng));
     if (edm) { /* with a normalization */
         float shift[8], scale[8];
@@ -68,9 +70,12 @@ int main(int argc, char **argv)
     }
     /* Format version 2 (the committed corpus also keeps version-1 files:
      * tiny-plain.smm … wide-plain.smm, written before version 2). */
-    write_model(argv[1], "v2-tiny-plain.smm", 1, 1, 1, 2, 0, 1, 0);
-    write_model(argv[1], "v2-tiny-edm-sgd.smm", 1, 1, 1, 2, 2, 2, 1);
-    write_model(argv[1], "v2-small-edm-adam.smm", 2, 8, 2, 10, 1, 4, 1);
-    write_model(argv[1], "v2-deep-edm.smm", 3, 4, 4, 5, 0, 5, 1);
+    write_model(argv[1], "v2-tiny-plain.smm", 1, 1, 1, 2, 0, 1, 0, 0);
+    write_model(argv[1], "v2-tiny-edm-sgd.smm", 1, 1, 1, 2, 2, 2, 1, 0);
+    write_model(argv[1], "v2-small-edm-adam.smm", 2, 8, 2, 10, 1, 4, 1, 0);
+    write_model(argv[1], "v2-deep-edm.smm", 3, 4, 4, 5, 0, 5, 1, 0);
+    /* Format version 3: networks with a context. */
+    write_model(argv[1], "v3-tiny-cond.smm", 1, 1, 1, 2, 0, 6, 0, 1);
+    write_model(argv[1], "v3-small-edm-cond-adam.smm", 2, 8, 2, 10, 1, 7, 1, 3);
     return 0;
 }

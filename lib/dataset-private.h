@@ -8,6 +8,8 @@ struct sm_dataset {
     size_t n, dim;
     float *x;          /* n*dim, row-major */
     int32_t *labels;   /* n, or NULL */
+    float *ctx;        /* n × cdim contexts, or NULL */
+    size_t cdim;       /* 0 without contexts */
     float *mean, *std; /* dim each; identity (0, 1) until standardized */
     int standardized;
     size_t header_rows; /* lines the CSV reader skipped as a header */

@@ -73,7 +73,8 @@ sm_status sm_dataset_clone(const sm_dataset *ds, sm_dataset **out)
     memcpy(c->std, ds->std, ds->dim * sizeof(float));
     c->standardized = ds->standardized;
     c->header_rows = ds->header_rows;
-    if (ds->labels && (st = sm_dataset_set_labels(c, ds->labels, ds->n))) {
+    if ((ds->labels && (st = sm_dataset_set_labels(c, ds->labels, ds->n))) ||
+        (ds->ctx && (st = sm_dataset_set_context(c, ds->ctx, ds->n, ds->cdim)))) {
         sm_dataset_free(c);
         return st;
     }
@@ -87,6 +88,7 @@ void sm_dataset_free(sm_dataset *ds)
         return;
     free(ds->x);
     free(ds->labels);
+    free(ds->ctx);
     free(ds->mean);
     free(ds->std);
     free(ds);
@@ -140,6 +142,67 @@ sm_status sm_dataset_set_labels(sm_dataset *ds, const int32_t *labels, size_t n)
     memcpy(copy, labels, n * sizeof *copy);
     free(ds->labels);
     ds->labels = copy;
+    return SM_OK;
+}
+
+sm_status sm_dataset_set_context(sm_dataset *ds, const float *ctx, size_t n,
+                                 size_t context_dim)
+{
+    const char *fn = "sm_dataset_set_context";
+    if (!ds)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: ds is NULL", fn);
+    if (!ctx) {
+        free(ds->ctx);
+        ds->ctx = NULL;
+        ds->cdim = 0;
+        return SM_OK;
+    }
+    if (context_dim == 0)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: context_dim must be >= 1", fn);
+    if (n != ds->n)
+        return sm__error(SM_ERR_SHAPE, "%s: %zu context rows for %zu points", fn, n, ds->n);
+    if (sm__array_too_big(n, context_dim, sizeof(float)))
+        return sm__error(SM_ERR_OVERFLOW, "%s: n*context_dim overflows", fn);
+    const size_t total = n * context_dim, bad = sm__first_nonfinite(ctx, total);
+    if (bad < total)
+        return sm__error(SM_ERR_NONFINITE, "%s: context row %zu, column %zu is not finite", fn,
+                         bad / context_dim, bad % context_dim);
+    float *copy = sm__calloc(total, sizeof(float));
+    if (!copy)
+        return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
+    memcpy(copy, ctx, total * sizeof(float));
+    free(ds->ctx);
+    ds->ctx = copy;
+    ds->cdim = context_dim;
+    return SM_OK;
+}
+
+const float *sm_dataset_context(const sm_dataset *ds)
+{
+    return ds ? ds->ctx : NULL;
+}
+
+size_t sm_dataset_context_dim(const sm_dataset *ds)
+{
+    return ds ? ds->cdim : 0;
+}
+
+sm_status sm_labels_one_hot(const int32_t *labels, size_t n, size_t num_classes, float *ctx)
+{
+    const char *fn = "sm_labels_one_hot";
+    if ((!labels || !ctx) && n)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument", fn);
+    if (num_classes == 0)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: num_classes must be >= 1", fn);
+    if (sm__array_too_big(n, num_classes, sizeof(float)))
+        return sm__error(SM_ERR_OVERFLOW, "%s: n*num_classes overflows", fn);
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] < 0 || (uint64_t)labels[i] >= (uint64_t)num_classes)
+            return sm__error(SM_ERR_INVALID_ARG, "%s: label %zu is %ld, outside [0, %zu)", fn,
+                             i, (long)labels[i], num_classes);
+    memset(ctx, 0, n * num_classes * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        ctx[i * num_classes + (size_t)labels[i]] = 1.0f;
     return SM_OK;
 }
 

@@ -15,13 +15,14 @@
  * w_r = w(σ_r) of the parametrization; ∂loss/∂s_rj = 2·w_r·σ_r·(σ_r·s_rj +
  * ε_rj)/(n·d). The gradient is accumulated only when the loss is finite, so
  * a diverging step leaves grads alone. */
-sm_status sm__dsm_core(sm_net *net, const float *x, const float *sigma, const float *eps,
-                       size_t n, size_t dim, int with_grad, double *loss, sm__dsm_scratch *s,
-                       const char *fn)
+sm_status sm__dsm_core(sm_net *net, const float *x, const float *sigma, const sm__cond *cond,
+                       const float *eps, size_t n, size_t dim, int with_grad, double *loss,
+                       sm__dsm_scratch *s, const char *fn)
 {
     sm__ve_perturb(x, sigma, eps, n, dim, s->xt);
-    sm_status st = with_grad ? sm__score_forward_train(net, s->xt, sigma, n, s->out, fn)
-                             : sm__score_eval(net, s->xt, sigma, 0.0f, n, SM__HEAD_SCORE, s->out, fn);
+    sm_status st = with_grad ? sm__score_forward_train(net, s->xt, sigma, cond, n, s->out, fn)
+                             : sm__score_eval(net, s->xt, sigma, 0.0f, cond, n, SM__HEAD_SCORE,
+                                              s->out, fn);
     if (st == SM_ERR_NONFINITE) {
         /* The inputs were checked: NaN or infinite parameters, or overflow. */
         *loss = NAN;
@@ -84,7 +85,7 @@ sm_status sm_dsm_loss(sm_net *net, const float *x, const float *sigma, const flo
     s.xt = buf;
     s.out = buf + total;
     s.dout = buf + 2 * total;
-    st = sm__dsm_core(net, x, sigma, eps, n, dim, with_grad, loss, &s, fn);
+    st = sm__dsm_core(net, x, sigma, NULL, eps, n, dim, with_grad, loss, &s, fn);
     free(buf);
     return st;
 }
@@ -118,7 +119,7 @@ sm_status sm_dsm_loss_per_level(sm_net *net, const sm_schedule *sched, const flo
         for (size_t r = 0; r < n; r++)
             sigma[r] = ladder[i];
         sm__rng_fill_normal(rng, eps, total, 0.0f, 1.0f);
-        st = sm__dsm_core(net, x, sigma, eps, n, dim, 0, &losses[i], &s, fn);
+        st = sm__dsm_core(net, x, sigma, NULL, eps, n, dim, 0, &losses[i], &s, fn);
     }
     free(buf);
     return st;

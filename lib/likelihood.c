@@ -42,7 +42,7 @@ static void drift(ctx *c, const float *y, float sigma, size_t rows, float *k, do
                 c->v[r * d + j] = c->probe ? c->probe[(r * d + j) * c->probes + p]
                                            : (float)(j == p);
         if (p == 0) /* the score and the first direction */
-            sm__score_jvp_forward(c->net, &c->ws, y, c->sig, c->v, rows, c->out, c->jv);
+            sm__score_jvp_forward(c->net, &c->ws, y, c->sig, NULL, c->v, rows, c->out, c->jv);
         else /* further directions reuse the activations */
             sm__score_jvp_tangent(c->net, &c->ws, c->sig, c->v, rows, c->jv);
         for (size_t r = 0; r < rows; r++) {

@@ -16,6 +16,7 @@ static const unsigned char magic[8] = {0x89, 'S', 'M', 'M', '\r', '\n', 0x1a, '\
 
 #define HEADER_BYTES 56u    /* magic .. levels (version 1) */
 #define MODEL_BYTES 16u     /* version 2: parametrization, reserved, sigma_data */
+#define CONTEXT_BYTES 8u    /* version 3: context_dim */
 #define OPT_HEADER_BYTES 80u /* kind .. clip norm */
 #define CRC_BYTES 4u
 #define FLAG_OPTIM 1u
@@ -143,9 +144,13 @@ static sm_status encode(const sm_net *net, const sm_schedule *sched, const sm_op
     /* Length: header, model fields, parameters, sigmas, [normalization],
      * [optimizer], CRC; checked. */
     const size_t vectors = !opt ? 0 : os.kind == SM__OPTIM_ADAM ? 2 : 1;
-    const size_t dim = sm_net_dim(net);
+    const size_t dim = sm_net_dim(net), cdim = sm_net_context_dim(net);
     const int norm = sm_net_has_normalization(net);
+    /* The oldest version that holds the network: files of networks without
+     * a context stay version 2, readable by earlier releases. */
+    const uint32_t version = cdim ? 3u : 2u;
     size_t pbytes, lbytes, obytes, len = HEADER_BYTES + MODEL_BYTES + CRC_BYTES;
+    len += version >= 3 ? CONTEXT_BYTES : 0;
     len += norm ? 8 * dim : 0; /* dim < 2^30: no overflow */
     if (sm__mul_size(np, 4, &pbytes) || sm__mul_size(levels, 4, &lbytes) ||
         sm__mul_size(pbytes, vectors, &obytes) || pbytes > SIZE_MAX - len ||
@@ -160,7 +165,7 @@ static sm_status encode(const sm_net *net, const sm_schedule *sched, const sm_op
     writer w = {buf};
     memcpy(w.p, magic, sizeof magic);
     w.p += sizeof magic;
-    put_u32(&w, SM_MODEL_FORMAT_VERSION);
+    put_u32(&w, version);
     put_u32(&w, (opt ? FLAG_OPTIM : 0u) | (norm ? FLAG_NORM : 0u));
     put_u64(&w, dim);
     put_u64(&w, sm_net_width(net));
@@ -170,6 +175,8 @@ static sm_status encode(const sm_net *net, const sm_schedule *sched, const sm_op
     put_u32(&w, (uint32_t)sm_net_parametrization(net));
     put_u32(&w, 0);
     put_f64(&w, sm_net_sigma_data(net));
+    if (version >= 3)
+        put_u64(&w, cdim);
     put_f32s(&w, sm__net_weights(net), np);
     put_f32s(&w, sm__schedule_sigmas(sched), levels);
     if (norm) {
@@ -254,6 +261,7 @@ sm_status sm_model_save(const char *path, const sm_net *net, const sm_schedule *
 typedef struct {
     uint32_t version;
     uint64_t dim, width, depth;
+    uint64_t context_dim; /* version 3; 0 before */
     size_t np, levels;
     uint32_t param;     /* version 2; 0 (lab) for version 1 */
     double sigma_data;  /* version 2; 0 for version 1 */
@@ -291,7 +299,8 @@ static sm_status check_layout(const unsigned char *b, size_t len, layout *lo, co
                          "to %d)",
                          who, (unsigned)version, SM_MODEL_FORMAT_VERSION);
     lo->version = version;
-    const size_t header = HEADER_BYTES + (version >= 2 ? MODEL_BYTES : 0);
+    const size_t header = HEADER_BYTES + (version >= 2 ? MODEL_BYTES : 0) +
+                          (version >= 3 ? CONTEXT_BYTES : 0);
     if (len < header + CRC_BYTES)
         return sm__error(SM_ERR_FORMAT, "%s: truncated: %zu bytes, the header alone needs %zu",
                          who, len, header + CRC_BYTES);
@@ -310,6 +319,20 @@ static sm_status check_layout(const unsigned char *b, size_t len, layout *lo, co
             return sm__error(SM_ERR_FORMAT, "%s: model reserved field is not 0", who);
         lo->sigma_data = get_f64(b + HEADER_BYTES + 8);
     }
+    if (version >= 3) {
+        /* Only networks with a context are written as version 3, so that
+         * every model has one encoding. */
+        lo->context_dim = get_u64(b + HEADER_BYTES + MODEL_BYTES);
+        if (lo->context_dim == 0)
+            return sm__error(SM_ERR_FORMAT,
+                             "%s: context_dim is 0 (version 3 holds a network with a context)",
+                             who);
+        size_t probe;
+        if (lo->context_dim > SIZE_MAX ||
+            sm__net_param_count(1, (size_t)lo->context_dim, 1, 1, &probe) != SM_OK)
+            return sm__error(SM_ERR_FORMAT, "%s: context_dim = %llu exceeds the network size "
+                             "limit", who, (unsigned long long)lo->context_dim);
+    }
     lo->dim = get_u64(b + 16);
     lo->width = get_u64(b + 24);
     lo->depth = get_u64(b + 32);
@@ -325,18 +348,20 @@ static sm_status check_layout(const unsigned char *b, size_t len, layout *lo, co
          * so that the message names the field. */
         size_t probe;
         if (dims[i].value > SIZE_MAX ||
-            sm__net_param_count(i == 0 ? (size_t)dims[i].value : 1,
+            sm__net_param_count(i == 0 ? (size_t)dims[i].value : 1, 0,
                                 i == 1 ? (size_t)dims[i].value : 1,
                                 i == 2 ? (size_t)dims[i].value : 1, &probe) != SM_OK)
             return sm__error(SM_ERR_FORMAT, "%s: %s = %llu exceeds the network size limit",
                              who, dims[i].name, (unsigned long long)dims[i].value);
     }
     size_t expect;
-    if (sm__net_param_count((size_t)lo->dim, (size_t)lo->width, (size_t)lo->depth, &expect))
+    if (sm__net_param_count((size_t)lo->dim, (size_t)lo->context_dim, (size_t)lo->width,
+                            (size_t)lo->depth, &expect))
         return sm__error(SM_ERR_FORMAT,
-                         "%s: the parameter count of dim %llu, width %llu, depth %llu overflows",
-                         who, (unsigned long long)lo->dim, (unsigned long long)lo->width,
-                         (unsigned long long)lo->depth);
+                         "%s: the parameter count of dim %llu, context_dim %llu, width %llu, "
+                         "depth %llu overflows",
+                         who, (unsigned long long)lo->dim, (unsigned long long)lo->context_dim,
+                         (unsigned long long)lo->width, (unsigned long long)lo->depth);
     if (np != expect)
         return sm__error(SM_ERR_FORMAT,
                          "%s: parameter count %llu does not match the architecture (%zu)", who,
@@ -554,6 +579,7 @@ static sm_status decode(const unsigned char *b, size_t len, sm_net **net, sm_sch
     nopts.depth = (size_t)lo.depth;
     nopts.parametrization = (sm_parametrization)lo.param;
     nopts.sigma_data = lo.sigma_data;
+    nopts.context_dim = (size_t)lo.context_dim;
     if ((st = sm__net_new_with_params(&n, &nopts, tmp, who)))
         goto fail;
     if (lo.norm) {

@@ -15,10 +15,12 @@ int sm__net_same_shape(const sm_net *a, const sm_net *b);
 /* Switches a network between BLIS and the naive reference product. */
 sm_status sm__net_use_reference(sm_net *net, int reference);
 
-/* Parameter count of an architecture into *count. Returns SM_OK,
- * SM_ERR_INVALID_ARG (a zero size) or SM_ERR_OVERFLOW (a size beyond
- * sm_net_new()'s limits, or the count overflows); sets no message. */
-sm_status sm__net_param_count(size_t dim, size_t width, size_t depth, size_t *count);
+/* Parameter count of an architecture (context_dim 0: no context) into
+ * *count. Returns SM_OK, SM_ERR_INVALID_ARG (a zero size) or
+ * SM_ERR_OVERFLOW (a size beyond sm_net_new()'s limits, or the count
+ * overflows); sets no message. */
+sm_status sm__net_param_count(size_t dim, size_t context_dim, size_t width, size_t depth,
+                              size_t *count);
 
 /* A network with the given options and parameters (sm__net_param_count()
  * floats, copied), zero gradients, one thread and no workspace. The options
@@ -37,7 +39,9 @@ float sm__net_sigma_data(const sm_net *net);
 
 /* ---- the MLP on prepared input ---------------------------------------- */
 
-/* Inputs per row of the MLP: dim + 1 (scaled x ‖ σ embedding). */
+/* Inputs per row of the MLP: dim + 1 (scaled x ‖ σ embedding), and
+ * context_dim + 1 more (context ‖ present flag) for a network with a
+ * context. */
 size_t sm__net_in_dim(const sm_net *net);
 
 /* Makes sure a workspace exists (1024 rows if never reserved). */

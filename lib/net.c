@@ -1,10 +1,12 @@
 /* The MLP of a score network: u → [Linear → SiLU] × depth → Linear, on an
  * input u prepared by the score model (scoremodel.c: scaled x ‖ σ
- * embedding). This file knows nothing of σ or of scores.
+ * embedding ‖ context ‖ present flag for a network with a context). This
+ * file knows nothing of σ, contexts or scores.
  *
  * Shapes (n rows, d = dim, w = width, L = depth hidden layers):
- *   in  : n × (d+1)         z_l, h_l : n × w  (l = 0 … L−1)      out : n × d
- *   W_0 : w × (d+1)         W_l      : w × w  (0 < l < L)        W_L : d × w
+ *   in  : n × u             z_l, h_l : n × w  (l = 0 … L−1)      out : n × d
+ *   W_0 : w × u             W_l      : w × w  (0 < l < L)        W_L : d × w
+ * with u = d + 1, or d + c + 2 with a context of width c.
  * Forward:  z_0 = in·W_0ᵀ + b_0,  h_l = silu(z_l),  z_l = h_{l−1}·W_lᵀ + b_l,
  *           out = h_{L−1}·W_Lᵀ + b_L.
  * Backward: dW_l += dz_lᵀ·h_{l−1},  db_l += Σ_rows dz_l,
@@ -42,6 +44,7 @@ typedef struct {
 
 struct sm_net {
     size_t dim, width, depth; /* d, hidden units, hidden layers */
+    size_t context_dim;       /* c, 0 without a context */
     sm_parametrization param;
     float sigma_data;         /* EDM: σ_data, 0 while unknown */
     float *norm;              /* NULL, or dim shifts then dim scales (data units) */
@@ -51,7 +54,7 @@ struct sm_net {
     size_t threads;           /* shards; rows are split between them */
     sm__shard *shards;
     size_t cap;               /* rows per shard */
-    float *input;             /* cap·threads × (dim+1): the prepared input */
+    float *input;             /* cap·threads × in_dim: the prepared input */
     float *row_aux;           /* cap·threads: kept for the caller */
     float *scratch;           /* cap·threads × dim: the caller's scratch */
     sm__share share[256];     /* the rows of the current pass, per shard */
@@ -172,15 +175,24 @@ static sm_status shards_reserve(const sm_net *net, sm__shard *sh, size_t count, 
 
 /* ---- construction ------------------------------------------------------ */
 
-sm_status sm__net_param_count(size_t dim, size_t width, size_t depth, size_t *count)
+/* MLP inputs per row: x ‖ σ embedding, then context ‖ present flag. */
+static size_t input_width(size_t dim, size_t context_dim)
+{
+    return dim + 1 + (context_dim ? context_dim + 1 : 0);
+}
+
+sm_status sm__net_param_count(size_t dim, size_t context_dim, size_t width, size_t depth,
+                              size_t *count)
 {
     if (dim == 0 || width == 0 || depth == 0)
         return SM_ERR_INVALID_ARG;
-    if (dim >= MAX_EXTENT || width >= MAX_EXTENT || depth >= MAX_EXTENT)
+    if (dim >= MAX_EXTENT || width >= MAX_EXTENT || depth >= MAX_EXTENT ||
+        context_dim >= MAX_EXTENT || input_width(dim, context_dim) >= MAX_EXTENT)
         return SM_ERR_OVERFLOW;
-    /* Parameter count with overflow checks: (d+1)w + w + (L-1)(w² + w) + wd + d. */
+    /* Parameter count with overflow checks: u·w + w + (L-1)(w² + w) + wd + d
+     * with u inputs. */
     size_t a, b, c, total = 0;
-    if (sm__mul_size(dim + 1, width, &a) || sm__mul_size(width, width + 1, &b) ||
+    if (sm__mul_size(input_width(dim, context_dim), width, &a) || sm__mul_size(width, width + 1, &b) ||
         sm__mul_size(b, depth - 1, &c) || sm__mul_size(width, dim, &total))
         return SM_ERR_OVERFLOW;
     size_t sum = a + width;
@@ -210,22 +222,29 @@ const char *sm_parametrization_name(sm_parametrization param)
     return "unknown";
 }
 
+/* The context width of options; a version-1 struct ends before the field. */
+static size_t options_context_dim(const sm_net_options *opts)
+{
+    return opts->version >= 2 ? opts->context_dim : 0;
+}
+
 sm_status sm__net_check_options(const sm_net_options *opts, const char *fn)
 {
     if (!opts)
         return sm__error(SM_ERR_INVALID_ARG, "%s: opts is NULL", fn);
-    if (opts->version != SM_NET_OPTIONS_VERSION)
-        return sm__error(SM_ERR_VERSION, "%s: opts->version is %u, this library knows %u "
+    if (opts->version < 1 || opts->version > SM_NET_OPTIONS_VERSION)
+        return sm__error(SM_ERR_VERSION, "%s: opts->version is %u, this library knows 1 to %u "
                          "(initialise with SM_NET_OPTIONS_INIT or sm_net_options_init())",
                          fn, opts->version, (unsigned)SM_NET_OPTIONS_VERSION);
     size_t total;
-    sm_status st = sm__net_param_count(opts->dim, opts->width, opts->depth, &total);
+    sm_status st = sm__net_param_count(opts->dim, options_context_dim(opts), opts->width,
+                                       opts->depth, &total);
     if (st == SM_ERR_INVALID_ARG)
         return sm__error(SM_ERR_INVALID_ARG,
                          "%s: dim, width and depth must be >= 1 (got %zu, %zu, %zu)", fn,
                          opts->dim, opts->width, opts->depth);
     if (st)
-        return sm__error(SM_ERR_OVERFLOW, "%s: dim, width or depth too large", fn);
+        return sm__error(SM_ERR_OVERFLOW, "%s: dim, context_dim, width or depth too large", fn);
     if ((int)opts->parametrization != SM_PARAM_LAB && (int)opts->parametrization != SM_PARAM_EDM)
         return sm__error(SM_ERR_INVALID_ARG, "%s: unknown parametrization %d", fn,
                          (int)opts->parametrization);
@@ -248,11 +267,12 @@ sm_status sm__net_check_options(const sm_net_options *opts, const char *fn)
 static sm_status net_alloc(sm_net **out, const sm_net_options *opts, const char *fn)
 {
     size_t total = 0;
-    sm__net_param_count(opts->dim, opts->width, opts->depth, &total);
+    sm__net_param_count(opts->dim, options_context_dim(opts), opts->width, opts->depth, &total);
     sm_net *net = calloc(1, sizeof *net);
     if (!net)
         return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
     net->dim = opts->dim;
+    net->context_dim = options_context_dim(opts);
     net->width = opts->width;
     net->depth = opts->depth;
     net->param = opts->parametrization;
@@ -332,12 +352,25 @@ static void options_of(const sm_net *net, sm_net_options *opts)
     opts->depth = net->depth;
     opts->parametrization = net->param;
     opts->sigma_data = net->sigma_data;
+    opts->context_dim = net->context_dim;
 }
 
 sm_status sm_net_get_options(const sm_net *net, sm_net_options *opts)
 {
     if (!net || !opts)
         return sm__error(SM_ERR_INVALID_ARG, "sm_net_get_options: NULL argument");
+    if (opts->version == 1) {
+        /* A caller built against the version-1 header: its struct ends
+         * before context_dim. */
+        sm_net_options all;
+        options_of(net, &all);
+        opts->dim = all.dim;
+        opts->width = all.width;
+        opts->depth = all.depth;
+        opts->parametrization = all.parametrization;
+        opts->sigma_data = all.sigma_data;
+        return SM_OK;
+    }
     options_of(net, opts);
     return SM_OK;
 }
@@ -386,6 +419,7 @@ void sm_net_free(sm_net *net)
 size_t sm_net_dim(const sm_net *net) { return net ? net->dim : 0; }
 size_t sm_net_width(const sm_net *net) { return net ? net->width : 0; }
 size_t sm_net_depth(const sm_net *net) { return net ? net->depth : 0; }
+size_t sm_net_context_dim(const sm_net *net) { return net ? net->context_dim : 0; }
 size_t sm_net_num_params(const sm_net *net) { return net ? net->nparams : 0; }
 float *sm_net_params(sm_net *net) { return net ? net->params : NULL; }
 float *sm_net_grads(sm_net *net) { return net ? net->grads : NULL; }
@@ -497,7 +531,7 @@ sm_status sm_net_from_data_units(const sm_net *net, float *points, size_t n, siz
 
 sm_parametrization sm__net_param(const sm_net *net) { return net->param; }
 float sm__net_sigma_data(const sm_net *net) { return net->sigma_data; }
-size_t sm__net_in_dim(const sm_net *net) { return net->dim + 1; }
+size_t sm__net_in_dim(const sm_net *net) { return input_width(net->dim, net->context_dim); }
 const float *sm__net_weights(const sm_net *net) { return net->params; }
 sm__pool *sm__net_pool(const sm_net *net) { return net->pool; }
 size_t sm__net_block_rows(const sm_net *net) { return net->cap * net->threads; }
@@ -515,7 +549,7 @@ sm__blas *sm__net_blas(const sm_net *net, size_t shard)
 int sm__net_same_shape(const sm_net *a, const sm_net *b)
 {
     return a->dim == b->dim && a->width == b->width && a->depth == b->depth &&
-           a->param == b->param;
+           a->param == b->param && a->context_dim == b->context_dim;
 }
 
 sm_status sm_net_layer(const sm_net *net, size_t layer, size_t *w_offset, size_t *b_offset,

@@ -4,7 +4,9 @@
  * samplers and DPM-Solver++(2M). Each kind is one entry of the table
  * `kinds` (name, run function, default start, noise per point, NFE rule,
  * hint on divergence); the σ grid is the schedule, the parametrization is
- * the score model's (scoremodel.c), the noise process is process.c's. */
+ * the score model's (scoremodel.c), the noise process is process.c's.
+ * Every kind evaluates the model through eval_at(), which is where the
+ * contexts and classifier-free guidance apply. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -36,6 +38,9 @@ struct sm_sampler {
     void *ud;
     uint64_t nfe;
     int running; /* inside a run: its callback must not change or rerun it */
+    float *ctx;          /* ctx_rows × the net's context_dim, or NULL */
+    size_t ctx_rows;     /* 1 (broadcast) or the run's n */
+    double guide_w, guide_lo, guide_hi; /* classifier-free guidance */
 };
 
 sm_status sm_sampler_new(sm_sampler **out, sm_net *net, const sm_schedule *sched)
@@ -61,12 +66,15 @@ sm_status sm_sampler_new(sm_sampler **out, sm_net *net, const sm_schedule *sched
     s->churn_tmin = 0.05;
     s->churn_tmax = 50.0;
     s->churn_noise = 1.003;
+    s->guide_hi = INFINITY;
     *out = s;
     return SM_OK;
 }
 
 void sm_sampler_free(sm_sampler *s)
 {
+    if (s)
+        free(s->ctx);
     free(s);
 }
 
@@ -213,6 +221,49 @@ uint64_t sm_sampler_nfe(const sm_sampler *s)
     return s ? s->nfe : 0;
 }
 
+sm_status sm_sampler_set_context(sm_sampler *s, const float *ctx, size_t rows,
+                                 size_t context_dim)
+{
+    const char *fn = "sm_sampler_set_context";
+    REQUIRE_IDLE(s);
+    if (!ctx) {
+        free(s->ctx);
+        s->ctx = NULL;
+        s->ctx_rows = 0;
+        return SM_OK;
+    }
+    if (rows == 0)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: rows must be >= 1", fn);
+    sm_status st = sm__score_check_context(s->net, ctx, rows, context_dim, fn);
+    if (st)
+        return st;
+    float *copy = sm__calloc(rows, context_dim * sizeof(float));
+    if (!copy)
+        return sm__error(SM_ERR_NOMEM, "%s: out of memory for %zu contexts", fn, rows);
+    memcpy(copy, ctx, rows * context_dim * sizeof(float));
+    free(s->ctx);
+    s->ctx = copy;
+    s->ctx_rows = rows;
+    return SM_OK;
+}
+
+sm_status sm_sampler_set_guidance(sm_sampler *s, double w, double sigma_lo, double sigma_hi)
+{
+    const char *fn = "sm_sampler_set_guidance";
+    REQUIRE_IDLE(s);
+    if (!(w >= 0.0 && w <= 1e6))
+        return sm__error(SM_ERR_INVALID_ARG, "%s: w must be finite and in [0, 1e6] (got %g)", fn,
+                         w);
+    if (!(sigma_lo >= 0.0 && sigma_lo <= 1e30) || !(sigma_hi >= sigma_lo))
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "%s: need 0 <= sigma_lo <= sigma_hi, sigma_lo finite (got %g, %g)", fn,
+                         sigma_lo, sigma_hi);
+    s->guide_w = w;
+    s->guide_lo = sigma_lo;
+    s->guide_hi = sigma_hi;
+    return SM_OK;
+}
+
 typedef struct run_ctx run_ctx;
 
 /* One sampling algorithm. */
@@ -239,6 +290,8 @@ struct run_ctx {
     size_t n, dim, total, levels;
     const float *sig;
     float *x, *score, *z, *next, *aux, *prev;
+    const float *ctx; /* n contexts, or NULL: the null context */
+    float *uncond;    /* with guidance: the unconditional head, else NULL */
     const char *fn;
 };
 
@@ -260,15 +313,28 @@ static sm_status eval_failed(const run_ctx *c, sm_status st, size_t i, float sig
                      c->fn, i + 1, c->levels, (double)sigma, t + 1, detail, c->kind->hint);
 }
 
-/* out = the score model's head at (x, σ) for all points: one network
- * evaluation per sample. */
+/* out = the score model's head at (x, σ) for all points with their
+ * contexts: one network evaluation per sample. With guidance at this σ,
+ * out = (1 + w)·h(x, σ, c) − w·h(x, σ, ∅), two evaluations: the head is
+ * affine in D with the same x for score and denoiser alike, so one
+ * combination serves both. */
 static sm_status eval_at(run_ctx *c, sm__head head, const float *x, float sigma, float *out,
                          size_t i, size_t t)
 {
-    sm_status st = sm__score_eval(c->s->net, x, NULL, sigma, c->n, head, out, c->fn);
+    sm_sampler *s = c->s;
+    const sm__cond cond = {c->ctx, NULL};
+    sm_status st = sm__score_eval(s->net, x, NULL, sigma, &cond, c->n, head, out, c->fn);
     if (st)
         return eval_failed(c, st, i, sigma, t);
-    c->s->nfe++;
+    s->nfe++;
+    if (!c->uncond || !(sigma >= s->guide_lo && sigma <= s->guide_hi))
+        return SM_OK;
+    if ((st = sm__score_eval(s->net, x, NULL, sigma, NULL, c->n, head, c->uncond, c->fn)))
+        return eval_failed(c, st, i, sigma, t);
+    s->nfe++;
+    const float a = (float)(1.0 + s->guide_w), b = (float)s->guide_w;
+    for (size_t k = 0; k < c->total; k++)
+        out[k] = a * out[k] - b * c->uncond[k];
     return SM_OK;
 }
 
@@ -607,6 +673,12 @@ static sm_status check_run(sm_sampler *s, sm_rng *rng, const float *x, size_t n,
         return sm__error(SM_ERR_STATE,
                          "%s: the network's sigma_data is not known: train it with "
                          "sm_trainer_fit() or set it (sm_net_set_sigma_data())", fn);
+    if (s->ctx && s->ctx_rows != 1 && s->ctx_rows != n)
+        return sm__error(SM_ERR_SHAPE, "%s: %zu context rows (sm_sampler_set_context) for %zu "
+                         "samples: give 1 or n", fn, s->ctx_rows, n);
+    if (s->guide_w > 0.0 && !s->ctx)
+        return sm__error(SM_ERR_STATE, "%s: guidance needs a context (sm_sampler_set_context)",
+                         fn);
     const kind_info *kind = kind_of(s->kind);
     const size_t levels = sm_schedule_levels(s->sched);
     if (kind->nfe(s, levels) == 0 && !(s->denoise && !kind->ends_at_zero))
@@ -623,18 +695,33 @@ static sm_status check_run(sm_sampler *s, sm_rng *rng, const float *x, size_t n,
 static sm_status sample(sm_sampler *s, sm_rng *rng, uint64_t key, float *x, size_t n,
                         size_t dim, const char *fn)
 {
-    const size_t total = n * dim;
+    const size_t total = n * dim, cdim = sm_net_context_dim(s->net);
     const kind_info *kind = kind_of(s->kind);
-    float *buf = sm__calloc(total, 5 * sizeof(float));
+    const int guided = s->ctx && s->guide_w > 0.0;
+    const int broadcast = s->ctx && s->ctx_rows == 1 && n > 1;
+    /* Five state arrays, the unconditional head with guidance, and one
+     * context per point when one context is broadcast. */
+    size_t extra = 0, floats = 0;
+    if ((broadcast && sm__mul_size(n, cdim, &extra)) ||
+        sm__mul_size(total, guided ? 6 : 5, &floats) || floats + extra < floats)
+        return sm__error(SM_ERR_OVERFLOW, "%s: n*dim or n*context_dim too large", fn);
+    float *buf = sm__calloc(floats + extra, sizeof(float));
     if (!buf)
         return sm__error(SM_ERR_NOMEM,
                          "%s: out of memory for the work arrays of %zu points (%zu bytes)", fn,
-                         n, total * 5 * sizeof(float));
+                         n, (floats + extra) * sizeof(float));
+    float *ctx = s->ctx;
+    if (broadcast) {
+        ctx = buf + total * (guided ? 6 : 5);
+        for (size_t r = 0; r < n; r++)
+            memcpy(ctx + r * cdim, s->ctx, cdim * sizeof(float));
+    }
     run_ctx c = {
         .s = s, .kind = kind, .rng = rng, .key = key, .n = n, .dim = dim, .total = total,
         .levels = sm_schedule_levels(s->sched), .sig = sm__schedule_sigmas(s->sched),
         .x = x, .score = buf, .z = buf + total, .next = buf + 2 * total, .aux = buf + 3 * total,
-        .prev = buf + 4 * total, .fn = fn,
+        .prev = buf + 4 * total, .ctx = ctx, .uncond = guided ? buf + 5 * total : NULL,
+        .fn = fn,
     };
     s->nfe = 0;
     s->running = 1;

@@ -63,11 +63,62 @@ sm_status sm__score_check(const sm_net *net, const float *x, const float *sigma,
     return SM_OK;
 }
 
-/* u = c_in·x ‖ c_noise for `rows` rows (in_dim = dim + 1 per row). */
+sm_status sm__score_check_context(const sm_net *net, const float *ctx, size_t n,
+                                  size_t context_dim, const char *fn)
+{
+    if (!ctx)
+        return SM_OK;
+    const size_t c = sm_net_context_dim(net);
+    if (c == 0)
+        return sm__error(SM_ERR_SHAPE, "%s: a context was given, but the network has none "
+                         "(context_dim 0)", fn);
+    if (context_dim != c)
+        return sm__error(SM_ERR_SHAPE, "%s: contexts have width %zu, the network %zu", fn,
+                         context_dim, c);
+    if (sm__array_too_big(n, c, sizeof(float)))
+        return sm__error(SM_ERR_OVERFLOW, "%s: n*context_dim overflows", fn);
+    const size_t bad = sm__first_nonfinite(ctx, n * c);
+    if (bad < n * c)
+        return sm__error(SM_ERR_NONFINITE, "%s: context row %zu, column %zu is not finite", fn,
+                         bad / c, bad % c);
+    return SM_OK;
+}
+
+sm__cond sm__cond_rows(const sm_net *net, const sm__cond *cond, size_t r0)
+{
+    sm__cond sub = {NULL, NULL};
+    if (cond) {
+        sub.ctx = cond->ctx ? cond->ctx + r0 * sm_net_context_dim(net) : NULL;
+        sub.drop = cond->drop ? cond->drop + r0 : NULL;
+    }
+    return sub;
+}
+
+/* The context part of u: context ‖ 1, or the null context 0 ‖ 0. Nothing
+ * for a network without a context, whose input ends at the σ embedding. */
+static void prepare_context(const sm_net *net, const sm__cond *cond, size_t rows, float *u)
+{
+    const size_t c = sm_net_context_dim(net);
+    if (c == 0)
+        return;
+    const size_t d = sm_net_dim(net), in = sm__net_in_dim(net);
+    for (size_t r = 0; r < rows; r++) {
+        float *dst = u + r * in + d + 1;
+        if (cond && cond->ctx && !(cond->drop && cond->drop[r])) {
+            memcpy(dst, cond->ctx + r * c, c * sizeof(float));
+            dst[c] = 1.0f;
+        } else {
+            memset(dst, 0, (c + 1) * sizeof(float));
+        }
+    }
+}
+
+/* u = c_in·x ‖ c_noise [‖ context ‖ flag] for `rows` rows (in_dim per row). */
 static void prepare(const sm_net *net, const float *x, const float *sigma, float sigma1,
-                    size_t rows, float *u)
+                    const sm__cond *cond, size_t rows, float *u)
 {
     const size_t d = sm_net_dim(net), in = sm__net_in_dim(net);
+    prepare_context(net, cond, rows, u);
     if (sm__net_param(net) == SM_PARAM_LAB) {
         const float log1 = sigma ? 0.0f : logf(sigma1);
         for (size_t r = 0; r < rows; r++) {
@@ -110,7 +161,8 @@ static void finish(const sm_net *net, const float *x, const float *sigma, float 
 }
 
 sm_status sm__score_eval(sm_net *net, const float *x, const float *sigma, float sigma1,
-                         size_t n, sm__head head, float *out, const char *fn)
+                         const sm__cond *cond, size_t n, sm__head head, float *out,
+                         const char *fn)
 {
     sm_status st = sm__net_ensure_workspace(net, fn);
     if (st)
@@ -119,7 +171,8 @@ sm_status sm__score_eval(sm_net *net, const float *x, const float *sigma, float 
     for (size_t r0 = 0; r0 < n; r0 += block) {
         const size_t m = n - r0 < block ? n - r0 : block;
         const float *xs = x + r0 * d, *ss = sigma ? sigma + r0 : NULL;
-        prepare(net, xs, ss, sigma1, m, sm__net_input(net));
+        const sm__cond cs = sm__cond_rows(net, cond, r0);
+        prepare(net, xs, ss, sigma1, &cs, m, sm__net_input(net));
         sm__net_mlp_forward(net, m, out + r0 * d, 0);
         finish(net, xs, ss, sigma1, m, head, out + r0 * d);
     }
@@ -127,13 +180,13 @@ sm_status sm__score_eval(sm_net *net, const float *x, const float *sigma, float 
     return bad < n * d ? sm__net_nonfinite_error(net, bad / d, fn) : SM_OK;
 }
 
-sm_status sm__score_forward_train(sm_net *net, const float *x, const float *sigma, size_t n,
-                                  float *out, const char *fn)
+sm_status sm__score_forward_train(sm_net *net, const float *x, const float *sigma,
+                                  const sm__cond *cond, size_t n, float *out, const char *fn)
 {
     if (n > sm__net_block_rows(net))
         return sm__error(SM_ERR_STATE, "%s: %zu rows, workspace reserved for %zu (sm_net_reserve)",
                          fn, n, sm__net_block_rows(net));
-    prepare(net, x, sigma, 0.0f, n, sm__net_input(net));
+    prepare(net, x, sigma, 0.0f, cond, n, sm__net_input(net));
     sm__net_mlp_forward(net, n, out, 1);
     finish(net, x, sigma, 0.0f, n, SM__HEAD_SCORE, out);
     /* A pass with a non-finite output keeps nothing to back-propagate. */
@@ -170,7 +223,7 @@ void sm__score_backward(sm_net *net, const float *dout, size_t n)
 
 /* ---- Jacobian-vector products ------------------------------------------- */
 
-/* w->in_dot = c_in·v ‖ 0 */
+/* w->in_dot = c_in·v ‖ 0 [‖ 0 … 0]: σ and the context are held fixed. */
 static void prepare_tangent(const sm_net *net, sm__jvp_ws *w, const float *sigma,
                             const float *v, size_t rows)
 {
@@ -182,7 +235,7 @@ static void prepare_tangent(const sm_net *net, sm__jvp_ws *w, const float *sigma
             sm__score_scalings(net, sigma[r], &k);
         for (size_t j = 0; j < d; j++)
             w->in_dot[r * in + j] = lab ? v[r * d + j] : k.c_in * v[r * d + j];
-        w->in_dot[r * in + d] = 0.0f;
+        memset(w->in_dot + r * in + d, 0, (in - d) * sizeof(float));
     }
 }
 
@@ -202,9 +255,10 @@ static void finish_tangent(const sm_net *net, const float *sigma, const float *v
 }
 
 void sm__score_jvp_forward(const sm_net *net, sm__jvp_ws *w, const float *x, const float *sigma,
-                           const float *v, size_t rows, float *out, float *jv)
+                           const sm__cond *cond, const float *v, size_t rows, float *out,
+                           float *jv)
 {
-    prepare(net, x, sigma, 0.0f, rows, w->in);
+    prepare(net, x, sigma, 0.0f, cond, rows, w->in);
     prepare_tangent(net, w, sigma, v, rows);
     sm__jvp_forward(net, w, rows, out, jv);
     finish(net, x, sigma, 0.0f, rows, SM__HEAD_SCORE, out);
@@ -239,20 +293,32 @@ void sm__score_jvp_backward(const sm_net *net, sm__jvp_ws *w, const float *sigma
 
 /* ---- public passes -------------------------------------------------------- */
 
-/* A public inference pass with one σ per point. */
-static sm_status eval_per_point(sm_net *net, const float *x, const float *sigma, size_t n,
-                                size_t dim, float *out, sm__head head, const char *fn)
+/* A public inference pass with one σ per point and optional contexts. */
+static sm_status eval_per_point(sm_net *net, const float *x, const float *sigma,
+                                const float *ctx, size_t n, size_t dim, size_t context_dim,
+                                float *out, sm__head head, const char *fn)
 {
     if (!sigma && n)
         return sm__error(SM_ERR_INVALID_ARG, "%s: sigma is NULL", fn);
     sm_status st = sm__score_check(net, x, sigma, 0.0f, n, dim, out, fn);
-    return st ? st : sm__score_eval(net, x, sigma, 0.0f, n, head, out, fn);
+    if (st || (st = sm__score_check_context(net, ctx, n, context_dim, fn)))
+        return st;
+    const sm__cond cond = {ctx, NULL};
+    return sm__score_eval(net, x, sigma, 0.0f, &cond, n, head, out, fn);
 }
 
 sm_status sm_net_forward(sm_net *net, const float *x, const float *sigma, size_t n, size_t dim,
                          float *out)
 {
-    return eval_per_point(net, x, sigma, n, dim, out, SM__HEAD_SCORE, "sm_net_forward");
+    return eval_per_point(net, x, sigma, NULL, n, dim, 0, out, SM__HEAD_SCORE,
+                          "sm_net_forward");
+}
+
+sm_status sm_net_forward_cond(sm_net *net, const float *x, const float *sigma, const float *ctx,
+                              size_t n, size_t dim, size_t context_dim, float *out)
+{
+    return eval_per_point(net, x, sigma, ctx, n, dim, context_dim, out, SM__HEAD_SCORE,
+                          "sm_net_forward_cond");
 }
 
 sm_status sm_net_forward_sigma(sm_net *net, const float *x, float sigma, size_t n, size_t dim,
@@ -260,13 +326,21 @@ sm_status sm_net_forward_sigma(sm_net *net, const float *x, float sigma, size_t 
 {
     const char *fn = "sm_net_forward_sigma";
     sm_status st = sm__score_check(net, x, NULL, sigma, n, dim, out, fn);
-    return st ? st : sm__score_eval(net, x, NULL, sigma, n, SM__HEAD_SCORE, out, fn);
+    return st ? st : sm__score_eval(net, x, NULL, sigma, NULL, n, SM__HEAD_SCORE, out, fn);
 }
 
 sm_status sm_net_denoise(sm_net *net, const float *x, const float *sigma, size_t n, size_t dim,
                          float *out)
 {
-    return eval_per_point(net, x, sigma, n, dim, out, SM__HEAD_DENOISER, "sm_net_denoise");
+    return eval_per_point(net, x, sigma, NULL, n, dim, 0, out, SM__HEAD_DENOISER,
+                          "sm_net_denoise");
+}
+
+sm_status sm_net_denoise_cond(sm_net *net, const float *x, const float *sigma, const float *ctx,
+                              size_t n, size_t dim, size_t context_dim, float *out)
+{
+    return eval_per_point(net, x, sigma, ctx, n, dim, context_dim, out, SM__HEAD_DENOISER,
+                          "sm_net_denoise_cond");
 }
 
 sm_status sm_net_forward_train(sm_net *net, const float *x, const float *sigma, size_t n,
@@ -280,7 +354,7 @@ sm_status sm_net_forward_train(sm_net *net, const float *x, const float *sigma, 
         return st;
     if (n == 0)
         return sm__error(SM_ERR_INVALID_ARG, "%s: n must be >= 1", fn);
-    return sm__score_forward_train(net, x, sigma, n, out, fn);
+    return sm__score_forward_train(net, x, sigma, NULL, n, out, fn);
 }
 
 sm_status sm_net_backward(sm_net *net, const float *dout, size_t n, size_t dim)
@@ -298,15 +372,17 @@ sm_status sm_net_backward(sm_net *net, const float *dout, size_t n, size_t dim)
     return SM_OK;
 }
 
-sm_status sm_net_jvp(sm_net *net, const float *x, const float *sigma, const float *v, size_t n,
-                     size_t dim, float *out, float *jv)
+static sm_status jvp_pass(sm_net *net, const float *x, const float *sigma, const float *ctx,
+                          const float *v, size_t n, size_t dim, size_t context_dim, float *out,
+                          float *jv, const char *fn)
 {
-    const char *fn = "sm_net_jvp";
     if (!net || !x || !sigma || !v || !jv || n == 0)
         return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument or n = 0", fn);
     sm_status st = sm__score_check(net, x, sigma, 0.0f, n, dim, jv, fn);
-    if (st || (st = sm__check_points(v, n, dim, "v", fn)))
+    if (st || (st = sm__check_points(v, n, dim, "v", fn)) ||
+        (st = sm__score_check_context(net, ctx, n, context_dim, fn)))
         return st;
+    const sm__cond cond = {ctx, NULL};
     const size_t total = n * dim;
     sm__jvp_ws w;
     if ((st = sm__jvp_ws_init(&w, net, 0, fn)))
@@ -318,7 +394,8 @@ sm_status sm_net_jvp(sm_net *net, const float *x, const float *sigma, const floa
     }
     for (size_t r0 = 0; r0 < n; r0 += SM__JVP_BLOCK) {
         size_t rows = n - r0 < SM__JVP_BLOCK ? n - r0 : SM__JVP_BLOCK;
-        sm__score_jvp_forward(net, &w, x + r0 * dim, sigma + r0, v + r0 * dim, rows,
+        const sm__cond cs = sm__cond_rows(net, &cond, r0);
+        sm__score_jvp_forward(net, &w, x + r0 * dim, sigma + r0, &cs, v + r0 * dim, rows,
                               out ? out + r0 * dim : tmp, jv + r0 * dim);
     }
     free(tmp);
@@ -331,4 +408,17 @@ sm_status sm_net_jvp(sm_net *net, const float *x, const float *sigma, const floa
                          "%s: the result for point %zu is not finite (NaN or infinite "
                          "parameters, or values too large for float)", fn, bad / dim);
     return SM_OK;
+}
+
+sm_status sm_net_jvp(sm_net *net, const float *x, const float *sigma, const float *v, size_t n,
+                     size_t dim, float *out, float *jv)
+{
+    return jvp_pass(net, x, sigma, NULL, v, n, dim, 0, out, jv, "sm_net_jvp");
+}
+
+sm_status sm_net_jvp_cond(sm_net *net, const float *x, const float *sigma, const float *ctx,
+                          const float *v, size_t n, size_t dim, size_t context_dim, float *out,
+                          float *jv)
+{
+    return jvp_pass(net, x, sigma, ctx, v, n, dim, context_dim, out, jv, "sm_net_jvp_cond");
 }

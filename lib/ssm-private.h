@@ -2,7 +2,7 @@
 #ifndef SCOREMATCH_SSM_PRIVATE_H
 #define SCOREMATCH_SSM_PRIVATE_H
 
-#include "scorematch/net.h"
+#include "scoremodel-private.h"
 
 /* Per-thread workspaces for SSM passes over a network with a given thread
  * count; kept by the trainer so that a training step allocates nothing. */
@@ -16,7 +16,7 @@ void sm__ssm_ws_free(sm__ssm_ws *ws);
  * *ws is the workspace to use, (re)made for the network's current thread
  * count when needed; ws NULL means a temporary one. */
 sm_status sm__ssm_core(sm_net *net, sm__ssm_ws **ws, const float *x, const float *sigma,
-                       const float *eps, const float *v, size_t n, size_t dim, int with_grad,
-                       double *loss, const char *fn);
+                       const sm__cond *cond, const float *eps, const float *v, size_t n,
+                       size_t dim, int with_grad, double *loss, const char *fn);
 
 #endif

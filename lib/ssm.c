@@ -86,6 +86,7 @@ static sm_status ws_new(sm__ssm_ws **out, const sm_net *net, const char *fn)
 typedef struct {
     sm_net *net;
     const float *x, *sigma, *eps, *v;
+    const sm__cond *cond;
     size_t n, dim;
     int with_grad;
     ssm_shard *sh;
@@ -107,8 +108,9 @@ static void ssm_rows(void *ctx, size_t k)
     for (size_t r0 = first; r0 < first + count; r0 += B) {
         const size_t end = first + count, rows = end - r0 < B ? end - r0 : B;
         sm__ve_perturb(job->x + r0 * dim, job->sigma + r0, job->eps + r0 * dim, rows, dim, xt);
-        sm__score_jvp_forward(job->net, &sh->ws, xt, job->sigma + r0, job->v + r0 * dim, rows, s,
-                              jv);
+        const sm__cond cs = sm__cond_rows(job->net, job->cond, r0);
+        sm__score_jvp_forward(job->net, &sh->ws, xt, job->sigma + r0, &cs, job->v + r0 * dim, rows,
+                              s, jv);
         for (size_t r = 0; r < rows; r++) {
             const double s2 = (double)job->sigma[r0 + r] * job->sigma[r0 + r];
             double vjv = 0.0, ss = 0.0;
@@ -128,8 +130,8 @@ static void ssm_rows(void *ctx, size_t k)
 }
 
 sm_status sm__ssm_core(sm_net *net, sm__ssm_ws **wsp, const float *x, const float *sigma,
-                       const float *eps, const float *v, size_t n, size_t dim, int with_grad,
-                       double *loss, const char *fn)
+                       const sm__cond *cond, const float *eps, const float *v, size_t n,
+                       size_t dim, int with_grad, double *loss, const char *fn)
 {
     sm__ssm_ws *tmp = NULL, *ws = wsp ? *wsp : NULL;
     sm_status st;
@@ -151,7 +153,7 @@ sm_status sm__ssm_core(sm_net *net, sm__ssm_ws **wsp, const float *x, const floa
     const size_t np = sm_net_num_params(net);
     const size_t used = sm__rows_split(n, ws->threads, n, ws->share);
     ssm_shard *sh = ws->sh;
-    ssm_job job = {net, x, sigma, eps, v, n, dim, with_grad, sh, ws->share};
+    ssm_job job = {net, x, sigma, eps, v, cond, n, dim, with_grad, sh, ws->share};
     sm__rows_run(sm__net_pool(net), ssm_rows, &job, used);
     double acc = 0.0;
     for (size_t k = 0; k < used; k++)
@@ -193,5 +195,5 @@ sm_status sm_ssm_loss(sm_net *net, const float *x, const float *sigma, const flo
         (st = sm__check_points(eps, n, dim, "eps", fn)) ||
         (st = sm__check_points(v, n, dim, "v", fn)))
         return st;
-    return sm__ssm_core(net, NULL, x, sigma, eps, v, n, dim, with_grad, loss, fn);
+    return sm__ssm_core(net, NULL, x, sigma, NULL, eps, v, n, dim, with_grad, loss, fn);
 }

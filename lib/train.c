@@ -36,7 +36,16 @@ struct sm_trainer {
     uint64_t lr_warmup, lr_total, steps_done;
     int lr_scheduled;
     int fitting; /* inside sm_trainer_fit(): its callback must not change or step it */
+    /* Networks with a context: the batch's contexts and which rows train
+     * with the null context instead (probability `dropout`). */
+    float *ctx;          /* batch × context_dim */
+    unsigned char *drop; /* batch */
+    double dropout;
 };
+
+/* Classifier-free guidance needs the unconditional score too: this share of
+ * rows trains with the null context (Ho & Salimans 2022 use 0.1–0.2). */
+#define DEFAULT_CONTEXT_DROPOUT 0.1
 
 /* A trainer that can be changed or stepped: not NULL, and not inside
  * sm_trainer_fit() (a call from the fit's callback would change the
@@ -101,8 +110,38 @@ sm_status sm_trainer_new(sm_trainer **out, sm_net *net, const sm_schedule *sched
                                                                  : SM_SIGMA_LADDER;
     tr->p_mean = SM_EDM_P_MEAN;
     tr->p_std = SM_EDM_P_STD;
+    const size_t cdim = sm_net_context_dim(net);
+    if (cdim) {
+        tr->ctx = sm__calloc(batch_size, cdim * sizeof(float)); /* sizes checked by the net */
+        tr->drop = sm__calloc(batch_size, 1);
+        tr->dropout = DEFAULT_CONTEXT_DROPOUT;
+        if (!tr->ctx || !tr->drop) {
+            sm_trainer_free(tr);
+            return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
+        }
+    }
     *out = tr;
     return SM_OK;
+}
+
+sm_status sm_trainer_set_context_dropout(sm_trainer *tr, double p)
+{
+    const char *fn = "sm_trainer_set_context_dropout";
+    sm_status st = check_idle(tr, fn);
+    if (st)
+        return st;
+    if (!(p >= 0.0 && p <= 1.0))
+        return sm__error(SM_ERR_INVALID_ARG, "%s: p must be in [0, 1] (got %g)", fn, p);
+    if (!tr->ctx)
+        return sm__error(SM_ERR_STATE, "%s: the network has no context input (context_dim 0)",
+                         fn);
+    tr->dropout = p;
+    return SM_OK;
+}
+
+double sm_trainer_context_dropout(const sm_trainer *tr)
+{
+    return tr ? tr->dropout : 0.0;
 }
 
 sm_status sm_trainer_set_sigma_sampling(sm_trainer *tr, sm_sigma_sampling kind, double p_mean,
@@ -211,15 +250,18 @@ void sm_trainer_free(sm_trainer *tr)
     if (!tr)
         return;
     free(tr->v);
+    free(tr->ctx);
+    free(tr->drop);
     sm__ssm_ws_free(tr->ssm_ws);
     free(tr->buf);
     free(tr->backup);
     free(tr);
 }
 
-/* One step on the n rows already in tr->xb. */
-static sm_status train_rows(sm_trainer *tr, size_t n, sm_rng *rng, double *loss,
-                            const char *fn)
+/* One step on the n rows already in tr->xb, with their contexts (cond NULL:
+ * the null context). */
+static sm_status train_rows(sm_trainer *tr, size_t n, const sm__cond *cond, sm_rng *rng,
+                            double *loss, const char *fn)
 {
     const size_t dim = sm_net_dim(tr->net);
     const size_t levels = sm_schedule_levels(tr->sched);
@@ -244,10 +286,11 @@ static sm_status train_rows(sm_trainer *tr, size_t n, sm_rng *rng, double *loss,
     sm_status st;
     if (tr->objective == SM_OBJECTIVE_SSM_VR) {
         sm__rng_fill_normal(rng, tr->v, n * dim, 0.0f, 1.0f);
-        st = sm__ssm_core(tr->net, &tr->ssm_ws, tr->xb, tr->sigma, tr->eps, tr->v, n, dim, 1, loss,
-                          fn);
+        st = sm__ssm_core(tr->net, &tr->ssm_ws, tr->xb, tr->sigma, cond, tr->eps, tr->v, n, dim,
+                          1, loss, fn);
     } else {
-        st = sm__dsm_core(tr->net, tr->xb, tr->sigma, tr->eps, n, dim, 1, loss, &tr->s, fn);
+        st = sm__dsm_core(tr->net, tr->xb, tr->sigma, cond, tr->eps, n, dim, 1, loss, &tr->s,
+                          fn);
     }
     if (st)
         return st;
@@ -299,10 +342,40 @@ sm_status sm_trainer_step(sm_trainer *tr, const float *x, size_t n, size_t dim, 
         return st;
     memcpy(tr->xb, x, n * dim * sizeof(float));
     double l = 0.0;
-    st = train_rows(tr, n, rng, &l, fn);
+    st = train_rows(tr, n, NULL, rng, &l, fn);
     if (loss)
         *loss = l;
     return st;
+}
+
+/* Where a fit takes the contexts of a network with a context from: the data
+ * set's own (ctx), or its labels as one-hot rows (labels). */
+static sm_status fit_contexts(const sm_trainer *tr, const sm_dataset *data, const float **ctx,
+                              const int32_t **labels, const char *fn)
+{
+    const size_t c = sm_net_context_dim(tr->net);
+    *ctx = NULL;
+    *labels = NULL;
+    if (c == 0)
+        return SM_OK;
+    if (data->ctx) {
+        if (data->cdim != c)
+            return sm__error(SM_ERR_SHAPE, "%s: the data set's contexts have width %zu, the "
+                             "network's %zu", fn, data->cdim, c);
+        *ctx = data->ctx;
+        return SM_OK;
+    }
+    if (data->labels) {
+        for (size_t i = 0; i < data->n; i++)
+            if ((uint64_t)data->labels[i] >= (uint64_t)c)
+                return sm__error(SM_ERR_SHAPE, "%s: label %d of point %zu needs more classes "
+                                 "than the network's context width %zu", fn,
+                                 (int)data->labels[i], i, c);
+        *labels = data->labels;
+        return SM_OK;
+    }
+    return sm__error(SM_ERR_STATE, "%s: the network takes a context (width %zu) and the data "
+                     "set has neither contexts (sm_dataset_set_context()) nor labels", fn, c);
 }
 
 sm_status sm_trainer_fit(sm_trainer *tr, const sm_dataset *data, uint64_t steps, sm_rng *rng,
@@ -316,6 +389,12 @@ sm_status sm_trainer_fit(sm_trainer *tr, const sm_dataset *data, uint64_t steps,
         return st;
     if (steps == 0)
         return sm__error(SM_ERR_INVALID_ARG, "%s: steps must be >= 1", fn);
+    const float *ctx;
+    const int32_t *labels;
+    if ((st = fit_contexts(tr, data, &ctx, &labels, fn)))
+        return st;
+    const size_t c = sm_net_context_dim(tr->net);
+    const sm__cond cond = {tr->ctx, tr->drop};
     if (sm_net_parametrization(tr->net) == SM_PARAM_EDM && !(sm_net_sigma_data(tr->net) > 0.0)) {
         double sd = 0.0;
         if ((st = sm_dataset_sigma_data(data, &sd)) || (st = sm_net_set_sigma_data(tr->net, sd)))
@@ -333,9 +412,17 @@ sm_status sm_trainer_fit(sm_trainer *tr, const sm_dataset *data, uint64_t steps,
         for (size_t r = 0; r < n; r++) {
             size_t i = (size_t)sm__rng_below(rng, data->n);
             memcpy(tr->xb + r * dim, data->x + i * dim, dim * sizeof(float));
+            if (ctx)
+                memcpy(tr->ctx + r * c, ctx + i * c, c * sizeof(float));
+            else if (labels)
+                sm_labels_one_hot(labels + i, 1, c, tr->ctx + r * c); /* checked above */
         }
+        /* Which rows train unconditionally, drawn after the batch (and only
+         * for a network with a context, so other fits draw what they did). */
+        for (size_t r = 0; c && r < n; r++)
+            tr->drop[r] = sm__rng_uniform(rng) < tr->dropout;
         double l = 0.0;
-        st = train_rows(tr, n, rng, &l, fn);
+        st = train_rows(tr, n, c ? &cond : NULL, rng, &l, fn);
         if (st) {
             if (st == SM_ERR_DIVERGED) {
                 char msg[400];

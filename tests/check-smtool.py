@@ -261,6 +261,66 @@ with tempfile.TemporaryDirectory() as tmp:
               and ('frechet_distance=' in out) == (k > 1)
               and ('frechet_distance skipped' in err) == (k == 1), out + err)
 
+    # Conditional models: contexts from CSV columns, one-hot label columns,
+    # toy labels; sampling with a condition and guidance.
+    cdata = os.path.join(tmp, 'cond.csv')
+    with open(cdata, 'w') as f:
+        for i in range(400):
+            lab = i % 2
+            x = (-2.0 if lab == 0 else 2.0) + 0.05 * ((i * 37) % 11 - 5)
+            f.write(f'{x},{lab},{1 - lab}\n')
+    cmodel = os.path.join(tmp, 'cond.smm')
+    rc, out, err = run('train', '--data', cdata, '--context-columns', '1,2', '--out', cmodel,
+                       '--steps', '300', '--width', '32', '--depth', '2', '--threads', '1',
+                       '--context-dropout', '0.2')
+    check('train --context-columns', rc == 0 and 'context 2' in err, err)
+    with open(cmodel, 'rb') as f:
+        check('conditional model is format version 3', f.read(12)[8] == 3)
+    ctx = os.path.join(tmp, 'ctx.csv')
+    with open(ctx, 'w') as f:
+        f.write('1,0\n')  # column 1 is the label: 1, x near +2
+    for w in ('0', '2'):
+        rc, out, err = run('sample', cmodel, '--context', ctx, '--guidance', w, '--n', '200',
+                           '--out', samples, '--threads', '1')
+        pts = read_csv(samples) if rc == 0 else []
+        check(f'sample --context --guidance {w}', rc == 0 and len(pts) == 200
+              and sum(p[0] > 0 for p in pts) > 180, err)
+        check(f'guided nfe {w}', ('nfe=35' if w == '0' else 'nfe=70') in out, out)
+    rc, out, err = run('train', '--data', cdata, '--label-column', '1', '--out', cmodel,
+                       '--steps', '300', '--width', '32', '--depth', '2', '--threads', '1')
+    check('train --label-column', rc == 0 and 'context 2' in err, err)
+    rc, out, err = run('sample', cmodel, '--label', '0', '--n', '200', '--out', samples,
+                       '--threads', '1')
+    pts = read_csv(samples) if rc == 0 else []
+    check('sample --label', rc == 0 and len(pts) == 200 and len(pts[0]) == 2
+          and sum(p[0] < 0 for p in pts) > 180, err)
+    rc, out, err = run('sample', cmodel, '--label', '2', '--out', samples)
+    check('sample label outside the classes', rc == 1 and 'outside' in err, err)
+    bad_ctx = os.path.join(tmp, 'ctx3.csv')
+    with open(bad_ctx, 'w') as f:
+        f.write('0,1,0\n')
+    rc, out, err = run('sample', cmodel, '--context', bad_ctx, '--out', samples)
+    check('sample context of the wrong width', rc == 1 and 'width' in err, err)
+    with open(bad_ctx, 'w') as f:
+        f.write('0,nan\n')
+    rc, out, err = run('sample', cmodel, '--context', bad_ctx, '--out', samples)
+    check('sample non-finite context', rc == 1, err)
+    rc, out, err = run('sample', cmodel, '--guidance', '1', '--out', samples)
+    check('guidance without a condition', rc == 1 and 'context' in err, err)
+    rc, out, err = run('sample', cmodel, '--guidance', '-1', '--out', samples)
+    check('negative guidance', rc == 1 and 'guidance' in err, err)
+    rc, out, err = run('sample', model, '--label', '0', '--out', samples)
+    check('label for a model without context', rc == 2 and 'no context' in err, err)
+    rc, out, err = run('train', '--data', cdata, '--context-columns', '0,1,2', '--out', cmodel)
+    check('no data column left', rc == 2, err)
+    rc, out, err = run('train', '--data', cdata, '--context-columns', '7', '--out', cmodel)
+    check('context column out of range', rc == 2 and 'context-columns' in err, err)
+    rc, out, err = run('train', '--data', cdata, '--label-column', '0', '--out', cmodel)
+    check('label column of non-integers', rc == 1 and 'label' in err, err)
+    rc, out, err = run('train', '--toy', 'moons', '--toy-labels', '--n', '400', '--steps', '50',
+                       '--width', '16', '--depth', '1', '--threads', '1', '--out', cmodel)
+    check('train --toy-labels', rc == 0 and 'context 2' in err, err)
+
     png = os.path.join(tmp, 'plot.png')
     rc, out, err = run('plot', png, real, samples, '--title', 'test')
     if rc == 0:

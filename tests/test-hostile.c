@@ -1590,6 +1590,131 @@ START_TEST(real_data_functions)
 }
 END_TEST
 
+
+/* ---- contexts and guidance ---------------------------------------------- */
+
+START_TEST(conditional_functions)
+{
+    rig g;
+    rig_make(&g);
+    sm_net_options o = SM_NET_OPTIONS_INIT;
+    o.dim = 2;
+    o.width = 8;
+    o.depth = 1;
+    o.parametrization = SM_PARAM_EDM;
+    o.sigma_data = 1.0;
+    o.context_dim = 2;
+    sm_net *n;
+    o.context_dim = (size_t)1 << 40;
+    BAD_NEW(n, sm_net_new_ex(&n, &o, g.rng), SM_ERR_OVERFLOW);
+    o.context_dim = 2;
+    ck_assert_ok(sm_net_new_ex(&n, &o, g.rng));
+
+    /* Passes: wrong width, NaN and infinity in a context, a context for a
+     * network without one. Outputs are not written on failure. */
+    float x[8] = {0, 1, 2, 3, -1, -2, 0.5f, 0.25f}, s[4] = {0.5f, 0.5f, 0.1f, 1.0f};
+    float ctx[8] = {1, 0, 0, 1, 1, 0, 0, 1}, out[8], keep[8], v[8] = {1, 0, 0, 1, 1, 1, 0, 0};
+    memset(out, 0x7f, sizeof out);
+    memcpy(keep, out, sizeof out);
+    BAD(sm_net_forward_cond(n, x, s, ctx, 4, 2, 3, out), SM_ERR_SHAPE);
+    BAD(sm_net_forward_cond(g.net, x, s, ctx, 4, 2, 2, out), SM_ERR_SHAPE);
+    ctx[5] = NAN;
+    BAD(sm_net_forward_cond(n, x, s, ctx, 4, 2, 2, out), SM_ERR_NONFINITE);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "row 2"));
+    ctx[5] = INFINITY;
+    BAD(sm_net_denoise_cond(n, x, s, ctx, 4, 2, 2, out), SM_ERR_NONFINITE);
+    BAD(sm_net_jvp_cond(n, x, s, ctx, v, 4, 2, 2, NULL, out), SM_ERR_NONFINITE);
+    ck_assert_int_eq(memcmp(out, keep, sizeof out), 0);
+    ctx[5] = 0;
+    ck_assert_ok(sm_net_forward_cond(n, x, s, ctx, 4, 2, 2, out));
+    ck_assert_ok(sm_net_jvp_cond(n, x, s, ctx, v, 4, 2, 2, NULL, out));
+
+    /* Labels outside the classes. */
+    const int32_t labels[3] = {0, 2, 1};
+    BAD(sm_labels_one_hot(labels, 3, 2, out), SM_ERR_INVALID_ARG);
+    BAD(sm_labels_one_hot(NULL, 3, 2, out), SM_ERR_INVALID_ARG);
+
+    /* Data set contexts: shape, NaN, zero width; the old ones stay. */
+    sm_dataset *ds;
+    ck_assert_ok(sm_dataset_clone(g.ds, &ds));
+    const size_t nd = sm_dataset_size(ds);
+    float *dc = calloc(nd * 2, sizeof(float));
+    ck_assert_ok(sm_labels_one_hot(sm_dataset_labels(ds), nd, 2, dc));
+    ck_assert_ok(sm_dataset_set_context(ds, dc, nd, 2));
+    BAD(sm_dataset_set_context(ds, dc, nd - 1, 2), SM_ERR_SHAPE);
+    BAD(sm_dataset_set_context(ds, dc, nd, 0), SM_ERR_INVALID_ARG);
+    BAD(sm_dataset_set_context(NULL, dc, nd, 2), SM_ERR_INVALID_ARG);
+    dc[7] = NAN;
+    BAD(sm_dataset_set_context(ds, dc, nd, 1), SM_ERR_NONFINITE);
+    ck_assert_uint_eq(sm_dataset_context_dim(ds), 2);
+    ck_assert(isfinite(sm_dataset_context(ds)[7]));
+
+    /* Training: contexts of another width, labels beyond the width, none. */
+    sm_optim *opt;
+    sm_trainer *tr;
+    ck_assert_ok(sm_optim_new_adam(&opt, sm_net_num_params(n), 1e-3, 0.9, 0.999, 1e-8, 0));
+    ck_assert_ok(sm_trainer_new(&tr, n, g.sched, opt, 16));
+    ck_assert_double_eq(sm_trainer_context_dropout(tr), 0.1);
+    BAD(sm_trainer_set_context_dropout(tr, NAN), SM_ERR_INVALID_ARG);
+    BAD(sm_trainer_set_context_dropout(tr, 1.5), SM_ERR_INVALID_ARG);
+    BAD(sm_trainer_set_context_dropout(tr, -0.1), SM_ERR_INVALID_ARG);
+    BAD(sm_trainer_set_context_dropout(g.tr, 0.2), SM_ERR_STATE);
+    ck_assert_double_eq(sm_trainer_context_dropout(tr), 0.1);
+    const size_t np = sm_net_num_params(n);
+    float *before = malloc(np * sizeof(float));
+    memcpy(before, sm_net_params(n), np * sizeof(float));
+    dc[7] = 0;
+    ck_assert_ok(sm_dataset_set_context(ds, dc, nd, 1 /* width 1: nd×1 prefix */));
+    BAD(sm_trainer_fit(tr, ds, 2, g.rng, NULL, NULL, NULL), SM_ERR_SHAPE);
+    ck_assert_ok(sm_dataset_set_context(ds, NULL, 0, 0));
+    int32_t *three = malloc(nd * sizeof *three);
+    for (size_t i = 0; i < nd; i++)
+        three[i] = (int32_t)(i % 3);
+    ck_assert_ok(sm_dataset_set_labels(ds, three, nd));
+    BAD(sm_trainer_fit(tr, ds, 2, g.rng, NULL, NULL, NULL), SM_ERR_SHAPE);
+    ck_assert_ok(sm_dataset_set_labels(ds, NULL, 0));
+    BAD(sm_trainer_fit(tr, ds, 2, g.rng, NULL, NULL, NULL), SM_ERR_STATE);
+    ck_assert_int_eq(memcmp(before, sm_net_params(n), np * sizeof(float)), 0);
+
+    /* Sampler: width, NaN, a network without a context, guidance values,
+     * rows that do not match the run, guidance without a context. */
+    sm_sampler *smp;
+    ck_assert_ok(sm_sampler_new(&smp, n, g.sched));
+    ck_assert_ok(sm_sampler_set_kind(smp, SM_SAMPLER_DPMPP_2M));
+    BAD(sm_sampler_set_context(smp, ctx, 4, 3), SM_ERR_SHAPE);
+    BAD(sm_sampler_set_context(smp, ctx, 0, 2), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_set_context(g.smp, ctx, 4, 2), SM_ERR_SHAPE);
+    BAD(sm_sampler_set_context(NULL, ctx, 4, 2), SM_ERR_INVALID_ARG);
+    const double bad_w[4] = {NAN, -1.0, INFINITY, -INFINITY};
+    for (int i = 0; i < 4; i++)
+        BAD(sm_sampler_set_guidance(smp, bad_w[i], 0.0, INFINITY), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_set_guidance(smp, 1.0, NAN, 1.0), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_set_guidance(smp, 1.0, 2.0, 1.0), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_set_guidance(smp, 1.0, -1.0, 1.0), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_set_guidance(smp, 1.0, 0.0, NAN), SM_ERR_INVALID_ARG);
+    ck_assert_ok(sm_sampler_set_guidance(smp, 1.0, 0.0, INFINITY));
+    float y[8];
+    BAD(sm_sampler_run(smp, g.rng, y, 4, 2), SM_ERR_STATE); /* guidance, no context */
+    ck_assert_ok(sm_sampler_set_context(smp, ctx, 4, 2));
+    ctx[0] = NAN;
+    BAD(sm_sampler_set_context(smp, ctx, 4, 2), SM_ERR_NONFINITE);
+    BAD(sm_sampler_run(smp, g.rng, y, 3, 2), SM_ERR_SHAPE);
+    ck_assert_ok(sm_sampler_run(smp, g.rng, y, 4, 2)); /* the earlier contexts stayed */
+    ck_assert_uint_eq(sm_sampler_nfe(smp), 2 * sm_schedule_levels(g.sched));
+
+    sm_sampler_free(smp);
+    sm_trainer_free(tr);
+    sm_optim_free(opt);
+    free(three);
+    free(before);
+    free(dc);
+    sm_dataset_free(ds);
+    sm_net_free(n);
+    rig_still_usable(&g);
+    rig_free(&g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hostile");
@@ -1609,6 +1734,7 @@ int main(void)
     tcase_add_test(tc, real_data_functions);
     tcase_add_test(tc, sampler_functions);
     tcase_add_test(tc, model_functions);
+    tcase_add_test(tc, conditional_functions);
     suite_add_tcase(s, tc);
     return sm_test_run(s);
 }

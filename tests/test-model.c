@@ -687,9 +687,9 @@ START_TEST(magic_and_version)
     fix_crc(f.buf, f.len);
     ck_assert_load_fails(f.buf, f.len, SM_ERR_FORMAT, "magic");
     f.buf[1] = 'S';
-    put_le32(f.buf + 8, 3);
+    put_le32(f.buf + 8, SM_MODEL_FORMAT_VERSION + 1);
     fix_crc(f.buf, f.len);
-    ck_assert_load_fails(f.buf, f.len, SM_ERR_VERSION, "version 3");
+    ck_assert_load_fails(f.buf, f.len, SM_ERR_VERSION, "version 4");
     put_le32(f.buf + 8, 0);
     fix_crc(f.buf, f.len);
     ck_assert_load_fails(f.buf, f.len, SM_ERR_VERSION, "version 0");
@@ -1138,6 +1138,201 @@ START_TEST(null_arguments)
 }
 END_TEST
 
+
+/* Version 3: a lab network with a context of width 1 (first layer
+ * x ‖ ln σ ‖ context ‖ flag: 4 inputs, 7 parameters). */
+static const unsigned char golden_cond_v3[120] = {
+    0x89, 0x53, 0x4d, 0x4d, 0x0d, 0x0a, 0x1a, 0x0a, /* magic */
+    0x03, 0x00, 0x00, 0x00,                         /* version 3 */
+    0x00, 0x00, 0x00, 0x00,                         /* flags: none */
+    0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* dim 1 */
+    0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* width 1 */
+    0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* depth 1 */
+    0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 7 parameters */
+    0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 2 levels */
+    0x00, 0x00, 0x00, 0x00,                         /* parametrization 0 = lab */
+    0x00, 0x00, 0x00, 0x00,                         /* reserved */
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* sigma_data 0 */
+    0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* context_dim 1 */
+    0x00, 0x00, 0x80, 0x3f,                         /* W_0: 1.0f */
+    0x00, 0x00, 0x00, 0xc0,                         /* -2.0f */
+    0x00, 0x00, 0x00, 0x3f,                         /* 0.5f (context) */
+    0x00, 0x00, 0x80, 0x3e,                         /* 0.25f (flag) */
+    0x00, 0x00, 0x00, 0x80,                         /* b_0: -0.0f */
+    0x00, 0x00, 0x40, 0x40,                         /* W_1: 3.0f */
+    0x00, 0x00, 0xc0, 0x3f,                         /* b_1: 1.5f */
+    0x00, 0x00, 0x80, 0x3f,                         /* sigma 1.0f */
+    0x00, 0x00, 0x00, 0x3e,                         /* sigma 0.125f */
+    0xc2, 0x20, 0x36, 0x37,                         /* CRC-32 0x373620c2 */
+};
+
+START_TEST(golden_layout_version_3)
+{
+    ck_assert_uint_eq(crc32_bitwise(golden_cond_v3, 116), 0x373620c2u);
+    sm_net_options o = SM_NET_OPTIONS_INIT;
+    o.dim = 1;
+    o.width = 1;
+    o.depth = 1;
+    o.context_dim = 1;
+    sm_rng *r;
+    sm_net *net, *n2;
+    sm_schedule *sched, *s2;
+    sm_optim *o2;
+    ck_assert_ok(sm_rng_new(&r, 1));
+    ck_assert_ok(sm_net_new_ex(&net, &o, r));
+    sm_rng_free(r);
+    ck_assert_uint_eq(sm_net_num_params(net), 7);
+    const float params[7] = {1.0f, -2.0f, 0.5f, 0.25f, -0.0f, 3.0f, 1.5f};
+    memcpy(sm_net_params(net), params, sizeof params);
+    ck_assert_ok(sm_schedule_new_from_array(&sched, tiny_sigmas, 2));
+    void *b;
+    size_t len;
+    ck_assert_ok(sm_model_save_buffer(net, sched, NULL, &b, &len));
+    ck_assert_uint_eq(len, sizeof golden_cond_v3);
+    ck_assert_int_eq(memcmp(b, golden_cond_v3, len), 0);
+    sm_free(b);
+    ck_assert_ok(sm_model_load_buffer(golden_cond_v3, sizeof golden_cond_v3, &n2, &s2, &o2));
+    ck_assert_uint_eq(sm_net_context_dim(n2), 1);
+    ck_assert_int_eq(memcmp(sm_net_params(n2), params, sizeof params), 0);
+    /* The loaded network evaluates like the original, with a context. */
+    const float x = 0.3f, sg = 0.5f, c = 2.0f;
+    float y1, y2;
+    ck_assert_ok(sm_net_forward_cond(net, &x, &sg, &c, 1, 1, 1, &y1));
+    ck_assert_ok(sm_net_forward_cond(n2, &x, &sg, &c, 1, 1, 1, &y2));
+    ck_assert(y1 == y2);
+    sm_net_free(n2);
+    sm_schedule_free(s2);
+    /* context_dim 0 in version 3, or too large: refused. */
+    unsigned char bad[sizeof golden_cond_v3];
+    memcpy(bad, golden_cond_v3, sizeof bad);
+    put_le32(bad + 72, 0);
+    fix_crc(bad, sizeof bad);
+    ck_assert_load_fails(bad, sizeof bad, SM_ERR_FORMAT, "context_dim is 0");
+    put_le32(bad + 72, 2); /* the parameter count no longer matches */
+    fix_crc(bad, sizeof bad);
+    ck_assert_load_fails(bad, sizeof bad, SM_ERR_FORMAT, "parameter count");
+    put_le32(bad + 76, 0x40000000u); /* context_dim ≥ 2^62 */
+    fix_crc(bad, sizeof bad);
+    ck_assert_load_fails(bad, sizeof bad, SM_ERR_FORMAT, "context_dim");
+    for (size_t cut = 0; cut < sizeof golden_cond_v3; cut++)
+        load_expect_fail(golden_cond_v3, cut);
+    /* A network without a context is still written as version 2. */
+    sm_net *plain = make_net(1, 1, 1, 1);
+    ck_assert_ok(sm_model_save_buffer(plain, sched, NULL, &b, &len));
+    ck_assert_uint_eq(((unsigned char *)b)[8], 2);
+    sm_free(b);
+    sm_net_free(plain);
+    sm_net_free(net);
+    sm_schedule_free(sched);
+}
+END_TEST
+
+/* A trained-size network with a context, EDM, a normalization and Adam:
+ * file round trip, same outputs with contexts, same bytes saved again. */
+START_TEST(round_trip_version_3)
+{
+    sm_net_options o = SM_NET_OPTIONS_INIT;
+    o.dim = 3;
+    o.width = 16;
+    o.depth = 2;
+    o.parametrization = SM_PARAM_EDM;
+    o.sigma_data = 0.75;
+    o.context_dim = 4;
+    sm_rng *r;
+    sm_net *net, *n2;
+    sm_schedule *sched, *s2;
+    sm_optim *opt, *o2;
+    ck_assert_ok(sm_rng_new(&r, 5));
+    ck_assert_ok(sm_net_new_ex(&net, &o, r));
+    const float shift[3] = {1, 2, 3}, scale[3] = {0.5f, 1, 2};
+    ck_assert_ok(sm_net_set_normalization(net, shift, scale, 3));
+    ck_assert_ok(sm_schedule_new_geometric(&sched, 2.0, 0.02, 5));
+    ck_assert_ok(sm_optim_new_adam(&opt, sm_net_num_params(net), 1e-3, 0.9, 0.999, 1e-8, 0));
+    warm_optimizer(opt, net, 3, 2);
+    char path[] = "/tmp/sm-test-v3-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_ok(sm_model_save(path, net, sched, opt));
+    ck_assert_ok(sm_model_load(path, &n2, &s2, &o2));
+    unlink(path);
+    ck_assert_uint_eq(sm_net_context_dim(n2), 4);
+    float x[6], sg[2] = {0.3f, 1.1f}, c[8], y1[6], y2[6];
+    ck_assert_ok(sm_rng_fill_normal(r, x, 6, 0, 1));
+    ck_assert_ok(sm_rng_fill_normal(r, c, 8, 0, 1));
+    ck_assert_ok(sm_net_denoise_cond(net, x, sg, c, 2, 3, 4, y1));
+    ck_assert_ok(sm_net_denoise_cond(n2, x, sg, c, 2, 3, 4, y2));
+    ck_assert_int_eq(memcmp(y1, y2, sizeof y1), 0);
+    void *b1, *b2;
+    size_t l1, l2;
+    ck_assert_ok(sm_model_save_buffer(net, sched, opt, &b1, &l1));
+    ck_assert_ok(sm_model_save_buffer(n2, s2, o2, &b2, &l2));
+    ck_assert_uint_eq(l1, l2);
+    ck_assert_int_eq(memcmp(b1, b2, l1), 0);
+    ck_assert_uint_eq(((unsigned char *)b1)[8], 3);
+    sm_free(b1);
+    sm_free(b2);
+    sm_net_free(n2);
+    sm_schedule_free(s2);
+    sm_optim_free(o2);
+    sm_optim_free(opt);
+    sm_schedule_free(sched);
+    sm_net_free(net);
+    sm_rng_free(r);
+}
+END_TEST
+
+
+/* The fuzzer's seed corpus (every format version): each file loads, its
+ * network runs, and it saves back to the same bytes (version 1 as version
+ * 2, the same bytes with the 16 model bytes inserted). */
+START_TEST(seed_corpus_loads_and_round_trips)
+{
+    const char *dir = SM_TEST_SRCDIR "/../fuzz/corpus/model";
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int seen[4] = {0};
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 4 || strcmp(e->d_name + len - 4, ".smm"))
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "rb");
+        ck_assert_ptr_nonnull(f);
+        static unsigned char buf[1 << 20];
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        sm_net *net;
+        sm_schedule *sched;
+        sm_optim *opt;
+        ck_assert_msg(sm_model_load_buffer(buf, n, &net, &sched, &opt) == SM_OK, "%s: %s",
+                      e->d_name, sm_last_error());
+        const unsigned version = buf[8];
+        ck_assert_uint_le(version, 3);
+        seen[version]++;
+        ck_assert_uint_eq(sm_net_context_dim(net) > 0, version == 3);
+        void *b;
+        size_t blen;
+        ck_assert_ok(sm_model_save_buffer(net, sched, opt, &b, &blen));
+        if (version == 1)
+            ck_assert_uint_eq(blen, n + 16);
+        else
+            ck_assert_msg(blen == n && memcmp(b, buf, n) == 0, "%s saves other bytes",
+                          e->d_name);
+        sm_free(b);
+        sm_net_free(net);
+        sm_schedule_free(sched);
+        sm_optim_free(opt);
+    }
+    closedir(d);
+    ck_assert_int_gt(seen[1], 0);
+    ck_assert_int_gt(seen[2], 0);
+    ck_assert_int_gt(seen[3], 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("model");
@@ -1146,6 +1341,9 @@ int main(void)
     tcase_add_test(tc, crc_reference_value);
     tcase_add_test(tc, golden_layout_without_optimizer);
     tcase_add_test(tc, golden_layout_with_sgd);
+    tcase_add_test(tc, golden_layout_version_3);
+    tcase_add_test(tc, round_trip_version_3);
+    tcase_add_test(tc, seed_corpus_loads_and_round_trips);
     tcase_add_test(tc, round_trip_buffer);
     tcase_add_test(tc, round_trip_file);
     tcase_add_test(tc, optimizer_state_may_be_ignored);

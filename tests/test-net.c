@@ -7,7 +7,9 @@
 
 #include "testutil.h"
 #include "activation.h"
+#include "dsm-private.h"
 #include "net-private.h"
+#include "ssm-private.h"
 
 /* The parametrization of the networks make_net() builds (the gradient and
  * JVP checks run under both). */
@@ -636,6 +638,257 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+
+/* ---- networks with a context ------------------------------------------ */
+
+static sm_net *make_cond_net(size_t dim, size_t cdim, size_t width, size_t depth, uint64_t seed)
+{
+    sm_rng *r;
+    sm_net *net;
+    sm_net_options o = SM_NET_OPTIONS_INIT;
+    o.dim = dim;
+    o.width = width;
+    o.depth = depth;
+    o.parametrization = param_under_test;
+    o.sigma_data = 0.7;
+    o.context_dim = cdim;
+    ck_assert_ok(sm_rng_new(&r, seed));
+    ck_assert_ok(sm_net_new_ex(&net, &o, r));
+    sm_rng_free(r);
+    return net;
+}
+
+/* The DSM or SSM loss of in with contexts ctx and dropped rows drop. */
+static double cond_loss_of(sm_net *net, const loss_inputs *in, const float *ctx,
+                           const unsigned char *drop, int with_grad)
+{
+    const sm__cond cond = {ctx, drop};
+    double l;
+    float xt[6 * 8], out[6 * 8], dout[6 * 8];
+    sm__dsm_scratch s = {xt, out, dout};
+    if (in->ssm)
+        ck_assert_ok(sm__ssm_core(net, NULL, in->x, in->sig, &cond, in->eps, in->v, in->n, in->d,
+                                  with_grad, &l, "test"));
+    else
+        ck_assert_ok(sm__dsm_core(net, in->x, in->sig, &cond, in->eps, in->n, in->d, with_grad,
+                                  &l, &s, "test"));
+    return l;
+}
+
+/* The gradient check of gradient_check() with a context per row (one row
+ * switched to the null context): the context columns of the first layer
+ * get their gradient, the flag column only from rows that have a context. */
+static void cond_gradient_check(int ssm, size_t d, size_t c, size_t width, size_t depth)
+{
+    sm_net *net = make_cond_net(d, c, width, depth, 400 + d + c);
+    ck_assert_ok(sm__net_use_reference(net, 1));
+    loss_inputs in;
+    loss_inputs_draw(&in, ssm, d, 23);
+    float ctx[6 * 4];
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 5));
+    ck_assert_ok(sm_rng_fill_normal(r, ctx, in.n * c, 0, 1));
+    sm_rng_free(r);
+    const unsigned char drop[6] = {0, 1, 0, 0, 0, 0};
+    ck_assert_ok(sm_net_reserve(net, in.n));
+    ck_assert_ok(sm_net_zero_grad(net));
+    cond_loss_of(net, &in, ctx, drop, 1);
+    const double tol = ssm ? 3e-3 : 2e-3;
+    const size_t np = sm_net_num_params(net);
+    float *p = sm_net_params(net);
+    const float *g = sm_net_grads(net);
+    double gmax = 0, ctx_grad = 0;
+    for (size_t i = 0; i < np; i++)
+        gmax = fmax(gmax, fabs(g[i]));
+    const float h = 1e-2f;
+    for (size_t i = 0; i < np; i++) {
+        float keep = p[i];
+        p[i] = keep + h;
+        double lp = cond_loss_of(net, &in, ctx, drop, 0);
+        p[i] = keep - h;
+        double lm = cond_loss_of(net, &in, ctx, drop, 0);
+        p[i] = keep;
+        double num = (lp - lm) / (2.0 * (double)h);
+        ck_assert_msg(fabs(num - g[i]) <= tol * gmax + 1e-5,
+                      "%s with context, shape (%zu,%zu,%zu,%zu) param %zu: analytic %g numeric %g",
+                      ssm ? "SSM" : "DSM", d, c, width, depth, i, (double)g[i], num);
+    }
+    /* The context columns of W_0 (columns d+1 … d+c) carry gradient. */
+    const size_t in_dim = d + c + 2;
+    for (size_t o = 0; o < width; o++)
+        for (size_t j = d + 1; j <= d + c; j++)
+            ctx_grad += fabs(g[o * in_dim + j]);
+    ck_assert_double_gt(ctx_grad, 0.0);
+    sm_net_free(net);
+}
+
+START_TEST(cond_gradient_matches_finite_differences)
+{
+    param_under_test = (sm_parametrization)_i;
+    for (int ssm = 0; ssm < 2; ssm++) {
+        cond_gradient_check(ssm, 1, 1, 8, 1);
+        cond_gradient_check(ssm, 3, 4, 9, 2);
+    }
+}
+END_TEST
+
+/* J·v with a context against central differences of sm_net_forward_cond. */
+START_TEST(cond_jvp_matches_finite_differences)
+{
+    param_under_test = (sm_parametrization)_i;
+    const size_t d = 3, c = 2;
+    sm_net *net = make_cond_net(d, c, 16, 2, 77);
+    enum { N = 300 };
+    static float x[N * 3], v[N * 3], ctx[N * 2], sig[N], out[N * 3], jv[N * 3], ref[N * 3],
+        xp[N * 3], xm[N * 3], fp[N * 3], fm[N * 3];
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 19));
+    ck_assert_ok(sm_rng_fill_normal(r, x, N * d, 0, 1));
+    ck_assert_ok(sm_rng_fill_normal(r, v, N * d, 0, 1));
+    ck_assert_ok(sm_rng_fill_normal(r, ctx, N * c, 0, 1));
+    for (size_t i = 0; i < N; i++)
+        sig[i] = (float)(0.05 + 0.9 * sm_rng_uniform(r));
+    ck_assert_ok(sm_net_jvp_cond(net, x, sig, ctx, v, N, d, c, out, jv));
+    ck_assert_ok(sm_net_forward_cond(net, x, sig, ctx, N, d, c, ref));
+    for (size_t i = 0; i < N * d; i++)
+        ck_assert_float_eq_tol(out[i], ref[i], 1e-5f * (1.0f + fabsf(ref[i])));
+    const float h = 1e-2f;
+    for (size_t i = 0; i < N * d; i++) {
+        xp[i] = x[i] + h * v[i];
+        xm[i] = x[i] - h * v[i];
+    }
+    ck_assert_ok(sm_net_forward_cond(net, xp, sig, ctx, N, d, c, fp));
+    ck_assert_ok(sm_net_forward_cond(net, xm, sig, ctx, N, d, c, fm));
+    double err2 = 0, ref2 = 0;
+    for (size_t i = 0; i < N * d; i++) {
+        double num = ((double)fp[i] - fm[i]) / (2.0 * h);
+        err2 += (num - jv[i]) * (num - jv[i]);
+        ref2 += num * num;
+    }
+    ck_assert_msg(sqrt(err2 / ref2) < 2e-3, "relative error %g", sqrt(err2 / ref2));
+    /* The context changes the result (it is not ignored). */
+    ck_assert_ok(sm_net_jvp_cond(net, x, sig, NULL, v, N, d, c, NULL, ref));
+    ck_assert_int_ne(memcmp(ref, jv, sizeof jv), 0);
+    sm_rng_free(r);
+    sm_net_free(net);
+}
+END_TEST
+
+/* The null context is zeros with the flag 0: a network with a context
+ * evaluated without one equals the network without a context that has the
+ * same weights minus the context columns, and a dropped row equals a row
+ * without context. */
+START_TEST(null_context_is_zero_context_and_flag)
+{
+    param_under_test = (sm_parametrization)_i;
+    const size_t d = 2, c = 3, w = 16, depth = 2;
+    sm_net *cnet = make_cond_net(d, c, w, depth, 5);
+    sm_net *unet = make_net(d, w, depth, 6);
+    ck_assert_uint_eq(sm_net_context_dim(cnet), c);
+    ck_assert_uint_eq(sm_net_context_dim(unet), 0);
+    ck_assert_uint_eq(sm_net_num_params(cnet), sm_net_num_params(unet) + w * (c + 1));
+    /* Copy: W_0 without its last c + 1 columns, then every other parameter. */
+    const float *pc = sm_net_params(cnet);
+    float *pu = sm_net_params(unet);
+    for (size_t o = 0; o < w; o++)
+        memcpy(pu + o * (d + 1), pc + o * (d + c + 2), (d + 1) * sizeof(float));
+    memcpy(pu + w * (d + 1), pc + w * (d + c + 2),
+           (sm_net_num_params(unet) - w * (d + 1)) * sizeof(float));
+    enum { N = 50 };
+    float x[N * 2], sig[N], ctx[N * 3], a[N * 2], b[N * 2], e[N * 2];
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 3));
+    ck_assert_ok(sm_rng_fill_normal(r, x, N * d, 0, 1));
+    ck_assert_ok(sm_rng_fill_normal(r, ctx, N * c, 0, 1));
+    ck_assert_ok(sm_rng_fill_uniform(r, sig, N, 0.01f, 2.0f));
+    sm_rng_free(r);
+    for (int head = 0; head < 2; head++) {
+        if (head == 0) {
+            ck_assert_ok(sm_net_forward_cond(cnet, x, sig, NULL, N, d, c, a));
+            ck_assert_ok(sm_net_forward(unet, x, sig, N, d, b));
+            ck_assert_ok(sm_net_forward(cnet, x, sig, N, d, e));
+        } else {
+            ck_assert_ok(sm_net_denoise_cond(cnet, x, sig, NULL, N, d, c, a));
+            ck_assert_ok(sm_net_denoise(unet, x, sig, N, d, b));
+            ck_assert_ok(sm_net_denoise(cnet, x, sig, N, d, e));
+        }
+        for (size_t i = 0; i < N * d; i++)
+            ck_assert_float_eq_tol(a[i], b[i], 1e-5f * (1.0f + fabsf(b[i])));
+        ck_assert_int_eq(memcmp(a, e, sizeof a), 0); /* the plain passes: null context */
+    }
+    /* A context changes the result; a dropped row gives the null result. */
+    ck_assert_ok(sm_net_forward_cond(cnet, x, sig, ctx, N, d, c, a));
+    ck_assert_ok(sm_net_forward(cnet, x, sig, N, d, b));
+    ck_assert_int_ne(memcmp(a, b, sizeof a), 0);
+    unsigned char drop[N] = {0};
+    drop[7] = 1;
+    const sm__cond cond = {ctx, drop};
+    ck_assert_ok(sm__score_eval(cnet, x, sig, 0.0f, &cond, N, SM__HEAD_SCORE, e, "test"));
+    for (size_t i = 0; i < N * d; i++)
+        ck_assert(e[i] == (i / d == 7 ? b[i] : a[i]));
+    sm_net_free(cnet);
+    sm_net_free(unet);
+}
+END_TEST
+
+START_TEST(cond_options_and_one_hot)
+{
+    /* A version-1 options struct still builds a network (without a
+     * context); clone and get_options keep the context width. */
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 1));
+    sm_net_options o;
+    sm_net_options_init(&o);
+    ck_assert_uint_eq(o.version, SM_NET_OPTIONS_VERSION);
+    ck_assert_uint_eq(o.context_dim, 0);
+    o.dim = 2;
+    o.width = 8;
+    o.depth = 1;
+    o.context_dim = 5;
+    o.version = 1; /* the field is not read */
+    sm_net *n1, *n2, *cl;
+    ck_assert_ok(sm_net_new_ex(&n1, &o, r));
+    ck_assert_uint_eq(sm_net_context_dim(n1), 0);
+    o.version = 2;
+    ck_assert_ok(sm_net_new_ex(&n2, &o, r));
+    ck_assert_uint_eq(sm_net_context_dim(n2), 5);
+    ck_assert_ok(sm_net_clone(n2, &cl));
+    ck_assert_uint_eq(sm_net_context_dim(cl), 5);
+    ck_assert_status(sm_net_copy_params(n1, n2), SM_ERR_SHAPE);
+    sm_net_options back = SM_NET_OPTIONS_INIT;
+    ck_assert_ok(sm_net_get_options(cl, &back));
+    ck_assert_uint_eq(back.context_dim, 5);
+    back.version = 1;
+    back.context_dim = 99; /* a version-1 struct: not written */
+    ck_assert_ok(sm_net_get_options(cl, &back));
+    ck_assert_uint_eq(back.context_dim, 99);
+    ck_assert_uint_eq(back.dim, 2);
+    sm_net_free(n1);
+    o.version = 3;
+    ck_assert_status(sm_net_new_ex(&n1, &o, r), SM_ERR_VERSION);
+    ck_assert_ptr_null(n1);
+    sm_net_free(cl);
+    sm_net_free(n2);
+
+    const int32_t labels[4] = {2, 0, 1, 2};
+    float oh[12];
+    ck_assert_ok(sm_labels_one_hot(labels, 4, 3, oh));
+    for (size_t i = 0; i < 4; i++)
+        for (size_t k = 0; k < 3; k++)
+            ck_assert(oh[i * 3 + k] == ((int32_t)k == labels[i] ? 1.0f : 0.0f));
+    memset(oh, 0x55, sizeof oh);
+    float keep[12];
+    memcpy(keep, oh, sizeof oh);
+    ck_assert_status(sm_labels_one_hot(labels, 4, 2, oh), SM_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "label 0"));
+    ck_assert_int_eq(memcmp(oh, keep, sizeof oh), 0);
+    const int32_t neg[1] = {-1};
+    ck_assert_status(sm_labels_one_hot(neg, 1, 3, oh), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_labels_one_hot(labels, 4, 0, oh), SM_ERR_INVALID_ARG);
+    sm_rng_free(r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("net");
@@ -655,6 +908,12 @@ int main(void)
     tcase_add_test(tc, ema_update);
     tcase_add_test(tc, clone_and_copy);
     tcase_add_test(tc, bad_arguments);
+    tcase_add_loop_test(tc, cond_gradient_matches_finite_differences, SM_PARAM_LAB,
+                        SM_PARAM_EDM + 1);
+    tcase_add_loop_test(tc, cond_jvp_matches_finite_differences, SM_PARAM_LAB, SM_PARAM_EDM + 1);
+    tcase_add_loop_test(tc, null_context_is_zero_context_and_flag, SM_PARAM_LAB,
+                        SM_PARAM_EDM + 1);
+    tcase_add_test(tc, cond_options_and_one_hot);
     suite_add_tcase(s, tc);
     /* Multithreaded BLIS (OpenMP) must not run in a forked child after the
      * parent used it: keep the threaded test in its own no-fork case. */

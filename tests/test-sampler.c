@@ -842,6 +842,181 @@ START_TEST(per_point_noise_keeps_prefixes)
 }
 END_TEST
 
+
+/* ---- contexts and classifier-free guidance --------------------------------- */
+
+/* An EDM network with a context of width 2 and random weights (so the
+ * context matters). */
+static sm_net *cond_net(sm_rng *rng)
+{
+    sm_net_options o = SM_NET_OPTIONS_INIT;
+    o.dim = 2;
+    o.width = 16;
+    o.depth = 2;
+    o.parametrization = SM_PARAM_EDM;
+    o.sigma_data = 1.0;
+    o.context_dim = 2;
+    sm_net *net;
+    ck_assert_ok(sm_net_new_ex(&net, &o, rng));
+    return net;
+}
+
+/* With a one-level grid DPM-Solver++(2M) returns D(x, σ₁) of its start:
+ * the guided denoiser itself, checked against the network's passes. */
+START_TEST(guidance_combines_conditional_and_unconditional)
+{
+    sm_rng *rng;
+    ck_assert_ok(sm_rng_new(&rng, 4));
+    sm_net *net = cond_net(rng);
+    const float level = 0.8f;
+    sm_schedule *one;
+    ck_assert_ok(sm_schedule_new_from_array(&one, &level, 1));
+    enum { N = 5 };
+    float x0[N * 2], ctx[N * 2], x[N * 2], dc[N * 2], du[N * 2], sig[N];
+    ck_assert_ok(sm_rng_fill_normal(rng, x0, N * 2, 0, 1));
+    ck_assert_ok(sm_rng_fill_normal(rng, ctx, N * 2, 0, 1));
+    for (size_t i = 0; i < N; i++)
+        sig[i] = level;
+    ck_assert_ok(sm_net_denoise_cond(net, x0, sig, ctx, N, 2, 2, dc));
+    ck_assert_ok(sm_net_denoise_cond(net, x0, sig, NULL, N, 2, 2, du));
+    sm_sampler *s;
+    ck_assert_ok(sm_sampler_new(&s, net, one));
+    ck_assert_ok(sm_sampler_set_kind(s, SM_SAMPLER_DPMPP_2M));
+    ck_assert_ok(sm_sampler_set_context(s, ctx, N, 2));
+    const double w = 1.5;
+    ck_assert_ok(sm_sampler_set_guidance(s, w, 0.0, INFINITY));
+    memcpy(x, x0, sizeof x);
+    ck_assert_ok(sm_sampler_run_from(s, rng, x, N, 2));
+    ck_assert_uint_eq(sm_sampler_nfe(s), 2);
+    for (size_t i = 0; i < N * 2; i++) {
+        const float want = (float)(1.0 + w) * dc[i] - (float)w * du[i];
+        ck_assert_float_eq_tol(x[i], want, 1e-5f * (1.0f + fabsf(want)));
+    }
+    /* Outside the guided σ range: the conditional denoiser, one NFE. */
+    ck_assert_ok(sm_sampler_set_guidance(s, w, 0.0, 0.5));
+    memcpy(x, x0, sizeof x);
+    ck_assert_ok(sm_sampler_run_from(s, rng, x, N, 2));
+    ck_assert_uint_eq(sm_sampler_nfe(s), 1);
+    ck_assert_int_eq(memcmp(x, dc, sizeof x), 0);
+    /* Without contexts: the unconditional denoiser. */
+    ck_assert_ok(sm_sampler_set_guidance(s, 0.0, 0.0, INFINITY));
+    ck_assert_ok(sm_sampler_set_context(s, NULL, 0, 0));
+    memcpy(x, x0, sizeof x);
+    ck_assert_ok(sm_sampler_run_from(s, rng, x, N, 2));
+    ck_assert_int_eq(memcmp(x, du, sizeof x), 0);
+    sm_sampler_free(s);
+    sm_schedule_free(one);
+    sm_net_free(net);
+    sm_rng_free(rng);
+}
+END_TEST
+
+/* For every kind: guidance w = 0 is the plain conditional run, bit for
+ * bit; w > 0 changes it and doubles the NFE of a kind without a final
+ * denoising step. */
+START_TEST(guidance_zero_is_conditional)
+{
+    sm_rng *rng;
+    ck_assert_ok(sm_rng_new(&rng, 6));
+    sm_net *net = cond_net(rng);
+    sm_schedule *grid;
+    ck_assert_ok(sm_schedule_new_karras(&grid, 5.0, 0.01, 6, 7.0));
+    const float ctx[2] = {1.0f, 0.0f};
+    enum { N = 40 };
+    static float a[N * 2], b[N * 2];
+    for (int k = SM_SAMPLER_LANGEVIN; k <= SM_SAMPLER_DPMPP_2M; k++) {
+        sm_sampler *s;
+        sm_rng *r;
+        ck_assert_ok(sm_sampler_new(&s, net, grid));
+        ck_assert_ok(sm_sampler_set_kind(s, (sm_sampler_kind)k));
+        ck_assert_ok(sm_sampler_set_steps_per_scale(s, 2));
+        ck_assert_ok(sm_sampler_set_step_ratio(s, 0.05));
+        ck_assert_ok(sm_sampler_set_context(s, ctx, 1, 2));
+        ck_assert_ok(sm_rng_new(&r, 3));
+        ck_assert_ok(sm_sampler_run(s, r, a, N, 2));
+        const uint64_t nfe = sm_sampler_nfe(s);
+        ck_assert_ok(sm_sampler_set_guidance(s, 0.0, 0.0, INFINITY));
+        ck_assert_ok(sm_rng_reseed(r, 3));
+        ck_assert_ok(sm_sampler_run(s, r, b, N, 2));
+        ck_assert_msg(memcmp(a, b, sizeof a) == 0, "%s: w = 0 differs from conditional",
+                      sm_sampler_kind_name((sm_sampler_kind)k));
+        ck_assert_uint_eq(sm_sampler_nfe(s), nfe);
+        ck_assert_ok(sm_sampler_set_guidance(s, 2.0, 0.0, INFINITY));
+        ck_assert_ok(sm_rng_reseed(r, 3));
+        ck_assert_ok(sm_sampler_run(s, r, b, N, 2));
+        ck_assert_int_ne(memcmp(a, b, sizeof a), 0);
+        ck_assert_uint_eq(sm_sampler_nfe(s), 2 * nfe);
+        sm_rng_free(r);
+        sm_sampler_free(s);
+    }
+    sm_schedule_free(grid);
+    sm_net_free(net);
+    sm_rng_free(rng);
+}
+END_TEST
+
+/* Per-point kinds: one run with different contexts per row gives what
+ * separate runs with one context each give for those rows (same seed and
+ * the same number of points), with and without guidance; one broadcast row
+ * equals the same row repeated. */
+START_TEST(per_row_contexts_equal_separate_runs)
+{
+    sm_rng *rng;
+    ck_assert_ok(sm_rng_new(&rng, 12));
+    sm_net *net = cond_net(rng);
+    sm_schedule *grid;
+    ck_assert_ok(sm_schedule_new_karras(&grid, 10.0, 0.01, 8, 7.0));
+    enum { N = 6 };
+    const float c1[2] = {1.0f, 0.0f}, c2[2] = {0.0f, 1.0f};
+    float mixed[N * 2], rep[N * 2];
+    for (size_t i = 0; i < N; i++) {
+        memcpy(mixed + 2 * i, i < N / 2 ? c1 : c2, sizeof c1);
+        memcpy(rep + 2 * i, c1, sizeof c1);
+    }
+    const sm_sampler_kind kinds[] = {SM_SAMPLER_EDM_HEUN, SM_SAMPLER_EDM_STOCHASTIC,
+                                     SM_SAMPLER_DPMPP_2M};
+    float m[N * 2], a[N * 2], b[N * 2];
+    for (size_t k = 0; k < 3; k++)
+        for (int guided = 0; guided < 2; guided++) {
+            sm_sampler *s;
+            sm_rng *r;
+            ck_assert_ok(sm_rng_new(&r, 1));
+            ck_assert_ok(sm_sampler_new(&s, net, grid));
+            ck_assert_ok(sm_sampler_set_kind(s, kinds[k]));
+            ck_assert_ok(sm_sampler_set_churn(s, 10.0, 0.0, 100.0, 1.0));
+            if (guided)
+                ck_assert_ok(sm_sampler_set_guidance(s, 2.0, 0.0, INFINITY));
+            ck_assert_ok(sm_sampler_set_context(s, mixed, N, 2));
+            ck_assert_ok(sm_sampler_run(s, r, m, N, 2));
+            ck_assert_ok(sm_sampler_set_context(s, c1, 1, 2));
+            ck_assert_ok(sm_rng_reseed(r, 1));
+            ck_assert_ok(sm_sampler_run(s, r, a, N, 2));
+            ck_assert_ok(sm_sampler_set_context(s, c2, 1, 2));
+            ck_assert_ok(sm_rng_reseed(r, 1));
+            ck_assert_ok(sm_sampler_run(s, r, b, N, 2));
+            for (size_t i = 0; i < N * 2; i++) {
+                const float want = i < N ? a[i] : b[i];
+                ck_assert_msg(fabsf(m[i] - want) <= 1e-5f * (1.0f + fabsf(want)),
+                              "%s%s: value %zu is %g in one run, %g in separate runs",
+                              sm_sampler_kind_name(kinds[k]), guided ? " guided" : "", i,
+                              (double)m[i], (double)want);
+            }
+            /* The two contexts give different points. */
+            ck_assert_int_ne(memcmp(a, b, sizeof a), 0);
+            /* Broadcast = the row repeated. */
+            ck_assert_ok(sm_sampler_set_context(s, rep, N, 2));
+            ck_assert_ok(sm_rng_reseed(r, 1));
+            ck_assert_ok(sm_sampler_run(s, r, b, N, 2));
+            ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
+            sm_rng_free(r);
+            sm_sampler_free(s);
+        }
+    sm_schedule_free(grid);
+    sm_net_free(net);
+    sm_rng_free(rng);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sampler");
@@ -867,6 +1042,9 @@ int main(void)
     tcase_add_test(tc, bad_arguments);
     tcase_add_test(tc, edm_kinds_sample_a_known_gaussian);
     tcase_add_test(tc, per_point_noise_keeps_prefixes);
+    tcase_add_test(tc, guidance_combines_conditional_and_unconditional);
+    tcase_add_test(tc, guidance_zero_is_conditional);
+    tcase_add_test(tc, per_row_contexts_equal_separate_runs);
     suite_add_tcase(s, tc);
     return sm_test_run(s);
 }

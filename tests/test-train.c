@@ -507,6 +507,115 @@ START_TEST(edm_training_and_lr_schedule)
 }
 END_TEST
 
+
+/* ---- networks with a context ------------------------------------------- */
+
+/* 1-D data: label 0 around −2, label 1 around +2 (std 0.1), n points. */
+static sm_dataset *two_classes(size_t n, sm_rng *rng)
+{
+    float *x = malloc(n * sizeof(float));
+    int32_t *lab = malloc(n * sizeof(int32_t));
+    ck_assert_ok(sm_rng_fill_normal(rng, x, n, 0, 0.1f));
+    for (size_t i = 0; i < n; i++) {
+        lab[i] = (int32_t)(i % 2);
+        x[i] += lab[i] ? 2.0f : -2.0f;
+    }
+    sm_dataset *ds;
+    ck_assert_ok(sm_dataset_new(&ds, x, n, 1));
+    ck_assert_ok(sm_dataset_set_labels(ds, lab, n));
+    free(x);
+    free(lab);
+    return ds;
+}
+
+/* Trains a conditional EDM network (context width 2) on ds; returns it. */
+static sm_net *fit_cond(const sm_dataset *ds, uint64_t seed, double dropout, uint64_t steps)
+{
+    sm_rng *rng;
+    ck_assert_ok(sm_rng_new(&rng, seed));
+    sm_net_options o = SM_NET_OPTIONS_INIT;
+    o.dim = 1;
+    o.width = 32;
+    o.depth = 2;
+    o.parametrization = SM_PARAM_EDM;
+    o.context_dim = 2;
+    sm_net *net;
+    sm_schedule *sched;
+    sm_optim *opt;
+    sm_trainer *tr;
+    ck_assert_ok(sm_net_new_ex(&net, &o, rng));
+    ck_assert_ok(sm_schedule_new_geometric(&sched, 1.0, 0.01, 4));
+    ck_assert_ok(sm_optim_new_adam(&opt, sm_net_num_params(net), 3e-3, 0.9, 0.999, 1e-8, 0));
+    ck_assert_ok(sm_trainer_new(&tr, net, sched, opt, 128));
+    ck_assert_ok(sm_trainer_set_context_dropout(tr, dropout));
+    ck_assert_ok(sm_trainer_fit(tr, ds, steps, rng, NULL, NULL, NULL));
+    sm_trainer_free(tr);
+    sm_optim_free(opt);
+    sm_schedule_free(sched);
+    sm_rng_free(rng);
+    return net;
+}
+
+/* One-hot contexts from labels equal the same contexts given explicitly;
+ * the same seed repeats; the dropout draws change the result; copies of
+ * the data set keep the contexts with their rows. */
+START_TEST(cond_fit_contexts_and_labels)
+{
+    sm_rng *rng;
+    ck_assert_ok(sm_rng_new(&rng, 1));
+    sm_dataset *by_label = two_classes(200, rng);
+    sm_dataset *by_ctx;
+    ck_assert_ok(sm_dataset_clone(by_label, &by_ctx));
+    float *ctx = malloc(200 * 2 * sizeof(float));
+    ck_assert_ok(sm_labels_one_hot(sm_dataset_labels(by_ctx), 200, 2, ctx));
+    ck_assert_ok(sm_dataset_set_context(by_ctx, ctx, 200, 2));
+    ck_assert_ok(sm_dataset_set_labels(by_ctx, NULL, 0));
+    sm_dataset *copy;
+    ck_assert_ok(sm_dataset_clone(by_ctx, &copy));
+    ck_assert_uint_eq(sm_dataset_context_dim(copy), 2);
+    ck_assert_int_eq(memcmp(sm_dataset_context(copy), ctx, 200 * 2 * sizeof(float)), 0);
+    ck_assert_ok(sm_dataset_standardize(copy)); /* points only */
+    ck_assert_int_eq(memcmp(sm_dataset_context(copy), ctx, 200 * 2 * sizeof(float)), 0);
+
+    sm_net *a = fit_cond(by_label, 3, 0.1, 20);
+    sm_net *b = fit_cond(by_ctx, 3, 0.1, 20);
+    sm_net *c = fit_cond(by_ctx, 3, 0.5, 20);
+    const size_t np = sm_net_num_params(a);
+    ck_assert_int_eq(memcmp(sm_net_params(a), sm_net_params(b), np * sizeof(float)), 0);
+    ck_assert_int_ne(memcmp(sm_net_params(a), sm_net_params(c), np * sizeof(float)), 0);
+    sm_net_free(a);
+    sm_net_free(b);
+    sm_net_free(c);
+    free(ctx);
+    sm_dataset_free(copy);
+    sm_dataset_free(by_ctx);
+    sm_dataset_free(by_label);
+    sm_rng_free(rng);
+}
+END_TEST
+
+/* The network learns both conditionals and, through the dropout, the
+ * unconditional mixture: at x = 0 and σ = 1 the denoiser points to −2 for
+ * label 0, to +2 for label 1, and stays between them without a context. */
+START_TEST(cond_fit_learns_the_condition)
+{
+    sm_rng *rng;
+    ck_assert_ok(sm_rng_new(&rng, 2));
+    sm_dataset *ds = two_classes(1000, rng);
+    sm_net *net = fit_cond(ds, 4, 0.2, 400);
+    const float x[3] = {0, 0, 0}, s[3] = {1, 1, 1}, ctx[6] = {1, 0, 0, 1, 0, 0};
+    float d[3], u;
+    ck_assert_ok(sm_net_denoise_cond(net, x, s, ctx, 2, 1, 2, d));
+    ck_assert_ok(sm_net_denoise(net, x, s, 1, 1, &u));
+    ck_assert_msg(d[0] < -1.0f && d[1] > 1.0f && fabsf(u) < 1.0f,
+                  "D(0, 1, label 0) = %g, D(0, 1, label 1) = %g, D(0, 1) = %g", (double)d[0],
+                  (double)d[1], (double)u);
+    sm_net_free(net);
+    sm_dataset_free(ds);
+    sm_rng_free(rng);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("train");
@@ -531,6 +640,8 @@ int main(void)
     tcase_add_test(tc, trainer_keeps_an_average);
     tcase_add_test(tc, bad_arguments);
     tcase_add_test(tc, edm_training_and_lr_schedule);
+    tcase_add_test(tc, cond_fit_contexts_and_labels);
+    tcase_add_test(tc, cond_fit_learns_the_condition);
     suite_add_tcase(s, tc);
     return sm_test_run(s);
 }

@@ -135,7 +135,7 @@ SM_API sm_status sm_points_write_csv(const char *path, const float *points,
 
 /**
  * @brief Creates an independent copy of a data set (points, labels,
- *        standardization).
+ *        contexts, standardization).
  * @param ds        The data set to copy.
  * @param[out] out  Receives the copy; set to NULL on failure.
  * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_NOMEM.
@@ -202,6 +202,55 @@ SM_API const int32_t *sm_dataset_labels(const sm_dataset *ds);
  * @return Largest label + 1; 0 without labels.
  */
 SM_API size_t sm_dataset_num_labels(const sm_dataset *ds);
+
+/**
+ * @brief Attaches one context row per point (copied), replacing any
+ *        previous ones: what sm_trainer_fit() conditions a network with a
+ *        context on (row i of the contexts belongs to point i; copies keep
+ *        them together). Standardizing the points leaves the contexts
+ *        alone.
+ * @param ds           The data set.
+ * @param ctx          n × @p context_dim finite values, or NULL to remove
+ *                     the contexts.
+ * @param n            Must equal sm_dataset_size() when @p ctx is not NULL.
+ * @param context_dim  c ≥ 1 when @p ctx is not NULL.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG (@p context_dim 0), #SM_ERR_SHAPE
+ *         (wrong @p n), #SM_ERR_NONFINITE (row and column named),
+ *         #SM_ERR_OVERFLOW, #SM_ERR_NOMEM; on failure the previous
+ *         contexts stay.
+ */
+SM_API sm_status sm_dataset_set_context(sm_dataset *ds, const float *ctx, size_t n,
+                                        size_t context_dim);
+
+/**
+ * @brief The contexts.
+ * @param ds  The data set.
+ * @return n × sm_dataset_context_dim() values, valid until the data set is
+ *         freed or its contexts change; NULL if it has none.
+ */
+SM_API const float *sm_dataset_context(const sm_dataset *ds);
+
+/**
+ * @brief Width of the contexts.
+ * @param ds  The data set.
+ * @return c; 0 without contexts (or if @p ds is NULL).
+ */
+SM_API size_t sm_dataset_context_dim(const sm_dataset *ds);
+
+/**
+ * @brief Turns class labels into one-hot context rows: row i is all zeros
+ *        but a 1 in column labels[i].
+ * @param labels       n labels, each in [0, @p num_classes).
+ * @param n            Rows.
+ * @param num_classes  K ≥ 1, the context width (the context width of a
+ *                     class-conditional network).
+ * @param[out] ctx     n × K floats.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG (NULL, K = 0, a label outside
+ *         [0, K), named in the message; @p ctx is then unchanged),
+ *         #SM_ERR_OVERFLOW.
+ */
+SM_API sm_status sm_labels_one_hot(const int32_t *labels, size_t n, size_t num_classes,
+                                   float *ctx);
 
 /**
  * @brief Standardizes the points in place, column by column, and keeps the

@@ -22,6 +22,9 @@
  * units. The result is only as good as the prior's match to p_σ₁: with σ₁
  * much larger than the data's spread, N(0, σ₁²I) is accurate; otherwise
  * pass the standard deviation of p_σ₁ (for standardized data √(σ₁² + 1)).
+ *
+ * A network with a context (sm_net_context_dim() > 0) is evaluated with the
+ * null context here: the density is the unconditional model's.
  */
 #ifndef SCOREMATCH_LIKELIHOOD_H
 #define SCOREMATCH_LIKELIHOOD_H

@@ -44,8 +44,15 @@
  *
  * Format version 1, written by earlier releases, is the same without the
  * 16 bytes at offsets 56–71 and without flag bit 1: every network in it is
- * a lab network without normalization. It still loads; saving always
- * writes version 2.
+ * a lab network without normalization. It still loads.
+ *
+ * Format version 3 is version 2 with 8 more bytes after the σ_data field:
+ * a `u64` context_dim c ≥ 1 at offset 72 (sm_net_context_dim()), so the
+ * parameters start at offset 80 and P counts the first layer's
+ * (d + c + 2)·width inputs. Saving writes version 3 for a network with a
+ * context and version 2 for any other, so every model has one encoding
+ * and files of networks without a context stay readable by earlier
+ * releases.
  *
  * Loading checks every field and rejects a file that is not exactly this
  * layout: wrong magic, truncated or with trailing bytes, a size field that
@@ -70,9 +77,10 @@
 
 SM_BEGIN_DECLS
 
-/** @brief Current model file format version, written by the save functions
- *  (version 1 files still load). */
-#define SM_MODEL_FORMAT_VERSION 2
+/** @brief Newest model file format version: written by the save functions
+ *  for a network with a context; a network without one is written as
+ *  version 2 (versions 1 and 2 still load). */
+#define SM_MODEL_FORMAT_VERSION 3
 
 /**
  * @brief Saves a model to a file, atomically.

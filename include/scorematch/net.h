@@ -23,6 +23,16 @@
  * sm_net_reserve() and reused: no call allocates memory once the workspace is
  * large enough.
  *
+ * **Context.** A network made with ::sm_net_options::context_dim c > 0
+ * also takes a context vector per row (a class as a one-hot row,
+ * sm_labels_one_hot() in scorematch/dataset.h, or any c features): its MLP input is
+ * x ‖ σ embedding ‖ context ‖ present flag, d + c + 2 values. The null
+ * context, zeros with the flag 0, stands for "no condition", so the same
+ * network gives the conditional score s(x, σ, c) and the unconditional one
+ * s(x, σ, ∅), which classifier-free guidance combines
+ * (sm_sampler_set_guidance()). The *_cond() passes take the contexts;
+ * every other pass on such a network uses the null context.
+ *
  * A handle is not thread-safe: use one per thread, or lock.
  */
 #ifndef SCOREMATCH_NET_H
@@ -59,8 +69,10 @@ typedef enum sm_parametrization {
     SM_PARAM_EDM = 1  /**< EDM preconditioning with σ_data. */
 } sm_parametrization;
 
-/** @brief Version of ::sm_net_options this header describes. */
-#define SM_NET_OPTIONS_VERSION 1
+/** @brief Version of ::sm_net_options this header describes (2 added
+ *  ::sm_net_options::context_dim; a version-1 struct is still accepted and
+ *  means no context). */
+#define SM_NET_OPTIONS_VERSION 2
 
 /**
  * @brief What sm_net_new_ex() builds. Initialise with
@@ -76,10 +88,16 @@ typedef struct sm_net_options {
      *  to have sm_trainer_fit() estimate it from the training data
      *  (sm_dataset_sigma_data()). Ignored by the lab parametrization. */
     double sigma_data;
+    /** Width c of the per-row context vector (version 2 on; default 0: no
+     *  context). With c > 0 the MLP's input is
+     *  prepared x ‖ σ embedding ‖ context (c values) ‖ present flag, and
+     *  the null context (zeros, flag 0) gives the unconditional score, so
+     *  one network serves both (see sm_net_forward_cond()). */
+    size_t context_dim;
 } sm_net_options;
 
 /** @brief Initialiser of ::sm_net_options with the defaults. */
-#define SM_NET_OPTIONS_INIT { SM_NET_OPTIONS_VERSION, 0, 128, 3, SM_PARAM_LAB, 0.0 }
+#define SM_NET_OPTIONS_INIT { SM_NET_OPTIONS_VERSION, 0, 128, 3, SM_PARAM_LAB, 0.0, 0 }
 
 /**
  * @brief Fills @p opts with the defaults of #SM_NET_OPTIONS_INIT (for
@@ -99,7 +117,9 @@ SM_API const char *sm_parametrization_name(sm_parametrization param);
  * @brief Creates a network from options (architecture and
  *        parametrization), initialised as sm_net_new() does.
  * @param[out] out  Receives the network; set to NULL on failure.
- * @param opts      The options (version #SM_NET_OPTIONS_VERSION).
+ * @param opts      The options (version #SM_NET_OPTIONS_VERSION, or 1:
+ *                  a struct without ::sm_net_options::context_dim, read
+ *                  as 0).
  * @param rng       Generator for the initial weights.
  * @return #SM_OK, #SM_ERR_INVALID_ARG (NULL, a zero size, an unknown
  *         parametrization, σ_data negative or not finite), #SM_ERR_VERSION
@@ -112,10 +132,20 @@ SM_API sm_status sm_net_new_ex(sm_net **out, const sm_net_options *opts, sm_rng 
  * @brief The options that would rebuild this network's architecture and
  *        parametrization (σ_data as it is now).
  * @param net        The network.
- * @param[out] opts  Receives the options.
+ * @param[out] opts  Receives the options, as a struct of this header's
+ *                   version; a struct whose version field is 1 on entry
+ *                   (initialised by a caller built against the version-1
+ *                   header) receives only the version-1 fields.
  * @return #SM_OK or #SM_ERR_INVALID_ARG.
  */
 SM_API sm_status sm_net_get_options(const sm_net *net, sm_net_options *opts);
+
+/**
+ * @brief Width c of the network's context input.
+ * @param net  The network.
+ * @return c; 0 for a network without a context, or if @p net is NULL.
+ */
+SM_API size_t sm_net_context_dim(const sm_net *net);
 
 /**
  * @brief The network's parametrization.
@@ -409,6 +439,43 @@ SM_API sm_status sm_net_denoise(sm_net *net, const float *x, const float *sigma,
                                 size_t n, size_t dim, float *out);
 
 /**
+ * @brief sm_net_forward() with a context per row.
+ * @param net          The network.
+ * @param x            n × dim row-major points.
+ * @param sigma        n noise levels, each finite and > 0.
+ * @param ctx          n × @p context_dim contexts (finite), or NULL for the
+ *                     null context on every row (the unconditional score,
+ *                     the same bits as sm_net_forward()).
+ * @param n            Number of points (0 does nothing).
+ * @param dim          Must equal sm_net_dim().
+ * @param context_dim  Must equal sm_net_context_dim() when @p ctx is given.
+ * @param[out] out     n × dim scores; may not overlap @p x.
+ * @return As sm_net_forward(); also #SM_ERR_SHAPE (@p context_dim differs
+ *         from the network's, or a context for a network without one) and
+ *         #SM_ERR_NONFINITE (NaN or infinity in @p ctx, row named).
+ */
+SM_API sm_status sm_net_forward_cond(sm_net *net, const float *x, const float *sigma,
+                                     const float *ctx, size_t n, size_t dim,
+                                     size_t context_dim, float *out);
+
+/**
+ * @brief sm_net_denoise() with a context per row.
+ * @param net          The network.
+ * @param x            n × dim row-major points.
+ * @param sigma        n noise levels, each finite and > 0.
+ * @param ctx          n × @p context_dim contexts (finite), or NULL for the
+ *                     null context.
+ * @param n            Number of points (0 does nothing).
+ * @param dim          Must equal sm_net_dim().
+ * @param context_dim  Must equal sm_net_context_dim() when @p ctx is given.
+ * @param[out] out     n × dim denoised points; may not overlap @p x.
+ * @return As sm_net_forward_cond().
+ */
+SM_API sm_status sm_net_denoise_cond(sm_net *net, const float *x, const float *sigma,
+                                     const float *ctx, size_t n, size_t dim,
+                                     size_t context_dim, float *out);
+
+/**
  * @brief Score and Jacobian-vector product in x: out = s(x, σ) and
  *        jv = (∂s/∂x)·v for every row, by forward-mode differentiation
  *        written for this network (σ is held fixed).
@@ -431,6 +498,26 @@ SM_API sm_status sm_net_denoise(sm_net *net, const float *x, const float *sigma,
  */
 SM_API sm_status sm_net_jvp(sm_net *net, const float *x, const float *sigma, const float *v,
                             size_t n, size_t dim, float *out, float *jv);
+
+/**
+ * @brief sm_net_jvp() with a context per row (held fixed, like σ).
+ * @param net          The network.
+ * @param x            n × dim points (finite).
+ * @param sigma        n noise levels, finite and > 0.
+ * @param ctx          n × @p context_dim contexts (finite), or NULL for the
+ *                     null context.
+ * @param v            n × dim tangent vectors (finite).
+ * @param n            Rows, ≥ 1.
+ * @param dim          Must equal sm_net_dim().
+ * @param context_dim  Must equal sm_net_context_dim() when @p ctx is given.
+ * @param[out] out     n × dim scores, or NULL if not wanted.
+ * @param[out] jv      n × dim products J·v.
+ * @return As sm_net_jvp(); also #SM_ERR_SHAPE and #SM_ERR_NONFINITE for
+ *         the contexts as sm_net_forward_cond().
+ */
+SM_API sm_status sm_net_jvp_cond(sm_net *net, const float *x, const float *sigma,
+                                 const float *ctx, const float *v, size_t n, size_t dim,
+                                 size_t context_dim, float *out, float *jv);
 
 /**
  * @brief Forward pass that keeps the activations for sm_net_backward().

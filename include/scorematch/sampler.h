@@ -98,6 +98,19 @@
  * finite; if not, it stops with #SM_ERR_DIVERGED and a message naming the
  * level and step, and the output holds the last finite state.
  *
+ * **Contexts and guidance.** For a network with a context
+ * (sm_net_context_dim() > 0), sm_sampler_set_context() gives the condition
+ * of every point (one row for all, or one per point, so that one run can
+ * draw different conditions); without one the sampler uses the null
+ * context, i.e. the unconditional score. sm_sampler_set_guidance() turns on
+ * classifier-free guidance (Ho & Salimans 2022): wherever a kind evaluates
+ * the model at a σ in [σ_lo, σ_hi], it uses
+ * D_w = (1 + w)·D(x, σ, c) − w·D(x, σ, ∅) (the same combination of the
+ * scores), which costs two network evaluations; elsewhere the plain
+ * conditional D(x, σ, c). Every kind supports it, since they all evaluate
+ * the model in the same place; sm_sampler_nfe() counts a guided
+ * evaluation as 2.
+ *
  * A sampler borrows its network and schedule; they must outlive it. The
  * network's workspace and thread count are used (sm_net_set_threads()).
  */
@@ -330,6 +343,46 @@ SM_API sm_status sm_sampler_set_callback(sm_sampler *s, sm_sampler_callback call
                                          void *user_data);
 
 /**
+ * @brief Sets the contexts the network is evaluated with (copied), for a
+ *        network with a context; NULL clears them (the null context: the
+ *        unconditional score).
+ * @param s            The sampler.
+ * @param ctx          @p rows × @p context_dim finite values, or NULL.
+ * @param rows         1 (every point gets this context) or the number of
+ *                     points of the runs to come (row p is point p's; a run
+ *                     of another size fails with #SM_ERR_SHAPE).
+ * @param context_dim  Must equal sm_net_context_dim() of the sampler's
+ *                     network.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG (NULL sampler, @p rows 0),
+ *         #SM_ERR_SHAPE (@p context_dim differs from the network's, or a
+ *         network without a context), #SM_ERR_NONFINITE (row named),
+ *         #SM_ERR_OVERFLOW, #SM_ERR_NOMEM; on failure the previous
+ *         contexts stay.
+ */
+SM_API sm_status sm_sampler_set_context(sm_sampler *s, const float *ctx, size_t rows,
+                                        size_t context_dim);
+
+/**
+ * @brief Sets classifier-free guidance: at noise levels σ in
+ *        [@p sigma_lo, @p sigma_hi] the model's denoiser becomes
+ *        (1 + w)·D(x, σ, c) − w·D(x, σ, ∅), two network evaluations;
+ *        at the other levels it is D(x, σ, c). Needs contexts
+ *        (sm_sampler_set_context()). Default w = 0: plain conditional
+ *        sampling, one evaluation.
+ * @param s         The sampler.
+ * @param w         Guidance weight, finite, in [0, 10⁶].
+ * @param sigma_lo  Lower end of the σ range, finite, ≥ 0 (0: from the
+ *                  smallest σ on).
+ * @param sigma_hi  Upper end, ≥ @p sigma_lo; may be infinity (every σ above
+ *                  @p sigma_lo).
+ * @return #SM_OK or #SM_ERR_INVALID_ARG (NaN, negative or infinite @p w, a
+ *         range that is empty or NaN); the previous setting stays on
+ *         failure.
+ */
+SM_API sm_status sm_sampler_set_guidance(sm_sampler *s, double w, double sigma_lo,
+                                         double sigma_hi);
+
+/**
  * @brief Draws @p n samples from the configured initial distribution.
  * @param s         The sampler.
  * @param rng       Generator for the start and the Langevin noise.
@@ -341,9 +394,11 @@ SM_API sm_status sm_sampler_set_callback(sm_sampler *s, sm_sampler_callback call
  *         #SM_ERR_DIVERGED (a point or the network's score became non-finite,
  *         e.g. from NaN parameters; the message names the level and step;
  *         @p out holds the last finite state); #SM_ERR_CANCELLED;
- *         #SM_ERR_STATE (an EDM network without σ_data, or a call from the
- *         sampler's own callback). #SM_ERR_INVALID_ARG also reports a run
- *         that would make no step (see "Grids of one level" above).
+ *         #SM_ERR_STATE (an EDM network without σ_data, guidance without
+ *         contexts, or a call from the sampler's own callback);
+ *         #SM_ERR_SHAPE also for contexts of another number of rows than 1
+ *         or @p n. #SM_ERR_INVALID_ARG also reports a run that would make
+ *         no step (see "Grids of one level" above).
  */
 SM_API sm_status sm_sampler_run(sm_sampler *s, sm_rng *rng, float *out, size_t n, size_t dim);
 
@@ -365,7 +420,9 @@ SM_API sm_status sm_sampler_run_from(sm_sampler *s, sm_rng *rng, float *x, size_
  *        complete run L·T (Langevin), L·C + L − 1 (predictor-corrector),
  *        L − 1 (ODE, Euler), 2(L − 1) (ODE, Heun), 2L − 1 (EDM, both
  *        kinds) or L (DPM-Solver++(2M)), plus one with the final
- *        denoising step where it applies. A run that fails counts the evaluations it made.
+ *        denoising step where it applies; with guidance
+ *        (sm_sampler_set_guidance()) every evaluation at a σ in the guided
+ *        range counts 2. A run that fails counts the evaluations it made.
  * @param s  The sampler.
  * @return The count; 0 before the first run or if @p s is NULL.
  */

@@ -160,6 +160,29 @@ SM_API sm_status sm_trainer_set_lr_schedule(sm_trainer *tr, uint64_t warmup_step
                                             uint64_t total_steps, double final_ratio);
 
 /**
+ * @brief Sets the condition dropout of a network with a context: the
+ *        probability that a training row gets the null context instead of
+ *        its own, so that the network learns the unconditional score too
+ *        (which classifier-free guidance needs, sm_sampler_set_guidance()).
+ *        Default 0.1. Each row's choice is drawn from the fit's generator,
+ *        so runs repeat with the same seed.
+ * @param tr  The trainer.
+ * @param p   In [0, 1]: 0 trains only conditionally, 1 only
+ *            unconditionally.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG (NULL, @p p outside [0, 1] or NaN),
+ *         #SM_ERR_STATE (the network has no context).
+ */
+SM_API sm_status sm_trainer_set_context_dropout(sm_trainer *tr, double p);
+
+/**
+ * @brief The condition dropout in use.
+ * @param tr  The trainer.
+ * @return The probability; 0 for a network without a context or a NULL
+ *         @p tr.
+ */
+SM_API double sm_trainer_context_dropout(const sm_trainer *tr);
+
+/**
  * @brief Frees a trainer (not the borrowed handles).
  * @param tr  The trainer, or NULL (ignored).
  */
@@ -171,6 +194,8 @@ SM_API void sm_trainer_free(sm_trainer *tr);
  *        computes the loss and gradient and applies the optimizer.
  * An ::SM_PARAM_EDM network must know its σ_data (sm_net_set_sigma_data())
  * before this call (#SM_ERR_STATE otherwise); sm_trainer_fit() estimates it.
+ * A network with a context is trained with the null context here (its
+ * unconditional score); sm_trainer_fit() trains it on contexts.
  *
  * If the loss or a gradient is not finite, the parameters are left unchanged
  * and #SM_ERR_DIVERGED is returned (lower the learning rate or enable
@@ -196,6 +221,15 @@ SM_API sm_status sm_trainer_step(sm_trainer *tr, const float *x, size_t n, size_
  * An ::SM_PARAM_EDM network whose σ_data is not known yet gets it from
  * @p data first (sm_dataset_sigma_data(); also set on the averaged network
  * of sm_trainer_set_ema()).
+ *
+ * A network with a context (sm_net_context_dim() c > 0) is trained on the
+ * data set's contexts (sm_dataset_set_context(), width c), each row's
+ * context travelling with its point; a data set without contexts but with
+ * labels, all in [0, c), gives one-hot contexts of its labels
+ * (sm_labels_one_hot()). After drawing a batch, every row is switched to
+ * the null context with the probability of
+ * sm_trainer_set_context_dropout(), from @p rng. The contexts of a data
+ * set are ignored when the network has none.
  * @param tr               The trainer.
  * @param data             Training points; dimension must match the network.
  * @param steps            Number of steps, ≥ 1.
@@ -204,9 +238,12 @@ SM_API sm_status sm_trainer_step(sm_trainer *tr, const float *x, size_t n, size_
  * @param user_data        Passed to @p callback.
  * @param[out] final_loss  Mean loss over the last min(steps, 100) steps
  *                         taken (may be NULL).
- * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE, #SM_ERR_DIVERGED (at
- *         the step the message names; earlier steps are kept),
- *         #SM_ERR_CANCELLED, #SM_ERR_STATE (called from its own callback).
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_SHAPE (also contexts of
+ *         another width than the network's, or a label ≥ c),
+ *         #SM_ERR_STATE (a network with a context and a data set with
+ *         neither contexts nor labels, or a call from its own callback),
+ *         #SM_ERR_DIVERGED (at the step the message names; earlier steps
+ *         are kept), #SM_ERR_CANCELLED.
  */
 SM_API sm_status sm_trainer_fit(sm_trainer *tr, const sm_dataset *data, uint64_t steps,
                                 sm_rng *rng, sm_train_callback callback, void *user_data,

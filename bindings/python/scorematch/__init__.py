@@ -30,7 +30,7 @@ from .errors import (CancelledError, DivergedError, Error, FileError, FormatErro
                      InvalidArgumentError, NonFiniteError, OutOfMemoryError, ParseError,
                      ShapeError, SizeOverflowError, StateError, VersionError)
 from .data import (Dataset, Rng, blobs, checkerboard, circles, eight_gaussians,
-                   gaussian_mixture, moons, pinwheel, spirals, swiss_roll, write_csv)
+                   gaussian_mixture, moons, one_hot, pinwheel, spirals, swiss_roll, write_csv)
 from .learning import (SGD, Adam, Layer, Net, Optim, Sampler, Schedule, Trainer,
                        log_likelihood)
 from .metrics import (MMD, PRDC, CoveragePrecision, coverage, coverage_precision,
@@ -45,7 +45,7 @@ __all__ = [
     "Error", "InvalidArgumentError", "OutOfMemoryError", "SizeOverflowError", "ShapeError",
     "NonFiniteError", "FileError", "ParseError", "FormatError", "VersionError",
     "DivergedError", "CancelledError", "StateError",
-    "Rng", "Dataset", "write_csv", "moons", "circles", "blobs", "gaussian_mixture",
+    "Rng", "Dataset", "write_csv", "one_hot", "moons", "circles", "blobs", "gaussian_mixture",
     "swiss_roll", "spirals", "checkerboard", "eight_gaussians", "pinwheel",
     "Schedule", "Net", "Layer", "Optim", "Adam", "SGD", "Trainer", "Sampler", "log_likelihood",
     "coverage", "precision", "coverage_precision", "per_mode_coverage", "prdc",

@@ -256,6 +256,25 @@ def points(x, name, dim=None):
     return a
 
 
+def contexts(ctx, name, width, n=None):
+    """*ctx* as an (rows, width) C-contiguous float32 array; a 1-D *ctx* of
+    length *width* is one row, repeated *n* times when *n* is given."""
+    a = f32(ctx)
+    if a.ndim == 1:
+        a = a.reshape(1, -1)
+        if n is not None:
+            a = np.ascontiguousarray(np.broadcast_to(a, (n, a.shape[1])))
+    if a.ndim != 2:
+        fail(errors.ShapeError, "%s must be 1-D (width) or 2-D (rows, width), got shape %s"
+             % (name, a.shape))
+    if a.shape[1] != width:
+        fail(errors.ShapeError, "%s has width %d, the network's context has %d"
+             % (name, a.shape[1], width))
+    if n is not None and a.shape[0] != n:
+        fail(errors.ShapeError, "%s has %d rows, expected %d" % (name, a.shape[0], n))
+    return a
+
+
 def vector(x, name, n=None, dtype=np.float32):
     """*x* as a 1-D contiguous array of *dtype*, of length *n* if given."""
     a = np.ascontiguousarray(x, dtype=dtype)

@@ -40,10 +40,10 @@ SAMPLER_CALLBACK = CFUNCTYPE(c_int, c_size_t, c_size_t, c_float, c_float_p,
 
 
 class NetOptions(ctypes.Structure):
-    """``sm_net_options`` (version 1)."""
+    """``sm_net_options`` (version 2)."""
     _fields_ = [("version", c_uint), ("dim", c_size_t), ("width", c_size_t),
                 ("depth", c_size_t), ("parametrization", c_int),
-                ("sigma_data", c_double)]
+                ("sigma_data", c_double), ("context_dim", c_size_t)]
 
 
 # The major version of the C API these bindings are written against.
@@ -85,6 +85,10 @@ _PROTOTYPES = {
     "sm_dataset_data": (c_float_p, [c_void_p]),
     "sm_dataset_row": (c_float_p, [c_void_p, c_size_t]),
     "sm_dataset_set_labels": (status, [c_void_p, c_int32_p, c_size_t]),
+    "sm_dataset_set_context": (status, [c_void_p, c_float_p, c_size_t, c_size_t]),
+    "sm_dataset_context": (c_float_p, [c_void_p]),
+    "sm_dataset_context_dim": (c_size_t, [c_void_p]),
+    "sm_labels_one_hot": (status, [c_int32_p, c_size_t, c_size_t, c_float_p]),
     "sm_dataset_labels": (c_int32_p, [c_void_p]),
     "sm_dataset_num_labels": (c_size_t, [c_void_p]),
     "sm_dataset_standardize": (status, [c_void_p]),
@@ -143,6 +147,13 @@ _PROTOTYPES = {
     "sm_net_clone": (status, [c_void_p, c_void_pp]),
     "sm_net_free": (None, [c_void_p]),
     "sm_net_dim": (c_size_t, [c_void_p]),
+    "sm_net_context_dim": (c_size_t, [c_void_p]),
+    "sm_net_forward_cond": (status, [c_void_p, c_float_p, c_float_p, c_float_p, c_size_t,
+                                     c_size_t, c_size_t, c_float_p]),
+    "sm_net_denoise_cond": (status, [c_void_p, c_float_p, c_float_p, c_float_p, c_size_t,
+                                     c_size_t, c_size_t, c_float_p]),
+    "sm_net_jvp_cond": (status, [c_void_p, c_float_p, c_float_p, c_float_p, c_float_p, c_size_t,
+                                 c_size_t, c_size_t, c_float_p, c_float_p]),
     "sm_net_width": (c_size_t, [c_void_p]),
     "sm_net_depth": (c_size_t, [c_void_p]),
     "sm_net_num_params": (c_size_t, [c_void_p]),
@@ -176,6 +187,8 @@ _PROTOTYPES = {
     "sm_trainer_set_sigma_sampling": (status, [c_void_p, c_int, c_double, c_double]),
     "sm_trainer_sigma_sampling": (c_int, [c_void_p]),
     "sm_trainer_set_lr_schedule": (status, [c_void_p, c_uint64, c_uint64, c_double]),
+    "sm_trainer_set_context_dropout": (status, [c_void_p, c_double]),
+    "sm_trainer_context_dropout": (c_double, [c_void_p]),
     "sm_net_set_normalization": (status, [c_void_p, c_float_p, c_float_p, c_size_t]),
     "sm_net_has_normalization": (c_int, [c_void_p]),
     "sm_net_get_normalization": (status, [c_void_p, c_float_p, c_float_p, c_size_t]),
@@ -218,6 +231,8 @@ _PROTOTYPES = {
     "sm_sampler_kind_name": (c_char_p, [c_int]),
     "sm_sampler_kind_from_name": (status, [c_char_p, POINTER(c_int)]),
     "sm_sampler_set_churn": (status, [c_void_p, c_double, c_double, c_double, c_double]),
+    "sm_sampler_set_context": (status, [c_void_p, c_float_p, c_size_t, c_size_t]),
+    "sm_sampler_set_guidance": (status, [c_void_p, c_double, c_double, c_double]),
     "sm_sampler_set_corrector": (status, [c_void_p, c_size_t, c_double]),
     "sm_sampler_set_steps_per_scale": (status, [c_void_p, c_size_t]),
     "sm_sampler_set_step_ratio": (status, [c_void_p, c_double]),

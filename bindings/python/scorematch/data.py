@@ -12,7 +12,7 @@ from . import _ffi, errors
 from ._base import (Handle, call, count, dptr, fail, fptr, inplace_points, out_array, path_arg,
                     points, real, vector)
 
-__all__ = ["Rng", "Dataset", "write_csv", "moons", "circles", "blobs", "gaussian_mixture",
+__all__ = ["Rng", "Dataset", "write_csv", "one_hot", "moons", "circles", "blobs", "gaussian_mixture",
            "swiss_roll", "spirals", "checkerboard", "eight_gaussians", "pinwheel"]
 
 
@@ -105,19 +105,22 @@ def as_rng(rng):
 class Dataset(Handle):
     """n points of dimension d, float32, row-major (``sm_dataset``).
 
-    ``Dataset(data, labels=None)`` copies an (n, d) array-like. The library
-    keeps its own copy; :meth:`to_numpy` returns a copy of it.
+    ``Dataset(data, labels=None, context=None)`` copies an (n, d) array-like
+    (and one label and/or one context row per point). The library keeps its
+    own copy; :meth:`to_numpy` returns a copy of it.
     """
 
     _free_name = "sm_dataset_free"
 
-    def __init__(self, data, labels=None):
+    def __init__(self, data, labels=None, context=None):
         a = points(data, "data")
         out = c_void_p()
         call("sm_dataset_new", byref(out), fptr(a), a.shape[0], a.shape[1])
         self._adopt(out)
         if labels is not None:
             self.set_labels(labels)
+        if context is not None:
+            self.set_context(context)
 
     # -- constructors -----------------------------------------------------
     @classmethod
@@ -269,6 +272,37 @@ class Dataset(Handle):
         lab = vector(lab, "labels", dtype=np.int32)
         call("sm_dataset_set_labels", self, lab.ctypes.data_as(_ffi.c_int32_p), lab.shape[0])
 
+    def set_context(self, context):
+        """Attaches one context row per point ((n, c) floats, copied) that
+        :meth:`Trainer.fit` conditions a network with a context on; None
+        removes them. Copies of the data set keep them with their rows."""
+        if context is None:
+            call("sm_dataset_set_context", self, None, 0, 0)
+            return
+        c = np.ascontiguousarray(context, dtype=np.float32)
+        if c.ndim == 1:
+            c = c.reshape(-1, 1)
+        if c.ndim != 2:
+            fail(errors.ShapeError, "context must be (n, c), got shape %s" % (c.shape,))
+        call("sm_dataset_set_context", self, fptr(c), c.shape[0], c.shape[1])
+
+    @property
+    def context(self):
+        """A copy of the contexts ((n, c) float32 array), or None."""
+        res = self._resource  # held while the points are copied
+        p = call("sm_dataset_context", res)
+        c = call("sm_dataset_context_dim", res)
+        if not p or c == 0:
+            return None
+        out = np.empty((call("sm_dataset_size", res), c), dtype=np.float32)
+        ctypes.memmove(out.ctypes.data, p, out.nbytes)
+        return out
+
+    @property
+    def context_dim(self):
+        """Width of the contexts; 0 without."""
+        return call("sm_dataset_context_dim", self)
+
     @property
     def num_labels(self):
         """Largest label + 1; 0 without labels."""
@@ -340,6 +374,21 @@ def write_csv(path, points_):
 
 
 # -- toy distributions ------------------------------------------------------
+def one_hot(labels, num_classes):
+    """(n, num_classes) float32 one-hot rows of int labels in [0, num_classes)
+    (``sm_labels_one_hot``): contexts of a class-conditional network."""
+    lab = np.asarray(labels)
+    if lab.dtype.kind not in "iub":
+        raise TypeError("labels must be integers, not %s" % lab.dtype)
+    if lab.size and (lab.min() < -2 ** 31 or lab.max() >= 2 ** 31):
+        fail(errors.InvalidArgumentError, "labels must fit in int32")
+    lab = vector(lab.reshape(-1), "labels", dtype=np.int32)
+    k = count(num_classes, "num_classes")
+    out = np.empty((lab.shape[0], k), dtype=np.float32)
+    call("sm_labels_one_hot", lab.ctypes.data_as(_ffi.c_int32_p), lab.shape[0], k, fptr(out))
+    return out
+
+
 def _toy(name, *args):
     out = c_void_p()
     call(name, byref(out), *args)

@@ -11,8 +11,9 @@ from ctypes import byref, c_double, c_size_t, c_void_p
 import numpy as np
 
 from . import _ffi, errors
-from ._base import (CallState, Handle, call, count, deferred_sigint, dptr, expect, fail,
-                    float_view, fptr, guarded, inplace_points, out_array, points, real, vector)
+from ._base import (CallState, Handle, call, contexts, count, deferred_sigint, dptr, expect,
+                    fail, float_view, fptr, guarded, inplace_points, out_array, points, real,
+                    vector)
 from .data import Dataset, as_rng
 
 __all__ = ["Schedule", "Net", "Layer", "Optim", "Adam", "SGD", "Trainer", "Sampler",
@@ -135,7 +136,10 @@ class Net(Handle):
     *parametrization* is one of :attr:`PARAMETRIZATIONS`: ``"lab"`` (input
     x ‖ log sigma, the output is the score) or ``"edm"`` (the preconditioning
     of Karras et al. 2022 with *sigma_data*, measured from the data by
-    :meth:`Trainer.fit` when None).
+    :meth:`Trainer.fit` when None). *context_dim* > 0 adds a context input
+    of that width (conditional generation: the passes take ``context=``, an
+    (n, context_dim) array or one row for all; None is the null context,
+    i.e. the unconditional score).
     """
 
     _free_name = "sm_net_free"
@@ -143,7 +147,7 @@ class Net(Handle):
     PARAMETRIZATIONS = ("lab", "edm")
 
     def __init__(self, dim, width=128, depth=3, rng=None, threads=1, parametrization="lab",
-                 sigma_data=None):
+                 sigma_data=None, context_dim=0):
         r = as_rng(rng)
         out = c_void_p()
         if parametrization not in self.PARAMETRIZATIONS:
@@ -156,6 +160,7 @@ class Net(Handle):
         opts.depth = count(depth, "depth")
         opts.parametrization = self.PARAMETRIZATIONS.index(parametrization)
         opts.sigma_data = 0.0 if sigma_data is None else real(sigma_data, "sigma_data")
+        opts.context_dim = count(context_dim, "context_dim")
         call("sm_net_new_ex", byref(out), byref(opts), r)
         self._adopt(out)
         if threads != 1:
@@ -165,6 +170,18 @@ class Net(Handle):
     def parametrization(self):
         """``"lab"`` or ``"edm"``."""
         return self.PARAMETRIZATIONS[call("sm_net_parametrization", self)]
+
+    @property
+    def context_dim(self):
+        """Width of the context input (0: none)."""
+        return call("sm_net_context_dim", self)
+
+    def _context(self, context, n, res):
+        """The (n, context_dim) contexts of a pass on *res* (this network's
+        resource, held by the caller), or None."""
+        if context is None:
+            return None
+        return contexts(context, "context", call("sm_net_context_dim", res), n)
 
     @property
     def sigma_data(self):
@@ -213,9 +230,10 @@ class Net(Handle):
         call("sm_net_from_data_units", res, fptr(a), a.shape[0], a.shape[1])
         return a
 
-    def denoise(self, x, sigma, out=None):
+    def denoise(self, x, sigma, out=None, context=None):
         """The denoiser D(x, sigma) = x + sigma**2 * s(x, sigma) for (n, dim)
-        points; *sigma* a scalar or one value per point."""
+        points; *sigma* a scalar or one value per point; *context* as in
+        :meth:`forward`."""
         res = self._resource
         a = points(x, "x", call("sm_net_dim", res))
         o = out_array(out, a.shape)
@@ -223,7 +241,12 @@ class Net(Handle):
             s = np.full(a.shape[0], real(sigma, "sigma"), np.float32)
         else:
             s = self._sigmas(sigma, a.shape[0])
-        call("sm_net_denoise", res, fptr(a), fptr(s), a.shape[0], a.shape[1], fptr(o))
+        c = self._context(context, a.shape[0], res)
+        if c is None:
+            call("sm_net_denoise", res, fptr(a), fptr(s), a.shape[0], a.shape[1], fptr(o))
+        else:
+            call("sm_net_denoise_cond", res, fptr(a), fptr(s), fptr(c), a.shape[0], a.shape[1],
+                 c.shape[1], fptr(o))
         return o
 
     def clone(self):
@@ -335,14 +358,21 @@ class Net(Handle):
             s = np.full(n, s, dtype=np.float32)
         return vector(s, "sigma", n)
 
-    def forward(self, x, sigma, out=None):
+    def forward(self, x, sigma, out=None, context=None):
         """Scores s(x, sigma) for (n, dim) points *x*; *sigma* a scalar shared
         by all points or one value per point. Returns an (n, dim) float32
-        array (*out* if given)."""
+        array (*out* if given). A network with a context takes *context*:
+        (n, context_dim) rows, or one row for every point; None means the
+        null context (the unconditional score)."""
         res = self._resource
         a = points(x, "x", call("sm_net_dim", res))
         o = out_array(out, a.shape)
-        if np.ndim(sigma) == 0:
+        c = self._context(context, a.shape[0], res)
+        if c is not None:
+            s = self._sigmas(sigma, a.shape[0])
+            call("sm_net_forward_cond", res, fptr(a), fptr(s), fptr(c), a.shape[0], a.shape[1],
+                 c.shape[1], fptr(o))
+        elif np.ndim(sigma) == 0:
             call("sm_net_forward_sigma", res, fptr(a), real(sigma, "sigma"), a.shape[0],
                  a.shape[1], fptr(o))
         else:
@@ -352,7 +382,7 @@ class Net(Handle):
 
     __call__ = forward
 
-    def jvp(self, x, sigma, v):
+    def jvp(self, x, sigma, v, context=None):
         """Score and Jacobian-vector product in x: returns ``(out, jv)``, two
         (n, dim) float32 arrays with out = s(x, sigma) and jv = (ds/dx)·v
         for every row (forward-mode, sigma held fixed).
@@ -360,7 +390,8 @@ class Net(Handle):
         *sigma* is a scalar shared by all points or one value per point; *v*
         holds the (n, dim) tangent vectors. The divergence of the score is
         the sum of e_jᵀ·J·e_j over the basis vectors, or estimated as vᵀ·J·v
-        with random v (Hutchinson). One thread."""
+        with random v (Hutchinson). One thread. *context* as in
+        :meth:`forward` (held fixed, like sigma)."""
         res = self._resource
         d = call("sm_net_dim", res)
         a = points(x, "x", d)
@@ -370,8 +401,13 @@ class Net(Handle):
             fail(errors.ShapeError, "v has shape %s, x has %s" % (t.shape, a.shape))
         o = np.empty(a.shape, dtype=np.float32)
         jv = np.empty(a.shape, dtype=np.float32)
-        call("sm_net_jvp", res, fptr(a), fptr(s), fptr(t), a.shape[0], a.shape[1], fptr(o),
-             fptr(jv))
+        c = self._context(context, a.shape[0], res)
+        if c is None:
+            call("sm_net_jvp", res, fptr(a), fptr(s), fptr(t), a.shape[0], a.shape[1], fptr(o),
+                 fptr(jv))
+        else:
+            call("sm_net_jvp_cond", res, fptr(a), fptr(s), fptr(c), fptr(t), a.shape[0],
+                 a.shape[1], c.shape[1], fptr(o), fptr(jv))
         return o, jv
 
     def forward_train(self, x, sigma, out=None):
@@ -611,6 +647,19 @@ class Trainer(Handle):
         call("sm_trainer_set_lr_schedule", self, int(warmup_steps), int(total_steps),
              real(final_ratio, "final_ratio"))
 
+    @property
+    def context_dropout(self):
+        """Networks with a context: the probability that a training row gets
+        the null context instead of its own (settable, in [0, 1]; default
+        0.1), so the network also learns the unconditional score that
+        guidance needs. :meth:`fit` takes the contexts from the data set
+        (:meth:`Dataset.set_context`), or one-hot rows of its labels."""
+        return call("sm_trainer_context_dropout", self)
+
+    @context_dropout.setter
+    def context_dropout(self, p):
+        call("sm_trainer_set_context_dropout", self, real(p, "p"))
+
     def set_ema(self, ema, decay=0.999):
         """Keeps *ema* (a Net of the same architecture, or None) as an
         exponential moving average of the trained weights after every step.
@@ -748,7 +797,26 @@ class Sampler(Handle):
         """``"edm-stochastic"`` only: S_churn, the sigma range [S_tmin,
         S_tmax] where noise is added, and S_noise."""
         call("sm_sampler_set_churn", self, real(churn, "churn"), real(tmin, "tmin"),
-                                        real(tmax, "tmax"), real(noise, "noise"))
+             real(tmax, "tmax"), real(noise, "noise"))
+
+    def set_context(self, context):
+        """The condition of the samples for a network with a context: one row
+        (context_dim values) for every point, or (n, context_dim) rows, one
+        per point of the runs to come (copied); None clears it (the
+        unconditional score)."""
+        if context is None:
+            call("sm_sampler_set_context", self, None, 0, 0)
+            return
+        c = contexts(context, "context", self.net.context_dim)
+        call("sm_sampler_set_context", self, fptr(c), c.shape[0], c.shape[1])
+
+    def set_guidance(self, w, sigma_lo=0.0, sigma_hi=float("inf")):
+        """Classifier-free guidance: at sigma in [*sigma_lo*, *sigma_hi*] the
+        denoiser is (1 + w)·D(x, sigma, c) − w·D(x, sigma, ∅), two network
+        evaluations (counted in :attr:`nfe`); w = 0 is plain conditional
+        sampling. Needs :meth:`set_context`."""
+        call("sm_sampler_set_guidance", self, real(w, "w"), real(sigma_lo, "sigma_lo"),
+             float(sigma_hi))
 
     def set_corrector(self, steps=1, snr=0.16):
         """Predictor-corrector only: *steps* Langevin corrector steps per level

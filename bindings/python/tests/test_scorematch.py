@@ -1643,6 +1643,96 @@ class RealDataTest(unittest.TestCase):
         ds = sm.Dataset(np.array([[0.0, 1.0], [2.0, 1.0], [4.0, 1.0]]))
         self.assertAlmostEqual(ds.sigma_data, math.sqrt((8.0 / 3.0 + 0.0) / 2.0), places=6)
 
+class ConditionalTest(unittest.TestCase):
+    """Networks with a context, condition dropout and guidance."""
+
+    def test_net_context_passes(self):
+        net = sm.Net(2, 16, 2, rng=3, parametrization="edm", sigma_data=1.0, context_dim=3)
+        self.assertEqual(net.context_dim, 3)
+        self.assertEqual(sm.Net(2, 8, 1, rng=0).context_dim, 0)
+        rng = np.random.default_rng(1)
+        x = rng.normal(size=(10, 2)).astype(np.float32)
+        c = sm.one_hot(np.arange(10) % 3, 3)
+        self.assertEqual(c.shape, (10, 3))
+        np.testing.assert_array_equal(c.sum(axis=1), 1.0)
+        a = net.forward(x, 0.5, context=c)
+        u = net.forward(x, 0.5)
+        self.assertFalse(np.array_equal(a, u))
+        # One row for all points equals the row repeated.
+        np.testing.assert_array_equal(net.forward(x, 0.5, context=c[0]),
+                                      net.forward(x, 0.5, context=np.tile(c[0], (10, 1))))
+        d = net.denoise(x, 0.5, context=c)
+        np.testing.assert_allclose(d, x + 0.25 * a, rtol=1e-3, atol=1e-4)
+        out, jv = net.jvp(x, 0.5, np.ones_like(x), context=c)
+        np.testing.assert_allclose(out, a, rtol=1e-5, atol=1e-6)
+        with self.assertRaises(sm.ShapeError):
+            net.forward(x, 0.5, context=np.zeros((10, 2)))
+        with self.assertRaises(sm.NonFiniteError):
+            bad = c.copy()
+            bad[4, 1] = np.nan
+            net.forward(x, 0.5, context=bad)
+        with self.assertRaises(sm.InvalidArgumentError):
+            sm.one_hot([0, 3], 3)
+        # The model file keeps the context width.
+        m = sm.model.load_bytes(sm.model.save_bytes(net, sm.Schedule.karras(10.0, 0.01, 4)))
+        self.assertEqual(m.net.context_dim, 3)
+        np.testing.assert_array_equal(m.net.forward(x, 0.5, context=c), a)
+
+    def test_dataset_context(self):
+        ds = sm.Dataset(np.zeros((4, 2)), context=np.arange(8).reshape(4, 2))
+        self.assertEqual(ds.context_dim, 2)
+        np.testing.assert_array_equal(ds.context, np.arange(8).reshape(4, 2))
+        np.testing.assert_array_equal(ds.clone().context, ds.context)
+        with self.assertRaises(sm.ShapeError):
+            ds.set_context(np.zeros((3, 2)))
+        ds.set_context(None)
+        self.assertIsNone(ds.context)
+        self.assertEqual(ds.context_dim, 0)
+
+    def test_train_and_guided_sampling(self):
+        data = sm.moons(1000, noise=0.05, rng=0).standardize()
+        net = sm.Net(2, 64, 2, rng=0, parametrization="edm", context_dim=2)
+        tr = sm.Trainer(net, sm.Schedule.geometric(1.0, 0.01, 4), sm.Adam(net, lr=3e-3), 256)
+        self.assertAlmostEqual(tr.context_dropout, 0.1)
+        tr.context_dropout = 0.2
+        self.assertAlmostEqual(tr.context_dropout, 0.2)
+        with self.assertRaises(sm.InvalidArgumentError):
+            tr.context_dropout = float("nan")
+        tr.fit(data, 400, rng=1)  # one-hot contexts from the labels
+        grid = sm.Schedule.karras(10.0, 0.002, 20)
+        smp = sm.Sampler(net, grid, kind="dpmpp-2m")
+        smp.set_guidance(1.0)
+        with self.assertRaises(sm.StateError):  # guidance without a context
+            smp.run(10, rng=0)
+        smp.set_guidance(0.0)
+        smp.set_context([1.0, 0.0])  # label 0: the upper moon
+        x0 = smp.run(500, rng=2)
+        smp.set_guidance(0.0)
+        np.testing.assert_array_equal(smp.run(500, rng=2), x0)
+        self.assertEqual(smp.nfe, 20)
+        smp.set_guidance(1.0)
+        x1 = smp.run(500, rng=2)
+        self.assertEqual(smp.nfe, 40)
+        with self.assertRaises(sm.InvalidArgumentError):
+            smp.set_guidance(float("nan"))
+        # The samples sit on the upper moon: compare with both moons' points.
+        real = data.to_numpy()
+        labels = data.labels
+        for x in (x0, x1):
+            d0 = np.sqrt(((x[:, None, :] - real[None, labels == 0, :]) ** 2).sum(-1)).min(1)
+            d1 = np.sqrt(((x[:, None, :] - real[None, labels == 1, :]) ** 2).sum(-1)).min(1)
+            self.assertGreater(np.mean(d0 < d1), 0.8)
+        # Per-row contexts: half of one run asks for each moon.
+        smp.set_guidance(0.0)
+        smp.set_context(sm.one_hot(np.repeat([0, 1], 250), 2))
+        both = smp.run(500, rng=2)
+        np.testing.assert_allclose(both[:250], x0[:250], rtol=1e-5, atol=1e-5)
+        with self.assertRaises(sm.ShapeError):
+            smp.run(10, rng=0)
+        with self.assertRaises(sm.ShapeError):
+            smp.set_context(np.zeros((3, 5)))
+
+
 class ModelTest(unittest.TestCase):
     def test_round_trip(self):
         net = sm.Net(2, 8, 1, rng=0)
