@@ -205,12 +205,24 @@ sm_status sm__net_param_count(size_t dim, size_t context_dim, size_t width, size
 
 /* ---- options ----------------------------------------------------------- */
 
-void sm_net_options_init(sm_net_options *opts)
+sm_status sm_net_options_init(sm_net_options *opts, unsigned version)
 {
-    if (opts) {
-        const sm_net_options init = SM_NET_OPTIONS_INIT;
-        *opts = init;
-    }
+    const char *fn = "sm_net_options_init";
+    if (!opts)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: opts is NULL", fn);
+    if (version < 1 || version > SM_NET_OPTIONS_VERSION)
+        return sm__error(SM_ERR_VERSION, "%s: version %u, this library knows 1 to %u", fn,
+                         version, (unsigned)SM_NET_OPTIONS_VERSION);
+    const sm_net_options init = SM_NET_OPTIONS_INIT;
+    opts->version = version;
+    opts->dim = init.dim;
+    opts->width = init.width;
+    opts->depth = init.depth;
+    opts->parametrization = init.parametrization;
+    opts->sigma_data = init.sigma_data;
+    if (version >= 2)
+        opts->context_dim = init.context_dim;
+    return SM_OK;
 }
 
 const char *sm_parametrization_name(sm_parametrization param)
@@ -346,7 +358,8 @@ sm_status sm__net_new_with_params(sm_net **out, const sm_net_options *opts,
 
 static void options_of(const sm_net *net, sm_net_options *opts)
 {
-    sm_net_options_init(opts);
+    const sm_net_options init = SM_NET_OPTIONS_INIT;
+    *opts = init;
     opts->dim = net->dim;
     opts->width = net->width;
     opts->depth = net->depth;

@@ -316,11 +316,28 @@ END_TEST
 START_TEST(options_and_sigma_data)
 {
     sm_net_options o;
-    sm_net_options_init(&o);
+    memset(&o, 0xab, sizeof o);
+    ck_assert_status(sm_net_options_init(&o, SM_NET_OPTIONS_VERSION), SM_OK);
     ck_assert_uint_eq(o.version, SM_NET_OPTIONS_VERSION);
     ck_assert_uint_eq(o.width, 128);
     ck_assert_int_eq(o.parametrization, SM_PARAM_LAB);
-    sm_net_options_init(NULL); /* ignored */
+    ck_assert_uint_eq(o.context_dim, 0);
+    ck_assert_status(sm_net_options_init(NULL, SM_NET_OPTIONS_VERSION), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_net_options_init(&o, 0), SM_ERR_VERSION);
+    ck_assert_status(sm_net_options_init(&o, SM_NET_OPTIONS_VERSION + 1), SM_ERR_VERSION);
+    ck_assert_uint_eq(o.version, SM_NET_OPTIONS_VERSION); /* unchanged by the refusals */
+    {
+        /* Version 1: a caller's struct that ends before context_dim is not
+         * written past its end. */
+        sm_net_options v1;
+        memset(&v1, 0xab, sizeof v1);
+        ck_assert_status(sm_net_options_init(&v1, 1), SM_OK);
+        ck_assert_uint_eq(v1.version, 1);
+        ck_assert_uint_eq(v1.depth, 3);
+        const unsigned char *tail = (const unsigned char *)&v1.context_dim;
+        for (size_t i = 0; i < sizeof v1.context_dim; i++)
+            ck_assert_uint_eq(tail[i], 0xab);
+    }
     ck_assert_str_eq(sm_parametrization_name(SM_PARAM_EDM), "edm");
     ck_assert_str_eq(sm_parametrization_name((sm_parametrization)9), "unknown");
     sm_rng *r;
@@ -838,7 +855,7 @@ START_TEST(cond_options_and_one_hot)
     sm_rng *r;
     ck_assert_ok(sm_rng_new(&r, 1));
     sm_net_options o;
-    sm_net_options_init(&o);
+    ck_assert_ok(sm_net_options_init(&o, SM_NET_OPTIONS_VERSION));
     ck_assert_uint_eq(o.version, SM_NET_OPTIONS_VERSION);
     ck_assert_uint_eq(o.context_dim, 0);
     o.dim = 2;

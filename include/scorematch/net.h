@@ -77,6 +77,10 @@ typedef enum sm_parametrization {
 /**
  * @brief What sm_net_new_ex() builds. Initialise with
  *        #SM_NET_OPTIONS_INIT or sm_net_options_init(), then set fields.
+ *
+ * The struct grows only at its end, with a new #SM_NET_OPTIONS_VERSION; the
+ * library reads and writes only the fields of the version the caller's
+ * struct says it has.
  */
 typedef struct sm_net_options {
     unsigned version;  /**< #SM_NET_OPTIONS_VERSION. */
@@ -100,11 +104,19 @@ typedef struct sm_net_options {
 #define SM_NET_OPTIONS_INIT { SM_NET_OPTIONS_VERSION, 0, 128, 3, SM_PARAM_LAB, 0.0, 0 }
 
 /**
- * @brief Fills @p opts with the defaults of #SM_NET_OPTIONS_INIT (for
- *        languages that cannot expand the macro).
- * @param opts  The options to fill; NULL is ignored.
+ * @brief Fills @p opts with the defaults of #SM_NET_OPTIONS_INIT for the
+ *        layout of options version @p version (for languages that cannot
+ *        expand the macro).
+ *
+ * Only the fields that version has are written, so a program built
+ * against an older header passes its own version and nothing past the end
+ * of its struct is touched: pass #SM_NET_OPTIONS_VERSION.
+ * @param opts     The options to fill.
+ * @param version  1 … #SM_NET_OPTIONS_VERSION; written to opts->version.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG (@p opts NULL), #SM_ERR_VERSION
+ *         (@p version 0 or newer than this library).
  */
-SM_API void sm_net_options_init(sm_net_options *opts);
+SM_API sm_status sm_net_options_init(sm_net_options *opts, unsigned version);
 
 /**
  * @brief A short name for a parametrization: "lab" or "edm".

@@ -41,6 +41,7 @@ SAMPLER_CALLBACK = CFUNCTYPE(c_int, c_size_t, c_size_t, c_float, c_float_p,
 
 class NetOptions(ctypes.Structure):
     """``sm_net_options`` (version 2)."""
+    VERSION = 2
     _fields_ = [("version", c_uint), ("dim", c_size_t), ("width", c_size_t),
                 ("depth", c_size_t), ("parametrization", c_int),
                 ("sigma_data", c_double), ("context_dim", c_size_t)]
@@ -176,7 +177,7 @@ _PROTOTYPES = {
     "sm_net_ema_update": (status, [c_void_p, c_void_p, c_double]),
     "sm_net_jvp": (status, [c_void_p, c_float_p, c_float_p, c_float_p, c_size_t, c_size_t,
                             c_float_p, c_float_p]),
-    "sm_net_options_init": (None, [POINTER(NetOptions)]),
+    "sm_net_options_init": (status, [POINTER(NetOptions), c_uint]),
     "sm_net_new_ex": (status, [c_void_pp, POINTER(NetOptions), c_void_p]),
     "sm_net_get_options": (status, [c_void_p, POINTER(NetOptions)]),
     "sm_net_parametrization": (c_int, [c_void_p]),

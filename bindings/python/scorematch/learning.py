@@ -154,7 +154,7 @@ class Net(Handle):
             raise ValueError("parametrization must be one of %s (got %r)"
                              % (", ".join(self.PARAMETRIZATIONS), parametrization))
         opts = _ffi.NetOptions()
-        call("sm_net_options_init", byref(opts))
+        call("sm_net_options_init", byref(opts), _ffi.NetOptions.VERSION)
         opts.dim = count(dim, "dim")
         opts.width = count(width, "width")
         opts.depth = count(depth, "depth")
