@@ -385,6 +385,68 @@ SAMPLE_SETUP(setup_ode_heun, SM_SAMPLER_ODE_HEUN)
 SAMPLE_SETUP(setup_edm_stochastic, SM_SAMPLER_EDM_STOCHASTIC)
 SAMPLE_SETUP(setup_dpmpp_2m, SM_SAMPLER_DPMPP_2M)
 
+/* ---- conditional: contexts, guidance, training on labels with dropout ---- */
+
+static sm_status c_net(ctx *c)
+{
+    sm_status st = sm_rng_reseed(c->rng, 31);
+    sm_net_options o = SM_NET_OPTIONS_INIT;
+    o.dim = DIM;
+    o.width = 8;
+    o.depth = 2;
+    o.parametrization = SM_PARAM_EDM;
+    o.sigma_data = 1.0;
+    o.context_dim = 2;
+    return st ? st : sm_net_new_ex(&c->net, &o, c->rng);
+}
+static sm_status c_kind(ctx *c) { return sm_sampler_set_kind(c->smp, SM_SAMPLER_DPMPP_2M); }
+static sm_status c_context(ctx *c)
+{
+    const float upper[2] = {1.0f, 0.0f};
+    return sm_sampler_set_context(c->smp, upper, 1, 2);
+}
+static sm_status c_guidance(ctx *c) { return sm_sampler_set_guidance(c->smp, 1.5, 0.0, 1e30); }
+static sm_status c_labels(ctx *c) { return sm_dataset_set_labels(c->ds, c->labels, N_PTS); }
+static sm_status c_dropout(ctx *c) { return sm_trainer_set_context_dropout(c->tr, 0.5); }
+static sm_status c_fit(ctx *c)
+{
+    sm_status st = sm_trainer_fit(c->tr, c->ds, 3, c->rng, NULL, NULL, NULL);
+    if (!st && !all_finite(sm_net_params(c->net), sm_net_num_params(c->net)))
+        return mismatch("non-finite parameters after training on labels");
+    return st;
+}
+
+static const step cond_steps[] = {
+    {"sm_net_new_ex (context)", c_net},
+    {"sm_sampler_new", s_new},
+    {"sm_sampler_set_kind", c_kind},
+    {"sm_sampler_set_context", c_context},
+    {"sm_sampler_set_guidance", c_guidance},
+    {"sm_sampler_run (guided)", s_run},
+    {"sm_dataset_set_labels", c_labels},
+    {"sm_optim_new_adam", t_optim},
+    {"sm_trainer_new", t_trainer},
+    {"sm_trainer_set_context_dropout", c_dropout},
+    {"sm_trainer_fit (one-hot labels)", c_fit},
+};
+
+/* The guided run's reference: the same network and seeds, no failures. */
+static void cond_setup(ctx *c)
+{
+    base_setup(c);
+    ck_assert_ok(c_net(c));
+    ck_assert_ok(s_new(c));
+    ck_assert_ok(c_kind(c));
+    ck_assert_ok(c_context(c));
+    ck_assert_ok(c_guidance(c));
+    ck_assert_ok(sm_rng_reseed(c->rng, 7));
+    ck_assert_ok(sm_sampler_run(c->smp, c->rng, c->ref_x, N_GEN, DIM));
+    sm_sampler_free(c->smp);
+    sm_net_free(c->net);
+    c->smp = NULL;
+    c->net = NULL;
+}
+
 /* ---- model files: an EDM network with its normalization and Adam's state ---- */
 
 static void model_setup(ctx *c)
@@ -624,6 +686,7 @@ static const scenario scenarios[] = {
     SCENARIO("sampling: ode-heun", setup_ode_heun, sample_steps),
     SCENARIO("sampling: edm-stochastic", setup_edm_stochastic, sample_steps),
     SCENARIO("sampling: dpmpp-2m", setup_dpmpp_2m, sample_steps),
+    SCENARIO("conditional: context, guidance, labels", cond_setup, cond_steps),
     SCENARIO("model file and buffer", model_setup, model_steps),
     SCENARIO("CSV and data sets", csv_setup, csv_steps),
     SCENARIO("metrics, 2-D", setup_metrics_2d, metric_steps),
