@@ -836,8 +836,13 @@ done:
 static void usage_eval(FILE *f)
 {
     fprintf(f,
-            "usage: %s eval REAL.csv GENERATED.csv [--radius R] [--seed N]\n"
-            "Prints coverage and precision at radius R (default 0.15), improved\n"
+            "usage: %s eval REAL.csv GENERATED.csv [--radius R] [--radius-units std|data]\n"
+            "                [--seed N]\n"
+            "Prints coverage and precision at radius R (default 0.15), measured by\n"
+            "default in the real set's standardized coordinates (each column centred\n"
+            "and divided by its standard deviation in REAL.csv, both sets alike), so\n"
+            "that R means the same on data of any scale; --radius-units data applies\n"
+            "R to the files' own units. Then improved\n"
             "precision/recall (k=3), density/coverage (k=5), energy distance and RBF\n"
             "MMD^2 (median-heuristic bandwidth; both on at most 5000 points per set)\n"
             "and the Frechet distance between Gaussian fits of the two sets.\n"
@@ -851,12 +856,14 @@ static int cmd_eval(args *a)
     const char *real_path = NULL, *gen_path = NULL;
     double radius = 0.15;
     uint64_t seed = 0;
+    const char *units = "std";
     for (a->i = 2; a->i < a->argc && !a->bad; a->i++) {
         const char *f = a->argv[a->i];
         if (!strcmp(f, "--help")) {
             usage_eval(stdout);
             return 0;
         } else if (!strcmp(f, "--radius")) radius = get_double(a, f, 1);
+        else if (!strcmp(f, "--radius-units")) units = next_value(a, f);
         else if (!strcmp(f, "--seed")) seed = get_u64(a, f, 0);
         else if (f[0] != '-' && !real_path) real_path = f;
         else if (f[0] != '-' && !gen_path) gen_path = f;
@@ -871,8 +878,14 @@ static int cmd_eval(args *a)
         usage_eval(stderr);
         return EXIT_USAGE;
     }
+    if (!units || (strcmp(units, "std") && strcmp(units, "data"))) {
+        fprintf(stderr, "%s eval: --radius-units must be std or data\n", prog);
+        return EXIT_USAGE;
+    }
+    const int std_units = !strcmp(units, "std");
     int rc = 0;
-    sm_dataset *real = NULL, *gen = NULL;
+    sm_dataset *real = NULL, *gen = NULL, *real_std = NULL;
+    float *gen_std = NULL;
     sm_rng *rng = NULL;
     TRY(read_points("eval", real_path, &real));
     TRY(read_points("eval", gen_path, &gen));
@@ -891,7 +904,22 @@ static int cmd_eval(args *a)
      * covariance: small sets get the metrics that exist for them. */
     const size_t kp = SM_METRIC_K_PR_DEFAULT, kd = SM_METRIC_K_DC_DEFAULT;
     const int has_ip = N > kp, has_ir = M > kp, has_dc = N > kd, has_fd = N >= 2 && M >= 2;
-    TRY(sm_metric_coverage_precision(X, N, Y, M, d, radius, &cov, &prec, NULL));
+    if (std_units) {
+        /* The radius-based metrics on copies in the real set's standardized
+         * coordinates; the others stay in the files' units. */
+        TRY(sm_dataset_clone(real, &real_std));
+        TRY(sm_dataset_standardize(real_std));
+        if (!(gen_std = alloc_or_say("eval", M * d * sizeof(float), "the standardized points"))) {
+            rc = EXIT_RUNTIME;
+            goto done;
+        }
+        memcpy(gen_std, Y, M * d * sizeof(float));
+        TRY(sm_dataset_standardize_points(real_std, gen_std, M, d));
+        TRY(sm_metric_coverage_precision(sm_dataset_data(real_std), N, gen_std, M, d, radius,
+                                         &cov, &prec, NULL));
+    } else {
+        TRY(sm_metric_coverage_precision(X, N, Y, M, d, radius, &cov, &prec, NULL));
+    }
     if (has_ip || has_ir || has_dc)
         TRY(sm_metric_prdc(X, N, Y, M, d, kp, kd, has_ip ? &ip : NULL, has_ir ? &ir : NULL,
                            has_dc ? &dens : NULL, has_dc ? &dcov : NULL, NULL));
@@ -911,7 +939,8 @@ static int cmd_eval(args *a)
     if (!has_fd)
         fprintf(stderr, "%s eval: frechet_distance skipped: it needs at least 2 points in each "
                 "set\n", prog);
-    printf("coverage=%.4f precision=%.4f radius=%g\n", cov, prec, radius);
+    printf("coverage=%.4f precision=%.4f radius=%g radius_units=%s\n", cov, prec, radius,
+           std_units ? "std" : "data");
     if (has_ip || has_ir || has_dc) {
         const char *sep = "";
         if (has_ip)
@@ -927,7 +956,9 @@ static int cmd_eval(args *a)
         printf(" frechet_distance=%.6f", fd);
     printf(" real=%zu generated=%zu\n", N, M);
 done:
+    free(gen_std);
     sm_rng_free(rng);
+    sm_dataset_free(real_std);
     sm_dataset_free(real);
     sm_dataset_free(gen);
     return rc;

@@ -236,6 +236,25 @@ with tempfile.TemporaryDirectory() as tmp:
     check('eval same set', rc == 0 and 'frechet_distance=0.000000' in out, out)
     rc, out, err = run('eval', real, samples, '--radius', '1e9')
     check('eval radius', rc == 0 and 'coverage=1.0000 precision=1.0000' in out, out)
+    # The radius is in the real set's standard deviations by default: two
+    # draws of the same ring, in units of thousands, cover each other at the
+    # default radius, while the same radius in the files' units finds almost
+    # no neighbour.
+    import math
+    ring_a, ring_b = os.path.join(tmp, 'ring-a.csv'), os.path.join(tmp, 'ring-b.csv')
+    for path, phase in ((ring_a, 0.0), (ring_b, 0.5)):
+        with open(path, 'w') as f:
+            for i in range(600):
+                t = 2 * math.pi * (i + phase) / 600
+                f.write(f'{5000 + 1000 * math.cos(t)},{-3000 + 1000 * math.sin(t)}\n')
+    rc, out, err = run('eval', ring_a, ring_b)
+    check('eval radius in standard deviations', rc == 0 and 'radius_units=std' in out
+          and 'coverage=1.0000 precision=1.0000' in out, out)
+    rc, out, err = run('eval', ring_a, ring_b, '--radius-units', 'data')
+    check('eval radius in data units', rc == 0 and 'radius_units=data' in out
+          and 'coverage=0.0000 precision=0.0000' in out, out)
+    rc, out, err = run('eval', ring_a, ring_b, '--radius-units', 'metres')
+    check('eval bad radius units', rc == 2 and 'std or data' in err, err)
     one_col = os.path.join(tmp, 'one.csv')
     with open(one_col, 'w') as f:
         f.write('1\n2\n3\n')
