@@ -286,14 +286,32 @@ def _decode(b):
     return b.decode("utf-8", "replace") if b is not None else ""
 
 
+def _installed_library():
+    try:
+        from . import _config
+    except ImportError:
+        return None
+    path = getattr(_config, "LIBRARY", None)
+    return path if path and os.path.exists(path) else None
+
+
 def _candidates(path):
     if path is not None:
         return [os.fspath(path)], "the path argument"
     env = os.environ.get("SCOREMATCH_LIBRARY")
     if env:
         return [env], "SCOREMATCH_LIBRARY"
+    cands = []
+    # A copy installed by meson knows where the library was installed with
+    # it (scorematch/_config.py, written at configure time); the source tree
+    # and pip-installed copies have no _config and use the loader's path.
+    # A stale path (a --destdir install, a moved prefix) is skipped.
+    installed = _installed_library()
+    if installed:
+        cands.append(installed)
     found = ctypes.util.find_library("scorematch")
-    cands = [found] if found else []
+    if found:
+        cands.append(found)
     cands.append("libscorematch.so.%d" % API_MAJOR)
     return cands, "the system library path"
 
@@ -302,8 +320,10 @@ def load_library(path=None):
     """Loads libscorematch and returns the ``ctypes.CDLL``.
 
     Order: the explicit *path*, else the environment variable
-    ``SCOREMATCH_LIBRARY``, else ``ctypes.util.find_library('scorematch')``,
-    else ``libscorematch.so.0`` through the dynamic loader's search path.
+    ``SCOREMATCH_LIBRARY``, else (in a copy installed by ``meson install``)
+    the library installed with the package, else
+    ``ctypes.util.find_library('scorematch')``, else ``libscorematch.so.0``
+    through the dynamic loader's search path.
     Every object uses the library loaded first; calling again with another
     path raises :class:`RuntimeError`. Called automatically on first use.
     """
