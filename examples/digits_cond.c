@@ -13,7 +13,7 @@
  * standardized pixels, fitted here by batch gradient descent on the same
  * training rows (its accuracy on the held-out third is printed first, the
  * ceiling of what it can confirm). For every guidance weight asked
- * (--guidance 0,1,2,3) the program draws --per-class digits of each class
+ * (--guidance, default 0,0.25,0.5,1,2,3) the program draws --per-class digits of each class
  * and prints the share the judge puts in the class asked for, per class and
  * on average; then --samples digits with classes in the training set's
  * proportions, compared with the held-out third like digits.c does
@@ -72,7 +72,7 @@ static void usage(FILE *f, const char *argv0)
             "  --ema DECAY        sample from an average of the weights (default 0.999)\n"
             "  --dropout P        share of rows trained with the null context (default 0.1)\n"
             "  --guidance LIST    guidance weights, comma-separated, at most %d\n"
-            "                     (default 0,1,2,3; 0: plain conditional sampling)\n"
+            "                     (default 0,0.25,0.5,1,2,3; 0: plain conditional sampling)\n"
             "  --per-class N      digits drawn per class to judge (default 100)\n"
             "  --samples N        digits in the training proportions to compare (default 1000)\n"
             "  --sampler KIND     edm-heun (default), dpmpp-2m, ...\n"
@@ -106,7 +106,7 @@ static int parse_args(int argc, char **argv, options *o)
     *o = (options){.data = DIGITS_CSV, .labels = DIGITS_LABELS_CSV, .steps = 20000, .width = 512,
                    .depth = 3, .batch = 256, .samples = 1000, .per_class = 100, .levels = 18,
                    .threads = ncpu > 0 ? (size_t)ncpu : 1, .lr = 2e-4, .ema = 0.999,
-                   .dropout = 0.1, .w = {0, 1, 2, 3}, .n_w = 4, .sampler = SM_SAMPLER_EDM_HEUN};
+                   .dropout = 0.1, .w = {0, 0.25, 0.5, 1, 2, 3}, .n_w = 6, .sampler = SM_SAMPLER_EDM_HEUN};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
@@ -436,8 +436,11 @@ int main(int argc, char **argv)
         TRY(sm_net_to_data_units(model, gen_prop, o.samples, DIM));
         char name[32];
         snprintf(name, sizeof name, "w=%g", w);
-        snprintf(extra, sizeof extra, " proportional n=%zu nfe=%llu final_loss=%.4f train_s=%.1f",
-                 o.samples, (unsigned long long)sm_sampler_nfe(smp), loss, train_s);
+        int len = snprintf(extra, sizeof extra, " proportional n=%zu nfe=%llu", o.samples,
+                           (unsigned long long)sm_sampler_nfe(smp));
+        if (!o.load && len > 0 && (size_t)len < sizeof extra)
+            snprintf(extra + len, sizeof extra - (size_t)len, " final_loss=%.4f train_s=%.1f",
+                     loss, train_s);
         TRY(digits_report(name, sp.xho, sp.n_ho, gen_prop, o.samples, extra));
         fflush(stdout);
 
