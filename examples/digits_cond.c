@@ -21,6 +21,14 @@
  * sampling from the same seed, so the weights differ by guidance alone.
  *
  * --png writes one panel per weight: a row per class, 0 at the top.
+ *
+ * Measured (medians of seeds 0-2; share in the class asked for / Fréchet
+ * distance of the proportional samples; the classifier's held-out accuracy
+ * is 0.957): w = 0: 0.939 / 28.2; w = 0.25: 0.978 / 26.4; w = 0.5:
+ * 0.991 / 28.7; w = 1: 0.995 / 42.1; w = 2: 0.992 / 95.4; w = 3:
+ * 0.987 / 187. A small weight makes the classes right without losing the
+ * spread of the data; larger ones pull every class onto its most typical
+ * shapes (docs/real-data.md).
  */
 #define _GNU_SOURCE 1 /* setenv (blis_kernels.h) */
 #include <math.h>
