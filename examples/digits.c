@@ -27,6 +27,7 @@
 #include <scorematch.h>
 
 #include "blis_kernels.h"
+#include "digits_common.h"
 #include "gmm.h"
 #include "plot.h"
 #include "progress.h"
@@ -35,7 +36,7 @@
 #define DIGITS_CSV "examples/data/digits.csv"
 #endif
 
-enum { DIM = 64 };
+enum { DIM = DIGITS_DIM };
 
 typedef struct {
     const char *data, *png, *save, *load;
@@ -158,22 +159,6 @@ static int parse_args(int argc, char **argv, options *o)
         }                                                                            \
     } while (0)
 
-/* Fréchet distance and improved precision/recall (k = 3) of gen against
- * the held-out rows, printed on one line. */
-static sm_status report(const char *name, const float *held, size_t n_held, const float *gen,
-                        size_t n_gen, const char *extra)
-{
-    double fd = 0, prec = 0, rec = 0, dens = 0, cov = 0;
-    size_t bad = 0;
-    sm_status st = sm_metric_frechet_distance(held, n_held, gen, n_gen, DIM, &fd, &bad);
-    if (!st)
-        st = sm_metric_prdc(held, n_held, gen, n_gen, DIM, 3, 5, &prec, &rec, &dens, &cov, NULL);
-    if (!st)
-        printf("%-14s fd=%.2f precision=%.3f recall=%.3f nonfinite=%zu%s\n", name, fd, prec, rec,
-               bad, extra ? extra : "");
-    return st;
-}
-
 int main(int argc, char **argv)
 {
     choose_blis_kernels();
@@ -181,33 +166,27 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &o))
         return 2;
     int rc = 1;
-    sm_dataset *all = NULL, *train = NULL;
+    sm_dataset *train = NULL;
+    digits_split sp = {0};
     sm_rng *rng = NULL;
     sm_net *net = NULL, *ema = NULL;
     sm_schedule *grid = NULL;
     sm_optim *opt = NULL;
     sm_trainer *tr = NULL;
     sm_sampler *smp = NULL;
-    float *xtr = NULL, *xho = NULL, *gen = NULL, *gsamp = NULL;
+    float *gen = NULL, *gsamp = NULL;
     gmm g = {0};
 
     /* The data and its fixed split. */
-    TRY(sm_dataset_read_csv(&all, o.data));
-    if (sm_dataset_dim(all) != DIM) {
-        fprintf(stderr, "digits: %s has %zu columns, expected 64\n", o.data, sm_dataset_dim(all));
+    if (digits_split_load(&sp, o.data, NULL))
         goto fail;
-    }
-    const size_t n = sm_dataset_size(all), n_ho = (n + 1) / 3, n_tr = n - n_ho;
-    xtr = malloc(n_tr * DIM * sizeof(float));
-    xho = malloc(n_ho * DIM * sizeof(float));
+    const size_t n_tr = sp.n_tr, n_ho = sp.n_ho;
+    const float *xtr = sp.xtr, *xho = sp.xho;
     gen = malloc(o.samples * DIM * sizeof(float));
-    if (!xtr || !xho || !gen) {
+    if (!gen) {
         fprintf(stderr, "digits: out of memory\n");
         goto fail;
     }
-    for (size_t i = 0, a = 0, b = 0; i < n; i++)
-        memcpy(i % 3 == 2 ? xho + DIM * b++ : xtr + DIM * a++, sm_dataset_row(all, i),
-               DIM * sizeof(float));
 
     /* Normalization: each pixel centred on its training mean, and one scale
      * for all pixels (their overall spread) or one per pixel (the library's
@@ -224,19 +203,8 @@ int main(int argc, char **argv)
     for (size_t j = 0; j < DIM; j++)
         scale[j] = (float)((o.global_scale ? sd : scale[j]) / o.spread);
     double sigma_data = 0.0; /* measured by the trainer */
-    if (o.pixel_affine) {
-        double sum = 0, ss = 0;
-        for (size_t i = 0; i < n_tr * DIM; i++)
-            sum += xtr[i] / 8.0 - 1.0;
-        const double mean = sum / (double)(n_tr * DIM);
-        for (size_t i = 0; i < n_tr * DIM; i++)
-            ss += (xtr[i] / 8.0 - 1.0 - mean) * (xtr[i] / 8.0 - 1.0 - mean);
-        sigma_data = sqrt(ss / (double)(n_tr * DIM));
-        for (size_t j = 0; j < DIM; j++) {
-            shift[j] = 8.0f;
-            scale[j] = 8.0f;
-        }
-    }
+    if (o.pixel_affine)
+        digits_pixel_affine(xtr, n_tr, shift, scale, &sigma_data);
     {
         float *u = malloc(n_tr * DIM * sizeof(float));
         if (!u) {
@@ -313,8 +281,8 @@ int main(int argc, char **argv)
              "sample_s=%.2f steps_per_s=%.1f",
              (unsigned long long)sm_sampler_nfe(smp), sm_net_sigma_data(model), loss, train_s,
              sample_s, o.load ? 0.0 : (double)o.steps / train_s);
-    TRY(report("model", xho, n_ho, gen, o.samples, extra));
-    TRY(report("training-rows", xho, n_ho, xtr, n_tr, " (the data itself: the best a model can do)"));
+    TRY(digits_report("model", xho, n_ho, gen, o.samples, extra));
+    TRY(digits_report("training-rows", xho, n_ho, xtr, n_tr, " (the data itself: the best a model can do)"));
     if (o.gmm_k) {
         /* The likelihood baseline: full-covariance mixture in pixel units;
          * a ridge of 0.1 pixel² keeps the covariances of components with
@@ -330,7 +298,7 @@ int main(int argc, char **argv)
             goto fail;
         }
         snprintf(extra, sizeof extra, " k=%zu", o.gmm_k);
-        TRY(report("gaussian-mix", xho, n_ho, gsamp, o.samples, extra));
+        TRY(digits_report("gaussian-mix", xho, n_ho, gsamp, o.samples, extra));
     }
     if (o.png) {
         plot_image_panel panels[2] = {
@@ -351,8 +319,7 @@ fail:
     gmm_free(&g);
     free(gsamp);
     free(gen);
-    free(xho);
-    free(xtr);
+    digits_split_free(&sp);
     sm_sampler_free(smp);
     sm_trainer_free(tr);
     sm_optim_free(opt);
@@ -361,6 +328,5 @@ fail:
     sm_net_free(net);
     sm_rng_free(rng);
     sm_dataset_free(train);
-    sm_dataset_free(all);
     return rc;
 }

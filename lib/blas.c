@@ -69,6 +69,17 @@ void sm__sgemm(sm__blas *b, size_t m, size_t n, size_t k, float alpha, const flo
         sgemm_ref(m, n, k, alpha, a, rsa, csa, bm, rsb, csb, beta, c, rsc, csc);
         return;
     }
+    if (m == 1) {
+        /* One row (a network evaluated on one point): C = A·B is the
+         * matrix-vector product Bᵀ·a. BLIS 0.9's sgemm packs all of B and
+         * allocates its thread information on every call, which for one
+         * row of a 256-wide layer costs ten times the arithmetic; sgemv
+         * reads B once and allocates nothing. */
+        bli_sgemv_ex(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, (dim_t)n, (dim_t)k, &alpha,
+                     (float *)bm, (inc_t)csb, (inc_t)rsb, (float *)a, (inc_t)csa, &beta, c,
+                     (inc_t)csc, NULL, &b->rntm);
+        return;
+    }
     bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k,
                  &alpha, (float *)a, (inc_t)rsa, (inc_t)csa, (float *)bm, (inc_t)rsb,
                  (inc_t)csb, &beta, c, (inc_t)rsc, (inc_t)csc, NULL, &b->rntm);

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Control-loop latency in PyTorch: one conditional sample (n = 1) of a
+7-dimensional x given 32 context features, from an EDM-preconditioned MLP
+41 -> 256 -> 256 -> 256 -> 7 (SiLU; input c_in*x, c_noise = ln(sigma)/4, the
+context and its present flag, as libscorematch lays it out) with random
+weights, drawn with EDM's Heun sampler on a Karras grid (sigma 80 -> 0.002,
+rho 7, then a last Euler step to 0: 2L - 1 evaluations on L levels). One
+thread, torch.no_grad. Prints the median time per sample in microseconds
+over --repeats samples after --warmup, one line per grid:
+
+    torch levels=6 nfe=11 median_us=... min_us=...
+
+bench/bench-latency runs this script and prints the ratio; it can also be
+run alone:  /usr/bin/python3 bench/torch/latency.py [--levels 6,18]
+Needs PyTorch (Debian's python3-torch); exits with status 2 without it.
+"""
+import argparse
+import math
+import statistics
+import sys
+import time
+
+DIM, CTX, WIDTH, DEPTH, SIGMA_DATA = 7, 32, 256, 3, 0.5
+
+
+def karras(levels, smax=80.0, smin=0.002, rho=7.0):
+    a, b = smax ** (1 / rho), smin ** (1 / rho)
+    return [(a + i / (levels - 1) * (b - a)) ** rho for i in range(levels)] + [0.0]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--levels", default="6,18", help="comma-separated grid sizes")
+    ap.add_argument("--repeats", type=int, default=2000)
+    ap.add_argument("--warmup", type=int, default=200)
+    a = ap.parse_args()
+    try:
+        import torch
+    except ImportError:
+        print("latency.py: PyTorch is not installed (apt-get install python3-torch)",
+              file=sys.stderr)
+        return 2
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    layers, width_in = [], DIM + 1 + CTX + 1
+    for _ in range(DEPTH):
+        layers += [torch.nn.Linear(width_in, WIDTH), torch.nn.SiLU()]
+        width_in = WIDTH
+    mlp = torch.nn.Sequential(*layers, torch.nn.Linear(WIDTH, DIM)).eval()
+    ctx = torch.randn(1, CTX)
+    flag = torch.ones(1, 1)
+    sd2 = SIGMA_DATA * SIGMA_DATA
+
+    def denoise(x, sigma):
+        s2 = sigma * sigma
+        c_in = 1.0 / math.sqrt(s2 + sd2)
+        c_skip = sd2 / (s2 + sd2)
+        c_out = sigma * SIGMA_DATA / math.sqrt(s2 + sd2)
+        noise = torch.full((1, 1), 0.25 * math.log(sigma))
+        f = mlp(torch.cat((c_in * x, noise, ctx, flag), dim=1))
+        return c_skip * x + c_out * f
+
+    def sample(sig):
+        x = sig[0] * torch.randn(1, DIM)
+        for s0, s1 in zip(sig[:-1], sig[1:]):
+            d0 = (x - denoise(x, s0)) / s0
+            x1 = x + (s1 - s0) * d0
+            if s1 > 0:
+                d1 = (x1 - denoise(x1, s1)) / s1
+                x1 = x + (s1 - s0) * 0.5 * (d0 + d1)
+            x = x1
+        return x
+
+    with torch.no_grad():
+        for levels in (int(v) for v in a.levels.split(",")):
+            sig = karras(levels)
+            for _ in range(a.warmup):
+                sample(sig)
+            times = []
+            for _ in range(a.repeats):
+                t0 = time.perf_counter()
+                sample(sig)
+                times.append(time.perf_counter() - t0)
+            print("torch levels=%d nfe=%d median_us=%.1f min_us=%.1f" %
+                  (levels, 2 * levels - 1, 1e6 * statistics.median(times), 1e6 * min(times)),
+                  flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
