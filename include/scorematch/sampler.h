@@ -432,13 +432,18 @@ SM_API sm_status sm_sampler_run_from(sm_sampler *s, sm_rng *rng, float *x, size_
  * are then the same with the same seed), from @p rng otherwise. Every kind
  * supports it, and RePaint's resampling (sm_sampler_set_resample()).
  *
- * Quality: replacement is an approximation of the conditional
- * distribution; the noised observed values are not exactly what the model
- * would produce at σ, so the missing part lags behind the observed part at
- * coarse levels and may not match it fully (harmonization). Resampling
- * reduces this at the cost of more network evaluations; stochastic kinds
- * (::SM_SAMPLER_EDM_STOCHASTIC, ::SM_SAMPLER_PC) correct more than the
- * deterministic ones.
+ * Quality: replacement approximates the conditional distribution. At
+ * coarse levels the noised observed values say little about the observed
+ * values themselves, and a deterministic kind has mostly settled the
+ * missing coordinates by the time they do: the imputations are pulled
+ * towards the marginal. Measured on N(0, [[1, 0.8], [0.8, 1]]) with x₀ = a
+ * observed (conditional N(0.8a, 0.36)), ::SM_SAMPLER_EDM_HEUN at 18
+ * levels gives a mean of about 0.44·0.8a and a standard deviation of 0.8,
+ * with the exact denoiser as with a trained network. RePaint's resampling
+ * (sm_sampler_set_resample()) closes the gap at the cost of network
+ * evaluations: 0.73·0.8a and 0.69 with r = 2, 0.93·0.8a and 0.62 with
+ * r = 10. ::SM_SAMPLER_EDM_STOCHASTIC, whose churn re-noises every step,
+ * does somewhat better than ::SM_SAMPLER_EDM_HEUN at the same r.
  *
  * A row with every coordinate observed is returned unchanged (the network
  * still evaluates it); a row with none observed is sampled as by
