@@ -180,10 +180,10 @@ static sm_status parse_csv(sm_dataset **out, unsigned char **mask, const char *t
             float v = 0.0f;
             int r = parse_field(tb, te, &sc, &v);
             col++;
-            /* Missing values travel as NaN until the mask is made. */
-            if (mask && (r == FIELD_NAN || (r == FIELD_TEXT && tb == te))) {
-                if (r == FIELD_NAN)
-                    numeric++;
+            /* Missing values travel as NaN until the mask is made; an empty
+             * one is no number when telling a header from data. */
+            const int empty_missing = mask && r == FIELD_TEXT && tb == te;
+            if (empty_missing || (mask && r == FIELD_NAN)) {
                 v = NAN;
                 r = FIELD_NUMBER;
             } else if (r == FIELD_NAN) {
@@ -193,7 +193,7 @@ static sm_status parse_csv(sm_dataset **out, unsigned char **mask, const char *t
                 st = sm__error(SM_ERR_NOMEM, "%s: out of memory at line %zu", who, line_no);
                 break;
             }
-            if (r == FIELD_NUMBER || r == FIELD_NONFINITE)
+            if ((r == FIELD_NUMBER && !empty_missing) || r == FIELD_NONFINITE)
                 numeric++;
             else if (!numberish_col && starts_like_number(tb, te)) {
                 numberish_col = col;

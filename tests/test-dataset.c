@@ -739,6 +739,13 @@ START_TEST(csv_missing_values)
     ck_assert_int_eq(memcmp(sm_dataset_data(ds), want, sizeof want), 0);
     sm_free(mask);
     sm_dataset_free(ds);
+    /* A first line of empty fields is a header, as for the strict reader. */
+    ck_assert_ok(sm_dataset_parse_csv_missing(&ds, &mask, " , \n1,\n", 7));
+    ck_assert_uint_eq(sm_dataset_size(ds), 1);
+    ck_assert_uint_eq(sm_dataset_header_rows(ds), 1);
+    ck_assert_int_eq(mask[0] * 2 + mask[1], 2);
+    sm_free(mask);
+    sm_dataset_free(ds);
     /* Strict reader: unchanged. */
     ck_assert_status(sm_dataset_parse_csv(&ds, text, sizeof text - 1), SM_ERR_PARSE);
     ck_assert_status(sm_dataset_parse_csv(&ds, "1,nan\n", 6), SM_ERR_NONFINITE);
