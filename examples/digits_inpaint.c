@@ -13,6 +13,18 @@
  * conditional mean, the figure to compare with the baselines, which are
  * averages themselves; both are printed. Writes a PNG of original, masked
  * and completed digits.
+ *
+ * Defaults: EDM's stochastic sampler on 18 Karras levels (σ 80 → 0.002)
+ * with 10 jumps back per level (RePaint), 385 evaluations per draw.
+ * Measured with the model of `digits --seed 0 --save MODEL` (20 000 steps)
+ * and sampling seeds 0–2 (medians): model 3.28 (one draw 4.16), mean
+ * imputation 4.46, 5-NN 3.04. Without jumps (--resample 0, 35
+ * evaluations, edm-heun) the model gives 3.96: replacement alone pulls the
+ * bottom halves towards the average digit (see sm_sampler_impute()); 32
+ * draws at the defaults give 3.15 (seed 0), and 30 jumps no better than
+ * 10. The model falls between the two baselines: a held-out digit's top
+ * half has close neighbours among the training digits, which the
+ * neighbours' bottom halves exploit directly.
  */
 #define _GNU_SOURCE 1 /* setenv (blis_kernels.h) */
 #include <stdio.h>
@@ -51,9 +63,9 @@ static void usage(FILE *f, const char *argv0)
             "  --data PATH      digits CSV (default %s)\n"
             "  --seed N         seed (default 0)\n"
             "  --draws M        imputations averaged (default 8)\n"
-            "  --sampler KIND   edm-heun (default), edm-stochastic, dpmpp-2m, ...\n"
+            "  --sampler KIND   edm-stochastic (default), edm-heun, dpmpp-2m, ...\n"
             "  --levels L       Karras grid levels, sigma 80 -> 0.002 (default 18)\n"
-            "  --resample R     RePaint jumps back per level (default 0)\n"
+            "  --resample R     RePaint jumps back per level (default 10)\n"
             "  --threads T      threads (default: all online cores)\n"
             "  --png PATH       original / masked / completed digits\n",
             argv0, DIGITS_CSV);
@@ -63,9 +75,9 @@ int main(int argc, char **argv)
 {
     choose_blis_kernels();
     const char *load = NULL, *data = DIGITS_CSV, *png = NULL;
-    unsigned long long seed = 0, draws = 8, levels = 18, resample = 0;
+    unsigned long long seed = 0, draws = 8, levels = 18, resample = 10;
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
-    sm_sampler_kind kind = SM_SAMPLER_EDM_HEUN;
+    sm_sampler_kind kind = SM_SAMPLER_EDM_STOCHASTIC;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(f, "--help")) {

@@ -8,12 +8,20 @@
  * 3 × 128 SiLU, Adam 4e-3 with a cosine decay, batch 1024, weights
  * averaged with decay 0.99, 3000 steps) learns the training rows; 1000
  * fresh rows lose each entry with probability 0.2, and sm_sampler_impute()
- * (EDM Heun, 18 levels from σ = 10 to 0.002) fills them in. Prints the
+ * (EDM Heun, 18 levels from σ = 10 to 0.002, 4 jumps back per level:
+ * 175 evaluations) fills them in. Prints the
  * RMSE on the missing entries (standardized units) of the average of
  * --draws imputations (the estimate of the conditional mean) and of one
  * draw, beside mean imputation (training column means) and 5-nearest-
  * neighbour imputation (distances on the row's observed columns, the
  * neighbours' values averaged).
+ *
+ * Measured (medians of seeds 0–2): model 0.70 (one draw 0.97), mean
+ * imputation 1.00, 5-NN 0.65; without jumps (--resample 0) the model gives
+ * 0.81, and EDM's stochastic sampler with 10 jumps 0.68 (seed 0). The
+ * replacement method pulls imputations towards the marginal (see
+ * sm_sampler_impute()); on these rows, whose missing entries are nearly
+ * functions of the observed ones, the neighbours' average stays ahead.
  */
 #define _GNU_SOURCE 1 /* setenv (blis_kernels.h) */
 #include <stdio.h>
@@ -57,7 +65,7 @@ static sm_status make_rows(size_t n, sm_rng *rng, float *out)
 int main(int argc, char **argv)
 {
     choose_blis_kernels();
-    unsigned long long seed = 0, steps = 3000, draws = 8, resample = 0;
+    unsigned long long seed = 0, steps = 3000, draws = 8, resample = 4;
     sm_sampler_kind kind = SM_SAMPLER_EDM_HEUN;
     for (int i = 1; i < argc; i++) {
         if (i + 1 < argc && !strcmp(argv[i], "--seed"))
@@ -72,7 +80,7 @@ int main(int argc, char **argv)
                    sm_sampler_kind_from_name(argv[++i], &kind) == SM_OK)) {
             fprintf(stderr,
                     "usage: %s [--seed N] [--steps N (3000)] [--draws M (8)]\n"
-                    "          [--resample R (0)] [--sampler KIND (edm-heun)]\n", argv[0]);
+                    "          [--resample R (4)] [--sampler KIND (edm-heun)]\n", argv[0]);
             return 2;
         }
     }
