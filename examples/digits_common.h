@@ -1,6 +1,7 @@
-/* What the digits examples share (digits.c, digits_cond.c): the vendored
- * data and its fixed split, the pixel normalization of the anchor
- * configuration, and the comparison with the held-out rows. */
+/* What the digits examples share (digits.c, digits_cond.c,
+ * digits_inpaint.c): the vendored data and its fixed split, the pixel
+ * normalization of the anchor configuration, and the comparison with the
+ * held-out rows. */
 #ifndef DIGITS_COMMON_H
 #define DIGITS_COMMON_H
 

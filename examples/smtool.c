@@ -662,12 +662,26 @@ static void usage_sample(FILE *f)
             "                        row per sample (default: none, the unconditional model)\n"
             "  --label L             the condition is class L (one-hot)\n"
             "  --guidance W          classifier-free guidance weight (default 0: plain\n"
-            "                        conditional; W > 0 costs two evaluations per step)\n",
-            prog);
+            "                        conditional; W > 0 costs two evaluations per step)\n"
+            "imputation (%s impute MODEL --data FILE.csv --out FILE.csv [options]):\n"
+            "  --data FILE.csv       points whose empty or NaN fields are missing; the\n"
+            "                        output holds them with the missing values imputed\n"
+            "                        (data units; the observed values unchanged)\n"
+            "  --resample R          jump back R times per level (RePaint; about (1 + R)\n"
+            "                        times the evaluations, default 0)\n"
+            "  --n does not apply; the other options are those of sample\n",
+            prog, prog);
 }
 
+/* sample, and impute (the same run from points with missing values). */
 static int cmd_sample(args *a)
 {
+    const int impute = !strcmp(a->argv[1], "impute");
+    const char *cmd = impute ? "impute" : "sample";
+    const char *data_path = NULL;
+    uint64_t resample = 0;
+    unsigned char *mask = NULL;
+    sm_dataset *data = NULL;
     const char *model = NULL, *out = NULL;
     uint64_t n = 2000, k = 20, seed = 0, threads = default_threads(), levels = 0;
     double ratio = 0.2, snr = 0.16, init_std = 0;
@@ -681,7 +695,9 @@ static int cmd_sample(args *a)
             usage_sample(stdout);
             return 0;
         } else if (!strcmp(f, "--out")) out = next_value(a, f);
-        else if (!strcmp(f, "--n")) n = get_u64(a, f, 1);
+        else if (!strcmp(f, "--n") && !impute) n = get_u64(a, f, 1);
+        else if (!strcmp(f, "--data") && impute) data_path = next_value(a, f);
+        else if (!strcmp(f, "--resample") && impute) resample = get_u64(a, f, 0);
         else if (!strcmp(f, "--steps-per-scale")) k = get_u64(a, f, 1);
         else if (!strcmp(f, "--levels")) levels = get_u64(a, f, 2);
         else if (!strcmp(f, "--snr")) snr = get_double(a, f, 1);
@@ -708,13 +724,13 @@ static int cmd_sample(args *a)
         else if (!strcmp(f, "--threads")) threads = get_u64(a, f, 1);
         else if (f[0] != '-' && !model) model = f;
         else {
-            fprintf(stderr, "%s sample: unknown argument '%s' (see --help)\n", prog, f);
+            fprintf(stderr, "%s %s: unknown argument '%s' (see --help)\n", prog, cmd, f);
             return EXIT_USAGE;
         }
     }
     if (a->bad)
         return EXIT_USAGE;
-    if (!model || !out) {
+    if (!model || !out || (impute && !data_path)) {
         usage_sample(stderr);
         return EXIT_USAGE;
     }
@@ -726,7 +742,11 @@ static int cmd_sample(args *a)
         fprintf(stderr, "%s sample: --label %ld is too large\n", prog, label);
         return EXIT_USAGE;
     }
-    int rc = check_writable("sample", "--out", out);
+    if (resample > 1000) {
+        fprintf(stderr, "%s impute: --resample must be at most 1000\n", prog);
+        return EXIT_USAGE;
+    }
+    int rc = check_writable(cmd, "--out", out);
     if (rc)
         return rc;
     sm_rng *rng = NULL;
@@ -786,38 +806,69 @@ static int cmd_sample(args *a)
         TRY(sm_sampler_set_context(s, onehot, 1, cdim));
     }
     TRY(sm_sampler_set_guidance(s, guidance, 0.0, INFINITY));
+    TRY(sm_sampler_set_resample(s, (size_t)resample));
     const size_t dim = sm_net_dim(net);
-    char what[64];
-    snprintf(what, sizeof what, "%llu samples of %zu floats", (unsigned long long)n, dim);
-    size_t bytes;
-    if ((rc = check_size("sample", "--n", n, dim * sizeof(float), what, &bytes)))
-        goto done;
-    if (!(x = alloc_or_say("sample", bytes, what))) {
-        rc = EXIT_RUNTIME;
-        goto done;
-    }
-    double t0 = progress_now();
-    TRY(sm_sampler_run(s, rng, x, (size_t)n, dim));
-    double sample_s = progress_now() - t0;
-    npath = norm_path(model);
-    if (!raw && sm_net_has_normalization(net)) {
-        TRY(sm_net_to_data_units(net, x, (size_t)n, dim));
-    } else if (!raw && npath && access(npath, R_OK) == 0) {
-        /* Models saved before format version 2 kept it beside the model. */
-        TRY(read_points("sample", npath, &norm));
-        if (sm_dataset_size(norm) != 2 || sm_dataset_dim(norm) != dim) {
-            fprintf(stderr, "%s sample: '%s' does not hold 2 rows of %zu values\n", prog, npath, dim);
+    if (impute) {
+        TRY(sm_dataset_read_csv_missing(&data, &mask, data_path));
+        if (sm_dataset_dim(data) != dim) {
+            fprintf(stderr, "%s impute: '%s' has %zu columns, the model %zu\n", prog, data_path,
+                    sm_dataset_dim(data), dim);
             rc = EXIT_RUNTIME;
             goto done;
         }
-        const float *mean = sm_dataset_row(norm, 0), *sd = sm_dataset_row(norm, 1);
-        for (size_t i = 0; i < (size_t)n * dim; i++)
-            x[i] = x[i] * sd[i % dim] + mean[i % dim];
+        n = sm_dataset_size(data);
     }
+    char what[64];
+    snprintf(what, sizeof what, "%llu samples of %zu floats", (unsigned long long)n, dim);
+    size_t bytes;
+    if ((rc = check_size(cmd, "--n", n, dim * sizeof(float), what, &bytes)))
+        goto done;
+    if (!(x = alloc_or_say(cmd, bytes, what))) {
+        rc = EXIT_RUNTIME;
+        goto done;
+    }
+    npath = norm_path(model);
+    const float *mean = NULL, *sd = NULL;
+    if (!raw && !sm_net_has_normalization(net) && npath && access(npath, R_OK) == 0) {
+        /* Models saved before format version 2 kept it beside the model. */
+        TRY(read_points(cmd, npath, &norm));
+        if (sm_dataset_size(norm) != 2 || sm_dataset_dim(norm) != dim) {
+            fprintf(stderr, "%s %s: '%s' does not hold 2 rows of %zu values\n", prog, cmd, npath,
+                    dim);
+            rc = EXIT_RUNTIME;
+            goto done;
+        }
+        mean = sm_dataset_row(norm, 0);
+        sd = sm_dataset_row(norm, 1);
+    }
+    if (impute) { /* observed values into the network's units */
+        memcpy(x, sm_dataset_data(data), (size_t)n * dim * sizeof(float));
+        if (!raw && sm_net_has_normalization(net))
+            TRY(sm_net_from_data_units(net, x, (size_t)n, dim));
+        for (size_t i = 0; mean && i < (size_t)n * dim; i++)
+            x[i] = (x[i] - mean[i % dim]) / sd[i % dim];
+    }
+    double t0 = progress_now();
+    if (impute)
+        TRY(sm_sampler_impute(s, rng, x, mask, (size_t)n, dim));
+    else
+        TRY(sm_sampler_run(s, rng, x, (size_t)n, dim));
+    double sample_s = progress_now() - t0;
+    if (!raw && sm_net_has_normalization(net))
+        TRY(sm_net_to_data_units(net, x, (size_t)n, dim));
+    for (size_t i = 0; mean && i < (size_t)n * dim; i++)
+        x[i] = x[i] * sd[i % dim] + mean[i % dim];
+    /* The observed values exactly as read, not through a round trip of
+     * the units' float arithmetic. */
+    for (size_t i = 0; impute && i < (size_t)n * dim; i++)
+        if (mask[i])
+            x[i] = sm_dataset_data(data)[i];
     TRY(sm_points_write_csv(out, x, (size_t)n, dim));
-    printf("samples=%s n=%llu nfe=%llu sample_s=%.2f\n", out, (unsigned long long)n,
-           (unsigned long long)sm_sampler_nfe(s), sample_s);
+    printf("%s=%s n=%llu nfe=%llu sample_s=%.2f\n", impute ? "imputed" : "samples", out,
+           (unsigned long long)n, (unsigned long long)sm_sampler_nfe(s), sample_s);
 done:
+    sm_free(mask);
+    sm_dataset_free(data);
     free(npath);
     free(x);
     free(onehot);
@@ -1036,6 +1087,7 @@ static void usage(FILE *f)
             "usage: %s COMMAND [options]   (libscorematch %s)\n\n"
             "  train   train a score model on a CSV file or a toy data set\n"
             "  sample  draw samples from a model file into a CSV file\n"
+            "  impute  fill in the missing values of a CSV file with a model\n"
             "  eval    compare generated points with real ones\n"
             "  plot    draw CSV point sets into a PNG%s\n\n"
             "'%s COMMAND --help' describes each command.\n",
@@ -1056,7 +1108,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "train"))
         return cmd_train(&a);
-    if (!strcmp(argv[1], "sample"))
+    if (!strcmp(argv[1], "sample") || !strcmp(argv[1], "impute"))
         return cmd_sample(&a);
     if (!strcmp(argv[1], "eval"))
         return cmd_eval(&a);

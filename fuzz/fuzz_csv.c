@@ -1,10 +1,14 @@
-/* libFuzzer harness for the CSV parser (sm_dataset_parse_csv()).
+/* libFuzzer harness for the CSV parsers (sm_dataset_parse_csv() and
+ * sm_dataset_parse_csv_missing()).
  *
  * Properties checked beyond "no crash, no leak, no undefined behaviour": a
  * failed parse sets the output to NULL and leaves a message; a successful
  * one gives at least one row and column, only finite values, and no line
  * lost: every line that is not blank or a comment is a data row or the
- * one header, counted here independently of the parser.
+ * one header, counted here independently of the parser. The reader with
+ * missing values accepts whatever the strict one accepts, with the same
+ * values and nothing missing; when it succeeds, its values are finite and
+ * 0 where its mask (0 or 1) says missing.
  *
  * Run: build-fuzz/fuzz/fuzz_csv -max_total_time=300 NEW_DIR fuzz/corpus/csv
  */
@@ -45,14 +49,34 @@ static size_t content_lines(const uint8_t *p, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    sm_dataset *ds = (sm_dataset *)&ds;
+    sm_dataset *ds = (sm_dataset *)&ds, *dm = (sm_dataset *)&dm;
+    unsigned char *mask = (unsigned char *)&mask;
+    sm_clear_error();
+    sm_status sm = sm_dataset_parse_csv_missing(&dm, &mask, (const char *)data, size);
+    if (sm != SM_OK) {
+        REQUIRE(dm == NULL && mask == NULL);
+        REQUIRE(sm_last_error()[0] != '\0');
+    } else {
+        const size_t n = sm_dataset_size(dm), d = sm_dataset_dim(dm);
+        const float *x = sm_dataset_data(dm);
+        for (size_t i = 0; i < n * d; i++)
+            REQUIRE(isfinite(x[i]) && mask[i] <= 1 && (mask[i] || x[i] == 0.0f));
+    }
     sm_clear_error();
     sm_status st = sm_dataset_parse_csv(&ds, (const char *)data, size);
     if (st != SM_OK) {
         REQUIRE(ds == NULL);
         REQUIRE(sm_last_error()[0] != '\0');
+        sm_free(mask);
+        sm_dataset_free(dm);
         return 0;
     }
+    REQUIRE(sm == SM_OK && sm_dataset_size(dm) == sm_dataset_size(ds) &&
+            sm_dataset_dim(dm) == sm_dataset_dim(ds));
+    for (size_t i = 0; i < sm_dataset_size(ds) * sm_dataset_dim(ds); i++)
+        REQUIRE(mask[i] == 1 && sm_dataset_data(dm)[i] == sm_dataset_data(ds)[i]);
+    sm_free(mask);
+    sm_dataset_free(dm);
     size_t n = sm_dataset_size(ds), d = sm_dataset_dim(ds);
     REQUIRE(n >= 1 && d >= 1);
     REQUIRE(sm_dataset_header_rows(ds) <= 1);

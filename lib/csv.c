@@ -42,7 +42,7 @@ typedef struct {
     size_t cap;
 } scratch;
 
-enum { FIELD_NUMBER, FIELD_TEXT, FIELD_NONFINITE, FIELD_NOMEM };
+enum { FIELD_NUMBER, FIELD_TEXT, FIELD_NONFINITE, FIELD_NOMEM, FIELD_NAN };
 
 /* Parses [b, e) (blanks already trimmed) as one number into *out. */
 static int parse_field(const char *b, const char *e, scratch *s, float *out)
@@ -67,6 +67,8 @@ static int parse_field(const char *b, const char *e, scratch *s, float *out)
     if (end != s->p + len)
         return FIELD_TEXT;
     float f = (float)v;
+    if (isnan(f))
+        return FIELD_NAN;
     if (!isfinite(f))
         return FIELD_NONFINITE;
     *out = f;
@@ -129,8 +131,11 @@ typedef struct {
     const char *b, *e;
 } span;
 
-/* who is the message prefix: the function, and the file when there is one. */
-static sm_status parse_csv(sm_dataset **out, const char *text, size_t len, const char *who)
+/* who is the message prefix: the function, and the file when there is one.
+ * mask: NULL for the strict reader; else empty and NaN fields are missing
+ * values, and *mask receives the mask of the observed ones. */
+static sm_status parse_csv(sm_dataset **out, unsigned char **mask, const char *text, size_t len,
+                           const char *who)
 {
     static const char bom[3] = {'\xEF', '\xBB', '\xBF'};
     float_vec vals = {0};
@@ -175,11 +180,20 @@ static sm_status parse_csv(sm_dataset **out, const char *text, size_t len, const
             float v = 0.0f;
             int r = parse_field(tb, te, &sc, &v);
             col++;
+            /* Missing values travel as NaN until the mask is made; an empty
+             * one is no number when telling a header from data. */
+            const int empty_missing = mask && r == FIELD_TEXT && tb == te;
+            if (empty_missing || (mask && r == FIELD_NAN)) {
+                v = NAN;
+                r = FIELD_NUMBER;
+            } else if (r == FIELD_NAN) {
+                r = FIELD_NONFINITE;
+            }
             if (r == FIELD_NOMEM || (r == FIELD_NUMBER && vec_push(&vals, v))) {
                 st = sm__error(SM_ERR_NOMEM, "%s: out of memory at line %zu", who, line_no);
                 break;
             }
-            if (r == FIELD_NUMBER || r == FIELD_NONFINITE)
+            if ((r == FIELD_NUMBER && !empty_missing) || r == FIELD_NONFINITE)
                 numeric++;
             else if (!numberish_col && starts_like_number(tb, te)) {
                 numberish_col = col;
@@ -245,10 +259,22 @@ static sm_status parse_csv(sm_dataset **out, const char *text, size_t len, const
     if (st == SM_OK) {
         sm_dataset *ds;
         st = sm__dataset_alloc(&ds, nrows, ncols, who);
+        unsigned char *m = NULL;
+        if (st == SM_OK && mask && !(m = malloc(nrows * ncols))) {
+            sm_dataset_free(ds);
+            st = sm__error(SM_ERR_NOMEM, "%s: out of memory for the mask", who);
+        }
         if (st == SM_OK) {
+            for (size_t k = 0; m && k < nrows * ncols; k++) {
+                m[k] = !isnan(vals.v[k]);
+                if (!m[k])
+                    vals.v[k] = 0.0f;
+            }
             memcpy(ds->x, vals.v, nrows * ncols * sizeof(float));
             ds->header_rows = header_rows;
             *out = ds;
+            if (mask)
+                *mask = m;
         }
     }
     free(sc.p);
@@ -265,7 +291,7 @@ sm_status sm_dataset_parse_csv(sm_dataset **out, const char *text, size_t len)
         return sm__error(SM_ERR_INVALID_ARG, "sm_dataset_parse_csv: text is NULL");
     c_numeric_scope scope;
     c_numeric_enter(&scope);
-    sm_status st = parse_csv(out, text ? text : "", len, "sm_dataset_parse_csv");
+    sm_status st = parse_csv(out, NULL, text ? text : "", len, "sm_dataset_parse_csv");
     c_numeric_leave(&scope);
     return st;
 }
@@ -286,7 +312,7 @@ sm_status sm_dataset_read_csv(sm_dataset **out, const char *path)
         snprintf(who, sizeof who, "%s: %s", fn, path);
         c_numeric_scope scope;
         c_numeric_enter(&scope);
-        st = parse_csv(out, bytes ? (const char *)bytes : "", len, who);
+        st = parse_csv(out, NULL, bytes ? (const char *)bytes : "", len, who);
         c_numeric_leave(&scope);
     }
     free(bytes);
@@ -345,4 +371,45 @@ sm_status sm_dataset_write_csv(const sm_dataset *ds, const char *path)
     if (!ds)
         return sm__error(SM_ERR_INVALID_ARG, "sm_dataset_write_csv: ds is NULL");
     return write_points(path, ds->x, ds->n, ds->dim, "sm_dataset_write_csv");
+}
+
+sm_status sm_dataset_parse_csv_missing(sm_dataset **out, unsigned char **mask, const char *text,
+                                       size_t len)
+{
+    const char *fn = "sm_dataset_parse_csv_missing";
+    if (!out || !mask)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: out and mask are required", fn);
+    *out = NULL;
+    *mask = NULL;
+    if (!text && len)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: text is NULL", fn);
+    c_numeric_scope scope;
+    c_numeric_enter(&scope);
+    sm_status st = parse_csv(out, mask, text ? text : "", len, fn);
+    c_numeric_leave(&scope);
+    return st;
+}
+
+sm_status sm_dataset_read_csv_missing(sm_dataset **out, unsigned char **mask, const char *path)
+{
+    const char *fn = "sm_dataset_read_csv_missing";
+    if (!out || !mask)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: out and mask are required", fn);
+    *out = NULL;
+    *mask = NULL;
+    if (!path)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: path is NULL", fn);
+    unsigned char *bytes;
+    size_t len;
+    sm_status st = sm__read_file(path, fn, &bytes, &len);
+    if (st == SM_OK) {
+        char who[320];
+        snprintf(who, sizeof who, "%s: %s", fn, path);
+        c_numeric_scope scope;
+        c_numeric_enter(&scope);
+        st = parse_csv(out, mask, bytes ? (const char *)bytes : "", len, who);
+        c_numeric_leave(&scope);
+    }
+    free(bytes);
+    return st;
 }

@@ -41,6 +41,7 @@ struct sm_sampler {
     float *ctx;          /* ctx_rows × the net's context_dim, or NULL */
     size_t ctx_rows;     /* 1 (broadcast) or the run's n */
     double guide_w, guide_lo, guide_hi; /* classifier-free guidance */
+    size_t resample; /* imputation: jumps back per level (RePaint) */
 };
 
 sm_status sm_sampler_new(sm_sampler **out, sm_net *net, const sm_schedule *sched)
@@ -264,6 +265,20 @@ sm_status sm_sampler_set_guidance(sm_sampler *s, double w, double sigma_lo, doub
     return SM_OK;
 }
 
+sm_status sm_sampler_set_resample(sm_sampler *s, size_t r)
+{
+    REQUIRE_IDLE(s);
+    if (r > 1000)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: r must be in [0, 1000] (got %zu)", __func__, r);
+    s->resample = r;
+    return SM_OK;
+}
+
+size_t sm_sampler_resample(const sm_sampler *s)
+{
+    return s ? s->resample : 0;
+}
+
 typedef struct run_ctx run_ctx;
 
 /* One sampling algorithm. */
@@ -293,6 +308,12 @@ struct run_ctx {
     const float *ctx; /* n contexts, or NULL: the null context */
     float *uncond;    /* with guidance: the unconditional head, else NULL */
     const char *fn;
+    /* Imputation (obs == NULL: a plain run). */
+    const float *obs;          /* the observed values (n × dim, 0 where missing) */
+    const unsigned char *mask; /* 1 = observed */
+    float *imp_z;              /* n × dim noise for replacements and jumps */
+    uint64_t imp_draws;        /* per-point kinds: the next noise slot */
+    size_t rep;                /* how often the current level's step was repeated */
 };
 
 /* A failed network evaluation at level i (i = levels: the denoising step),
@@ -318,10 +339,26 @@ static sm_status eval_failed(const run_ctx *c, sm_status st, size_t i, float sig
  * out = (1 + w)·h(x, σ, c) − w·h(x, σ, ∅), two evaluations: the head is
  * affine in D with the same x for score and denoiser alike, so one
  * combination serves both. */
-static sm_status eval_at(run_ctx *c, sm__head head, const float *x, float sigma, float *out,
+static void imputation_noise(run_ctx *c, float std);
+
+/* Imputation by replacement (Song et al. 2021): the observed coordinates
+ * of the state are the observed values noised to the σ at which the model
+ * is evaluated, so that the missing ones are denoised conditionally on
+ * them. Every evaluation goes through here, so every kind gets it. */
+static void replace_observed(run_ctx *c, float *x, float sigma)
+{
+    imputation_noise(c, sigma);
+    for (size_t k = 0; k < c->total; k++)
+        if (c->mask[k])
+            x[k] = c->obs[k] + c->imp_z[k];
+}
+
+static sm_status eval_at(run_ctx *c, sm__head head, float *x, float sigma, float *out,
                          size_t i, size_t t)
 {
     sm_sampler *s = c->s;
+    if (c->obs)
+        replace_observed(c, x, sigma);
     const sm__cond cond = {c->ctx, NULL};
     sm_status st = sm__score_eval(s->net, x, NULL, sigma, &cond, c->n, head, out, c->fn);
     if (st)
@@ -338,12 +375,12 @@ static sm_status eval_at(run_ctx *c, sm__head head, const float *x, float sigma,
     return SM_OK;
 }
 
-static sm_status score_at(run_ctx *c, const float *x, float sigma, float *out, size_t i, size_t t)
+static sm_status score_at(run_ctx *c, float *x, float sigma, float *out, size_t i, size_t t)
 {
     return eval_at(c, SM__HEAD_SCORE, x, sigma, out, i, t);
 }
 
-static sm_status denoise_at(run_ctx *c, const float *x, float sigma, float *out, size_t i,
+static sm_status denoise_at(run_ctx *c, float *x, float sigma, float *out, size_t i,
                             size_t t)
 {
     return eval_at(c, SM__HEAD_DENOISER, x, sigma, out, i, t);
@@ -407,6 +444,34 @@ static void per_point_normals(uint64_t key, uint64_t slot, size_t n, size_t dim,
     }
 }
 
+/* c->imp_z = std·N(0, I): from each point's stream (in a slot range of
+ * its own) for the per-point kinds, from the run's generator otherwise. */
+static void imputation_noise(run_ctx *c, float std)
+{
+    if (c->kind->per_point)
+        per_point_normals(c->key, ((uint64_t)1 << 63) | c->imp_draws++, c->n, c->dim, std,
+                          c->imp_z);
+    else
+        sm__rng_fill_normal(c->rng, c->imp_z, c->total, 0.0f, std);
+}
+
+/* RePaint's resampling (Lugmayr et al. 2022) after a committed step of
+ * level i from σ_from to σ_to: while the level has jumps left, the state
+ * goes back up to σ_from with noise of variance σ_from² − σ_to², and the
+ * caller repeats the step (returns 1). Only imputation runs jump. */
+static int jump_back(run_ctx *c, float s_from, float s_to)
+{
+    if (!c->obs || c->rep >= c->s->resample || !(s_from > s_to)) {
+        c->rep = 0;
+        return 0;
+    }
+    c->rep++;
+    imputation_noise(c, (float)sqrt((double)s_from * s_from - (double)s_to * s_to));
+    for (size_t k = 0; k < c->total; k++)
+        c->x[k] += c->imp_z[k];
+    return 1;
+}
+
 /* ---- the kinds ----------------------------------------------------------- */
 
 /* Annealed Langevin: T steps x ← x + ½α·s + √α·z per level, α = r·σ². */
@@ -417,14 +482,18 @@ static sm_status run_langevin(run_ctx *c)
     for (size_t i = 0; i < c->levels && !st; i++) {
         const double alpha = s->ratio * (double)c->sig[i] * (double)c->sig[i];
         const float half_a = (float)(0.5 * alpha), root_a = (float)sqrt(alpha);
-        for (size_t t = 0; t < s->steps && !st; t++) {
-            if ((st = score_at(c, c->x, c->sig[i], c->score, i, t)))
-                break;
-            draw_noise(c);
-            for (size_t k = 0; k < c->total; k++)
-                c->next[k] = c->x[k] + half_a * c->score[k] + root_a * c->z[k];
-            st = commit(c, i, t);
-        }
+        /* Level i walks from the state at σ_{i−1} to one at σ_i. */
+        const float from = c->sig[i ? i - 1 : 0];
+        do {
+            for (size_t t = 0; t < s->steps && !st; t++) {
+                if ((st = score_at(c, c->x, c->sig[i], c->score, i, t)))
+                    break;
+                draw_noise(c);
+                for (size_t k = 0; k < c->total; k++)
+                    c->next[k] = c->x[k] + half_a * c->score[k] + root_a * c->z[k];
+                st = commit(c, i, t);
+            }
+        } while (!st && jump_back(c, from, c->sig[i]));
         if (!st)
             st = level_done(c, i, c->sig[i]);
     }
@@ -455,30 +524,34 @@ static sm_status run_pc(run_ctx *c)
     sm_status st = SM_OK;
     for (size_t i = 0; i < c->levels && !st; i++) {
         const float sg = c->sig[i];
-        for (size_t t = 0; t < s->corrector_steps && !st; t++) {
-            if ((st = score_at(c, c->x, sg, c->score, i, t)))
-                break;
-            draw_noise(c);
-            double gnorm = mean_norm(c->score, c->n, c->dim);
-            double znorm = s->noise ? mean_norm(c->z, c->n, c->dim) : sqrt((double)c->dim);
-            double q = gnorm > 0.0 ? s->snr * znorm / gnorm : 0.0; /* zero score: no move */
-            double eps = 2.0 * q * q;
-            const float fe = (float)eps, fr = (float)sqrt(2.0 * eps);
-            for (size_t k = 0; k < c->total; k++)
-                c->next[k] = c->x[k] + fe * c->score[k] + fr * c->z[k];
-            st = commit(c, i, t);
-        }
-        if (!st && i + 1 < c->levels) {
-            const size_t t = s->corrector_steps;
-            if ((st = score_at(c, c->x, sg, c->score, i, t)))
-                break;
-            draw_noise(c);
-            const double var = sm__ve_step_variance(sg, c->sig[i + 1]);
-            const float fv = (float)var, fr = (float)sqrt(var);
-            for (size_t k = 0; k < c->total; k++)
-                c->next[k] = c->x[k] + fv * c->score[k] + fr * c->z[k];
-            st = commit(c, i, t);
-        }
+        /* The last level only corrects: it has no step down to jump back from. */
+        const float below = i + 1 < c->levels ? c->sig[i + 1] : sg;
+        do {
+            for (size_t t = 0; t < s->corrector_steps && !st; t++) {
+                if ((st = score_at(c, c->x, sg, c->score, i, t)))
+                    break;
+                draw_noise(c);
+                double gnorm = mean_norm(c->score, c->n, c->dim);
+                double znorm = s->noise ? mean_norm(c->z, c->n, c->dim) : sqrt((double)c->dim);
+                double q = gnorm > 0.0 ? s->snr * znorm / gnorm : 0.0; /* zero score: no move */
+                double eps = 2.0 * q * q;
+                const float fe = (float)eps, fr = (float)sqrt(2.0 * eps);
+                for (size_t k = 0; k < c->total; k++)
+                    c->next[k] = c->x[k] + fe * c->score[k] + fr * c->z[k];
+                st = commit(c, i, t);
+            }
+            if (!st && i + 1 < c->levels) {
+                const size_t t = s->corrector_steps;
+                if ((st = score_at(c, c->x, sg, c->score, i, t)))
+                    break;
+                draw_noise(c);
+                const double var = sm__ve_step_variance(sg, c->sig[i + 1]);
+                const float fv = (float)var, fr = (float)sqrt(var);
+                for (size_t k = 0; k < c->total; k++)
+                    c->next[k] = c->x[k] + fv * c->score[k] + fr * c->z[k];
+                st = commit(c, i, t);
+            }
+        } while (!st && jump_back(c, sg, below));
         if (!st)
             st = level_done(c, i, sg);
     }
@@ -522,23 +595,30 @@ static sm_status run_flow(run_ctx *c, int heun, int to_zero, int churn)
     const size_t steps = to_zero ? c->levels : c->levels - 1;
     sm_status st = SM_OK;
     for (size_t i = 0; i < steps && !st; i++) {
-        float s0 = c->sig[i];
         const float s1 = walk_sigma(c, i + 1);
-        if (churn && s->churn > 0.0 && s0 >= s->churn_tmin && s0 <= s->churn_tmax) {
-            const double gamma = fmin(s->churn / (double)steps, sqrt(2.0) - 1.0);
-            const double hat = (double)s0 * (1.0 + gamma);
-            const float lift = (float)(sqrt(hat * hat - (double)s0 * s0) * s->churn_noise);
-            per_point_normals(c->key, i + 1, c->n, c->dim, 1.0f, c->z);
-            for (size_t k = 0; k < c->total; k++)
-                c->x[k] += lift * c->z[k];
-            s0 = (float)hat;
-        }
-        if ((st = denoise_at(c, c->x, s0, c->score, i, 0)))
-            break;
-        sm__ve_drift_from_denoised(c->x, c->score, s0, c->total, c->score);
-        if ((st = ode_step(c, c->x, s0, s1, c->score, heun, i)) || (st = commit(c, i, 0)))
-            break;
-        st = level_done(c, i, c->sig[i]);
+        do {
+            float s0 = c->sig[i];
+            if (churn && s->churn > 0.0 && s0 >= s->churn_tmin && s0 <= s->churn_tmax) {
+                const double gamma = fmin(s->churn / (double)steps, sqrt(2.0) - 1.0);
+                const double hat = (double)s0 * (1.0 + gamma);
+                const float lift = (float)(sqrt(hat * hat - (double)s0 * s0) * s->churn_noise);
+                /* A repeated step (resampling) churns with fresh noise. */
+                uint64_t slot = i + 1;
+                if (c->rep)
+                    slot = ((uint64_t)1 << 62) | ((uint64_t)c->rep << 32) | (i + 1);
+                per_point_normals(c->key, slot, c->n, c->dim, 1.0f, c->z);
+                for (size_t k = 0; k < c->total; k++)
+                    c->x[k] += lift * c->z[k];
+                s0 = (float)hat;
+            }
+            if ((st = denoise_at(c, c->x, s0, c->score, i, 0)))
+                break;
+            sm__ve_drift_from_denoised(c->x, c->score, s0, c->total, c->score);
+            if ((st = ode_step(c, c->x, s0, s1, c->score, heun, i)) || (st = commit(c, i, 0)))
+                break;
+        } while (jump_back(c, c->sig[i], s1));
+        if (!st)
+            st = level_done(c, i, c->sig[i]);
     }
     if (!st && !to_zero)
         st = level_done(c, c->levels - 1, c->sig[c->levels - 1]);
@@ -561,27 +641,32 @@ static sm_status run_dpmpp_2m(run_ctx *c)
     double h_prev = 0.0;
     for (size_t i = 0; i < c->levels && !st; i++) {
         const float s0 = c->sig[i], s1 = walk_sigma(c, i + 1);
-        if ((st = denoise_at(c, c->x, s0, c->score, i, 0)))
-            break;
-        if (s1 == 0.0f) {
-            memcpy(c->next, c->score, c->total * sizeof(float));
-        } else {
-            const double h = log((double)s0) - log((double)s1);
-            const float ratio = (float)((double)s1 / (double)s0), em1 = (float)expm1(-h);
-            if (i == 0) {
-                for (size_t k = 0; k < c->total; k++)
-                    c->next[k] = ratio * c->x[k] - em1 * c->score[k];
+        const double h = s1 == 0.0f ? 0.0 : log((double)s0) - log((double)s1);
+        /* A repeated step (resampling) starts from a re-noised state
+         * that D_{i−1} does not belong to: it is a first-order step. */
+        do {
+            if ((st = denoise_at(c, c->x, s0, c->score, i, 0)))
+                break;
+            if (s1 == 0.0f) {
+                memcpy(c->next, c->score, c->total * sizeof(float));
             } else {
-                const double r = h_prev / h;
-                const float a = (float)(1.0 + 1.0 / (2.0 * r)), b = (float)(1.0 / (2.0 * r));
-                for (size_t k = 0; k < c->total; k++)
-                    c->next[k] = ratio * c->x[k] - em1 * (a * c->score[k] - b * c->prev[k]);
+                const float ratio = (float)((double)s1 / (double)s0), em1 = (float)expm1(-h);
+                if (i == 0 || c->rep) {
+                    for (size_t k = 0; k < c->total; k++)
+                        c->next[k] = ratio * c->x[k] - em1 * c->score[k];
+                } else {
+                    const double r = h_prev / h;
+                    const float a = (float)(1.0 + 1.0 / (2.0 * r)), b = (float)(1.0 / (2.0 * r));
+                    for (size_t k = 0; k < c->total; k++)
+                        c->next[k] = ratio * c->x[k] - em1 * (a * c->score[k] - b * c->prev[k]);
+                }
             }
-            h_prev = h;
-        }
+        } while (!(st = commit(c, i, 0)) && jump_back(c, s0, s1));
+        if (st)
+            break;
+        h_prev = h;
         memcpy(c->prev, c->score, c->total * sizeof(float));
-        if (!(st = commit(c, i, 0)))
-            st = level_done(c, i, s0);
+        st = level_done(c, i, s0);
     }
     return st;
 }
@@ -691,9 +776,16 @@ static sm_status check_run(sm_sampler *s, sm_rng *rng, const float *x, size_t n,
     return SM_OK;
 }
 
-/* The run on x (n × dim, finite), in place. */
+/* What an imputation run adds to a plain one (see run_ctx). */
+typedef struct {
+    const float *obs;
+    const unsigned char *mask;
+    float *z;
+} imputation;
+
+/* The run on x (n × dim, finite), in place; imp: an imputation run. */
 static sm_status sample(sm_sampler *s, sm_rng *rng, uint64_t key, float *x, size_t n,
-                        size_t dim, const char *fn)
+                        size_t dim, const imputation *imp, const char *fn)
 {
     const size_t total = n * dim, cdim = sm_net_context_dim(s->net);
     const kind_info *kind = kind_of(s->kind);
@@ -721,7 +813,8 @@ static sm_status sample(sm_sampler *s, sm_rng *rng, uint64_t key, float *x, size
         .levels = sm_schedule_levels(s->sched), .sig = sm__schedule_sigmas(s->sched),
         .x = x, .score = buf, .z = buf + total, .next = buf + 2 * total, .aux = buf + 3 * total,
         .prev = buf + 4 * total, .ctx = ctx, .uncond = guided ? buf + 5 * total : NULL,
-        .fn = fn,
+        .fn = fn, .obs = imp ? imp->obs : NULL, .mask = imp ? imp->mask : NULL,
+        .imp_z = imp ? imp->z : NULL,
     };
     s->nfe = 0;
     s->running = 1;
@@ -740,15 +833,18 @@ static sm_status sample(sm_sampler *s, sm_rng *rng, uint64_t key, float *x, size
     }
     s->running = 0;
     free(buf);
+    if (imp) /* the observed values themselves, whatever became of the run */
+        for (size_t k = 0; k < total; k++)
+            if (imp->mask[k])
+                x[k] = imp->obs[k];
     return st;
 }
 
-sm_status sm_sampler_run(sm_sampler *s, sm_rng *rng, float *out, size_t n, size_t dim)
+/* Draws the start of a run into out and the per-point kinds' key. */
+static sm_status draw_start(sm_sampler *s, sm_rng *rng, float *out, size_t n, size_t dim,
+                            uint64_t *key_out, const char *fn)
 {
-    const char *fn = "sm_sampler_run";
-    sm_status st = check_run(s, rng, out, n, dim, fn);
-    if (st)
-        return st;
+    sm_status st;
     const kind_info *kind = kind_of(s->kind);
     double std = s->init_a;
     if (s->init == INIT_AUTO) /* N(0, I) for the lab; the VE prior N(0, σ₁²I) otherwise */
@@ -770,7 +866,18 @@ sm_status sm_sampler_run(sm_sampler *s, sm_rng *rng, float *out, size_t n, size_
                          "%s: the initial N(0, %g^2) draw of sample %zu overflows float; lower "
                          "the std (sm_sampler_set_init_normal)",
                          fn, std, bad / dim);
-    return sample(s, rng, key, out, n, dim, fn);
+    *key_out = key;
+    return SM_OK;
+}
+
+sm_status sm_sampler_run(sm_sampler *s, sm_rng *rng, float *out, size_t n, size_t dim)
+{
+    const char *fn = "sm_sampler_run";
+    uint64_t key;
+    sm_status st = check_run(s, rng, out, n, dim, fn);
+    if (!st)
+        st = draw_start(s, rng, out, n, dim, &key, fn);
+    return st ? st : sample(s, rng, key, out, n, dim, NULL, fn);
 }
 
 sm_status sm_sampler_run_from(sm_sampler *s, sm_rng *rng, float *x, size_t n, size_t dim)
@@ -782,5 +889,44 @@ sm_status sm_sampler_run_from(sm_sampler *s, sm_rng *rng, float *x, size_t n, si
     if ((st = sm__check_points(x, n, dim, "x", fn)))
         return st;
     const uint64_t key = kind_of(s->kind)->per_point ? sm__rng_u64(rng) : 0;
-    return sample(s, rng, key, x, n, dim, fn);
+    return sample(s, rng, key, x, n, dim, NULL, fn);
+}
+
+sm_status sm_sampler_impute(sm_sampler *s, sm_rng *rng, float *x, const unsigned char *mask,
+                            size_t n, size_t dim)
+{
+    const char *fn = "sm_sampler_impute";
+    sm_status st = check_run(s, rng, x, n, dim, fn);
+    if (st)
+        return st;
+    if (!mask)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: mask is NULL", fn);
+    const size_t total = n * dim;
+    for (size_t k = 0; k < total; k++) {
+        if (mask[k] > 1)
+            return sm__error(SM_ERR_INVALID_ARG,
+                             "%s: mask[%zu][%zu] is %u; it must be 1 (observed) or 0 (missing)",
+                             fn, k / dim, k % dim, (unsigned)mask[k]);
+        if (mask[k] && !isfinite(x[k]))
+            return sm__error(SM_ERR_NONFINITE, "%s: x[%zu][%zu] is observed and not finite",
+                             fn, k / dim, k % dim);
+    }
+    /* The observed values, the mask (the caller's buffers may alias each
+     * other or x) and the noise of the replacements. */
+    float *obs = sm__calloc(total, 2 * sizeof(float) + 1);
+    if (!obs)
+        return sm__error(SM_ERR_NOMEM, "%s: out of memory for %zu points", fn, n);
+    unsigned char *m = (unsigned char *)(obs + 2 * total);
+    memcpy(m, mask, total);
+    for (size_t k = 0; k < total; k++)
+        obs[k] = m[k] ? x[k] : 0.0f;
+    const imputation imp = {obs, m, obs + total};
+    uint64_t key;
+    /* Nothing changes on a failed start: the start goes to scratch first. */
+    if (!(st = draw_start(s, rng, obs + total, n, dim, &key, fn))) {
+        memcpy(x, obs + total, total * sizeof(float));
+        st = sample(s, rng, key, x, n, dim, &imp, fn);
+    }
+    free(obs);
+    return st;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end test of the smtool command-line program: every command, its
 outputs, its exit codes (0 ok, 1 runtime error, 2 usage) and its messages."""
+import math
 import os
 import resource
 import subprocess
@@ -339,6 +340,40 @@ with tempfile.TemporaryDirectory() as tmp:
     rc, out, err = run('train', '--toy', 'moons', '--toy-labels', '--n', '400', '--steps', '50',
                        '--width', '16', '--depth', '1', '--threads', '1', '--out', cmodel)
     check('train --toy-labels', rc == 0 and 'context 2' in err, err)
+
+    # Imputation: empty and NaN fields are filled in, observed values are
+    # written back as read, and the same seed gives the same values.
+    holes = os.path.join(tmp, 'holes.csv')
+    filled = os.path.join(tmp, 'filled.csv')
+    with open(holes, 'w') as f:
+        f.write('x,y\n0.5,\nnan,0.25\n1.0,-0.5\n,\n')
+    rc, out, err = run('impute', model, '--data', holes, '--out', filled, '--resample', '1',
+                       '--seed', '3', '--threads', '1')
+    rows = read_csv(filled) if rc == 0 else []
+    check('impute', rc == 0 and 'imputed=' in out and len(rows) == 4
+          and rows[0][0] == 0.5 and rows[1][1] == 0.25 and rows[2] == [1.0, -0.5]
+          and all(math.isfinite(v) for r in rows for v in r), err + str(rows))
+    first = rows
+    rc, out, err = run('impute', model, '--data', holes, '--out', filled, '--resample', '1',
+                       '--seed', '3', '--threads', '1')
+    check('impute same seed', rc == 0 and read_csv(filled) == first, err)
+    rc, out, err = run('impute', model, '--data', holes, '--out', filled, '--sampler', 'dpmpp-2m',
+                       '--seed', '4', '--threads', '1')
+    check('impute --sampler', rc == 0 and 'nfe=18' in out, out + err)
+    rc, out, err = run('impute', model, '--out', filled)
+    check('impute without --data', rc == 2, err)
+    rc, out, err = run('impute', model, '--data', holes, '--out', filled, '--resample', '5000')
+    check('impute --resample too large', rc == 2, err)
+    with open(holes, 'w') as f:
+        f.write('1,2,\n')
+    rc, out, err = run('impute', model, '--data', holes, '--out', filled)
+    check('impute wrong columns', rc == 1 and 'columns' in err, err)
+    with open(holes, 'w') as f:
+        f.write('1,inf\n')
+    rc, out, err = run('impute', model, '--data', holes, '--out', filled)
+    check('impute inf refused', rc != 0 and 'not finite' in err, err)
+    rc, out, err = run('sample', model, '--data', holes, '--out', filled)
+    check('sample has no --data', rc == 2, err)
 
     png = os.path.join(tmp, 'plot.png')
     rc, out, err = run('plot', png, real, samples, '--title', 'test')

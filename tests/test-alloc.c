@@ -184,7 +184,7 @@ typedef struct {
     void *buf;
     size_t len;
     char path[PATH_MAX], csv_path[PATH_MAX];
-    float x[N_GEN * DIM], ref_x[N_GEN * DIM];
+    float x[N_GEN * DIM], ref_x[N_GEN * DIM], ref_imp[N_GEN * DIM];
     int hi; /* metrics in DIM_HI dimensions */
     double m[12], ref_m[12], log_p[N_GEN], ref_log_p[N_GEN], ref_hutchinson[N_GEN];
 } ctx;
@@ -353,12 +353,34 @@ static sm_status s_run(ctx *c)
     return st;
 }
 
+/* Imputation with resampling: coordinate 0 of every other row observed. */
+static sm_status imputation(ctx *c, float *x)
+{
+    unsigned char mask[N_GEN * DIM];
+    for (size_t i = 0; i < N_GEN * DIM; i++) {
+        mask[i] = i % 4 == 0;
+        x[i] = mask[i] ? 0.25f * (float)(i % 7) : NAN;
+    }
+    sm_status st = sm_sampler_set_resample(c->smp, 1);
+    if (!st)
+        st = sm_rng_reseed(c->rng, 8);
+    return st ? st : sm_sampler_impute(c->smp, c->rng, x, mask, N_GEN, DIM);
+}
+static sm_status s_impute(ctx *c)
+{
+    sm_status st = imputation(c, c->x);
+    if (!st && memcmp(c->x, c->ref_imp, sizeof c->x))
+        return mismatch("imputations differ from the run without failures");
+    return st;
+}
+
 static const step sample_steps[] = {
     {"sm_net_new", s_net},
     {"sm_net_set_threads", s_threads},
     {"sm_sampler_new", s_new},
     {"sm_sampler_set_kind", s_kind},
     {"sm_sampler_run", s_run},
+    {"sm_sampler_impute", s_impute},
 };
 
 static void sample_setup(ctx *c, sm_sampler_kind kind)
@@ -371,6 +393,7 @@ static void sample_setup(ctx *c, sm_sampler_kind kind)
     ck_assert_ok(s_kind(c));
     ck_assert_ok(sm_rng_reseed(c->rng, 7));
     ck_assert_ok(sm_sampler_run(c->smp, c->rng, c->ref_x, N_GEN, DIM));
+    ck_assert_ok(imputation(c, c->ref_imp));
     sm_sampler_free(c->smp);
     sm_net_free(c->net);
     c->smp = NULL;

@@ -721,12 +721,57 @@ START_TEST(standardize_floor_on_near_constant_columns)
 }
 END_TEST
 
+/* The reader with missing values: empty and NaN fields are missing (0 in
+ * the data, 0 in the mask), infinities and text are still refused, and the
+ * strict reader still refuses missing values. */
+START_TEST(csv_missing_values)
+{
+    const char text[] = "a,b,c\n1,,3\n nan ,2, 4\n,,\n";
+    sm_dataset *ds;
+    unsigned char *mask;
+    ck_assert_ok(sm_dataset_parse_csv_missing(&ds, &mask, text, sizeof text - 1));
+    ck_assert_uint_eq(sm_dataset_size(ds), 3);
+    ck_assert_uint_eq(sm_dataset_dim(ds), 3);
+    ck_assert_uint_eq(sm_dataset_header_rows(ds), 1);
+    const unsigned char want_mask[9] = {1, 0, 1, 0, 1, 1, 0, 0, 0};
+    const float want[9] = {1, 0, 3, 0, 2, 4, 0, 0, 0};
+    ck_assert_int_eq(memcmp(mask, want_mask, 9), 0);
+    ck_assert_int_eq(memcmp(sm_dataset_data(ds), want, sizeof want), 0);
+    sm_free(mask);
+    sm_dataset_free(ds);
+    /* A first line of empty fields is a header, as for the strict reader. */
+    ck_assert_ok(sm_dataset_parse_csv_missing(&ds, &mask, " , \n1,\n", 7));
+    ck_assert_uint_eq(sm_dataset_size(ds), 1);
+    ck_assert_uint_eq(sm_dataset_header_rows(ds), 1);
+    ck_assert_int_eq(mask[0] * 2 + mask[1], 2);
+    sm_free(mask);
+    sm_dataset_free(ds);
+    /* Strict reader: unchanged. */
+    ck_assert_status(sm_dataset_parse_csv(&ds, text, sizeof text - 1), SM_ERR_PARSE);
+    ck_assert_status(sm_dataset_parse_csv(&ds, "1,nan\n", 6), SM_ERR_NONFINITE);
+    /* Still refused. */
+    ck_assert_status(sm_dataset_parse_csv_missing(&ds, &mask, "1,inf\n", 6), SM_ERR_NONFINITE);
+    ck_assert_ptr_null(ds);
+    ck_assert_ptr_null(mask);
+    ck_assert_status(sm_dataset_parse_csv_missing(&ds, &mask, "1,x\n", 4), SM_ERR_PARSE);
+    ck_assert_status(sm_dataset_parse_csv_missing(&ds, &mask, "1,2\n3\n", 6), SM_ERR_PARSE);
+    ck_assert_status(sm_dataset_parse_csv_missing(NULL, &mask, "1\n", 2), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_dataset_parse_csv_missing(&ds, NULL, "1\n", 2), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_dataset_parse_csv_missing(&ds, &mask, NULL, 2), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_dataset_read_csv_missing(&ds, &mask, NULL), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_dataset_read_csv_missing(&ds, NULL, "x.csv"), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_dataset_read_csv_missing(&ds, &mask, "/nonexistent/x.csv"), SM_ERR_IO);
+    ck_assert_ptr_null(mask);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dataset");
     TCase *tc = tcase_create("dataset");
     tcase_add_test(tc, new_copies_data);
     tcase_add_test(tc, standardize_floor_on_near_constant_columns);
+    tcase_add_test(tc, csv_missing_values);
     tcase_add_test(tc, new_rejects_bad_input);
     tcase_add_test(tc, new_finds_first_nonfinite_anywhere);
     tcase_add_test(tc, csv_header_comments_blank_lines);

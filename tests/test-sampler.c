@@ -493,6 +493,8 @@ static int reenter(size_t level, size_t levels, float sigma, const float *x, siz
         sm_sampler_set_final_denoise(r->s, 0),
         sm_sampler_set_churn(r->s, 0.0, 0.0, 1.0, 1.0),
         sm_sampler_set_callback(r->s, NULL, NULL),
+        sm_sampler_impute(r->s, r->rng, y, (const unsigned char[4]){1, 0, 0, 1}, 2, 2),
+        sm_sampler_set_resample(r->s, 1),
     };
     for (size_t i = 0; i < sizeof st / sizeof st[0]; i++) {
         if (st[i] == SM_ERR_STATE)
@@ -528,7 +530,7 @@ START_TEST(callback_cannot_reenter_its_sampler)
         ck_assert_uint_eq(sm_sampler_nfe(s[with_cb]), 4 * 2 + 1);
     }
     ck_assert_int_eq(r.calls, 5); /* 4 levels and the denoising step */
-    ck_assert_int_eq(r.refused, 5 * 13);
+    ck_assert_int_eq(r.refused, 5 * 15);
     ck_assert_int_eq(r.other, 0);
     ck_assert_ptr_nonnull(strstr(sm_last_error(), "running"));
     ck_assert_int_eq(memcmp(y[0], y[1], sizeof y[0]), 0);
@@ -1017,6 +1019,304 @@ START_TEST(per_row_contexts_equal_separate_runs)
 }
 END_TEST
 
+/* ---- imputation ---------------------------------------------------------- */
+
+static const sm_sampler_kind IMPUTE_KINDS[] = {
+    SM_SAMPLER_LANGEVIN,  SM_SAMPLER_PC,        SM_SAMPLER_ODE_EULER,        SM_SAMPLER_ODE_HEUN,
+    SM_SAMPLER_EDM_HEUN, SM_SAMPLER_EDM_STOCHASTIC, SM_SAMPLER_DPMPP_2M,
+};
+#define NUM_KINDS_TESTED (sizeof IMPUTE_KINDS / sizeof IMPUTE_KINDS[0])
+
+/* Every kind on the exact denoiser of N(0, σ_d²I) with coordinate 0
+ * observed: the observed values come back exactly, the missing coordinate, independent of the observed one, has the
+ * marginal N(0, σ_d²) as its conditional; rows with every coordinate
+ * observed are unchanged and rows with none are sampled. NFE with
+ * resampling per the documented rules. */
+START_TEST(impute_exact_gaussian_every_kind)
+{
+    sm_rng *rng;
+    ck_assert_ok(sm_rng_new(&rng, 21));
+    const double sd = 0.5;
+    sm_net *net = gaussian_edm_net(rng, sd);
+    enum { L = 18, N = 4000, T = 10, C = 2 };
+    sm_schedule *grid, *fine, *geo;
+    ck_assert_ok(sm_schedule_new_karras(&grid, 80.0, 0.002, L, 7.0));
+    ck_assert_ok(sm_schedule_new_karras(&fine, 80.0, 0.002, 60, 7.0));
+    /* Langevin and PC on the lab's kind of ladder (Langevin starts at N(0, I)). */
+    ck_assert_ok(sm_schedule_new_geometric(&geo, 2.0, 0.01, 10));
+    static float x[N * 2];
+    static unsigned char mask[N * 2];
+    for (size_t r = 0; r < 3; r++)
+        for (size_t k = 0; k < NUM_KINDS_TESTED; k++) {
+            const sm_sampler_kind kind = IMPUTE_KINDS[k];
+            const int stoch = kind == SM_SAMPLER_EDM_STOCHASTIC;
+            const int lab = kind == SM_SAMPLER_LANGEVIN || kind == SM_SAMPLER_PC;
+            const sm_schedule *g = stoch ? fine : lab ? geo : grid;
+            const uint64_t Lg = stoch ? 60 : lab ? 10 : L;
+            sm_sampler *s;
+            ck_assert_ok(sm_sampler_new(&s, net, g));
+            ck_assert_ok(sm_sampler_set_kind(s, kind));
+            ck_assert_ok(sm_sampler_set_steps_per_scale(s, T));
+            ck_assert_ok(sm_sampler_set_corrector(s, C, 0.16));
+            ck_assert_ok(sm_sampler_set_resample(s, r));
+            ck_assert_uint_eq(sm_sampler_resample(s), r);
+            for (size_t i = 0; i < N; i++) {
+                x[2 * i] = (float)(i % 7) * 0.25f - 0.75f;
+                x[2 * i + 1] = NAN;                     /* missing: any value */
+                mask[2 * i] = 1;
+                mask[2 * i + 1] = 0;
+            }
+            /* Row 0 fully observed, row 1 fully missing. */
+            x[1] = 0.25f;
+            mask[1] = 1;
+            x[2] = NAN;
+            mask[2] = 0;
+            ck_assert_ok(sm_sampler_impute(s, rng, x, mask, N, 2));
+            ck_assert_float_eq(x[0], -0.75f);
+            ck_assert_float_eq(x[1], 0.25f);
+            ck_assert(isfinite(x[2]) && isfinite(x[3]));
+            for (size_t i = 2; i < N; i++)
+                ck_assert_float_eq(x[2 * i], (float)(i % 7) * 0.25f - 0.75f);
+            double m = 0, q = 0;
+            for (size_t i = 1; i < N; i++) {
+                m += x[2 * i + 1];
+                q += (double)x[2 * i + 1] * x[2 * i + 1];
+            }
+            m /= N - 1;
+            const double std = sqrt(q / (N - 1) - m * m);
+            /* Without jumps, coordinate 1 walks as in a run of the kind
+             * (its discretization error included: annealed Langevin and
+             * PC with the lab's step sizes stop mixing at the small levels,
+             * Euler's first-order steps shrink). The kinds that end at
+             * σ = 0 reach σ_d with jumps too. */
+            ck_assert_ok(sm_sampler_run(s, rng, x, N, 2));
+            double rm = 0, rq = 0;
+            for (size_t i = 0; i < N; i++) {
+                rm += x[2 * i + 1];
+                rq += (double)x[2 * i + 1] * x[2 * i + 1];
+            }
+            rm /= N;
+            const double run_std = sqrt(rq / N - rm * rm);
+            ck_assert_msg(fabs(m) < 0.05, "%s, resample %zu: mean %g", sm_sampler_kind_name(kind),
+                          r, m);
+            if (r == 0)
+                ck_assert_msg(fabs(std - run_std) < 0.07 * run_std,
+                              "%s: imputed std %g, a run's %g", sm_sampler_kind_name(kind), std,
+                              run_std);
+            /* DPM-Solver++(2M)'s repeated steps are first order. */
+            const double tol = kind == SM_SAMPLER_DPMPP_2M && r ? 0.15 : 0.1;
+            if (kind >= SM_SAMPLER_EDM_HEUN)
+                ck_assert_msg(fabs(std - sd) < tol * sd, "%s, resample %zu: std %g, want %g",
+                              sm_sampler_kind_name(kind), r, std, sd);
+            ck_assert_ok(sm_sampler_impute(s, rng, x, mask, 1, 2)); /* a run resets the count */
+            uint64_t nfe;
+            switch (kind) {
+            case SM_SAMPLER_LANGEVIN: nfe = Lg * T + r * (Lg - 1) * T; break;
+            case SM_SAMPLER_PC: nfe = Lg * C + Lg - 1 + r * (Lg - 1) * (C + 1); break;
+            case SM_SAMPLER_ODE_EULER: nfe = (1 + r) * (Lg - 1); break;
+            case SM_SAMPLER_ODE_HEUN: nfe = (1 + r) * 2 * (Lg - 1); break;
+            case SM_SAMPLER_DPMPP_2M: nfe = (1 + r) * Lg; break;
+            default: nfe = (1 + r) * (2 * Lg - 1); break;
+            }
+            ck_assert_msg(sm_sampler_nfe(s) == nfe, "%s, resample %zu: nfe %llu, want %llu",
+                          sm_sampler_kind_name(kind), r,
+                          (unsigned long long)sm_sampler_nfe(s), (unsigned long long)nfe);
+            sm_sampler_free(s);
+        }
+    sm_schedule_free(grid);
+    sm_schedule_free(fine);
+    sm_schedule_free(geo);
+    sm_net_free(net);
+    sm_rng_free(rng);
+}
+END_TEST
+
+/* The per-point kinds impute the first rows of a batch the same whatever
+ * the batch's size; the missing values differ with the observed ones. */
+START_TEST(impute_per_point_prefixes)
+{
+    sm_rng *rng;
+    ck_assert_ok(sm_rng_new(&rng, 8));
+    sm_net *net = gaussian_edm_net(rng, 1.0);
+    ck_assert_ok(sm_rng_fill_normal(rng, sm_net_params(net), sm_net_num_params(net), 0, 0.3f));
+    sm_schedule *grid;
+    ck_assert_ok(sm_schedule_new_karras(&grid, 20.0, 0.01, 8, 7.0));
+    const sm_sampler_kind kinds[] = {SM_SAMPLER_EDM_HEUN, SM_SAMPLER_EDM_STOCHASTIC,
+                                     SM_SAMPLER_DPMPP_2M};
+    enum { N = 300 };
+    static float a[10 * 2], b[N * 2], c[10 * 2];
+    static unsigned char mask[N * 2];
+    for (size_t i = 0; i < N; i++) {
+        mask[2 * i] = i % 3 != 0;
+        mask[2 * i + 1] = i % 3 == 0;
+    }
+    for (size_t k = 0; k < 3; k++) {
+        sm_sampler *s;
+        ck_assert_ok(sm_sampler_new(&s, net, grid));
+        ck_assert_ok(sm_sampler_set_kind(s, kinds[k]));
+        ck_assert_ok(sm_sampler_set_churn(s, 40.0, 0.0, 100.0, 1.0));
+        ck_assert_ok(sm_sampler_set_resample(s, 1));
+        for (size_t i = 0; i < N * 2; i++)
+            b[i] = (float)i * 0.01f;
+        memcpy(a, b, sizeof a);
+        memcpy(c, b, sizeof c);
+        ck_assert_ok(sm_rng_reseed(rng, 77));
+        ck_assert_ok(sm_sampler_impute(s, rng, a, mask, 10, 2));
+        ck_assert_ok(sm_rng_reseed(rng, 77));
+        ck_assert_ok(sm_sampler_impute(s, rng, b, mask, N, 2));
+        for (size_t i = 0; i < 20; i++)
+            ck_assert_msg(fabsf(a[i] - b[i]) <= 1e-4f * (1.0f + fabsf(a[i])),
+                          "%s: value %zu is %g with 10 rows, %g with %d",
+                          sm_sampler_kind_name(kinds[k]), i, (double)a[i], (double)b[i], N);
+        /* Other observed values, other imputations. */
+        c[1] += 1.0f;
+        ck_assert_ok(sm_rng_reseed(rng, 77));
+        ck_assert_ok(sm_sampler_impute(s, rng, c, mask, 10, 2));
+        ck_assert_float_ne(c[0], a[0]);
+        ck_assert_float_eq(c[1], a[1] + 1.0f);
+        sm_sampler_free(s);
+    }
+    sm_schedule_free(grid);
+    sm_net_free(net);
+    sm_rng_free(rng);
+}
+END_TEST
+
+/* Bad arguments change nothing. */
+START_TEST(impute_bad_arguments)
+{
+    sm_rng *rng;
+    ck_assert_ok(sm_rng_new(&rng, 3));
+    sm_net *net = gaussian_edm_net(rng, 1.0);
+    sm_schedule *grid;
+    ck_assert_ok(sm_schedule_new_karras(&grid, 20.0, 0.01, 8, 7.0));
+    sm_sampler *s;
+    ck_assert_ok(sm_sampler_new(&s, net, grid));
+    ck_assert_ok(sm_sampler_set_kind(s, SM_SAMPLER_EDM_HEUN));
+    float x[4] = {1.0f, NAN, 2.0f, 3.0f}, keep[4];
+    unsigned char mask[4] = {1, 0, 1, 1};
+    memcpy(keep, x, sizeof x);
+    ck_assert_status(sm_sampler_impute(NULL, rng, x, mask, 2, 2), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_impute(s, NULL, x, mask, 2, 2), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_impute(s, rng, NULL, mask, 2, 2), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_impute(s, rng, x, NULL, 2, 2), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_impute(s, rng, x, mask, 0, 2), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_impute(s, rng, x, mask, 2, 3), SM_ERR_SHAPE);
+    ck_assert_status(sm_sampler_impute(s, rng, x, mask, SIZE_MAX, 2), SM_ERR_OVERFLOW);
+    mask[2] = 2;
+    ck_assert_status(sm_sampler_impute(s, rng, x, mask, 2, 2), SM_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "mask[1][0]"));
+    mask[2] = 1;
+    x[3] = INFINITY;
+    ck_assert_status(sm_sampler_impute(s, rng, x, mask, 2, 2), SM_ERR_NONFINITE);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "x[1][1]"));
+    x[3] = NAN;
+    ck_assert_status(sm_sampler_impute(s, rng, x, mask, 2, 2), SM_ERR_NONFINITE);
+    x[3] = 3.0f;
+    ck_assert_int_eq(memcmp(x, keep, sizeof x), 0);
+    ck_assert_status(sm_sampler_set_resample(NULL, 1), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_set_resample(s, 1001), SM_ERR_INVALID_ARG);
+    ck_assert_uint_eq(sm_sampler_resample(s), 0);
+    ck_assert_uint_eq(sm_sampler_resample(NULL), 0);
+    /* A model that diverges: the observed values are still there. */
+    float *p = sm_net_params(net);
+    p[0] = NAN;
+    ck_assert_status(sm_sampler_impute(s, rng, x, mask, 2, 2), SM_ERR_DIVERGED);
+    ck_assert_float_eq(x[0], 1.0f);
+    ck_assert_float_eq(x[2], 2.0f);
+    ck_assert_float_eq(x[3], 3.0f);
+    sm_sampler_free(s);
+    sm_schedule_free(grid);
+    sm_net_free(net);
+    sm_rng_free(rng);
+}
+END_TEST
+
+/* A network trained on a correlated Gaussian, N(0, [[1, ρ], [ρ, 1]]) with
+ * ρ = 0.8: with x₀ = a observed, x₁ given x₀ is N(ρa, 1 − ρ²). Replacement
+ * alone falls short of it with a deterministic sampler (EDM Heun, 18
+ * levels: mean ≈ 0.44·ρa, sd ≈ 0.8, as a simulation with the exact
+ * denoiser gives too); RePaint's jumps close the gap (r = 10: mean
+ * ≈ 0.93·ρa, sd ≈ 0.62). */
+START_TEST(impute_a_trained_correlated_gaussian)
+{
+    enum { N_TRAIN = 8000, N = 3000 };
+    const double rho = 0.8, csd = sqrt(1.0 - rho * rho);
+    sm_rng *rng;
+    ck_assert_ok(sm_rng_new(&rng, 31));
+    static float x[N_TRAIN * 2];
+    for (size_t i = 0; i < N_TRAIN; i++) {
+        const double u = sm_rng_normal(rng), v = sm_rng_normal(rng);
+        x[2 * i] = (float)u;
+        x[2 * i + 1] = (float)(rho * u + csd * v);
+    }
+    sm_net_options o = SM_NET_OPTIONS_INIT;
+    o.dim = 2;
+    o.width = 64;
+    o.depth = 2;
+    o.parametrization = SM_PARAM_EDM;
+    sm_net *net;
+    ck_assert_ok(sm_net_new_ex(&net, &o, rng));
+    sm_dataset *ds;
+    sm_schedule *sched, *grid;
+    sm_optim *opt;
+    sm_trainer *tr;
+    ck_assert_ok(sm_dataset_new(&ds, x, N_TRAIN, 2));
+    ck_assert_ok(sm_schedule_new_geometric(&sched, 1.0, 0.01, 10));
+    ck_assert_ok(sm_optim_new_adam(&opt, sm_net_num_params(net), 3e-3, 0.9, 0.999, 1e-8, 0));
+    ck_assert_ok(sm_trainer_new(&tr, net, sched, opt, 512));
+    ck_assert_ok(sm_trainer_set_lr_schedule(tr, 0, 3000, 0.0));
+    ck_assert_ok(sm_trainer_fit(tr, ds, 3000, rng, NULL, NULL, NULL));
+    ck_assert_ok(sm_schedule_new_karras(&grid, 20.0, 0.002, 18, 7.0));
+    static float y[N * 2];
+    static unsigned char mask[N * 2];
+    const float a[] = {-1.0f, 0.5f, 1.5f};
+    sm_sampler *s;
+    ck_assert_ok(sm_sampler_new(&s, net, grid));
+    ck_assert_ok(sm_sampler_set_kind(s, SM_SAMPLER_EDM_HEUN));
+    for (size_t j = 0; j < 3; j++) {
+        double err[2];
+        for (size_t pass = 0; pass < 2; pass++) {
+            const size_t r = pass ? 10 : 0;
+            ck_assert_ok(sm_sampler_set_resample(s, r));
+            for (size_t i = 0; i < N; i++) {
+                y[2 * i] = a[j];
+                y[2 * i + 1] = NAN;
+                mask[2 * i] = 1;
+                mask[2 * i + 1] = 0;
+            }
+            ck_assert_ok(sm_sampler_impute(s, rng, y, mask, N, 2));
+            double m = 0, q = 0;
+            for (size_t i = 0; i < N; i++) {
+                ck_assert_float_eq(y[2 * i], a[j]);
+                m += y[2 * i + 1];
+                q += (double)y[2 * i + 1] * y[2 * i + 1];
+            }
+            m /= N;
+            const double sd = sqrt(q / N - m * m), want = rho * a[j];
+            err[pass] = fabs(m - want);
+            /* The imputation follows the observed value. */
+            ck_assert_msg(m * want > 0, "a = %g, r = %zu: mean %g, want the sign of %g",
+                          (double)a[j], r, m, want);
+            if (r)
+                ck_assert_msg(err[1] < 0.15 * fabs(want) + 0.05 && fabs(sd - csd) < 0.1,
+                              "a = %g, r = %zu: mean %g sd %g, want %g and %g", (double)a[j],
+                              r, m, sd, want, csd);
+        }
+        ck_assert_msg(err[1] < err[0], "a = %g: resampling gives a mean error of %g, none %g",
+                      (double)a[j], err[1], err[0]);
+    }
+    sm_sampler_free(s);
+    sm_trainer_free(tr);
+    sm_optim_free(opt);
+    sm_schedule_free(grid);
+    sm_schedule_free(sched);
+    sm_dataset_free(ds);
+    sm_net_free(net);
+    sm_rng_free(rng);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sampler");
@@ -1027,6 +1327,7 @@ int main(void)
     tcase_set_timeout(slow, 300);
     tcase_add_test(slow, samples_have_the_data_moments);
     tcase_add_test(slow, every_kind_samples_the_data_moments);
+    tcase_add_test(slow, impute_a_trained_correlated_gaussian);
     suite_add_tcase(s, slow);
     TCase *tc = tcase_create("sampler");
     tcase_set_timeout(tc, 300);
@@ -1045,6 +1346,9 @@ int main(void)
     tcase_add_test(tc, guidance_combines_conditional_and_unconditional);
     tcase_add_test(tc, guidance_zero_is_conditional);
     tcase_add_test(tc, per_row_contexts_equal_separate_runs);
+    tcase_add_test(tc, impute_exact_gaussian_every_kind);
+    tcase_add_test(tc, impute_per_point_prefixes);
+    tcase_add_test(tc, impute_bad_arguments);
     suite_add_tcase(s, tc);
     return sm_test_run(s);
 }

@@ -84,6 +84,40 @@ SM_API sm_status sm_dataset_parse_csv(sm_dataset **out, const char *text,
                                       size_t len);
 
 /**
+ * @brief Reads a CSV file with missing values (for sm_sampler_impute()).
+ *
+ * The rules of sm_dataset_read_csv(), except that an empty field and a
+ * field that reads as NaN ("nan", "NaN") are missing values rather than
+ * errors; infinite values are still refused. The data set holds 0 at the
+ * missing entries (so that it stays finite); @p mask tells them apart. A
+ * first line without any number is a header, as for the strict reader.
+ *
+ * @param[out] out   Receives the data set; set to NULL on failure.
+ * @param[out] mask  Receives rows × columns bytes, row-major, 1 where the
+ *                   value is observed and 0 where it is missing; release it
+ *                   with sm_free(). Set to NULL on failure.
+ * @param path       File name.
+ * @return As sm_dataset_read_csv(); #SM_ERR_INVALID_ARG for a NULL
+ *         argument.
+ */
+SM_API sm_status sm_dataset_read_csv_missing(sm_dataset **out, unsigned char **mask,
+                                             const char *path);
+
+/**
+ * @brief Parses CSV text in memory with missing values (the rules of
+ *        sm_dataset_read_csv_missing()).
+ * @param[out] out   Receives the data set; set to NULL on failure.
+ * @param[out] mask  Receives the mask (1 = observed), to be released with
+ *                   sm_free(); set to NULL on failure.
+ * @param text       The CSV bytes; need not be NUL-terminated.
+ * @param len        Number of bytes in @p text.
+ * @return As sm_dataset_read_csv_missing(), except that there is no
+ *         #SM_ERR_IO.
+ */
+SM_API sm_status sm_dataset_parse_csv_missing(sm_dataset **out, unsigned char **mask,
+                                              const char *text, size_t len);
+
+/**
  * @brief Number of lines the CSV reader skipped as a header.
  *
  * Comment and blank lines are not counted: they hold no data.

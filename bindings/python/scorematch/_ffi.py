@@ -76,6 +76,8 @@ _PROTOTYPES = {
     "sm_dataset_new": (status, [c_void_pp, c_float_p, c_size_t, c_size_t]),
     "sm_dataset_read_csv": (status, [c_void_pp, c_char_p]),
     "sm_dataset_parse_csv": (status, [c_void_pp, c_char_p, c_size_t]),
+    "sm_dataset_read_csv_missing": (status, [c_void_pp, c_void_pp, c_char_p]),
+    "sm_dataset_parse_csv_missing": (status, [c_void_pp, c_void_pp, c_char_p, c_size_t]),
     "sm_dataset_write_csv": (status, [c_void_p, c_char_p]),
     "sm_points_write_csv": (status, [c_char_p, c_float_p, c_size_t, c_size_t]),
     "sm_dataset_clone": (status, [c_void_p, c_void_pp]),
@@ -247,6 +249,9 @@ _PROTOTYPES = {
     "sm_sampler_run": (status, [c_void_p, c_void_p, c_float_p, c_size_t, c_size_t]),
     "sm_sampler_run_from": (status, [c_void_p, c_void_p, c_float_p, c_size_t, c_size_t]),
     "sm_sampler_nfe": (c_uint64, [c_void_p]),
+    "sm_sampler_impute": (status, [c_void_p, c_void_p, c_float_p, c_void_p, c_size_t, c_size_t]),
+    "sm_sampler_set_resample": (status, [c_void_p, c_size_t]),
+    "sm_sampler_resample": (c_size_t, [c_void_p]),
     # likelihood.h
     "sm_log_likelihood": (status, [c_void_p, c_void_p, c_float_p, c_size_t, c_size_t,
                                    c_double, c_size_t, c_void_p, c_double_p]),

@@ -142,6 +142,26 @@ class Dataset(Handle):
         call("sm_dataset_parse_csv", byref(out), buf, len(buf))
         return cls._wrap(out)
 
+    @staticmethod
+    def read_csv_missing(path=None, text=None):
+        """Reads CSV with missing values (a file *path*, or *text* in memory):
+        empty and NaN fields are missing. Returns an (n, d) float32 array with
+        NaN at the missing entries (ready for :meth:`Sampler.impute`)."""
+        out, mask = c_void_p(), c_void_p()
+        if text is not None:
+            buf = bytes(text.encode("utf-8") if isinstance(text, str) else text)
+            call("sm_dataset_parse_csv_missing", byref(out), byref(mask), buf, len(buf))
+        else:
+            call("sm_dataset_read_csv_missing", byref(out), byref(mask), path_arg(path))
+        ds = Dataset._wrap(out)
+        x = ds.to_numpy()
+        observed = np.empty(x.shape, dtype=np.uint8)
+        if observed.nbytes:
+            ctypes.memmove(observed.ctypes.data, mask.value, observed.nbytes)
+        call("sm_free", mask)
+        x[observed == 0] = np.nan
+        return x
+
     def clone(self):
         """An independent copy (points, labels, standardization)."""
         out = c_void_p()

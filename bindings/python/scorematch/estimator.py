@@ -199,6 +199,22 @@ class ScoreModel:
         x = sampler.run(n_samples, rng=as_rng(random_state))
         return self.net_.to_data_units(x)
 
+    def impute(self, X, random_state=None):
+        """Fills in the NaN entries of *X* (n, d) with the model, conditionally
+        on the row's other entries; returns a float32 copy in the data's
+        units whose other entries are those of *X*."""
+        self._check_fitted()
+        kind = self.sampler or ("edm-heun" if self.net_.parametrization == "edm"
+                                else "langevin")
+        x = np.array(X, dtype=np.float32, copy=True)
+        if x.ndim != 2:
+            raise ValueError("X must be a 2-D array")
+        observed = ~np.isnan(x)
+        u = self.net_.from_data_units(np.where(observed, x, 0.0))
+        sampler = Sampler(self.net_, self.schedule_, kind=kind)
+        u = self.net_.to_data_units(sampler.impute(u, observed, rng=as_rng(random_state)))
+        return np.where(observed, x, u).astype(np.float32)
+
     def score_samples(self, X, levels=64, probes=0, random_state=None):
         """Log-density (nats) of each row of *X* in the data's units, through
         the probability-flow ODE on a *levels*-level Karras grid over the

@@ -946,7 +946,40 @@ class Sampler(Handle):
         self._call("sm_sampler_run_from", as_rng(rng), a)
         return a
 
-    def _call(self, name, rng, out):
+    def set_resample(self, r):
+        """RePaint's resampling for :meth:`impute`: after each level's step the
+        state jumps back up and the step is repeated, *r* times per level
+        (about (1 + r) times the network evaluations)."""
+        call("sm_sampler_set_resample", self, count(r, "r"))
+
+    @property
+    def resample(self):
+        """Jumps back per level of :meth:`impute` (:meth:`set_resample`)."""
+        return call("sm_sampler_resample", self)
+
+    def impute(self, x, mask=None, rng=None):
+        """Fills in the missing values of the (n, dim) points *x*; returns a new
+        float32 array whose observed entries are those of *x*.
+
+        *mask* is a boolean array of x's shape, True where *x* is observed;
+        without it the NaN entries of *x* are the missing ones. Observed
+        entries must be finite. Replacement method with the sampler's kind,
+        context and guidance (see ``sm_sampler_impute``)."""
+        a = np.array(x, dtype=np.float32, order="C", copy=True)
+        if a.ndim != 2 or a.shape[1] != self._dim or a.shape[0] == 0:
+            raise ValueError("x must have shape (n, %d) with n >= 1, not %s"
+                             % (self._dim, a.shape))
+        if mask is None:
+            m = np.ascontiguousarray(~np.isnan(a), dtype=np.uint8)
+        else:
+            mask = np.asarray(mask)
+            if mask.dtype != np.bool_ or mask.shape != a.shape:
+                raise ValueError("mask must be a boolean array of shape %s" % (a.shape,))
+            m = np.ascontiguousarray(mask, dtype=np.uint8)
+        self._call("sm_sampler_impute", as_rng(rng), a, m)
+        return a
+
+    def _call(self, name, rng, out, mask=None):
         res = self._resource
         hook = self._hook
         state = CallState()
@@ -955,7 +988,8 @@ class Sampler(Handle):
         try:
             with deferred_sigint(state):
                 try:
-                    call(name, res, rng, fptr(out), out.shape[0], out.shape[1])
+                    mid = () if mask is None else (mask.ctypes.data,)
+                    call(name, res, rng, fptr(out), *mid, out.shape[0], out.shape[1])
                 except errors.Error as e:
                     err = e
         finally:

@@ -43,6 +43,17 @@ class ScoreModelTest(unittest.TestCase):
         cls.X = shifted_moons(1000, 0)
         cls.model = sm.ScoreModel(random_state=0, **SMALL).fit(cls.X)
 
+    def test_impute(self):
+        X = self.X[:50].copy()
+        X[::2, 1] = np.nan
+        Y = self.model.impute(X, random_state=1)
+        self.assertEqual(Y.shape, X.shape)
+        self.assertTrue(np.all(np.isfinite(Y)))
+        self.assertTrue(np.array_equal(Y[:, 0], X[:, 0].astype(np.float32)))
+        # Filled in the data's units: near the moons (shifted to 5), not near 0.
+        self.assertTrue(np.all(np.abs(Y[::2, 1] - 5.0) < 6.0))
+        self.assertTrue(np.array_equal(Y, self.model.impute(X, random_state=1)))
+
     def test_params_round_trip(self):
         m = sm.ScoreModel(width=64, ema=0.99)
         p = m.get_params()

@@ -817,6 +817,39 @@ class SamplerTest(unittest.TestCase):
         tr = sm.Trainer(cls.net, cls.sched, sm.Adam(cls.net, lr=3e-3), batch_size=128)
         tr.fit(cls.data, 300, rng=2)
 
+    def test_impute(self):
+        grid = sm.Schedule.karras(1.0, 0.01, 6)
+        s = sm.Sampler(self.net, grid, kind="edm-heun")
+        x = np.array([[0.5, np.nan], [np.nan, -0.25], [1.0, 2.0], [np.nan, np.nan]],
+                     dtype=np.float32)
+        y = s.impute(x, rng=3)
+        self.assertTrue(np.all(np.isfinite(y)))
+        self.assertEqual((y[0, 0], y[1, 1]), (np.float32(0.5), np.float32(-0.25)))
+        self.assertTrue(np.array_equal(y[2], x[2]))
+        self.assertTrue(np.isnan(x[0, 1]))  # the input is not changed
+        self.assertTrue(np.array_equal(s.impute(x, rng=3), y))
+        # An explicit mask: the masked-out values are ignored.
+        mask = ~np.isnan(x)
+        z = s.impute(np.nan_to_num(x, nan=7.0), mask, rng=3)
+        self.assertTrue(np.array_equal(z, y))
+        r = sm.Dataset.read_csv_missing(text="a,b\n0.5,\nnan,-0.25\n1,2\n,\n")
+        self.assertTrue(np.array_equal(np.isnan(r), np.isnan(x)))
+        self.assertTrue(np.array_equal(s.impute(r, rng=3), y))
+        with self.assertRaises(sm.NonFiniteError):
+            sm.Dataset.read_csv_missing(text="1,inf\n")
+        s.set_resample(2)
+        self.assertEqual(s.resample, 2)
+        s.impute(x, rng=3)
+        self.assertEqual(s.nfe, 3 * (2 * 6 - 1))
+        with self.assertRaises(ValueError):
+            s.impute(x, mask.astype(np.int32))
+        with self.assertRaises(ValueError):
+            s.impute(x[:, :1])
+        with self.assertRaises(sm.NonFiniteError):
+            s.impute(x, np.ones_like(mask))
+        with self.assertRaises(sm.InvalidArgumentError):
+            s.set_resample(5000)
+
     def test_kinds(self):
         grid = sm.Schedule.karras(1.0, 0.01, 6)
         self.assertEqual(len(grid.sigmas), 6)

@@ -1,0 +1,207 @@
+/* Inpainting the 8×8 digits: the bottom half of every held-out digit
+ * (row i of examples/data/digits.csv with i % 3 == 2) is removed and filled
+ * in by a score model trained on the other rows (examples/digits.c:
+ * `digits --save MODEL`), with sm_sampler_impute(). Prints the RMSE on the
+ * missing half in pixel units (0 … 16) against the true pixels, beside two
+ * baselines fitted on the training rows: mean imputation (each pixel's
+ * training mean) and k-nearest-neighbour imputation (k = 5, distances on
+ * the observed half, the neighbours' bottom halves averaged).
+ *
+ * One imputation is a draw from the model's conditional distribution: its
+ * RMSE carries that distribution's spread (about √2 times the error of its
+ * mean). The average of --draws imputations (default 8) estimates the
+ * conditional mean, the figure to compare with the baselines, which are
+ * averages themselves; both are printed. Writes a PNG of original, masked
+ * and completed digits.
+ *
+ * Defaults: EDM's stochastic sampler on 18 Karras levels (σ 80 → 0.002)
+ * with 10 jumps back per level (RePaint), 385 evaluations per draw.
+ * Measured with the model of `digits --seed 0 --save MODEL` (20 000 steps)
+ * and sampling seeds 0–2 (medians): model 3.28 (one draw 4.16), mean
+ * imputation 4.46, 5-NN 3.04. Without jumps (--resample 0, 35
+ * evaluations, edm-heun) the model gives 3.96: replacement alone pulls the
+ * bottom halves towards the average digit (see sm_sampler_impute()); 32
+ * draws at the defaults give 3.15 (seed 0), and 30 jumps no better than
+ * 10. The model falls between the two baselines: a held-out digit's top
+ * half has close neighbours among the training digits, which the
+ * neighbours' bottom halves exploit directly.
+ */
+#define _GNU_SOURCE 1 /* setenv (blis_kernels.h) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <scorematch.h>
+
+#include "blis_kernels.h"
+#include "digits_common.h"
+#include "impute_baselines.h"
+#include "plot.h"
+
+#ifndef DIGITS_CSV
+#define DIGITS_CSV "examples/data/digits.csv"
+#endif
+
+enum { DIM = DIGITS_DIM, SHOWN = 20 };
+
+#define TRY(expr)                                                                   \
+    do {                                                                            \
+        sm_status st_ = (expr);                                                     \
+        if (st_ != SM_OK) {                                                         \
+            fprintf(stderr, "digits_inpaint: %s\n", sm_last_error());               \
+            goto fail;                                                              \
+        }                                                                           \
+    } while (0)
+
+static void usage(FILE *f, const char *argv0)
+{
+    fprintf(f,
+            "usage: %s --load MODEL [options]\n"
+            "Fills in the bottom half of the held-out 8x8 digits with a model trained by\n"
+            "'digits --save MODEL' and compares the RMSE with mean and 5-NN imputation.\n\n"
+            "  --load PATH      the trained model (required)\n"
+            "  --data PATH      digits CSV (default %s)\n"
+            "  --seed N         seed (default 0)\n"
+            "  --draws M        imputations averaged (default 8)\n"
+            "  --sampler KIND   edm-stochastic (default), edm-heun, dpmpp-2m, ...\n"
+            "  --levels L       Karras grid levels, sigma 80 -> 0.002 (default 18)\n"
+            "  --resample R     RePaint jumps back per level (default 10)\n"
+            "  --threads T      threads (default: all online cores)\n"
+            "  --png PATH       original / masked / completed digits\n",
+            argv0, DIGITS_CSV);
+}
+
+int main(int argc, char **argv)
+{
+    choose_blis_kernels();
+    const char *load = NULL, *data = DIGITS_CSV, *png = NULL;
+    unsigned long long seed = 0, draws = 8, levels = 18, resample = 10;
+    long threads = sysconf(_SC_NPROCESSORS_ONLN);
+    sm_sampler_kind kind = SM_SAMPLER_EDM_STOCHASTIC;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(f, "--help")) {
+            usage(stdout, argv[0]);
+            return 0;
+        }
+        if (!v) {
+            usage(stderr, argv[0]);
+            return 2;
+        }
+        i++;
+        if (!strcmp(f, "--load")) load = v;
+        else if (!strcmp(f, "--data")) data = v;
+        else if (!strcmp(f, "--png")) png = v;
+        else if (!strcmp(f, "--seed")) seed = strtoull(v, NULL, 10);
+        else if (!strcmp(f, "--draws")) draws = strtoull(v, NULL, 10);
+        else if (!strcmp(f, "--levels")) levels = strtoull(v, NULL, 10);
+        else if (!strcmp(f, "--resample")) resample = strtoull(v, NULL, 10);
+        else if (!strcmp(f, "--threads")) threads = atol(v);
+        else if (!strcmp(f, "--sampler")) {
+            if (sm_sampler_kind_from_name(v, &kind)) {
+                fprintf(stderr, "digits_inpaint: unknown sampler '%s'\n", v);
+                return 2;
+            }
+        } else {
+            usage(stderr, argv[0]);
+            return 2;
+        }
+    }
+    if (!load || draws == 0 || levels < 2 || threads < 1) {
+        usage(stderr, argv[0]);
+        return 2;
+    }
+    int rc = 1;
+    digits_split sp = {0};
+    sm_net *net = NULL;
+    sm_schedule *kept = NULL, *grid = NULL;
+    sm_sampler *s = NULL;
+    sm_rng *rng = NULL;
+    float *x = NULL, *avg = NULL, *base = NULL, *masked = NULL;
+    unsigned char *mask = NULL;
+    if (digits_split_load(&sp, data, NULL))
+        goto fail;
+    const float *xtr = sp.xtr, *xho = sp.xho;
+    const size_t n_tr = sp.n_tr, n_ho = sp.n_ho, total = n_ho * DIM;
+    x = malloc(total * sizeof(float));
+    avg = calloc(total, sizeof(float));
+    base = malloc(total * sizeof(float));
+    masked = malloc(total * sizeof(float));
+    mask = malloc(total);
+    if (!x || !avg || !base || !masked || !mask) {
+        fprintf(stderr, "digits_inpaint: out of memory\n");
+        goto fail;
+    }
+    /* The top four pixel rows are observed, the bottom four missing. */
+    for (size_t k = 0; k < total; k++) {
+        mask[k] = k % DIM < DIM / 2;
+        masked[k] = mask[k] ? xho[k] : 0.0f;
+    }
+
+    TRY(sm_model_load(load, &net, &kept, NULL));
+    if (sm_net_dim(net) != DIM) {
+        fprintf(stderr, "digits_inpaint: %s is not a 64-d model\n", load);
+        goto fail;
+    }
+    TRY(sm_net_set_threads(net, (size_t)threads));
+    TRY(sm_schedule_new_karras(&grid, 80.0, 0.002, (size_t)levels, 7.0));
+    TRY(sm_sampler_new(&s, net, grid));
+    TRY(sm_sampler_set_kind(s, kind));
+    TRY(sm_sampler_set_resample(s, (size_t)resample));
+    TRY(sm_rng_new(&rng, seed));
+    double one = 0;
+    for (unsigned long long d = 0; d < draws; d++) {
+        memcpy(x, masked, total * sizeof(float));
+        TRY(sm_net_from_data_units(net, x, n_ho, DIM));
+        TRY(sm_sampler_impute(s, rng, x, mask, n_ho, DIM));
+        TRY(sm_net_to_data_units(net, x, n_ho, DIM));
+        for (size_t k = 0; k < total; k++) {
+            if (mask[k])
+                x[k] = xho[k];
+            avg[k] += x[k] / (float)draws;
+        }
+        one += rmse_missing(x, xho, mask, total) / (double)draws;
+    }
+    printf("model   rmse=%.4f (mean of %llu draws)  one draw: rmse=%.4f  nfe=%llu  %s\n",
+           rmse_missing(avg, xho, mask, total), draws, one,
+           (unsigned long long)sm_sampler_nfe(s), sm_sampler_kind_name(kind));
+    memcpy(base, masked, total * sizeof(float));
+    impute_mean(xtr, n_tr, DIM, base, mask, n_ho);
+    printf("mean    rmse=%.4f\n", rmse_missing(base, xho, mask, total));
+    memcpy(base, masked, total * sizeof(float));
+    if (impute_knn(xtr, n_tr, DIM, base, mask, n_ho, 5)) {
+        fprintf(stderr, "digits_inpaint: out of memory\n");
+        goto fail;
+    }
+    printf("knn-5   rmse=%.4f\n", rmse_missing(base, xho, mask, total));
+    if (png) {
+        /* The last draw, not the average: what one completion looks like. */
+        const plot_image_panel panels[3] = {
+            {xho, SHOWN, 8, 8, 2, 10, 0.0f, 16.0f, "held-out digits"},
+            {masked, SHOWN, 8, 8, 2, 10, 0.0f, 16.0f, "bottom half removed"},
+            {x, SHOWN, 8, 8, 2, 10, 0.0f, 16.0f, "completed by the model"},
+        };
+        char title[160], err[256];
+        snprintf(title, sizeof title, "8x8 digits inpainting: %s, %llu evaluations",
+                 sm_sampler_kind_name(kind), (unsigned long long)sm_sampler_nfe(s));
+        if (plot_images_png(png, panels, 3, title, 6, err, sizeof err)) {
+            fprintf(stderr, "digits_inpaint: %s\n", err);
+            goto fail;
+        }
+    }
+    rc = 0;
+fail:
+    free(mask);
+    free(masked);
+    free(base);
+    free(avg);
+    free(x);
+    digits_split_free(&sp);
+    sm_rng_free(rng);
+    sm_sampler_free(s);
+    sm_schedule_free(grid);
+    sm_schedule_free(kept);
+    sm_net_free(net);
+    return rc;
+}

@@ -1,0 +1,22 @@
+/* Baselines and scores for the imputation examples: mean imputation,
+ * k-nearest-neighbour imputation, RMSE on the missing entries. */
+#ifndef IMPUTE_BASELINES_H
+#define IMPUTE_BASELINES_H
+
+#include <stddef.h>
+
+/* x's missing entries (mask 0) = the column means of the n_tr complete
+ * training rows. */
+void impute_mean(const float *train, size_t n_tr, size_t dim, float *x,
+                 const unsigned char *mask, size_t n);
+
+/* x's missing entries = the average of those of the k training rows
+ * nearest to the row on its observed coordinates (all rows when none is
+ * observed). Returns 0, or -1 if out of memory. */
+int impute_knn(const float *train, size_t n_tr, size_t dim, float *x, const unsigned char *mask,
+               size_t n, size_t k);
+
+/* Root mean square of x − truth over the missing entries (NaN if none). */
+double rmse_missing(const float *x, const float *truth, const unsigned char *mask, size_t total);
+
+#endif
