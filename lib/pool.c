@@ -4,15 +4,30 @@
  * takes about a millisecond, so waking sleeping threads through a condition
  * variable every time would cost a noticeable share. Workers therefore spin
  * briefly on an atomic generation counter before they block, and the caller
- * spins briefly on the pending count before it blocks. */
+ * spins briefly on the count of finished shards before it blocks.
+ *
+ * Shards are claimed, not assigned: the caller and the workers take the
+ * next unclaimed shard until none is left. When another process holds a
+ * core and a worker is not running, the caller does that worker's shards
+ * itself instead of waiting a scheduler time slice for it, so more threads
+ * than free cores cost little. Which thread runs a shard never changes
+ * what the shard computes: results are the same bits. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "pool-private.h"
 
-#define SPIN_ITERS 20000
+#define SPIN_ITERS 2000
+
+/* `claim` packs, in one atomic word, the generation (bits 32–63), the
+ * number of shards (bits 16–31) and the next unclaimed shard (bits 0–15):
+ * a thread decides from this word alone whether a shard is left to claim,
+ * so one that wakes late for an old generation neither takes a shard of
+ * the new one nor reads the caller's fields while they are rewritten. */
+#define CLAIM_WORD(gen, shards) (((uint64_t)(uint32_t)(gen) << 32) | ((uint64_t)(shards) << 16))
 
 struct sm__pool {
     size_t workers;
@@ -20,16 +35,15 @@ struct sm__pool {
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
     atomic_ulong generation;
-    atomic_size_t pending;
+    _Atomic uint64_t claim;  /* see CLAIM_WORD */
+    atomic_size_t finished;  /* shards of this generation done */
     atomic_int stop;
     sm__pool_fn fn;
     void *ctx;
-    size_t shards;
 };
 
 typedef struct {
     sm__pool *pool;
-    size_t id; /* shard served: 1 … workers */
 } worker_arg;
 
 static inline void cpu_relax(void)
@@ -39,11 +53,37 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* Claims and runs shards of generation g until none is left. fn and ctx
+ * are read only after a claim succeeds: the caller does not start the next
+ * generation (and rewrite them) before every claimed shard has finished. */
+static void run_shards(sm__pool *p, unsigned long g)
+{
+    uint64_t cur = atomic_load_explicit(&p->claim, memory_order_acquire);
+    for (;;) {
+        if ((uint32_t)(cur >> 32) != (uint32_t)g)
+            return; /* another generation */
+        const size_t n = (size_t)((cur >> 16) & 0xffff), s = (size_t)(cur & 0xffff);
+        if (s >= n)
+            return; /* every shard is taken */
+        if (!atomic_compare_exchange_weak_explicit(&p->claim, &cur, cur + 1,
+                                                   memory_order_acq_rel, memory_order_acquire))
+            continue; /* cur was reloaded */
+        p->fn(p->ctx, s);
+        if (atomic_fetch_add_explicit(&p->finished, 1, memory_order_acq_rel) + 1 == n) {
+            /* The last shard: wake the caller if it sleeps. Signalling
+             * under the mutex pairs with its check-then-wait there. */
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+        cur = atomic_load_explicit(&p->claim, memory_order_acquire);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     worker_arg *wa = arg;
     sm__pool *p = wa->pool;
-    const size_t id = wa->id;
     free(wa);
     unsigned long seen = 0;
     for (;;) {
@@ -59,21 +99,12 @@ static void *worker_main(void *arg)
             while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
                    !atomic_load(&p->stop))
                 pthread_cond_wait(&p->wake, &p->mu);
-            int stop = atomic_load(&p->stop);
             pthread_mutex_unlock(&p->mu);
-            if (stop && g == seen)
-                return NULL;
         }
-        seen = g;
         if (atomic_load(&p->stop))
             return NULL;
-        if (id < p->shards)
-            p->fn(p->ctx, id);
-        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        seen = g;
+        run_shards(p, g);
     }
 }
 
@@ -91,14 +122,13 @@ sm__pool *sm__pool_new(size_t workers)
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
     atomic_init(&p->generation, 0);
-    atomic_init(&p->pending, 0);
+    atomic_init(&p->claim, 0);
+    atomic_init(&p->finished, 0);
     atomic_init(&p->stop, 0);
     for (size_t i = 0; i < workers; i++) {
         worker_arg *wa = malloc(sizeof *wa);
-        if (wa) {
+        if (wa)
             wa->pool = p;
-            wa->id = i + 1;
-        }
         if (!wa || pthread_create(&p->threads[i], NULL, worker_main, wa) != 0) {
             free(wa);
             p->workers = i;
@@ -112,23 +142,29 @@ sm__pool *sm__pool_new(size_t workers)
 
 void sm__pool_run(sm__pool *p, sm__pool_fn fn, void *ctx, size_t shards)
 {
+    /* Every shard of the previous generation has finished, so no thread
+     * reads fn or ctx now; the claim word's release store publishes them
+     * with the new generation and its number of shards. */
     p->fn = fn;
     p->ctx = ctx;
-    p->shards = shards;
-    atomic_store_explicit(&p->pending, p->workers, memory_order_relaxed);
+    atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
+    const unsigned long g =
+        atomic_load_explicit(&p->generation, memory_order_relaxed) + 1;
+    atomic_store_explicit(&p->claim, CLAIM_WORD(g, shards), memory_order_release);
     pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    atomic_store_explicit(&p->generation, g, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    fn(ctx, 0);
+    run_shards(p, g);
     int spins = 0;
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0 && spins < SPIN_ITERS) {
+    while (atomic_load_explicit(&p->finished, memory_order_acquire) != shards &&
+           spins < SPIN_ITERS) {
         cpu_relax();
         spins++;
     }
-    if (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) {
+    if (atomic_load_explicit(&p->finished, memory_order_acquire) != shards) {
         pthread_mutex_lock(&p->mu);
-        while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0)
+        while (atomic_load_explicit(&p->finished, memory_order_acquire) != shards)
             pthread_cond_wait(&p->done, &p->mu);
         pthread_mutex_unlock(&p->mu);
     }
