@@ -205,6 +205,22 @@ sm_status sm__net_param_count(size_t dim, size_t context_dim, size_t width, size
 
 /* ---- options ----------------------------------------------------------- */
 
+/* dst = src for the fields that options version `version` has, and
+ * dst->version = version: never past the end of a caller's older struct
+ * (the one place that knows which version added which field). */
+static void copy_version_fields(sm_net_options *dst, const sm_net_options *src,
+                                unsigned version)
+{
+    dst->version = version;
+    dst->dim = src->dim;
+    dst->width = src->width;
+    dst->depth = src->depth;
+    dst->parametrization = src->parametrization;
+    dst->sigma_data = src->sigma_data;
+    if (version >= 2)
+        dst->context_dim = src->context_dim;
+}
+
 sm_status sm_net_options_init(sm_net_options *opts, unsigned version)
 {
     const char *fn = "sm_net_options_init";
@@ -214,14 +230,7 @@ sm_status sm_net_options_init(sm_net_options *opts, unsigned version)
         return sm__error(SM_ERR_VERSION, "%s: version %u, this library knows 1 to %u", fn,
                          version, (unsigned)SM_NET_OPTIONS_VERSION);
     const sm_net_options init = SM_NET_OPTIONS_INIT;
-    opts->version = version;
-    opts->dim = init.dim;
-    opts->width = init.width;
-    opts->depth = init.depth;
-    opts->parametrization = init.parametrization;
-    opts->sigma_data = init.sigma_data;
-    if (version >= 2)
-        opts->context_dim = init.context_dim;
+    copy_version_fields(opts, &init, version);
     return SM_OK;
 }
 
@@ -372,19 +381,11 @@ sm_status sm_net_get_options(const sm_net *net, sm_net_options *opts)
 {
     if (!net || !opts)
         return sm__error(SM_ERR_INVALID_ARG, "sm_net_get_options: NULL argument");
-    if (opts->version == 1) {
-        /* A caller built against the version-1 header: its struct ends
-         * before context_dim. */
-        sm_net_options all;
-        options_of(net, &all);
-        opts->dim = all.dim;
-        opts->width = all.width;
-        opts->depth = all.depth;
-        opts->parametrization = all.parametrization;
-        opts->sigma_data = all.sigma_data;
-        return SM_OK;
-    }
-    options_of(net, opts);
+    /* A caller built against the version-1 header has a struct that ends
+     * before context_dim; any other gets this header's layout. */
+    sm_net_options all;
+    options_of(net, &all);
+    copy_version_fields(opts, &all, opts->version == 1 ? 1 : SM_NET_OPTIONS_VERSION);
     return SM_OK;
 }
 
