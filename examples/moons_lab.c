@@ -35,6 +35,7 @@ typedef struct {
     size_t steps_per_scale;
     int noise;
     size_t threads;
+    sm_kernels kernels;
     const char *samples_csv;
     const char *png;
     uint64_t train_steps;
@@ -70,6 +71,8 @@ static void usage(FILE *f, const char *argv0)
             "  --steps-per-scale K   Langevin steps per noise level (default 20)\n"
             "  --no-noise            drop the Langevin noise term (the collapse experiment)\n"
             "  --threads T           BLIS threads (default: all online cores)\n"
+            "  --kernels K           matrix products on auto (the library's kernels where\n"
+            "                        the CPU has them, default) or blis\n"
             "  --samples-csv PATH    write the samples as CSV, x,y per line, no header\n"
             "  --png PATH            scatter plot of real vs generated points%s\n"
             "  --train-steps N       training steps (default 3000)\n"
@@ -156,6 +159,8 @@ static int parse_args(int argc, char **argv, options *o)
             o->steps_per_scale = (size_t)u, i++;
         } else if (!strcmp(a, "--threads") && !parse_u64(val, &u) && u >= 1 && u <= 1024) {
             o->threads = (size_t)u, i++;
+        } else if (!strcmp(a, "--kernels") && (!strcmp(val, "auto") || !strcmp(val, "blis"))) {
+            o->kernels = strcmp(val, "blis") ? SM_KERNELS_AUTO : SM_KERNELS_BLIS, i++;
         } else if (!strcmp(a, "--train-steps") && !parse_u64(val, &u) && u >= 1) {
             o->train_steps = u, i++;
         } else if (!strcmp(a, "--samples") && !parse_u64(val, &u) && u >= 1) {
@@ -251,8 +256,9 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &o))
         return 2;
     if (!o.quiet)
-        fprintf(stderr, "moons_lab: %zu thread%s, BLIS kernels '%s'\n", o.threads,
-                o.threads == 1 ? "" : "s", sm_blas_config());
+        fprintf(stderr, "moons_lab: %zu thread%s, kernels %s (BLIS '%s')\n", o.threads,
+                o.threads == 1 ? "" : "s",
+                o.kernels == SM_KERNELS_BLIS ? "blis" : sm_kernel_config(), sm_blas_config());
 
     int rc = 1;
     sm_rng *data_rng = NULL, *rng = NULL;
@@ -277,6 +283,7 @@ int main(int argc, char **argv)
     nopts.parametrization = o.edm ? SM_PARAM_EDM : SM_PARAM_LAB;
     TRY(sm_net_new_ex(&net, &nopts, rng));
     TRY(sm_net_set_threads(net, o.threads));
+    TRY(sm_net_set_kernels(net, o.kernels));
     TRY(sm_schedule_new_geometric(&sched, 1.0, 0.01, 10));
     TRY(sm_optim_new_adam(&opt, sm_net_num_params(net), o.lr, 0.9, 0.999, 1e-8, 0.0));
     TRY(sm_trainer_new(&tr, net, sched, opt, o.batch));

@@ -95,6 +95,18 @@ static double get_double(args *a, const char *flag, int positive)
     return x;
 }
 
+static sm_kernels get_kernels(args *a, const char *flag)
+{
+    const char *v = next_value(a, flag);
+    if (v && !strcmp(v, "blis"))
+        return SM_KERNELS_BLIS;
+    if (v && strcmp(v, "auto")) {
+        fprintf(stderr, "%s: %s needs 'auto' or 'blis' (got '%s')\n", prog, flag, v);
+        a->bad = 1;
+    }
+    return SM_KERNELS_AUTO;
+}
+
 static size_t default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -257,6 +269,8 @@ static void usage_train(FILE *f)
             "  --levels N            number of noise levels (default 10)\n"
             "  --seed N              seed (default 0)\n"
             "  --threads T           threads (default: all cores)\n"
+            "  --kernels K           matrix products on auto (the library's kernels where the\n"
+            "                        CPU has them, default) or blis\n"
             "  --loss-log FILE.csv   write step,loss per step\n"
             "conditional models (a context input, trained with condition dropout):\n"
             "  --context-columns L   --data: the columns in the comma-separated list L\n"
@@ -412,6 +426,7 @@ static int cmd_train(args *a)
     const char *data_path = NULL, *toy = NULL, *out = NULL, *loss_log = NULL, *param = "edm";
     uint64_t n = 4000, steps = 3000, batch = 256, width = 128, depth = 3, levels = 0, seed = 0;
     uint64_t threads = default_threads(), warmup = 0;
+    sm_kernels kernels = SM_KERNELS_AUTO;
     double noise = 0.05, lr = 1e-3, smax = -1.0, smin = 0.0, sigma_data = 0.0, ema_decay = 0.0;
     double p_mean = SM_EDM_P_MEAN, p_std = SM_EDM_P_STD, dropout = -1.0;
     int standardize = 1, lr_decay = 0, toy_labels = 0;
@@ -447,6 +462,7 @@ static int cmd_train(args *a)
         else if (!strcmp(f, "--levels")) levels = get_u64(a, f, 2);
         else if (!strcmp(f, "--seed")) seed = get_u64(a, f, 0);
         else if (!strcmp(f, "--threads")) threads = get_u64(a, f, 1);
+        else if (!strcmp(f, "--kernels")) kernels = get_kernels(a, f);
         else if (!strcmp(f, "--context-columns")) ctx_cols = next_value(a, f);
         else if (!strcmp(f, "--label-column")) label_col = (long)get_u64(a, f, 0);
         else if (!strcmp(f, "--toy-labels")) toy_labels = 1;
@@ -569,6 +585,7 @@ static int cmd_train(args *a)
     nopts.context_dim = context_dim;
     TRY(sm_net_new_ex(&net, &nopts, rng));
     TRY(sm_net_set_threads(net, (size_t)threads));
+    TRY(sm_net_set_kernels(net, kernels));
     /* The model carries the normalization: samples come back in data units. */
     if (!(norm = alloc_or_say("train", 2 * dim * sizeof(float), "the normalization"))) {
         rc = EXIT_RUNTIME;
@@ -602,11 +619,11 @@ static int cmd_train(args *a)
     if (w.log)
         fprintf(w.log, "step,loss\n");
     fprintf(stderr, "%s train: %zu points in %zu-D (context %zu), %s net %zu x %llu x %llu, "
-            "%llu levels %.4g -> %.4g, %llu threads, BLIS '%s'\n",
+            "%llu levels %.4g -> %.4g, %llu threads, kernels %s (BLIS '%s')\n",
             prog, sm_dataset_size(data), dim, context_dim, param,
             dim + 1 + (context_dim ? context_dim + 1 : 0), (unsigned long long)width,
             (unsigned long long)depth, (unsigned long long)levels, smax, smin,
-            (unsigned long long)threads, sm_blas_config());
+            (unsigned long long)threads, sm_net_kernels(net), sm_blas_config());
     double final_loss = NAN;
     double t0 = progress_now();
     TRY(sm_trainer_fit(tr, data, steps, rng, train_callback, &w, &final_loss));
@@ -657,6 +674,7 @@ static void usage_sample(FILE *f)
             "  --raw                 keep the network's (standardized) coordinates\n"
             "  --seed N              seed (default 0)\n"
             "  --threads T           threads (default: all cores)\n"
+            "  --kernels K           matrix products on auto (default) or blis\n"
             "conditional models:\n"
             "  --context FILE.csv    the condition: one context row for every sample, or one\n"
             "                        row per sample (default: none, the unconditional model)\n"
@@ -684,6 +702,7 @@ static int cmd_sample(args *a)
     sm_dataset *data = NULL;
     const char *model = NULL, *out = NULL;
     uint64_t n = 2000, k = 20, seed = 0, threads = default_threads(), levels = 0;
+    sm_kernels kernels = SM_KERNELS_AUTO;
     double ratio = 0.2, snr = 0.16, init_std = 0;
     int noise = 1, denoise = 0, raw = 0, kind = -1;
     const char *ctx_path = NULL;
@@ -722,6 +741,7 @@ static int cmd_sample(args *a)
         else if (!strcmp(f, "--guidance")) guidance = get_double(a, f, 0);
         else if (!strcmp(f, "--seed")) seed = get_u64(a, f, 0);
         else if (!strcmp(f, "--threads")) threads = get_u64(a, f, 1);
+        else if (!strcmp(f, "--kernels")) kernels = get_kernels(a, f);
         else if (f[0] != '-' && !model) model = f;
         else {
             fprintf(stderr, "%s %s: unknown argument '%s' (see --help)\n", prog, cmd, f);
@@ -758,6 +778,7 @@ static int cmd_sample(args *a)
     char *npath = NULL;
     TRY(sm_model_load(model, &net, &sched, NULL));
     TRY(sm_net_set_threads(net, (size_t)threads));
+    TRY(sm_net_set_kernels(net, kernels));
     TRY(sm_rng_new(&rng, seed));
     const int edm = sm_net_parametrization(net) == SM_PARAM_EDM;
     if (kind < 0)

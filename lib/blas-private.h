@@ -12,10 +12,18 @@ sm__blas *sm__blas_new(size_t threads);
 void sm__blas_free(sm__blas *b);
 void sm__blas_set_threads(sm__blas *b, size_t threads);
 
+/* Products of this handle run on BLIS (blis != 0) or on the library's own
+ * kernels where the CPU has them (the default). */
+void sm__blas_use_blis(sm__blas *b, int blis);
+
+/* What runs this handle's products: "avx512", "avx2" or "blis". */
+const char *sm__blas_kernels(const sm__blas *b);
+
 /* C = alpha·A·B + beta·C for an m×k A, k×n B and m×n C, each addressed with
  * row and column strides in elements (a transpose is a swap of strides).
  * Sizes must already be validated (they fit BLIS's dim_t). With b == NULL
- * the naive reference loops are used (tests compare the two). */
+ * the naive reference loops are used (tests compare the two). Runs on the
+ * library's own kernels (gemm-private.h) unless the handle chose BLIS. */
 void sm__sgemm(sm__blas *b, size_t m, size_t n, size_t k, float alpha,
                const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                const float *bm, ptrdiff_t rsb, ptrdiff_t csb, float beta,

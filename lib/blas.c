@@ -6,10 +6,13 @@
 #include <blis.h>
 
 #include "blas-private.h"
+#include "gemm-private.h"
 #include "scorematch/version.h"
 
 struct sm__blas {
     rntm_t rntm;
+    sm__isa isa; /* the library's own kernels, or NONE for BLIS */
+    float *ws;   /* their packing space, allocated at the first product */
 };
 
 sm__blas *sm__blas_new(size_t threads)
@@ -22,6 +25,8 @@ sm__blas *sm__blas_new(size_t threads)
      * BLIS 0.9 and make 128-wide products 2-3x slower. */
     rntm_t init = BLIS_RNTM_INITIALIZER;
     b->rntm = init;
+    b->isa = sm__isa_detect();
+    b->ws = NULL;
     sm__blas_set_threads(b, threads);
     return b;
 }
@@ -33,9 +38,38 @@ const char *sm_blas_config(void)
     return name ? name : "unknown";
 }
 
+const char *sm_kernel_config(void)
+{
+    sm__isa isa = sm__isa_detect();
+    return isa == SM__ISA_NONE ? "blis" : sm__isa_name(isa);
+}
+
 void sm__blas_free(sm__blas *b)
 {
+    if (b)
+        free(b->ws);
     free(b);
+}
+
+void sm__blas_use_blis(sm__blas *b, int blis)
+{
+    b->isa = blis ? SM__ISA_NONE : sm__isa_detect();
+}
+
+const char *sm__blas_kernels(const sm__blas *b)
+{
+    return b && b->isa != SM__ISA_NONE ? sm__isa_name(b->isa) : "blis";
+}
+
+/* The packing space of the library's kernels, or NULL (then BLIS runs the
+ * product: a failed allocation costs speed, never a result). */
+static float *workspace(sm__blas *b)
+{
+    if (!b->ws) {
+        size_t bytes = sm__gemm_workspace_floats() * sizeof(float);
+        b->ws = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    }
+    return b->ws;
 }
 
 void sm__blas_set_threads(sm__blas *b, size_t threads)
@@ -67,6 +101,11 @@ void sm__sgemm(sm__blas *b, size_t m, size_t n, size_t k, float alpha, const flo
         return;
     if (!b) {
         sgemm_ref(m, n, k, alpha, a, rsa, csa, bm, rsb, csb, beta, c, rsc, csc);
+        return;
+    }
+    if (b->isa != SM__ISA_NONE && (m == 1 || workspace(b))) {
+        sm__gemm_run(b->isa, b->ws, m, n, k, alpha, a, rsa, csa, bm, rsb, csb, beta, c, rsc,
+                     csc);
         return;
     }
     if (m == 1) {

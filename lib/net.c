@@ -51,6 +51,7 @@ struct sm_net {
     size_t nparams;
     float *params, *grads;    /* nparams each; layer l: W_l then b_l */
 
+    int use_blis;             /* sm_net_set_kernels(SM_KERNELS_BLIS) */
     size_t threads;           /* shards; rows are split between them */
     sm__shard *shards;
     size_t cap;               /* rows per shard */
@@ -109,6 +110,8 @@ static sm__shard *shards_new(const sm_net *net, size_t count)
         return NULL;
     for (size_t i = 0; i < count; i++) {
         sh[i].blas = net->reference ? NULL : sm__blas_new(1);
+        if (sh[i].blas)
+            sm__blas_use_blis(sh[i].blas, net->use_blis);
         sh[i].grads = i ? sm__calloc(net->nparams, sizeof(float)) : NULL;
         if ((!net->reference && !sh[i].blas) || (i && !sh[i].grads)) {
             shards_free(sh, count);
@@ -406,6 +409,7 @@ sm_status sm_net_clone(const sm_net *net, sm_net **out)
     memcpy(c->grads, net->grads, net->nparams * sizeof(float));
     if ((net->norm && (st = sm_net_set_normalization(c, net->norm, net->norm + net->dim,
                                                       net->dim))) ||
+        (net->use_blis && (st = sm_net_set_kernels(c, SM_KERNELS_BLIS))) ||
         (net->reference && (st = sm__net_use_reference(c, 1))) ||
         (net->threads > 1 && (st = sm_net_set_threads(c, net->threads)))) {
         sm_net_free(c);
@@ -438,6 +442,27 @@ size_t sm_net_num_params(const sm_net *net) { return net ? net->nparams : 0; }
 float *sm_net_params(sm_net *net) { return net ? net->params : NULL; }
 float *sm_net_grads(sm_net *net) { return net ? net->grads : NULL; }
 size_t sm_net_threads(const sm_net *net) { return net ? net->threads : 0; }
+
+sm_status sm_net_set_kernels(sm_net *net, sm_kernels kernels)
+{
+    if (!net)
+        return sm__error(SM_ERR_INVALID_ARG, "sm_net_set_kernels: net is NULL");
+    if (kernels != SM_KERNELS_AUTO && kernels != SM_KERNELS_BLIS)
+        return sm__error(SM_ERR_INVALID_ARG, "sm_net_set_kernels: unknown kernels %d",
+                         (int)kernels);
+    net->use_blis = kernels == SM_KERNELS_BLIS;
+    for (size_t i = 0; i < net->threads; i++)
+        if (net->shards[i].blas)
+            sm__blas_use_blis(net->shards[i].blas, net->use_blis);
+    return SM_OK;
+}
+
+const char *sm_net_kernels(const sm_net *net)
+{
+    if (!net)
+        return NULL;
+    return net->reference ? "reference" : sm__blas_kernels(net->shards[0].blas);
+}
 
 sm_parametrization sm_net_parametrization(const sm_net *net)
 {
@@ -694,8 +719,10 @@ sm_status sm__net_use_reference(sm_net *net, int reference)
         if (net->reference) {
             sm__blas_free(sh->blas);
             sh->blas = NULL;
-        } else if (!sh->blas && !(sh->blas = sm__blas_new(1))) {
-            return sm__error(SM_ERR_NOMEM, "sm__net_use_reference: out of memory");
+        } else if (!sh->blas) {
+            if (!(sh->blas = sm__blas_new(1)))
+                return sm__error(SM_ERR_NOMEM, "sm__net_use_reference: out of memory");
+            sm__blas_use_blis(sh->blas, net->use_blis);
         }
     }
     return SM_OK;

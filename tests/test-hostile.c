@@ -124,6 +124,9 @@ START_TEST(version_and_error)
     ck_assert_uint_eq(sm_version_number(), SM_VERSION_NUMBER);
     ck_assert_ptr_nonnull(sm_blas_config());
     ck_assert_uint_gt(strlen(sm_blas_config()), 0);
+    ck_assert_ptr_nonnull(sm_kernel_config());
+    BAD(sm_net_set_kernels(NULL, SM_KERNELS_AUTO), SM_ERR_INVALID_ARG);
+    ck_assert_ptr_null(sm_net_kernels(NULL));
     const int odd[] = {1, -13, 12345, INT32_MIN, INT32_MAX};
     for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
         ck_assert_str_eq(sm_strerror((sm_status)odd[i]), "unknown status");

@@ -9,6 +9,7 @@
 #include "activation.h"
 #include "blas-private.h"
 #include "dsm-private.h"
+#include "gemm-private.h"
 #include "net-private.h"
 #include "ssm-private.h"
 
@@ -183,6 +184,147 @@ START_TEST(one_row_products_match_reference)
         for (size_t j = 0; j < 5; j++)
             ck_assert_float_eq_tol(one[j], all[5 * i + j], 1e-4f * (1.0f + fabsf(all[5 * i + j])));
     }
+    sm_net_free(net);
+    sm_rng_free(r);
+}
+END_TEST
+
+/* The library's own kernels (every instruction set this CPU runs) against
+ * the reference loops: shapes around the micro-tile and block edges
+ * (12×32 and 6×16 tiles, depth blocks of 256, row blocks of 144), the four
+ * stride layouts the network uses plus strided C, alpha ≠ 1, beta 0 over
+ * NaN and beta 1 accumulating, and k = 0. Elements of C outside the
+ * product stay untouched. */
+START_TEST(own_kernels_match_reference)
+{
+    static const size_t ms[] = {2, 13, 150};
+    static const size_t ns[] = {1, 33, 65};
+    static const size_t ks[] = {0, 3, 31, 300};
+    const size_t M = 150, N = 65, K = 300, CS = 2 * M * N;
+    sm__isa best = sm__isa_detect();
+    if (best == SM__ISA_NONE)
+        return; /* no kernel of ours on this CPU: BLIS runs everything */
+    float *a = malloc(M * K * sizeof *a), *b = malloc(K * N * sizeof *b);
+    float *c1 = malloc(CS * sizeof *c1), *c2 = malloc(CS * sizeof *c2);
+    float *ws = aligned_alloc(64, (sm__gemm_workspace_floats() * sizeof(float) + 63) / 64 * 64);
+    ck_assert(a && b && c1 && c2 && ws);
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 8));
+    ck_assert_ok(sm_rng_fill_normal(r, a, M * K, 0, 1));
+    ck_assert_ok(sm_rng_fill_normal(r, b, K * N, 0, 1));
+    size_t checked = 0;
+    for (int isa = SM__ISA_AVX2; isa <= (int)best; isa++)
+        for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++)
+            for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++)
+                for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++)
+                    for (int layout = 0; layout < 5; layout++) {
+                        const size_t m = ms[mi], n = ns[ni], k = ks[ki];
+                        /* A row- or column-major, B row- or column-major;
+                         * layout 4: C with column stride 2. */
+                        const int at = layout & 1, bt = (layout >> 1) & 1, cst = layout == 4;
+                        const ptrdiff_t rsa = at ? 1 : (ptrdiff_t)k, csa = at ? (ptrdiff_t)m : 1;
+                        const ptrdiff_t rsb = bt ? 1 : (ptrdiff_t)n, csb = bt ? (ptrdiff_t)k : 1;
+                        const ptrdiff_t csc = cst ? 2 : 1, rsc = (ptrdiff_t)n * csc;
+                        const int acc = (int)((mi + ni + ki + (size_t)layout) % 2);
+                        const float alpha = acc ? 0.5f : 1.0f, beta = acc ? 1.0f : 0.0f;
+                        for (size_t i = 0; i < CS; i++)
+                            c1[i] = c2[i] = acc ? (float)(i % 97) / 7.0f : NAN;
+                        sm__gemm_run((sm__isa)isa, ws, m, n, k, alpha, a, rsa, csa, b, rsb, csb,
+                                     beta, c1, rsc, csc);
+                        sm__sgemm(NULL, m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c2, rsc,
+                                  csc);
+                        for (size_t i = 0; i < CS; i++) {
+                            const int inside = i < m * (size_t)rsc && (!cst || i % 2 == 0);
+                            if (!inside) {
+                                ck_assert_msg(acc ? c1[i] == c2[i] : isnan(c1[i]),
+                                              "%s m%zu n%zu k%zu layout %d: C[%zu] written",
+                                              sm__isa_name((sm__isa)isa), m, n, k, layout, i);
+                                continue;
+                            }
+                            const float tol = 2e-5f * (float)(k + 1) * (1.0f + fabsf(c2[i]));
+                            ck_assert_msg(isfinite(c1[i]) && fabsf(c1[i] - c2[i]) <= tol,
+                                          "%s m%zu n%zu k%zu layout %d: C[%zu] %g, reference %g",
+                                          sm__isa_name((sm__isa)isa), m, n, k, layout, i,
+                                          (double)c1[i], (double)c2[i]);
+                        }
+                        checked++;
+                    }
+    ck_assert_uint_gt(checked, 0);
+    sm_rng_free(r);
+    free(a);
+    free(b);
+    free(c1);
+    free(c2);
+    free(ws);
+}
+END_TEST
+
+/* Splitting rows between threads must not change a bit: any block of rows
+ * (m ≥ 2) of a product gives the same bits as those rows of the whole. */
+START_TEST(own_kernels_rows_independent)
+{
+    enum { M = 150, N = 70, K = 300 };
+    sm__isa best = sm__isa_detect();
+    if (best == SM__ISA_NONE)
+        return;
+    float *a = malloc(M * K * sizeof *a), *b = malloc(K * N * sizeof *b);
+    float *all = malloc(M * N * sizeof *all), *part = malloc(M * N * sizeof *part);
+    float *ws = aligned_alloc(64, (sm__gemm_workspace_floats() * sizeof(float) + 63) / 64 * 64);
+    ck_assert(a && b && all && part && ws);
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 9));
+    ck_assert_ok(sm_rng_fill_normal(r, a, M * K, 0, 1));
+    ck_assert_ok(sm_rng_fill_normal(r, b, K * N, 0, 1));
+    for (int isa = SM__ISA_AVX2; isa <= (int)best; isa++) {
+        /* The network's forward layout: A row-major, B a transposed W. */
+        sm__gemm_run((sm__isa)isa, ws, M, N, K, 1.0f, a, K, 1, b, 1, K, 0.0f, all, N, 1);
+        static const size_t cuts[][2] = {{0, 2}, {1, 14}, {13, 150}, {75, 150}, {149 - 1, 150}};
+        for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
+            const size_t r0 = cuts[c][0], r1 = cuts[c][1];
+            sm__gemm_run((sm__isa)isa, ws, r1 - r0, N, K, 1.0f, a + r0 * K, K, 1, b, 1, K, 0.0f,
+                         part + r0 * N, N, 1);
+            ck_assert_msg(memcmp(part + r0 * N, all + r0 * N, (r1 - r0) * N * sizeof(float)) == 0,
+                          "%s rows %zu..%zu differ from the whole product",
+                          sm__isa_name((sm__isa)isa), r0, r1);
+        }
+    }
+    sm_rng_free(r);
+    free(a);
+    free(b);
+    free(all);
+    free(part);
+    free(ws);
+}
+END_TEST
+
+/* A network on BLIS and on the library's kernels computes the same
+ * function (to float rounding); the choice is kept by a clone and refused
+ * when unknown. */
+START_TEST(kernel_choice)
+{
+    sm_net *net = make_net(4, 64, 2, 21);
+    float x[40 * 4], sig[40], y1[40 * 4], y2[40 * 4];
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 4));
+    ck_assert_ok(sm_rng_fill_normal(r, x, 40 * 4, 0, 1));
+    ck_assert_ok(sm_rng_fill_uniform(r, sig, 40, 0.05f, 2.0f));
+    ck_assert_str_eq(sm_net_kernels(net), sm_kernel_config());
+    ck_assert_ok(sm_net_forward(net, x, sig, 40, 4, y1));
+    ck_assert_ok(sm_net_set_kernels(net, SM_KERNELS_BLIS));
+    ck_assert_str_eq(sm_net_kernels(net), "blis");
+    ck_assert_ok(sm_net_forward(net, x, sig, 40, 4, y2));
+    for (size_t i = 0; i < 40 * 4; i++)
+        ck_assert_float_eq_tol(y1[i], y2[i], 1e-4f * (1.0f + fabsf(y2[i])));
+    ck_assert_ok(sm_net_set_threads(net, 2));
+    ck_assert_str_eq(sm_net_kernels(net), "blis");
+    sm_net *c = NULL;
+    ck_assert_ok(sm_net_clone(net, &c));
+    ck_assert_str_eq(sm_net_kernels(c), "blis");
+    ck_assert_int_eq(sm_net_set_kernels(c, (sm_kernels)2), SM_ERR_INVALID_ARG);
+    ck_assert_str_eq(sm_net_kernels(c), "blis");
+    ck_assert_ok(sm_net_set_kernels(c, SM_KERNELS_AUTO));
+    ck_assert_str_eq(sm_net_kernels(c), sm_kernel_config());
+    sm_net_free(c);
     sm_net_free(net);
     sm_rng_free(r);
 }
@@ -977,6 +1119,9 @@ int main(void)
     tcase_add_test(tc, init_like_pytorch);
     tcase_add_test(tc, blis_matches_reference);
     tcase_add_test(tc, one_row_products_match_reference);
+    tcase_add_test(tc, own_kernels_match_reference);
+    tcase_add_test(tc, own_kernels_rows_independent);
+    tcase_add_test(tc, kernel_choice);
     tcase_add_loop_test(tc, gradient_matches_finite_differences, SM_PARAM_LAB, SM_PARAM_EDM + 1);
     tcase_add_test(tc, gradients_accumulate);
     tcase_add_loop_test(tc, jvp_matches_finite_differences, SM_PARAM_LAB, SM_PARAM_EDM + 1);

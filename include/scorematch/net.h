@@ -381,6 +381,40 @@ SM_API sm_status sm_net_ema_update(sm_net *ema, const sm_net *net, double decay)
  */
 SM_API sm_status sm_net_set_threads(sm_net *net, size_t threads);
 
+/** Which kernels run a network's matrix products (sm_net_set_kernels()). */
+typedef enum {
+    /** The library's own kernels where the CPU has AVX-512 or AVX2 with FMA
+     *  (chosen at run time, whatever BLIS knows of the CPU); BLIS
+     *  otherwise. The default. */
+    SM_KERNELS_AUTO = 0,
+    /** Always BLIS, with the kernel set BLIS picks (sm_blas_config()): the
+     *  bits of library versions before 0.9 where BLIS picks the same set. */
+    SM_KERNELS_BLIS = 1
+} sm_kernels;
+
+/**
+ * @brief Chooses the kernels of this network's matrix products.
+ *
+ * The choice changes speed and float rounding, not what is computed: the
+ * two agree to float rounding. It applies to every pass of the network
+ * (forward, training, Jacobian-vector products, likelihood) on every
+ * thread, is kept by sm_net_clone(), and is not stored in model files.
+ *
+ * @param net      The network.
+ * @param kernels  #SM_KERNELS_AUTO or #SM_KERNELS_BLIS.
+ * @return #SM_OK, or #SM_ERR_INVALID_ARG (NULL @p net, unknown value;
+ *         nothing changes).
+ */
+SM_API sm_status sm_net_set_kernels(sm_net *net, sm_kernels kernels);
+
+/**
+ * @brief What runs this network's matrix products.
+ * @param net  The network.
+ * @return "avx512", "avx2" (the library's kernels) or "blis"; NULL if
+ *         @p net is NULL. A static string.
+ */
+SM_API const char *sm_net_kernels(const sm_net *net);
+
 /**
  * @brief Thread count set by sm_net_set_threads().
  * @param net  The network.

@@ -41,6 +41,7 @@ from . import model
 
 __all__ = [
     "load_library", "library_path", "version", "version_number", "blas_config",
+    "kernel_config",
     "strerror", "last_error", "clear_error",
     "Error", "InvalidArgumentError", "OutOfMemoryError", "SizeOverflowError", "ShapeError",
     "NonFiniteError", "FileError", "ParseError", "FormatError", "VersionError",
@@ -70,6 +71,13 @@ def blas_config():
     """BLIS kernel set in use ("skx", "haswell", "zen3", "generic", ...)."""
     from . import _ffi
     return _ffi._decode(_ffi.lib().sm_blas_config())
+
+
+def kernel_config():
+    """Kernels that run matrix products by default: "avx512", "avx2" (the
+    library's own, chosen from the CPU) or "blis"."""
+    from . import _ffi
+    return _ffi._decode(_ffi.lib().sm_kernel_config())
 
 
 def strerror(status):

@@ -288,6 +288,21 @@ class Net(Handle):
         """Same as ``net.threads = n``."""
         self.threads = n
 
+    _KERNELS = {"auto": 0, "blis": 1}
+
+    @property
+    def kernels(self):
+        """What runs this network's matrix products: "avx512", "avx2" (the
+        library's own kernels) or "blis". Set it to "auto" (the default:
+        the library's kernels where the CPU has them) or "blis"."""
+        return _ffi._decode(call("sm_net_kernels", self))
+
+    @kernels.setter
+    def kernels(self, choice):
+        if choice not in self._KERNELS:
+            raise ValueError("kernels must be 'auto' or 'blis', not %r" % (choice,))
+        call("sm_net_set_kernels", self, self._KERNELS[choice])
+
     def reserve(self, batch):
         """Sizes the workspace for batches of up to *batch* rows."""
         call("sm_net_reserve", self, count(batch, "batch"))

@@ -1,0 +1,478 @@
+/* Packed single-precision products with AVX-512 and AVX2/FMA micro-kernels
+ * (why: see gemm-private.h). The blocking is Goto's: a KC-deep slice of B is
+ * packed into NR-wide column panels, an MC-tall slice of A into MR-tall row
+ * panels, and a micro-kernel multiplies one row panel by one column panel
+ * into an MR×NR tile of C held in registers. The sizes fit the products of
+ * a score network (rows of a batch share × layer widths up to a few
+ * hundred): a packed B slice stays in L2, a column panel in L1. */
+#include <stdint.h>
+#include <string.h>
+
+#include "gemm-private.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#  define SM_X86_KERNELS 1
+#  include <immintrin.h>
+#  define SM_TARGET(isa) __attribute__((target(isa)))
+#endif
+
+enum {
+    KC = 256, /* depth of one packed slice */
+    MC = 144, /* rows of A packed at once: a multiple of both MRs */
+    NC = 1024 /* columns of B packed at once: a multiple of both NRs */
+};
+
+size_t sm__gemm_workspace_floats(void)
+{
+    return (size_t)MC * KC + (size_t)KC * NC;
+}
+
+const char *sm__isa_name(sm__isa isa)
+{
+    switch (isa) {
+    case SM__ISA_AVX512:
+        return "avx512";
+    case SM__ISA_AVX2:
+        return "avx2";
+    default:
+        return "none";
+    }
+}
+
+sm__isa sm__isa_detect(void)
+{
+#ifdef SM_X86_KERNELS
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        return SM__ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return SM__ISA_AVX2;
+#endif
+    return SM__ISA_NONE;
+}
+
+/* ---- packing (plain C: linear in the data, the kernels are cubic) ------- */
+
+/* Packs rows [0, mc) × depth [0, kc) of A into ceil(mc/mr) panels of mr rows,
+ * each stored depth-major (pa[p·mr + i]); rows past mc are zero. */
+static void pack_a(size_t mr, size_t mc, size_t kc, const float *a, ptrdiff_t rsa,
+                   ptrdiff_t csa, float *pa)
+{
+    for (size_t i0 = 0; i0 < mc; i0 += mr, pa += mr * kc) {
+        const size_t rows = mc - i0 < mr ? mc - i0 : mr;
+        if (rows < mr)
+            memset(pa, 0, mr * kc * sizeof *pa);
+        if (csa == 1) /* A row-major: read each row along its length */
+            for (size_t i = 0; i < rows; i++) {
+                const float *src = a + (ptrdiff_t)(i0 + i) * rsa;
+                for (size_t p = 0; p < kc; p++)
+                    pa[p * mr + i] = src[p];
+            }
+        else
+            for (size_t p = 0; p < kc; p++) {
+                const float *src = a + (ptrdiff_t)p * csa + (ptrdiff_t)i0 * rsa;
+                for (size_t i = 0; i < rows; i++)
+                    pa[p * mr + i] = src[(ptrdiff_t)i * rsa];
+            }
+    }
+}
+
+/* Packs depth [0, kc) × columns [0, nc) of B into ceil(nc/nr) panels of nr
+ * columns, each stored depth-major (pb[p·nr + j]); columns past nc are 0. */
+static void pack_b(size_t nr, size_t nc, size_t kc, const float *b, ptrdiff_t rsb,
+                   ptrdiff_t csb, float *pb)
+{
+    for (size_t j0 = 0; j0 < nc; j0 += nr, pb += nr * kc) {
+        const size_t cols = nc - j0 < nr ? nc - j0 : nr;
+        if (cols < nr)
+            memset(pb, 0, nr * kc * sizeof *pb);
+        if (rsb == 1) /* B column-major (a transposed weight matrix) */
+            for (size_t j = 0; j < cols; j++) {
+                const float *src = b + (ptrdiff_t)(j0 + j) * csb;
+                for (size_t p = 0; p < kc; p++)
+                    pb[p * nr + j] = src[p];
+            }
+        else
+            for (size_t p = 0; p < kc; p++) {
+                const float *src = b + (ptrdiff_t)p * rsb + (ptrdiff_t)j0 * csb;
+                if (csb == 1)
+                    memcpy(pb + p * nr, src, cols * sizeof *pb);
+                else
+                    for (size_t j = 0; j < cols; j++)
+                        pb[p * nr + j] = src[(ptrdiff_t)j * csb];
+            }
+    }
+}
+
+/* Writes an accumulated tile t (mr_full × nr_full, row-major) into the
+ * valid mr × nr corner of C: c = alpha·t + beta·c, or alpha·t when beta is
+ * 0. The same expression, without fused operations, on every path, so an
+ * element's bits do not depend on where its tile falls. */
+static void tile_update(const float *t, size_t nr_full, size_t mr, size_t nr, float alpha,
+                        float beta, float *c, ptrdiff_t rsc, ptrdiff_t csc)
+{
+    for (size_t i = 0; i < mr; i++)
+        for (size_t j = 0; j < nr; j++) {
+            float *cij = c + (ptrdiff_t)i * rsc + (ptrdiff_t)j * csc;
+            const float v = alpha * t[i * nr_full + j];
+            *cij = beta == 0.0f ? v : v + beta * *cij;
+        }
+}
+
+/* One micro-kernel call: an mr×nr corner of C from a packed row panel and
+ * a packed column panel of depth kc. */
+typedef void ukernel_fn(size_t kc, const float *pa, const float *pb, float alpha, float beta,
+                        float *c, ptrdiff_t rsc, ptrdiff_t csc, size_t mr, size_t nr);
+
+#ifdef SM_X86_KERNELS
+
+/* ---- AVX-512: 12 rows × 32 columns (24 accumulators) -------------------- */
+
+#  define MR512 12
+#  define NR512 32
+#  define ROW512(i)                                                                          \
+      do {                                                                                   \
+          const __m512 ai = _mm512_set1_ps(pa[i]);                                           \
+          c##i##a = _mm512_fmadd_ps(ai, b0, c##i##a);                                        \
+          c##i##b = _mm512_fmadd_ps(ai, b1, c##i##b);                                        \
+      } while (0)
+#  define STORE512(i)                                                                        \
+      do {                                                                                   \
+          _mm512_store_ps(t + (i) * NR512, c##i##a);                                         \
+          _mm512_store_ps(t + (i) * NR512 + 16, c##i##b);                                    \
+      } while (0)
+
+SM_TARGET("avx512f")
+static void update_avx512(const float *t, float alpha, float beta, float *c, ptrdiff_t rsc,
+                          size_t mr)
+{
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    for (size_t i = 0; i < mr; i++)
+        for (size_t h = 0; h < NR512; h += 16) {
+            float *ci = c + (ptrdiff_t)i * rsc + (ptrdiff_t)h;
+            __m512 v = _mm512_mul_ps(va, _mm512_load_ps(t + i * NR512 + h));
+            if (beta != 0.0f)
+                v = _mm512_add_ps(v, _mm512_mul_ps(vb, _mm512_loadu_ps(ci)));
+            _mm512_storeu_ps(ci, v);
+        }
+}
+
+SM_TARGET("avx512f")
+static void ukernel_avx512(size_t kc, const float *pa, const float *pb, float alpha, float beta,
+                           float *c, ptrdiff_t rsc, ptrdiff_t csc, size_t mr, size_t nr)
+{
+    __m512 c0a = _mm512_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a,
+           c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a, c6a = c0a,
+           c6b = c0a, c7a = c0a, c7b = c0a, c8a = c0a, c8b = c0a, c9a = c0a, c9b = c0a,
+           c10a = c0a, c10b = c0a, c11a = c0a, c11b = c0a;
+    for (size_t p = 0; p < kc; p++, pa += MR512, pb += NR512) {
+        const __m512 b0 = _mm512_load_ps(pb), b1 = _mm512_load_ps(pb + 16);
+        ROW512(0);
+        ROW512(1);
+        ROW512(2);
+        ROW512(3);
+        ROW512(4);
+        ROW512(5);
+        ROW512(6);
+        ROW512(7);
+        ROW512(8);
+        ROW512(9);
+        ROW512(10);
+        ROW512(11);
+    }
+    _Alignas(64) float t[MR512 * NR512];
+    STORE512(0);
+    STORE512(1);
+    STORE512(2);
+    STORE512(3);
+    STORE512(4);
+    STORE512(5);
+    STORE512(6);
+    STORE512(7);
+    STORE512(8);
+    STORE512(9);
+    STORE512(10);
+    STORE512(11);
+    if (nr == NR512 && csc == 1)
+        update_avx512(t, alpha, beta, c, rsc, mr);
+    else
+        tile_update(t, NR512, mr, nr, alpha, beta, c, rsc, csc);
+}
+
+/* ---- AVX2 + FMA: 6 rows × 16 columns (12 accumulators) ------------------ */
+
+#  define MR256 6
+#  define NR256 16
+#  define ROW256(i)                                                                          \
+      do {                                                                                   \
+          const __m256 ai = _mm256_broadcast_ss(pa + (i));                                   \
+          c##i##a = _mm256_fmadd_ps(ai, b0, c##i##a);                                        \
+          c##i##b = _mm256_fmadd_ps(ai, b1, c##i##b);                                        \
+      } while (0)
+#  define STORE256(i)                                                                        \
+      do {                                                                                   \
+          _mm256_store_ps(t + (i) * NR256, c##i##a);                                         \
+          _mm256_store_ps(t + (i) * NR256 + 8, c##i##b);                                     \
+      } while (0)
+
+SM_TARGET("avx2,fma")
+static void update_avx2(const float *t, float alpha, float beta, float *c, ptrdiff_t rsc,
+                        size_t mr)
+{
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    for (size_t i = 0; i < mr; i++)
+        for (size_t h = 0; h < NR256; h += 8) {
+            float *ci = c + (ptrdiff_t)i * rsc + (ptrdiff_t)h;
+            __m256 v = _mm256_mul_ps(va, _mm256_load_ps(t + i * NR256 + h));
+            if (beta != 0.0f)
+                v = _mm256_add_ps(v, _mm256_mul_ps(vb, _mm256_loadu_ps(ci)));
+            _mm256_storeu_ps(ci, v);
+        }
+}
+
+SM_TARGET("avx2,fma")
+static void ukernel_avx2(size_t kc, const float *pa, const float *pb, float alpha, float beta,
+                         float *c, ptrdiff_t rsc, ptrdiff_t csc, size_t mr, size_t nr)
+{
+    __m256 c0a = _mm256_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a,
+           c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a;
+    for (size_t p = 0; p < kc; p++, pa += MR256, pb += NR256) {
+        const __m256 b0 = _mm256_load_ps(pb), b1 = _mm256_load_ps(pb + 8);
+        ROW256(0);
+        ROW256(1);
+        ROW256(2);
+        ROW256(3);
+        ROW256(4);
+        ROW256(5);
+    }
+    _Alignas(32) float t[MR256 * NR256];
+    STORE256(0);
+    STORE256(1);
+    STORE256(2);
+    STORE256(3);
+    STORE256(4);
+    STORE256(5);
+    if (nr == NR256 && csc == 1)
+        update_avx2(t, alpha, beta, c, rsc, mr);
+    else
+        tile_update(t, NR256, mr, nr, alpha, beta, c, rsc, csc);
+}
+
+/* ---- one row: y = alpha·a·B + beta·y ------------------------------------ */
+
+/* B column-major (rsb == 1): y_j is the dot product of column j with a. Four
+ * columns at a time share each load of a. */
+SM_TARGET("avx512f")
+static void gemv_cols_avx512(size_t n, size_t k, float alpha, const float *a, const float *b,
+                             ptrdiff_t csb, float beta, float *y, ptrdiff_t incy)
+{
+    const size_t k16 = k & ~(size_t)15;
+    const __mmask16 tail = (__mmask16)((1u << (k - k16)) - 1u);
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const float *b0 = b + (ptrdiff_t)j * csb, *b1 = b0 + csb, *b2 = b1 + csb,
+                    *b3 = b2 + csb;
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        for (size_t p = 0; p < k16; p += 16) {
+            const __m512 av = _mm512_loadu_ps(a + p);
+            s0 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b0 + p), s0);
+            s1 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b1 + p), s1);
+            s2 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b2 + p), s2);
+            s3 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b3 + p), s3);
+        }
+        if (tail) {
+            const __m512 av = _mm512_maskz_loadu_ps(tail, a + k16);
+            s0 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(tail, b0 + k16), s0);
+            s1 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(tail, b1 + k16), s1);
+            s2 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(tail, b2 + k16), s2);
+            s3 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(tail, b3 + k16), s3);
+        }
+        const float d[4] = {_mm512_reduce_add_ps(s0), _mm512_reduce_add_ps(s1),
+                            _mm512_reduce_add_ps(s2), _mm512_reduce_add_ps(s3)};
+        for (size_t q = 0; q < 4; q++) {
+            float *yj = y + (ptrdiff_t)(j + q) * incy;
+            const float v = alpha * d[q];
+            *yj = beta == 0.0f ? v : v + beta * *yj;
+        }
+    }
+    for (; j < n; j++) {
+        const float *bj = b + (ptrdiff_t)j * csb;
+        __m512 s = _mm512_setzero_ps();
+        for (size_t p = 0; p < k16; p += 16)
+            s = _mm512_fmadd_ps(_mm512_loadu_ps(a + p), _mm512_loadu_ps(bj + p), s);
+        if (tail)
+            s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, a + k16),
+                                _mm512_maskz_loadu_ps(tail, bj + k16), s);
+        float *yj = y + (ptrdiff_t)j * incy;
+        const float v = alpha * _mm512_reduce_add_ps(s);
+        *yj = beta == 0.0f ? v : v + beta * *yj;
+    }
+}
+
+/* B row-major (csb == 1): y accumulates a_p times row p, 64 columns of y in
+ * registers at a time. */
+SM_TARGET("avx512f")
+static void gemv_rows_avx512(size_t n, size_t k, float alpha, const float *a, ptrdiff_t inca,
+                             const float *b, ptrdiff_t rsb, float beta, float *y)
+{
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    for (size_t j = 0; j < n; j += 64) {
+        const size_t cols = n - j < 64 ? n - j : 64;
+        __mmask16 m[4];
+        for (size_t q = 0; q < 4; q++) {
+            const size_t lo = 16 * q;
+            const size_t w = cols > lo ? (cols - lo < 16 ? cols - lo : 16) : 0;
+            m[q] = (__mmask16)((1u << w) - 1u);
+        }
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        const float *bp = b + j;
+        for (size_t p = 0; p < k; p++, bp += rsb) {
+            const __m512 ap = _mm512_set1_ps(a[(ptrdiff_t)p * inca]);
+            s0 = _mm512_fmadd_ps(ap, _mm512_maskz_loadu_ps(m[0], bp), s0);
+            s1 = _mm512_fmadd_ps(ap, _mm512_maskz_loadu_ps(m[1], bp + 16), s1);
+            s2 = _mm512_fmadd_ps(ap, _mm512_maskz_loadu_ps(m[2], bp + 32), s2);
+            s3 = _mm512_fmadd_ps(ap, _mm512_maskz_loadu_ps(m[3], bp + 48), s3);
+        }
+        const __m512 s[4] = {s0, s1, s2, s3};
+        for (size_t q = 0; q < 4; q++) {
+            if (!m[q])
+                break;
+            float *yq = y + j + 16 * q;
+            __m512 v = _mm512_mul_ps(va, s[q]);
+            if (beta != 0.0f)
+                v = _mm512_add_ps(v, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m[q], yq)));
+            _mm512_mask_storeu_ps(yq, m[q], v);
+        }
+    }
+}
+
+SM_TARGET("avx2,fma")
+static float hsum256(__m256 s)
+{
+    __m128 lo = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+    return _mm_cvtss_f32(lo);
+}
+
+SM_TARGET("avx2,fma")
+static void gemv_cols_avx2(size_t n, size_t k, float alpha, const float *a, const float *b,
+                           ptrdiff_t csb, float beta, float *y, ptrdiff_t incy)
+{
+    const size_t k8 = k & ~(size_t)7;
+    for (size_t j = 0; j < n; j++) {
+        const float *bj = b + (ptrdiff_t)j * csb;
+        __m256 s = _mm256_setzero_ps();
+        for (size_t p = 0; p < k8; p += 8)
+            s = _mm256_fmadd_ps(_mm256_loadu_ps(a + p), _mm256_loadu_ps(bj + p), s);
+        float d = hsum256(s);
+        for (size_t p = k8; p < k; p++)
+            d += a[p] * bj[p];
+        float *yj = y + (ptrdiff_t)j * incy;
+        const float v = alpha * d;
+        *yj = beta == 0.0f ? v : v + beta * *yj;
+    }
+}
+
+#endif /* SM_X86_KERNELS */
+
+/* Any strides: the plain loops (one row, so the cost is the reading of B). */
+static void gemv_any(size_t n, size_t k, float alpha, const float *a, ptrdiff_t inca,
+                     const float *b, ptrdiff_t rsb, ptrdiff_t csb, float beta, float *y,
+                     ptrdiff_t incy)
+{
+    for (size_t j = 0; j < n; j++) {
+        float d = 0.0f;
+        for (size_t p = 0; p < k; p++)
+            d += a[(ptrdiff_t)p * inca] * b[(ptrdiff_t)p * rsb + (ptrdiff_t)j * csb];
+        float *yj = y + (ptrdiff_t)j * incy;
+        const float v = alpha * d;
+        *yj = beta == 0.0f ? v : v + beta * *yj;
+    }
+}
+
+static void gemv(sm__isa isa, size_t n, size_t k, float alpha, const float *a, ptrdiff_t inca,
+                 const float *b, ptrdiff_t rsb, ptrdiff_t csb, float beta, float *y,
+                 ptrdiff_t incy)
+{
+#ifdef SM_X86_KERNELS
+    if (rsb == 1 && inca == 1) {
+        if (isa == SM__ISA_AVX512)
+            gemv_cols_avx512(n, k, alpha, a, b, csb, beta, y, incy);
+        else
+            gemv_cols_avx2(n, k, alpha, a, b, csb, beta, y, incy);
+        return;
+    }
+    if (csb == 1 && incy == 1 && isa == SM__ISA_AVX512) {
+        gemv_rows_avx512(n, k, alpha, a, inca, b, rsb, beta, y);
+        return;
+    }
+#else
+    (void)isa;
+#endif
+    gemv_any(n, k, alpha, a, inca, b, rsb, csb, beta, y, incy);
+}
+
+void sm__gemm_run(sm__isa isa, float *ws, size_t m, size_t n, size_t k, float alpha,
+                  const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t rsb,
+                  ptrdiff_t csb, float beta, float *c, ptrdiff_t rsc, ptrdiff_t csc)
+{
+    if (m == 0 || n == 0)
+        return;
+    if (k == 0 || alpha == 0.0f) { /* C = beta·C, as BLAS defines it */
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) {
+                float *cij = c + (ptrdiff_t)i * rsc + (ptrdiff_t)j * csc;
+                *cij = beta == 0.0f ? 0.0f : beta * *cij;
+            }
+        return;
+    }
+    if (m == 1) {
+        gemv(isa, n, k, alpha, a, csa, b, rsb, csb, beta, c, csc);
+        return;
+    }
+    ukernel_fn *kernel = NULL;
+    size_t mr = 1, nr = 1;
+#ifdef SM_X86_KERNELS
+    if (isa == SM__ISA_AVX512) {
+        kernel = ukernel_avx512;
+        mr = MR512;
+        nr = NR512;
+    } else {
+        kernel = ukernel_avx2;
+        mr = MR256;
+        nr = NR256;
+    }
+#endif
+    if (!kernel) {
+        /* Not reachable: callers pass an instruction set this CPU runs. */
+        for (size_t i = 0; i < m; i++)
+            gemv_any(n, k, alpha, a + (ptrdiff_t)i * rsa, csa, b, rsb, csb, beta,
+                     c + (ptrdiff_t)i * rsc, csc);
+        return;
+    }
+    float *pa = ws, *pb = ws + (size_t)MC * KC;
+    for (size_t jc = 0; jc < n; jc += NC) {
+        const size_t nc = n - jc < NC ? n - jc : NC;
+        for (size_t pc = 0; pc < k; pc += KC) {
+            const size_t kc = k - pc < KC ? k - pc : KC;
+            /* The first slice applies the caller's beta; later ones add. */
+            const float beta_pc = pc == 0 ? beta : 1.0f;
+            pack_b(nr, nc, kc, b + (ptrdiff_t)pc * rsb + (ptrdiff_t)jc * csb, rsb, csb, pb);
+            for (size_t ic = 0; ic < m; ic += MC) {
+                const size_t mc = m - ic < MC ? m - ic : MC;
+                pack_a(mr, mc, kc, a + (ptrdiff_t)ic * rsa + (ptrdiff_t)pc * csa, rsa, csa, pa);
+                for (size_t jr = 0; jr < nc; jr += nr) {
+                    const size_t ncols = nc - jr < nr ? nc - jr : nr;
+                    const float *pbj = pb + jr * kc;
+                    for (size_t ir = 0; ir < mc; ir += mr) {
+                        const size_t nrows = mc - ir < mr ? mc - ir : mr;
+                        float *cij = c + (ptrdiff_t)(ic + ir) * rsc + (ptrdiff_t)(jc + jr) * csc;
+                        kernel(kc, pa + ir * kc, pbj, alpha, beta_pc, cij, rsc, csc, nrows,
+                               ncols);
+                    }
+                }
+            }
+        }
+    }
+}
