@@ -363,8 +363,13 @@ static sm_status parse_csv(sm_dataset **out, unsigned char **mask, const char *t
         while (te > tb && is_blank(te[-1]))
             te--;
         span name = unquote(tb, te);
+        /* The other columns have names (a header of empty fields names no
+         * index). */
+        int named = 0;
+        for (const char *q = fe + 1; q < header.e && !named; q++)
+            named = *q != ',' && *q != '"' && !is_blank(*q);
         const float first = vals.v[0];
-        int rows_numbered = index_name(name) && (first == 0.0f || first == 1.0f);
+        int rows_numbered = named && index_name(name) && (first == 0.0f || first == 1.0f);
         for (size_t i = 0; rows_numbered && i < nrows; i++)
             rows_numbered = vals.v[i * ncols] == first + (float)i;
         if (rows_numbered && (flags & SM_CSV_INDEX_SKIP)) {
