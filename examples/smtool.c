@@ -926,7 +926,7 @@ static int cmd_sample(args *a)
         goto done;
     }
     if (ctx_path) {
-        TRY(sm_dataset_read_csv(&cds, ctx_path));
+        TRY(sm_dataset_read_csv_ex(&cds, NULL, ctx_path, csv_flags));
         TRY(sm_sampler_set_context(s, sm_dataset_data(cds), sm_dataset_size(cds),
                                    sm_dataset_dim(cds)));
     } else if (label >= 0) {
@@ -942,7 +942,7 @@ static int cmd_sample(args *a)
     TRY(sm_sampler_set_resample(s, (size_t)resample));
     const size_t dim = sm_net_dim(net);
     if (impute) {
-        TRY(sm_dataset_read_csv_missing(&data, &mask, data_path));
+        TRY(sm_dataset_read_csv_ex(&data, &mask, data_path, csv_flags));
         if (sm_dataset_dim(data) != dim) {
             fprintf(stderr, "%s impute: '%s' has %zu columns, the model %zu\n", prog, data_path,
                     sm_dataset_dim(data), dim);
