@@ -17,10 +17,43 @@ typedef struct {
 int plot_available(void);
 
 /* Draws the series (in order) on equal axes framing all finite points, with
- * a title and a legend, into a width × height PNG. Returns 0 on success,
- * -1 on failure (message in err, which may be NULL). */
+ * ticks and tick labels, a legend inside the frame (top right) and a title
+ * (no title band when title is NULL or empty), into a width × height PNG.
+ * At most PLOT_MAX_SETS series. Returns 0 on success, -1 on failure
+ * (message in err, which may be NULL). */
 int plot_scatter_png(const char *path, const plot_series *series, size_t n_series,
                      const char *title, int width, int height, char *err, size_t err_len);
+
+/* Most point sets and columns plot_columns_png draws. */
+#define PLOT_MAX_SETS 8
+#define PLOT_MAX_COLUMNS 8
+/* plot_columns_png with two columns: one scale for both when their ranges
+ * differ by at most this factor, else one each. */
+#define PLOT_EQUAL_AXES_RATIO 3.0
+
+/* One n × dim point set (row-major) for plot_columns_png. */
+typedef struct {
+    const float *x;
+    size_t n, dim;
+    double r, g, b, a; /* colour and opacity */
+    const char *label; /* legend text, or NULL */
+} plot_set;
+
+/* Draws columns cols[0 .. k) of the sets (in order, later ones on top),
+ * 2 <= k <= PLOT_MAX_COLUMNS, into a width × height PNG:
+ * - k = 2: one scatter plot, cols[0] across, cols[1] up;
+ * - k > 2: a k × k pair plot: panel (row i, column j) shows cols[j] across
+ *   and cols[i] up; the diagonal panels show the histogram of cols[i] of
+ *   each set (densities on one scale) and its name.
+ * Axes have ticks, tick labels and names: names[c] for column c, or "x<c>"
+ * when names (or names[c]) is NULL. The legend (labelled sets) sits inside
+ * the top right panel; a title band only when title is neither NULL nor
+ * empty. Returns 0, or -1 with a message in err: no set, more than
+ * PLOT_MAX_SETS, k out of range, a column >= a set's dim (the message names
+ * the column and the set's label), a size below 100 or above 20000. */
+int plot_columns_png(const char *path, const plot_set *sets, size_t n_sets, const size_t *cols,
+                     size_t k, const char *const *names, const char *title, int width,
+                     int height, char *err, size_t err_len);
 
 /* One curve of a line chart: n_x values matching the chart's x values. */
 typedef struct {

@@ -14,7 +14,7 @@ double progress_now(void)
 void progress_init(progress *p, FILE *out, uint64_t every)
 {
     p->out = out;
-    p->tty = isatty(fileno(out));
+    p->tty = out && isatty(fileno(out));
     p->every = every ? every : 500;
     p->t_start = progress_now();
     p->loss_avg = -1;
@@ -24,6 +24,8 @@ int progress_train_callback(uint64_t step, uint64_t total, double loss, void *us
 {
     progress *p = user_data;
     p->loss_avg = p->loss_avg < 0 ? loss : 0.98 * p->loss_avg + 0.02 * loss;
+    if (!p->out)
+        return 0;
     if (p->tty) {
         if (step % 25 != 0 && step != total)
             return 0;

@@ -14,6 +14,7 @@ typedef struct {
     double loss_avg;  /* exponential average shown beside the bar */
 } progress;
 
+/* out NULL: no display (a quiet run). */
 void progress_init(progress *p, FILE *out, uint64_t every);
 
 /* Matches sm_train_callback: pass a progress* as user_data. */

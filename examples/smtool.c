@@ -5,7 +5,7 @@
  *   smtool train  (--data FILE.csv | --toy NAME) --out MODEL [options]
  *   smtool sample MODEL --out FILE.csv [options]
  *   smtool eval   REAL.csv GENERATED.csv [--radius R]
- *   smtool plot   OUT.png FILE.csv [FILE.csv ...] [--title TEXT]
+ *   smtool plot   OUT.png FILE.csv [FILE.csv ...] [--columns I,J,...] [--title TEXT]
  *
  * Exit status: 0 success, 1 a library or I/O error (message on stderr),
  * 2 bad usage.
@@ -29,6 +29,14 @@
 #define EXIT_USAGE 2
 
 static const char *prog = "smtool";
+
+/* --quiet: no progress or information on stderr (warnings and errors
+ * stay). */
+static int quiet;
+
+/* --index-column: what the CSV reader does with a leading index column
+ * (0: refuse it, SM_CSV_INDEX_SKIP, SM_CSV_INDEX_KEEP). */
+static unsigned csv_flags;
 
 static int fail(sm_status st)
 {
@@ -223,16 +231,75 @@ static char *norm_path(const char *model)
     return p;
 }
 
-/* Reads a CSV file, saying when its first line was taken as a header
- * (column names) rather than data, so that no row goes unnoticed. */
-static sm_status read_points(const char *cmd, const char *path, sm_dataset **out)
+/* Reads a CSV file (--index-column applies), saying when its first line was
+ * taken as a header (column names) rather than data, so that no row goes
+ * unnoticed. Returns 0, or an exit status after a message; a refused index
+ * column gets the option that reads the file. */
+static int read_points(const char *cmd, const char *path, sm_dataset **out)
 {
-    sm_status st = sm_dataset_read_csv(out, path);
-    if (st == SM_OK && sm_dataset_header_rows(*out) > 0)
+    sm_status st = sm_dataset_read_csv_ex(out, NULL, path, csv_flags);
+    if (st != SM_OK) {
+        int rc = fail(st);
+        if (st == SM_ERR_PARSE && csv_flags == 0) {
+            sm_dataset *skipped = NULL;
+            if (sm_dataset_read_csv_ex(&skipped, NULL, path, SM_CSV_INDEX_SKIP) == SM_OK)
+                fprintf(stderr, "%s %s: '--index-column skip' drops that column, "
+                        "'--index-column keep' reads it as data\n", prog, cmd);
+            sm_dataset_free(skipped);
+        }
+        return rc;
+    }
+    if (!quiet && sm_dataset_header_rows(*out) > 0)
         fprintf(stderr, "%s %s: %s: first line taken as a header, %zu data rows\n", prog, cmd,
                 path, sm_dataset_size(*out));
-    return st;
+    if (!quiet && (csv_flags & SM_CSV_INDEX_SKIP) && sm_dataset_header_rows(*out) > 0) {
+        /* Say whether a column was dropped: the file's width tells. */
+        sm_dataset *all = NULL;
+        if (sm_dataset_read_csv_ex(&all, NULL, path, SM_CSV_INDEX_KEEP) == SM_OK &&
+            sm_dataset_dim(all) > sm_dataset_dim(*out))
+            fprintf(stderr, "%s %s: %s: leading index column '%s' skipped\n", prog, cmd, path,
+                    sm_dataset_column_name(all, 0));
+        sm_dataset_free(all);
+    }
+    return 0;
 }
+
+/* Options every command takes: --quiet, --index-column. 1 if f was one
+ * (its value consumed), 0 if not, -1 on a bad value. */
+static int common_option(args *a, const char *f)
+{
+    if (!strcmp(f, "--quiet") || !strcmp(f, "-q")) {
+        quiet = 1;
+        return 1;
+    }
+    if (strcmp(f, "--index-column"))
+        return 0;
+    const char *v = next_value(a, f);
+    if (!v)
+        return -1;
+    if (!strcmp(v, "refuse"))
+        csv_flags = 0;
+    else if (!strcmp(v, "skip"))
+        csv_flags = SM_CSV_INDEX_SKIP;
+    else if (!strcmp(v, "keep"))
+        csv_flags = SM_CSV_INDEX_KEEP;
+    else {
+        fprintf(stderr, "%s: --index-column must be refuse, skip or keep (got '%s')\n", prog, v);
+        a->bad = 1;
+        return -1;
+    }
+    return 1;
+}
+
+/* Help text of the common options. */
+#define COMMON_HELP                                                                       \
+    "  --quiet, -q           no progress or information on stderr (warnings and\n"         \
+    "                        errors stay)\n"                                                \
+    "  --index-column refuse|skip|keep\n"                                                   \
+    "                        a leading index column as pandas writes it (header\n"         \
+    "                        '', 'index' or 'Unnamed: 0' over the row numbers\n"           \
+    "                        0, 1, 2, ...): refuse the file (default), skip the\n"          \
+    "                        column or read it as data\n"
 
 /* ---- train ---------------------------------------------------------------- */
 
@@ -272,6 +339,9 @@ static void usage_train(FILE *f)
             "  --kernels K           matrix products on auto (the library's kernels where the\n"
             "                        CPU has them, default) or blis\n"
             "  --loss-log FILE.csv   write step,loss per step\n"
+            "  --save-data FILE.csv  --toy: write the generated training points (data\n"
+            "                        units, no header) to FILE.csv\n"
+            COMMON_HELP
             "conditional models (a context input, trained with condition dropout):\n"
             "  --context-columns L   --data: the columns in the comma-separated list L\n"
             "                        (0-based) are the context, the others the data\n"
@@ -424,6 +494,7 @@ static sm_status make_toy(const char *name, size_t n, double noise, sm_rng *rng,
 static int cmd_train(args *a)
 {
     const char *data_path = NULL, *toy = NULL, *out = NULL, *loss_log = NULL, *param = "edm";
+    const char *save_data = NULL;
     uint64_t n = 4000, steps = 3000, batch = 256, width = 128, depth = 3, levels = 0, seed = 0;
     uint64_t threads = default_threads(), warmup = 0;
     sm_kernels kernels = SM_KERNELS_AUTO;
@@ -442,6 +513,8 @@ static int cmd_train(args *a)
         else if (!strcmp(f, "--toy")) toy = next_value(a, f);
         else if (!strcmp(f, "--out")) out = next_value(a, f);
         else if (!strcmp(f, "--loss-log")) loss_log = next_value(a, f);
+        else if (!strcmp(f, "--save-data")) save_data = next_value(a, f);
+        else if (common_option(a, f)) continue;
         else if (!strcmp(f, "--n")) n = get_u64(a, f, 1);
         else if (!strcmp(f, "--noise")) noise = get_double(a, f, 0);
         else if (!strcmp(f, "--no-standardize")) standardize = 0;
@@ -506,6 +579,11 @@ static int cmd_train(args *a)
                 "--data; --toy takes --toy-labels\n", prog);
         return EXIT_USAGE;
     }
+    if (save_data && !toy) {
+        fprintf(stderr, "%s train: --save-data goes with --toy (the data of --data is in its "
+                "file already)\n", prog);
+        return EXIT_USAGE;
+    }
     if (toy_labels && !toy) {
         fprintf(stderr, "%s train: --toy-labels goes with --toy\n", prog);
         return EXIT_USAGE;
@@ -519,7 +597,10 @@ static int cmd_train(args *a)
     int rc = toy ? check_size("train", "--n", n, TOY_DIM * sizeof(float), "the toy points",
                               &toy_bytes)
                  : 0;
-    if (rc || (rc = check_writable("train", "--out", out)))
+    /* Every output is checked before the training. */
+    if (rc || (rc = check_writable("train", "--out", out)) ||
+        (loss_log && (rc = check_writable("train", "--loss-log", loss_log))) ||
+        (save_data && (rc = check_writable("train", "--save-data", save_data))))
         return rc;
     sm_rng *rng = NULL;
     sm_dataset *data = NULL;
@@ -532,8 +613,15 @@ static int cmd_train(args *a)
     TRY(sm_rng_new(&rng, seed));
     if (toy) {
         TRY(make_toy(toy, (size_t)n, noise, rng, &data));
+        if (save_data) {
+            TRY(sm_dataset_write_csv(data, save_data));
+            if (!quiet)
+                fprintf(stderr, "%s train: %zu %s points written to %s\n", prog,
+                        sm_dataset_size(data), toy, save_data);
+        }
     } else {
-        TRY(read_points("train", data_path, &data));
+        if ((rc = read_points("train", data_path, &data)))
+            goto done;
         const size_t cols = sm_dataset_dim(data);
         if (label_col >= 0 && (size_t)label_col >= cols) {
             fprintf(stderr, "%s train: --label-column %ld, the data has %zu columns\n", prog,
@@ -610,7 +698,7 @@ static int cmd_train(args *a)
         TRY(sm_net_clone(net, &ema));
         TRY(sm_trainer_set_ema(tr, ema, ema_decay));
     }
-    progress_init(&w.prog, stderr, 500);
+    progress_init(&w.prog, quiet ? NULL : stderr, 500);
     if (loss_log && !(w.log = fopen(loss_log, "w"))) {
         fprintf(stderr, "%s train: cannot create '%s': %s\n", prog, loss_log, strerror(errno));
         rc = EXIT_RUNTIME;
@@ -618,6 +706,7 @@ static int cmd_train(args *a)
     }
     if (w.log)
         fprintf(w.log, "step,loss\n");
+    if (!quiet)
     fprintf(stderr, "%s train: %zu points in %zu-D (context %zu), %s net %zu x %llu x %llu, "
             "%llu levels %.4g -> %.4g, %llu threads, kernels %s (BLIS '%s')\n",
             prog, sm_dataset_size(data), dim, context_dim, param,
@@ -650,6 +739,43 @@ done:
 }
 
 /* ---- sample --------------------------------------------------------------- */
+
+/* The format version of a model file (its bytes 8-11), 0 if unreadable. */
+static unsigned model_file_version(const char *path)
+{
+    unsigned char h[12];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t got = fread(h, 1, sizeof h, f);
+    fclose(f);
+    if (got != sizeof h)
+        return 0;
+    return (unsigned)h[8] | (unsigned)h[9] << 8 | (unsigned)h[10] << 16 | (unsigned)h[11] << 24;
+}
+
+/* A model without a normalization gives points in the network's own
+ * coordinates: standardized ones for a version 1 file whose MODEL.norm
+ * is missing, the training data's own only if it was not standardized. */
+static void warn_no_normalization(const char *cmd, const char *model, const char *npath)
+{
+    if (model_file_version(model) == 1)
+        fprintf(stderr,
+                "%s %s: WARNING: '%s' is a format version 1 model without its side file "
+                "'%s': the points come back in the network's STANDARDIZED coordinates "
+                "(about mean 0, std 1 per column), NOT in the units of the data. Put the "
+                "side file (two CSV rows: the columns' means, then their standard "
+                "deviations) beside the model, or pass --raw to ask for these "
+                "coordinates.\n",
+                prog, cmd, model, npath ? npath : "MODEL.norm");
+    else
+        fprintf(stderr,
+                "%s %s: WARNING: '%s' carries no normalization: the points are in the "
+                "coordinates the network was trained in, which are the data's units only "
+                "if it was trained on unstandardized data (--no-standardize); pass --raw to "
+                "ask for these coordinates.\n",
+                prog, cmd, model);
+}
 
 static void usage_sample(FILE *f)
 {
@@ -687,7 +813,13 @@ static void usage_sample(FILE *f)
             "                        (data units; the observed values unchanged)\n"
             "  --resample R          jump back R times per level (RePaint; about (1 + R)\n"
             "                        times the evaluations, default 0)\n"
-            "  --n does not apply; the other options are those of sample\n",
+            "  --n does not apply; the other options are those of sample\n"
+            "common options:\n"
+            COMMON_HELP
+            "A model without a normalization (a format version 1 file without its\n"
+            "MODEL.norm side file, or trained with --no-standardize) gives points in\n"
+            "the network's own coordinates: a warning on stderr says so (--raw, which\n"
+            "asks for them, silences it).\n",
             prog, prog);
 }
 
@@ -736,6 +868,7 @@ static int cmd_sample(args *a)
         else if (!strcmp(f, "--no-noise")) noise = 0;
         else if (!strcmp(f, "--final-denoise")) denoise = 1;
         else if (!strcmp(f, "--raw")) raw = 1;
+        else if (common_option(a, f)) continue;
         else if (!strcmp(f, "--context")) ctx_path = next_value(a, f);
         else if (!strcmp(f, "--label")) label = (long)get_u64(a, f, 0);
         else if (!strcmp(f, "--guidance")) guidance = get_double(a, f, 0);
@@ -814,7 +947,7 @@ static int cmd_sample(args *a)
         goto done;
     }
     if (ctx_path) {
-        TRY(sm_dataset_read_csv(&cds, ctx_path));
+        TRY(sm_dataset_read_csv_ex(&cds, NULL, ctx_path, csv_flags));
         TRY(sm_sampler_set_context(s, sm_dataset_data(cds), sm_dataset_size(cds),
                                    sm_dataset_dim(cds)));
     } else if (label >= 0) {
@@ -830,7 +963,7 @@ static int cmd_sample(args *a)
     TRY(sm_sampler_set_resample(s, (size_t)resample));
     const size_t dim = sm_net_dim(net);
     if (impute) {
-        TRY(sm_dataset_read_csv_missing(&data, &mask, data_path));
+        TRY(sm_dataset_read_csv_ex(&data, &mask, data_path, csv_flags));
         if (sm_dataset_dim(data) != dim) {
             fprintf(stderr, "%s impute: '%s' has %zu columns, the model %zu\n", prog, data_path,
                     sm_dataset_dim(data), dim);
@@ -852,7 +985,8 @@ static int cmd_sample(args *a)
     const float *mean = NULL, *sd = NULL;
     if (!raw && !sm_net_has_normalization(net) && npath && access(npath, R_OK) == 0) {
         /* Models saved before format version 2 kept it beside the model. */
-        TRY(read_points(cmd, npath, &norm));
+        if ((rc = read_points(cmd, npath, &norm)))
+            goto done;
         if (sm_dataset_size(norm) != 2 || sm_dataset_dim(norm) != dim) {
             fprintf(stderr, "%s %s: '%s' does not hold 2 rows of %zu values\n", prog, cmd, npath,
                     dim);
@@ -862,6 +996,8 @@ static int cmd_sample(args *a)
         mean = sm_dataset_row(norm, 0);
         sd = sm_dataset_row(norm, 1);
     }
+    if (!raw && !sm_net_has_normalization(net) && !mean)
+        warn_no_normalization(cmd, model, npath);
     if (impute) { /* observed values into the network's units */
         memcpy(x, sm_dataset_data(data), (size_t)n * dim * sizeof(float));
         if (!raw && sm_net_has_normalization(net))
@@ -919,7 +1055,8 @@ static void usage_eval(FILE *f)
             "MMD^2 (median-heuristic bandwidth; both on at most 5000 points per set)\n"
             "and the Frechet distance between Gaussian fits of the two sets.\n"
             "Metrics that a set is too small for (the k-NN ones with k or fewer\n"
-            "points, the Frechet distance with one) are skipped, with a note on stderr.\n",
+            "points, the Frechet distance with one) are skipped, with a note on stderr.\n"
+            COMMON_HELP,
             prog);
 }
 
@@ -937,6 +1074,7 @@ static int cmd_eval(args *a)
         } else if (!strcmp(f, "--radius")) radius = get_double(a, f, 1);
         else if (!strcmp(f, "--radius-units")) units = next_value(a, f);
         else if (!strcmp(f, "--seed")) seed = get_u64(a, f, 0);
+        else if (common_option(a, f)) continue;
         else if (f[0] != '-' && !real_path) real_path = f;
         else if (f[0] != '-' && !gen_path) gen_path = f;
         else {
@@ -959,8 +1097,8 @@ static int cmd_eval(args *a)
     sm_dataset *real = NULL, *gen = NULL, *real_std = NULL;
     float *gen_std = NULL;
     sm_rng *rng = NULL;
-    TRY(read_points("eval", real_path, &real));
-    TRY(read_points("eval", gen_path, &gen));
+    if ((rc = read_points("eval", real_path, &real)) || (rc = read_points("eval", gen_path, &gen)))
+        goto done;
     if (sm_dataset_dim(real) != sm_dataset_dim(gen)) {
         fprintf(stderr, "%s eval: %s has %zu columns, %s has %zu\n", prog, real_path,
                 sm_dataset_dim(real), gen_path, sm_dataset_dim(gen));
@@ -999,16 +1137,16 @@ static int cmd_eval(args *a)
     TRY(sm_metric_mmd_rbf(X, N, Y, M, d, 0.0, 5000, rng, &mmd, &bw, NULL));
     if (has_fd)
         TRY(sm_metric_frechet_distance(X, N, Y, M, d, &fd, NULL));
-    if (!has_ip)
+    if (!quiet && !has_ip)
         fprintf(stderr, "%s eval: improved_precision skipped: it needs more than %zu real "
                 "points (k = %zu), %s has %zu\n", prog, kp, kp, real_path, N);
-    if (!has_ir)
+    if (!quiet && !has_ir)
         fprintf(stderr, "%s eval: improved_recall skipped: it needs more than %zu generated "
                 "points (k = %zu), %s has %zu\n", prog, kp, kp, gen_path, M);
-    if (!has_dc)
+    if (!quiet && !has_dc)
         fprintf(stderr, "%s eval: density and dc_coverage skipped: they need more than %zu real "
                 "points (k = %zu), %s has %zu\n", prog, kd, kd, real_path, N);
-    if (!has_fd)
+    if (!quiet && !has_fd)
         fprintf(stderr, "%s eval: frechet_distance skipped: it needs at least 2 points in each "
                 "set\n", prog);
     printf("coverage=%.4f precision=%.4f radius=%g radius_units=%s\n", cov, prec, radius,
@@ -1038,20 +1176,68 @@ done:
 
 /* ---- plot ----------------------------------------------------------------- */
 
+static void usage_plot(FILE *f)
+{
+    fprintf(f,
+            "usage: %s plot OUT.png FILE.csv [FILE.csv ...] [options]\n"
+            "Draws up to 8 point sets (in order, later ones on top) into a PNG, with\n"
+            "axes, ticks and the column names of the first file with a header (x0,\n"
+            "x1, ... otherwise). Two columns: one scatter plot; more: a pair plot (a\n"
+            "scatter plot of every pair, the histograms on the diagonal).\n"
+            "  --columns I,J[,K...]  the columns to draw, numbered from 0 (2 to 8)\n"
+            "  --x I --y J           the same as --columns I,J\n"
+            "  --pairs K             without --columns: the first K columns (default:\n"
+            "                        2 for 2-column files, else min(4, columns))\n"
+            "  --title TEXT          a title above the plot (default: none)\n"
+            COMMON_HELP,
+            prog);
+}
+
+/* Parses "I,J,..." into cols (at most PLOT_MAX_COLUMNS); their count, or 0
+ * after a message. */
+static size_t parse_plot_columns(const char *list, size_t *cols)
+{
+    size_t k = 0;
+    const char *p = list;
+    while (*p) {
+        char *end;
+        errno = 0;
+        unsigned long long c = strtoull(p, &end, 10);
+        if (errno || end == p || *p == '-' || (*end && *end != ',') || k == PLOT_MAX_COLUMNS) {
+            fprintf(stderr, "%s plot: --columns needs 2 to %d column numbers separated by "
+                    "commas (got '%s')\n", prog, PLOT_MAX_COLUMNS, list);
+            return 0;
+        }
+        cols[k++] = (size_t)c;
+        p = *end ? end + 1 : end;
+    }
+    if (k < 2) {
+        fprintf(stderr, "%s plot: --columns needs at least 2 columns (got '%s')\n", prog, list);
+        return 0;
+    }
+    return k;
+}
+
 static int cmd_plot(args *a)
 {
-    const char *out = NULL, *title = NULL;
-    const char *files[8];
+    const char *out = NULL, *title = NULL, *columns = NULL;
+    const char *files[PLOT_MAX_SETS];
     size_t nf = 0;
+    long cx = -1, cy = -1;
+    uint64_t pairs = 0;
     for (a->i = 2; a->i < a->argc && !a->bad; a->i++) {
         const char *f = a->argv[a->i];
         if (!strcmp(f, "--help")) {
-            printf("usage: %s plot OUT.png FILE.csv [FILE.csv ...] [--title TEXT]\n"
-                   "Scatter plot of up to 8 point sets (first two columns), in order.\n", prog);
+            usage_plot(stdout);
             return 0;
         } else if (!strcmp(f, "--title")) title = next_value(a, f);
+        else if (!strcmp(f, "--columns")) columns = next_value(a, f);
+        else if (!strcmp(f, "--x")) cx = (long)get_u64(a, f, 0);
+        else if (!strcmp(f, "--y")) cy = (long)get_u64(a, f, 0);
+        else if (!strcmp(f, "--pairs")) pairs = get_u64(a, f, 2);
+        else if (common_option(a, f)) continue;
         else if (f[0] != '-' && !out) out = f;
-        else if (f[0] != '-' && nf < 8) files[nf++] = f;
+        else if (f[0] != '-' && nf < PLOT_MAX_SETS) files[nf++] = f;
         else {
             fprintf(stderr, "%s plot: unknown or extra argument '%s'\n", prog, f);
             return EXIT_USAGE;
@@ -1060,45 +1246,95 @@ static int cmd_plot(args *a)
     if (a->bad)
         return EXIT_USAGE;
     if (!out || nf == 0) {
-        fprintf(stderr, "usage: %s plot OUT.png FILE.csv [FILE.csv ...] [--title TEXT]\n", prog);
+        usage_plot(stderr);
         return EXIT_USAGE;
     }
-    static const double colours[8][3] = {{0.12, 0.47, 0.71}, {1.0, 0.5, 0.05}, {0.17, 0.63, 0.17},
-                                         {0.84, 0.15, 0.16}, {0.58, 0.40, 0.74}, {0.55, 0.34, 0.29},
-                                         {0.89, 0.47, 0.76}, {0.5, 0.5, 0.5}};
-    int rc = 0;
-    sm_dataset *sets[8] = {0};
-    float *xy[8] = {0};
-    plot_series series[8];
-    for (size_t i = 0; i < nf; i++) {
-        TRY(read_points("plot", files[i], &sets[i]));
-        size_t n = sm_dataset_size(sets[i]), d = sm_dataset_dim(sets[i]);
-        if (d < 2) {
-            fprintf(stderr, "%s plot: %s has fewer than 2 columns\n", prog, files[i]);
-            rc = EXIT_RUNTIME;
-            goto done;
-        }
-        if (!(xy[i] = alloc_or_say("plot", n * 2 * sizeof(float), files[i]))) {
-            rc = EXIT_RUNTIME;
-            goto done;
-        }
-        for (size_t r = 0; r < n; r++)
-            memcpy(xy[i] + 2 * r, sm_dataset_row(sets[i], r), 2 * sizeof(float));
-        series[i] = (plot_series){xy[i], n, colours[i][0], colours[i][1], colours[i][2], 0.4,
-                                  files[i]};
+    size_t cols[PLOT_MAX_COLUMNS], k = 0;
+    if (columns && (cx >= 0 || cy >= 0)) {
+        fprintf(stderr, "%s plot: give --columns or --x/--y, not both\n", prog);
+        return EXIT_USAGE;
     }
+    if ((cx >= 0) != (cy >= 0)) {
+        fprintf(stderr, "%s plot: --x and --y go together\n", prog);
+        return EXIT_USAGE;
+    }
+    if (pairs > PLOT_MAX_COLUMNS || (pairs && (columns || cx >= 0))) {
+        fprintf(stderr, "%s plot: --pairs takes 2 to %d and goes without --columns, --x, --y\n",
+                prog, PLOT_MAX_COLUMNS);
+        return EXIT_USAGE;
+    }
+    if (columns && !(k = parse_plot_columns(columns, cols)))
+        return EXIT_USAGE;
+    if (cx >= 0) {
+        cols[0] = (size_t)cx;
+        cols[1] = (size_t)cy;
+        k = 2;
+    }
+    int rc = check_writable("plot", "OUT.png", out);
+    if (rc)
+        return rc;
+    static const double colours[PLOT_MAX_SETS][3] = {
+        {0.12, 0.47, 0.71}, {1.0, 0.5, 0.05},   {0.17, 0.63, 0.17}, {0.84, 0.15, 0.16},
+        {0.58, 0.40, 0.74}, {0.55, 0.34, 0.29}, {0.89, 0.47, 0.76}, {0.5, 0.5, 0.5}};
+    sm_dataset *sets[PLOT_MAX_SETS] = {0};
+    plot_set ps[PLOT_MAX_SETS];
+    const char **names = NULL;
+    size_t min_dim = SIZE_MAX;
+    for (size_t i = 0; i < nf; i++) {
+        if ((rc = read_points("plot", files[i], &sets[i])))
+            goto done;
+        const size_t d = sm_dataset_dim(sets[i]);
+        min_dim = d < min_dim ? d : min_dim;
+        ps[i] = (plot_set){sm_dataset_data(sets[i]), sm_dataset_size(sets[i]), d,
+                           colours[i][0], colours[i][1], colours[i][2], 0.4, files[i]};
+    }
+    if (k == 0) {
+        if (min_dim < 2) {
+            fprintf(stderr, "%s plot: a plot needs 2 columns; the files have %zu\n", prog,
+                    min_dim);
+            rc = EXIT_RUNTIME;
+            goto done;
+        }
+        k = pairs ? (size_t)pairs : min_dim == 2 ? 2 : min_dim < 4 ? min_dim : 4;
+        if (k > min_dim) {
+            fprintf(stderr, "%s plot: --pairs %zu, the files have %zu columns\n", prog, k,
+                    min_dim);
+            rc = EXIT_USAGE;
+            goto done;
+        }
+        for (size_t j = 0; j < k; j++)
+            cols[j] = j;
+    }
+    /* Column names: those of the first file with a header. */
+    for (size_t i = 0; i < nf && !names; i++) {
+        if (!sm_dataset_header_rows(sets[i]))
+            continue;
+        const size_t d = sm_dataset_dim(sets[i]);
+        if (!(names = calloc(min_dim, sizeof *names))) {
+            rc = fail(SM_ERR_NOMEM);
+            goto done;
+        }
+        for (size_t j = 0; j < min_dim && j < d; j++) {
+            const char *nm = sm_dataset_column_name(sets[i], j);
+            names[j] = nm && *nm ? nm : NULL;
+        }
+    }
+    const int w = k == 2 ? 720 : 76 + 220 * (int)k, h = k == 2 ? 640 : 58 + 220 * (int)k;
     char err[256];
-    if (plot_scatter_png(out, series, nf, title ? title : "", 720, 640, err, sizeof err)) {
+    if (plot_columns_png(out, ps, nf, cols, k, names, title, w, h + (title && *title ? 36 : 0),
+                         err, sizeof err)) {
         fprintf(stderr, "%s plot: %s\n", prog, err);
         rc = EXIT_RUNTIME;
         goto done;
     }
-    printf("plot=%s sets=%zu\n", out, nf);
+    printf("plot=%s sets=%zu columns=", out, nf);
+    for (size_t j = 0; j < k; j++)
+        printf("%s%zu", j ? "," : "", cols[j]);
+    printf(" size=%dx%d\n", w, h + (title && *title ? 36 : 0));
 done:
-    for (size_t i = 0; i < nf; i++) {
+    free(names);
+    for (size_t i = 0; i < nf; i++)
         sm_dataset_free(sets[i]);
-        free(xy[i]);
-    }
     return rc;
 }
 

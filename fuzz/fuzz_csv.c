@@ -8,7 +8,9 @@
  * one header, counted here independently of the parser. The reader with
  * missing values accepts whatever the strict one accepts, with the same
  * values and nothing missing; when it succeeds, its values are finite and
- * 0 where its mask (0 or 1) says missing.
+ * 0 where its mask (0 or 1) says missing. A header names every column;
+ * reading with SM_CSV_INDEX_KEEP gives the same points, with
+ * SM_CSV_INDEX_SKIP the same rows without at most their first column.
  *
  * Run: build-fuzz/fuzz/fuzz_csv -max_total_time=300 NEW_DIR fuzz/corpus/csv
  */
@@ -84,6 +86,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const float *x = sm_dataset_data(ds);
     for (size_t i = 0; i < n * d; i++)
         REQUIRE(isfinite(x[i]));
+    /* A header names every column; the index flags keep every row, and
+     * skipping drops at most the first column, whose names go with it. */
+    for (size_t j = 0; j < d; j++)
+        REQUIRE((sm_dataset_column_name(ds, j) != NULL) == (sm_dataset_header_rows(ds) == 1));
+    REQUIRE(sm_dataset_column_name(ds, d) == NULL);
+    sm_dataset *dk, *dsk;
+    REQUIRE(sm_dataset_parse_csv_ex(&dk, NULL, (const char *)data, size, SM_CSV_INDEX_KEEP) ==
+            SM_OK);
+    REQUIRE(sm_dataset_size(dk) == n && sm_dataset_dim(dk) == d);
+    REQUIRE(sm_dataset_parse_csv_ex(&dsk, NULL, (const char *)data, size, SM_CSV_INDEX_SKIP) ==
+            SM_OK);
+    const size_t skipped = d - sm_dataset_dim(dsk);
+    REQUIRE(sm_dataset_size(dsk) == n && skipped <= 1);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j + skipped < d; j++)
+            REQUIRE(sm_dataset_row(dsk, i)[j] == sm_dataset_row(dk, i)[j + skipped]);
+    sm_dataset_free(dsk);
+    sm_dataset_free(dk);
     sm_dataset_free(ds);
     return 0;
 }

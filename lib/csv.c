@@ -131,17 +131,111 @@ typedef struct {
     const char *b, *e;
 } span;
 
+/* The header field [b, e) (blanks trimmed) without one pair of enclosing
+ * double quotes. */
+static span unquote(const char *b, const char *e)
+{
+    if (e - b >= 2 && *b == '"' && e[-1] == '"')
+        b++, e--;
+    return (span){b, e};
+}
+
+/* Whether [b, b + n) is `lower` (n bytes, lowercase ASCII) in any case,
+ * whatever the locale. */
+static int ascii_ieq(const char *b, const char *lower, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = b[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != lower[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* Whether a header field names a row index as pandas writes it: empty,
+ * "index" or "Unnamed: N", in any case. */
+static int index_name(span f)
+{
+    static const char unnamed[] = "unnamed:";
+    const size_t len = (size_t)(f.e - f.b), ul = sizeof unnamed - 1;
+    if (len == 0)
+        return 1;
+    if (len == 5 && ascii_ieq(f.b, "index", 5))
+        return 1;
+    return len >= ul && ascii_ieq(f.b, unnamed, ul);
+}
+
+/* For the message about a line [b, e) that failed: the separator that a
+ * field of it holds (';' or a tab), which says the file is not
+ * comma-separated; "" if none. */
+static const char *separator_hint(const char *b, const char *e)
+{
+    int semi = 0, tab = 0;
+    while (b < e) {
+        const char *comma = memchr(b, ',', (size_t)(e - b));
+        const char *fe = comma ? comma : e, *te = fe;
+        while (b < te && is_blank(*b))
+            b++;
+        while (te > b && is_blank(te[-1]))
+            te--;
+        for (const char *q = b; q < te; q++) {
+            semi |= *q == ';';
+            tab |= *q == '\t';
+        }
+        b = comma ? comma + 1 : e;
+    }
+    if (semi)
+        return "; fields look separated by ';': this reader expects commas";
+    if (tab)
+        return "; fields look separated by tabs: this reader expects commas";
+    return "";
+}
+
+/* Copies the header's fields [b, e) as dim NUL-terminated names, without
+ * the first `skip` of them, into *names (*names_len bytes). */
+static int header_names(const char *b, const char *e, size_t skip, char **names,
+                        size_t *names_len)
+{
+    char *buf = malloc((size_t)(e - b) + 1);
+    if (!buf)
+        return -1;
+    size_t used = 0, col = 0;
+    for (;;) {
+        const char *comma = memchr(b, ',', (size_t)(e - b));
+        const char *fe = comma ? comma : e, *tb = b, *te = fe;
+        while (tb < te && is_blank(*tb))
+            tb++;
+        while (te > tb && is_blank(te[-1]))
+            te--;
+        if (col++ >= skip) {
+            span f = unquote(tb, te);
+            for (const char *q = f.b; q < f.e; q++)
+                buf[used++] = *q ? *q : '?';
+            buf[used++] = '\0';
+        }
+        if (!comma)
+            break;
+        b = comma + 1;
+    }
+    *names = buf;
+    *names_len = used;
+    return 0;
+}
+
 /* who is the message prefix: the function, and the file when there is one.
  * mask: NULL for the strict reader; else empty and NaN fields are missing
  * values, and *mask receives the mask of the observed ones. */
 static sm_status parse_csv(sm_dataset **out, unsigned char **mask, const char *text, size_t len,
-                           const char *who)
+                           const char *who, unsigned flags)
 {
     static const char bom[3] = {'\xEF', '\xBB', '\xBF'};
     float_vec vals = {0};
     scratch sc = {0};
     size_t ncols = 0, nrows = 0, line_no = 0, header_rows = 0;
     int seen_first = 0;
+    span header = {NULL, NULL}; /* the header line, before any comment */
     sm_status st = SM_OK;
     const char *p = text, *end = text + len;
     /* Excel's "CSV UTF-8" starts with a byte-order mark; it is not part of
@@ -220,6 +314,7 @@ static sm_status parse_csv(sm_dataset **out, unsigned char **mask, const char *t
              * to drop the line. */
             if (numeric == 0 && numberish_col == 0) {
                 header_rows++;
+                header = (span){p, ce};
                 vals.len = row_start;
                 p = next;
                 continue;
@@ -240,15 +335,16 @@ static sm_status parse_csv(sm_dataset **out, unsigned char **mask, const char *t
             size_t blen = (size_t)(bad.e - bad.b);
             int shown = blen > 40 ? 40 : (int)blen;
             if (blen == 0)
-                st = sm__error(SM_ERR_PARSE, "%s: line %zu, column %zu: empty field%s", who,
-                               line_no, bad_col, hint);
+                st = sm__error(SM_ERR_PARSE, "%s: line %zu, column %zu: empty field%s%s", who,
+                               line_no, bad_col, hint, separator_hint(p, ce));
             else
-                st = sm__error(SM_ERR_PARSE, "%s: line %zu, column %zu: not a number: '%.*s%s'%s",
-                               who, line_no, bad_col, shown, bad.b, blen > 40 ? "..." : "",
-                               hint);
+                st = sm__error(SM_ERR_PARSE,
+                               "%s: line %zu, column %zu: not a number: '%.*s%s'%s%s", who,
+                               line_no, bad_col, shown, bad.b, blen > 40 ? "..." : "", hint,
+                               separator_hint(p, ce));
         } else if (col != ncols) {
-            st = sm__error(SM_ERR_PARSE, "%s: line %zu: expected %zu fields, found %zu", who,
-                           line_no, ncols, col);
+            st = sm__error(SM_ERR_PARSE, "%s: line %zu: expected %zu fields, found %zu%s", who,
+                           line_no, ncols, col, separator_hint(p, ce));
         } else {
             nrows++;
         }
@@ -256,21 +352,62 @@ static sm_status parse_csv(sm_dataset **out, unsigned char **mask, const char *t
     }
     if (st == SM_OK && nrows == 0)
         st = sm__error(SM_ERR_PARSE, "%s: no data rows", who);
+    /* A leading index column: a header naming it as pandas does, over the
+     * row numbers from 0 or 1. */
+    size_t skip = 0;
+    if (st == SM_OK && header.b && ncols >= 2 && !(flags & SM_CSV_INDEX_KEEP)) {
+        const char *fe = memchr(header.b, ',', (size_t)(header.e - header.b));
+        const char *tb = header.b, *te = fe;
+        while (tb < te && is_blank(*tb))
+            tb++;
+        while (te > tb && is_blank(te[-1]))
+            te--;
+        span name = unquote(tb, te);
+        /* The other columns have names (a header of empty fields names no
+         * index). */
+        int named = 0;
+        for (const char *q = fe + 1; q < header.e && !named; q++)
+            named = *q != ',' && *q != '"' && !is_blank(*q);
+        const float first = vals.v[0];
+        int rows_numbered = named && index_name(name) && (first == 0.0f || first == 1.0f);
+        for (size_t i = 0; rows_numbered && i < nrows; i++)
+            rows_numbered = vals.v[i * ncols] == first + (float)i;
+        if (rows_numbered && (flags & SM_CSV_INDEX_SKIP)) {
+            skip = 1;
+        } else if (rows_numbered) {
+            size_t nlen = (size_t)(name.e - name.b);
+            st = sm__error(SM_ERR_PARSE,
+                           "%s: column 1 (header '%.*s%s') holds the row numbers %d, %d, %d, ...: "
+                           "it looks like a leading index column (as pandas writes without "
+                           "index=False), not data; skip it (SM_CSV_INDEX_SKIP) or read it as "
+                           "data (SM_CSV_INDEX_KEEP)",
+                           who, nlen > 40 ? 40 : (int)nlen, name.b, nlen > 40 ? "..." : "",
+                           (int)first, (int)first + 1, (int)first + 2);
+        }
+    }
     if (st == SM_OK) {
         sm_dataset *ds;
-        st = sm__dataset_alloc(&ds, nrows, ncols, who);
+        const size_t dim = ncols - skip;
+        st = sm__dataset_alloc(&ds, nrows, dim, who);
         unsigned char *m = NULL;
-        if (st == SM_OK && mask && !(m = malloc(nrows * ncols))) {
+        if (st == SM_OK && ((mask && !(m = malloc(nrows * dim))) ||
+                            (header.b && header_names(header.b, header.e, skip, &ds->names,
+                                                      &ds->names_len)))) {
+            free(m);
             sm_dataset_free(ds);
-            st = sm__error(SM_ERR_NOMEM, "%s: out of memory for the mask", who);
+            st = sm__error(SM_ERR_NOMEM, "%s: out of memory for the mask or the column names",
+                           who);
         }
         if (st == SM_OK) {
-            for (size_t k = 0; m && k < nrows * ncols; k++) {
-                m[k] = !isnan(vals.v[k]);
-                if (!m[k])
-                    vals.v[k] = 0.0f;
-            }
-            memcpy(ds->x, vals.v, nrows * ncols * sizeof(float));
+            for (size_t i = 0; i < nrows; i++)
+                for (size_t j = 0; j < dim; j++) {
+                    float v = vals.v[i * ncols + skip + j];
+                    if (m) {
+                        m[i * dim + j] = !isnan(v);
+                        v = isnan(v) ? 0.0f : v;
+                    }
+                    ds->x[i * dim + j] = v;
+                }
             ds->header_rows = header_rows;
             *out = ds;
             if (mask)
@@ -291,7 +428,7 @@ sm_status sm_dataset_parse_csv(sm_dataset **out, const char *text, size_t len)
         return sm__error(SM_ERR_INVALID_ARG, "sm_dataset_parse_csv: text is NULL");
     c_numeric_scope scope;
     c_numeric_enter(&scope);
-    sm_status st = parse_csv(out, NULL, text ? text : "", len, "sm_dataset_parse_csv");
+    sm_status st = parse_csv(out, NULL, text ? text : "", len, "sm_dataset_parse_csv", 0);
     c_numeric_leave(&scope);
     return st;
 }
@@ -312,7 +449,7 @@ sm_status sm_dataset_read_csv(sm_dataset **out, const char *path)
         snprintf(who, sizeof who, "%s: %s", fn, path);
         c_numeric_scope scope;
         c_numeric_enter(&scope);
-        st = parse_csv(out, NULL, bytes ? (const char *)bytes : "", len, who);
+        st = parse_csv(out, NULL, bytes ? (const char *)bytes : "", len, who, 0);
         c_numeric_leave(&scope);
     }
     free(bytes);
@@ -385,7 +522,7 @@ sm_status sm_dataset_parse_csv_missing(sm_dataset **out, unsigned char **mask, c
         return sm__error(SM_ERR_INVALID_ARG, "%s: text is NULL", fn);
     c_numeric_scope scope;
     c_numeric_enter(&scope);
-    sm_status st = parse_csv(out, mask, text ? text : "", len, fn);
+    sm_status st = parse_csv(out, mask, text ? text : "", len, fn, 0);
     c_numeric_leave(&scope);
     return st;
 }
@@ -407,7 +544,69 @@ sm_status sm_dataset_read_csv_missing(sm_dataset **out, unsigned char **mask, co
         snprintf(who, sizeof who, "%s: %s", fn, path);
         c_numeric_scope scope;
         c_numeric_enter(&scope);
-        st = parse_csv(out, mask, bytes ? (const char *)bytes : "", len, who);
+        st = parse_csv(out, mask, bytes ? (const char *)bytes : "", len, who, 0);
+        c_numeric_leave(&scope);
+    }
+    free(bytes);
+    return st;
+}
+
+/* Flags a reader takes; 0 and a message otherwise. */
+static sm_status check_flags(unsigned flags, const char *fn)
+{
+    if (flags & ~(SM_CSV_INDEX_SKIP | SM_CSV_INDEX_KEEP))
+        return sm__error(SM_ERR_INVALID_ARG, "%s: unknown flags 0x%x", fn,
+                         flags & ~(SM_CSV_INDEX_SKIP | SM_CSV_INDEX_KEEP));
+    if ((flags & SM_CSV_INDEX_SKIP) && (flags & SM_CSV_INDEX_KEEP))
+        return sm__error(SM_ERR_INVALID_ARG,
+                         "%s: SM_CSV_INDEX_SKIP and SM_CSV_INDEX_KEEP exclude each other", fn);
+    return SM_OK;
+}
+
+sm_status sm_dataset_parse_csv_ex(sm_dataset **out, unsigned char **mask, const char *text,
+                                  size_t len, unsigned flags)
+{
+    const char *fn = "sm_dataset_parse_csv_ex";
+    if (!out)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    *out = NULL;
+    if (mask)
+        *mask = NULL;
+    if (!text && len)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: text is NULL", fn);
+    sm_status st = check_flags(flags, fn);
+    if (st)
+        return st;
+    c_numeric_scope scope;
+    c_numeric_enter(&scope);
+    st = parse_csv(out, mask, text ? text : "", len, fn, flags);
+    c_numeric_leave(&scope);
+    return st;
+}
+
+sm_status sm_dataset_read_csv_ex(sm_dataset **out, unsigned char **mask, const char *path,
+                                 unsigned flags)
+{
+    const char *fn = "sm_dataset_read_csv_ex";
+    if (!out)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    *out = NULL;
+    if (mask)
+        *mask = NULL;
+    if (!path)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: path is NULL", fn);
+    sm_status st = check_flags(flags, fn);
+    if (st)
+        return st;
+    unsigned char *bytes;
+    size_t len;
+    st = sm__read_file(path, fn, &bytes, &len);
+    if (st == SM_OK) {
+        char who[320];
+        snprintf(who, sizeof who, "%s: %s", fn, path);
+        c_numeric_scope scope;
+        c_numeric_enter(&scope);
+        st = parse_csv(out, mask, bytes ? (const char *)bytes : "", len, who, flags);
         c_numeric_leave(&scope);
     }
     free(bytes);

@@ -13,6 +13,9 @@ struct sm_dataset {
     float *mean, *std; /* dim each; identity (0, 1) until standardized */
     int standardized;
     size_t header_rows; /* lines the CSV reader skipped as a header */
+    char *names;        /* with a header: dim NUL-terminated column names, one
+                         * after the other (names_len bytes); else NULL */
+    size_t names_len;
 };
 
 /* A data set of n×dim zeros with identity standardization. On failure sets

@@ -73,6 +73,14 @@ sm_status sm_dataset_clone(const sm_dataset *ds, sm_dataset **out)
     memcpy(c->std, ds->std, ds->dim * sizeof(float));
     c->standardized = ds->standardized;
     c->header_rows = ds->header_rows;
+    if (ds->names) {
+        if (!(c->names = malloc(ds->names_len))) {
+            sm_dataset_free(c);
+            return sm__error(SM_ERR_NOMEM, "sm_dataset_clone: out of memory");
+        }
+        memcpy(c->names, ds->names, ds->names_len);
+        c->names_len = ds->names_len;
+    }
     if ((ds->labels && (st = sm_dataset_set_labels(c, ds->labels, ds->n))) ||
         (ds->ctx && (st = sm_dataset_set_context(c, ds->ctx, ds->n, ds->cdim)))) {
         sm_dataset_free(c);
@@ -91,6 +99,7 @@ void sm_dataset_free(sm_dataset *ds)
     free(ds->ctx);
     free(ds->mean);
     free(ds->std);
+    free(ds->names);
     free(ds);
 }
 
@@ -107,6 +116,16 @@ size_t sm_dataset_dim(const sm_dataset *ds)
 size_t sm_dataset_header_rows(const sm_dataset *ds)
 {
     return ds ? ds->header_rows : 0;
+}
+
+const char *sm_dataset_column_name(const sm_dataset *ds, size_t j)
+{
+    if (!ds || !ds->names || j >= ds->dim)
+        return NULL;
+    const char *p = ds->names;
+    while (j--)
+        p += strlen(p) + 1;
+    return p;
 }
 
 const float *sm_dataset_data(const sm_dataset *ds)

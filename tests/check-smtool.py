@@ -9,6 +9,7 @@ import sys
 import tempfile
 
 tool = sys.argv[1]
+v1_model = sys.argv[2]  # a model file of format version 1 (lab, no normalization)
 passed = failed = 0
 
 
@@ -33,6 +34,15 @@ def check(name, cond, detail=''):
     else:
         failed += 1
         print(f'FAIL {name} {detail}')
+
+
+def png_size(path):
+    """(width, height) from a PNG file's IHDR chunk."""
+    with open(path, 'rb') as f:
+        head = f.read(24)
+    if head[:8] != b'\x89PNG\r\n\x1a\n' or head[12:16] != b'IHDR':
+        return None
+    return int.from_bytes(head[16:20], 'big'), int.from_bytes(head[20:24], 'big')
 
 
 def read_csv(path):
@@ -377,13 +387,102 @@ with tempfile.TemporaryDirectory() as tmp:
 
     png = os.path.join(tmp, 'plot.png')
     rc, out, err = run('plot', png, real, samples, '--title', 'test')
+    plot_built = rc == 0
     if rc == 0:
-        with open(png, 'rb') as f:
-            check('plot png', f.read(8) == b'\x89PNG\r\n\x1a\n')
+        check('plot png', png_size(png) == (720, 676), str(png_size(png)))
     else:
         check('plot without cairo', rc == 1 and 'not built' in err, err)
     rc, out, err = run('plot', png)
     check('plot usage', rc == 2)
+
+    # --quiet: no progress or information, the result line stays.
+    rc, out, err = run('train', '--toy', 'moons', '--n', '200', '--steps', '20', '--width', '8',
+                       '--depth', '1', '--threads', '1', '--out', model, '--quiet')
+    check('train --quiet', rc == 0 and 'final_loss=' in out and err == '', err)
+    rc, out, err = run('eval', real, samples, '--quiet')
+    check('eval --quiet', rc == 0 and 'coverage=' in out and err == '', err)
+
+    # --save-data writes the toy training points; it goes with --toy only.
+    saved = os.path.join(tmp, 'toy.csv')
+    rc, out, err = run('train', '--toy', 'circles', '--n', '321', '--steps', '5', '--width', '8',
+                       '--depth', '1', '--threads', '1', '--out', model, '--save-data', saved)
+    spts = read_csv(saved) if os.path.exists(saved) else []
+    radii = [math.hypot(p[0], p[1]) for p in spts]
+    check('train --save-data', rc == 0 and len(spts) == 321 and all(len(p) == 2 for p in spts)
+          and 0.5 < max(radii) < 1.3 and 'written to' in err, err)
+    rc, out, err = run('train', '--data', real, '--out', model, '--save-data', saved)
+    check('--save-data without --toy', rc == 2 and '--save-data' in err, err)
+    # Every output is checked before the training starts.
+    for flag in ('--save-data', '--loss-log'):
+        bad = os.path.join(tmp, 'no-such-dir', 'x.csv')
+        rc, out, err = run('train', '--toy', 'moons', '--n', '400', '--steps', '2000',
+                           '--threads', '1', '--out', model, flag, bad)
+        check(f'train {flag} in a missing directory', rc == 1 and flag in err and bad in err
+              and 'points in' not in err and 'step' not in err, err)
+    rc, out, err = run('plot', os.path.join(tmp, 'no-such-dir', 'p.png'), real)
+    check('plot output checked', rc == 1 and 'no-such-dir' in err, err)
+
+    # A leading index column (pandas' to_csv without index=False) is
+    # refused, naming the column and the option that reads the file.
+    indexed = os.path.join(tmp, 'indexed.csv')
+    with open(indexed, 'w') as f:
+        f.write(',x,y,z\n')
+        for i in range(300):
+            t = 4.71 + 9.42 * i / 300
+            f.write(f'{i},{t * math.cos(t):.4f},{(i * 7) % 21},{t * math.sin(t):.4f}\n')
+    rc, out, err = run('train', '--data', indexed, '--out', model, '--steps', '5')
+    check('index column refused', rc == 1 and 'column 1' in err and 'index column' in err
+          and '--index-column skip' in err, err)
+    rc, out, err = run('train', '--data', indexed, '--out', model, '--steps', '5', '--width', '8',
+                       '--depth', '1', '--threads', '1', '--index-column', 'skip')
+    check('--index-column skip', rc == 0 and '3-D' in err and 'index column' in err, err)
+    rc, out, err = run('train', '--data', indexed, '--out', model, '--steps', '5', '--width', '8',
+                       '--depth', '1', '--threads', '1', '--index-column', 'keep')
+    check('--index-column keep', rc == 0 and '4-D' in err, err)
+    rc, out, err = run('train', '--data', indexed, '--out', model, '--index-column', 'drop')
+    check('--index-column bad value', rc == 2 and 'refuse, skip or keep' in err, err)
+    semi = os.path.join(tmp, 'semi.csv')
+    with open(semi, 'w') as f:
+        f.write('x;y\n1;2\n3;4\n')
+    rc, out, err = run('eval', semi, semi)
+    check('separator named', rc == 1 and "separated by ';'" in err, err)
+
+    # A model without normalization: a warning says where the points are.
+    rc, out, err = run('sample', v1_model, '--n', '5', '--out', samples, '--threads', '1')
+    check('v1 model without .norm: warning', rc == 0 and 'WARNING' in err
+          and 'version 1' in err and 'STANDARDIZED' in err and v1_model + '.norm' in err, err)
+    rc, out, err = run('sample', v1_model, '--n', '5', '--out', samples, '--threads', '1',
+                       '--raw', '--quiet')
+    check('--raw: no warning', rc == 0 and 'WARNING' not in err, err)
+    rc, out, err = run('train', '--toy', 'moons', '--n', '200', '--steps', '5', '--width', '8',
+                       '--depth', '1', '--threads', '1', '--out', old, '--no-standardize')
+    os.remove(old + '.norm')
+    rc, out, err = run('sample', old, '--n', '5', '--out', samples, '--threads', '1')
+    check('unnormalized model: warning', rc == 0 and 'WARNING' in err
+          and 'no normalization' in err, err)
+    rc, out, err = run('sample', model, '--n', '5', '--out', samples, '--threads', '1')
+    check('normalized model: no warning', rc == 0 and 'WARNING' not in err, err)
+
+    # Plots: the columns chosen, a pair plot for more than 2 columns.
+    if plot_built:
+        rc, out, err = run('plot', png, indexed, '--index-column', 'skip', '--quiet')
+        check('plot pair plot', rc == 0 and 'columns=0,1,2' in out
+              and png_size(png) == (736, 718) and err == '', out + err)
+        rc, out, err = run('plot', png, indexed, '--index-column', 'skip', '--columns', '0,2',
+                           '--title', 'x and z')
+        check('plot --columns', rc == 0 and 'columns=0,2' in out
+              and png_size(png) == (720, 676), out + err)
+        rc, out, err = run('plot', png, indexed, '--index-column', 'skip', '--x', '2', '--y', '1')
+        check('plot --x --y', rc == 0 and 'columns=2,1' in out, out + err)
+        rc, out, err = run('plot', png, indexed, '--index-column', 'skip', '--pairs', '2')
+        check('plot --pairs', rc == 0 and 'columns=0,1 ' in out, out + err)
+        rc, out, err = run('plot', png, indexed, '--index-column', 'skip', '--columns', '0,5')
+        check('plot bad column', rc == 1 and 'column 5 does not exist' in err
+              and '3 columns' in err, err)
+    for bad in (('--columns', '1'), ('--columns', '0,x'), ('--x', '0'),
+                ('--columns', '0,1', '--x', '0', '--y', '1'), ('--pairs', '9')):
+        rc, out, err = run('plot', png, real, *bad)
+        check('plot usage ' + ' '.join(bad), rc == 2, err)
 
     # No temporary file is left beside any output.
     left = [f for f in os.listdir(tmp) if '.tmp-' in f]

@@ -316,7 +316,7 @@ START_TEST(csv_header_rows_are_counted)
         {"x,y\n1,2\n3,4\n", 2, 1},
         {"1,2\n3,4\n", 2, 0},
         {"# comment\n\nx , y\n1,2\n", 1, 1},
-        {",a,b\n0,1,2\n", 1, 1},           /* pandas' unnamed index column */
+        {",a,b\n5,1,2\n", 1, 1},           /* an unnamed first column, not row numbers */
         {"-x,+.y,inf_rate\n1,2,3\n", 1, 1}, /* names, not numbers */
         {"\"x\",\"y\"\n1,2\n", 1, 1},
     };
@@ -724,6 +724,149 @@ END_TEST
 /* The reader with missing values: empty and NaN fields are missing (0 in
  * the data, 0 in the mask), infinities and text are still refused, and the
  * strict reader still refuses missing values. */
+START_TEST(csv_column_names)
+{
+    sm_dataset *ds, *c;
+    ck_assert_ok(parse(" x ,\"height (m)\",\n1,2,3\n", &ds));
+    ck_assert_str_eq(sm_dataset_column_name(ds, 0), "x");
+    ck_assert_str_eq(sm_dataset_column_name(ds, 1), "height (m)");
+    ck_assert_str_eq(sm_dataset_column_name(ds, 2), "");
+    ck_assert_ptr_null(sm_dataset_column_name(ds, 3));
+    ck_assert_ok(sm_dataset_clone(ds, &c));
+    ck_assert_str_eq(sm_dataset_column_name(c, 1), "height (m)");
+    ck_assert_ok(sm_dataset_standardize(c)); /* names stay */
+    ck_assert_str_eq(sm_dataset_column_name(c, 0), "x");
+    sm_dataset_free(c);
+    sm_dataset_free(ds);
+    /* A NUL byte in a name cannot cut the list of names short. */
+    ck_assert_ok(sm_dataset_parse_csv(&ds, "a\0b,c\n1,2\n", 10));
+    ck_assert_str_eq(sm_dataset_column_name(ds, 0), "a?b");
+    ck_assert_str_eq(sm_dataset_column_name(ds, 1), "c");
+    sm_dataset_free(ds);
+    /* No header, no names. */
+    ck_assert_ok(parse("1,2\n", &ds));
+    ck_assert_ptr_null(sm_dataset_column_name(ds, 0));
+    sm_dataset_free(ds);
+    const float x[2] = {1, 2};
+    ck_assert_ok(sm_dataset_new(&ds, x, 1, 2));
+    ck_assert_ptr_null(sm_dataset_column_name(ds, 0));
+    sm_dataset_free(ds);
+}
+END_TEST
+
+START_TEST(csv_index_column)
+{
+    /* What pandas' to_csv writes without index=False. */
+    static const char *const indexed[] = {
+        ",a,b\n0,1.5,2\n1,3,4\n2,5,6\n",
+        "Unnamed: 0,a,b\n0,1.5,2\n1,3,4\n2,5,6\n",
+        "INDEX , a,b\n1,1.5,2\n2,3,4\n3,5,6\n",
+        "\"\",\"a\",\"b\"\r\n0,1.5,2\r\n1,3,4\r\n2,5,6\r\n",
+    };
+    for (size_t k = 0; k < sizeof indexed / sizeof indexed[0]; k++) {
+        const char *t = indexed[k];
+        sm_dataset *ds = (sm_dataset *)&ds;
+        ck_assert_status(parse(t, &ds), SM_ERR_PARSE);
+        ck_assert_ptr_null(ds);
+        ck_assert_ptr_nonnull(strstr(sm_last_error(), "column 1"));
+        ck_assert_ptr_nonnull(strstr(sm_last_error(), "index column"));
+        ck_assert_ptr_nonnull(strstr(sm_last_error(), "SM_CSV_INDEX_SKIP"));
+        /* Skipped: the other columns, with their names. */
+        ck_assert_ok(sm_dataset_parse_csv_ex(&ds, NULL, t, strlen(t), SM_CSV_INDEX_SKIP));
+        ck_assert_uint_eq(sm_dataset_size(ds), 3);
+        ck_assert_uint_eq(sm_dataset_dim(ds), 2);
+        const float want[6] = {1.5f, 2, 3, 4, 5, 6};
+        ck_assert_int_eq(memcmp(sm_dataset_data(ds), want, sizeof want), 0);
+        ck_assert_str_eq(sm_dataset_column_name(ds, 0), "a");
+        ck_assert_str_eq(sm_dataset_column_name(ds, 1), "b");
+        sm_dataset_free(ds);
+        /* Kept: read as data. */
+        ck_assert_ok(sm_dataset_parse_csv_ex(&ds, NULL, t, strlen(t), SM_CSV_INDEX_KEEP));
+        ck_assert_uint_eq(sm_dataset_dim(ds), 3);
+        ck_assert_float_eq(sm_dataset_row(ds, 2)[0], (float)(k == 2 ? 3 : 2));
+        sm_dataset_free(ds);
+        /* The reader with missing values: the same. */
+        unsigned char *mask;
+        ck_assert_status(sm_dataset_parse_csv_missing(&ds, &mask, t, strlen(t)), SM_ERR_PARSE);
+        ck_assert_ok(sm_dataset_parse_csv_ex(&ds, &mask, t, strlen(t), SM_CSV_INDEX_SKIP));
+        ck_assert_uint_eq(sm_dataset_dim(ds), 2);
+        ck_assert_int_eq(mask[0] + mask[1] + mask[2] + mask[3] + mask[4] + mask[5], 6);
+        sm_free(mask);
+        sm_dataset_free(ds);
+    }
+    /* Not an index column: read as before, whatever the flag. */
+    static const char *const plain[] = {
+        ",a,b\n0,1,2\n2,3,4\n",      /* not consecutive */
+        ",a,b\n2,1,2\n3,3,4\n",      /* starts at 2 */
+        "id,a,b\n0,1,2\n1,3,4\n",    /* a column named otherwise */
+        ",\n0,1\n1,2\n",             /* no column has a name */
+        "0,1\n1,2\n2,3\n",           /* no header */
+        "index\n0\n1\n",             /* nothing would be left */
+        ",a\n0,1\n,2\n",             /* a missing row number (reader with missing values) */
+    };
+    for (size_t k = 0; k < sizeof plain / sizeof plain[0]; k++) {
+        const char *t = plain[k];
+        sm_dataset *ds, *d2;
+        unsigned char *mask;
+        if (k + 1 < sizeof plain / sizeof plain[0]) {
+            ck_assert_ok(parse(t, &ds));
+            ck_assert_ok(sm_dataset_parse_csv_ex(&d2, NULL, t, strlen(t), SM_CSV_INDEX_SKIP));
+            ck_assert_uint_eq(sm_dataset_dim(d2), sm_dataset_dim(ds));
+            sm_dataset_free(d2);
+            sm_dataset_free(ds);
+        }
+        ck_assert_ok(sm_dataset_parse_csv_ex(&ds, &mask, t, strlen(t), 0));
+        sm_free(mask);
+        sm_dataset_free(ds);
+    }
+    /* A file, through the file reader. */
+    char path[] = "/tmp/sm-index-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("Unnamed: 0,x,y\n0,1,2\n1,3,4\n", f);
+    fclose(f);
+    sm_dataset *ds;
+    ck_assert_status(sm_dataset_read_csv(&ds, path), SM_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), "Unnamed: 0"));
+    ck_assert_ptr_nonnull(strstr(sm_last_error(), path));
+    ck_assert_ok(sm_dataset_read_csv_ex(&ds, NULL, path, SM_CSV_INDEX_SKIP));
+    ck_assert_uint_eq(sm_dataset_dim(ds), 2);
+    ck_assert_str_eq(sm_dataset_column_name(ds, 1), "y");
+    sm_dataset_free(ds);
+    unlink(path);
+}
+END_TEST
+
+START_TEST(csv_other_separators_are_named)
+{
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"x;y\n1;2\n3;4\n", "separated by ';'"},
+        {"1;2\n3;4\n", "separated by ';'"},
+        {"x\ty\n1\t2\n", "separated by tabs"},
+        {"1\t2\n", "separated by tabs"},
+        {"a,b\n1,2\n3;4\n", "separated by ';'"},   /* one bad line */
+        {"a,b,c\n1,2;5,3\n", "separated by ';'"},  /* ragged row */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        sm_dataset *ds;
+        ck_assert_status(parse(cases[k].text, &ds), SM_ERR_PARSE);
+        ck_assert_msg(strstr(sm_last_error(), cases[k].want) != NULL, "case %zu: %s", k,
+                      sm_last_error());
+        ck_assert_ptr_nonnull(strstr(sm_last_error(), "expects commas"));
+    }
+    /* A tab beside a comma is a blank, and a failure without ';' or a tab
+     * inside a field names no separator. */
+    sm_dataset *ds;
+    ck_assert_ok(parse("1,\t2\n", &ds));
+    sm_dataset_free(ds);
+    ck_assert_status(parse("1,\tx\n", &ds), SM_ERR_PARSE);
+    ck_assert_ptr_null(strstr(sm_last_error(), "separated"));
+}
+END_TEST
+
 START_TEST(csv_missing_values)
 {
     const char text[] = "a,b,c\n1,,3\n nan ,2, 4\n,,\n";
@@ -772,6 +915,9 @@ int main(void)
     tcase_add_test(tc, new_copies_data);
     tcase_add_test(tc, standardize_floor_on_near_constant_columns);
     tcase_add_test(tc, csv_missing_values);
+    tcase_add_test(tc, csv_column_names);
+    tcase_add_test(tc, csv_index_column);
+    tcase_add_test(tc, csv_other_separators_are_named);
     tcase_add_test(tc, new_rejects_bad_input);
     tcase_add_test(tc, new_finds_first_nonfinite_anywhere);
     tcase_add_test(tc, csv_header_comments_blank_lines);

@@ -242,6 +242,31 @@ START_TEST(dataset_functions)
     BAD_NEW(ds, sm_dataset_parse_csv(&ds, "1,2\n3,4\0,5\n", 11), SM_ERR_PARSE);
     BAD_NEW(ds, sm_dataset_parse_csv(&ds, "1,1e60\n", 7), SM_ERR_NONFINITE);
     BAD_NEW(ds, sm_dataset_parse_csv(&ds, "1,-inf\n", 7), SM_ERR_NONFINITE);
+    /* The readers with flags. */
+    BAD(sm_dataset_parse_csv_ex(NULL, NULL, "1\n", 2, 0), SM_ERR_INVALID_ARG);
+    BAD_NEW(ds, sm_dataset_parse_csv_ex(&ds, NULL, NULL, 2, 0), SM_ERR_INVALID_ARG);
+    BAD_NEW(ds, sm_dataset_parse_csv_ex(&ds, NULL, "1\n", 2, 0x80), SM_ERR_INVALID_ARG);
+    BAD_NEW(ds, sm_dataset_parse_csv_ex(&ds, NULL, "1\n", 2,
+                                        SM_CSV_INDEX_SKIP | SM_CSV_INDEX_KEEP),
+            SM_ERR_INVALID_ARG);
+    BAD_NEW(ds, sm_dataset_parse_csv_ex(&ds, NULL, ",a\n0,nan\n1,2\n", 14, SM_CSV_INDEX_SKIP),
+            SM_ERR_NONFINITE);
+    BAD_NEW(ds, sm_dataset_parse_csv_ex(&ds, NULL, ",a\n0,1\n1,2\n", 12, 0), SM_ERR_PARSE);
+    BAD(sm_dataset_read_csv_ex(NULL, NULL, "x.csv", 0), SM_ERR_INVALID_ARG);
+    BAD_NEW(ds, sm_dataset_read_csv_ex(&ds, NULL, NULL, 0), SM_ERR_INVALID_ARG);
+    BAD_NEW(ds, sm_dataset_read_csv_ex(&ds, NULL, tmpdir, 0), SM_ERR_IO);
+    BAD_NEW(ds, sm_dataset_read_csv_ex(&ds, NULL, tmp_path("nan.csv"), 4), SM_ERR_INVALID_ARG);
+    {
+        unsigned char *m = (unsigned char *)&m;
+        BAD_NEW(ds, sm_dataset_parse_csv_ex(&ds, &m, "1;2\n", 4, 0), SM_ERR_PARSE);
+        ck_assert_ptr_null(m);
+        ck_assert_ptr_nonnull(strstr(sm_last_error(), "';'"));
+        m = (unsigned char *)&m;
+        BAD_NEW(ds, sm_dataset_read_csv_ex(&ds, &m, "/nonexistent-sm-dir/x.csv", 0),
+                SM_ERR_IO);
+        ck_assert_ptr_null(m);
+    }
+    ck_assert_ptr_null(sm_dataset_column_name(NULL, 0));
     char junk[300];
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (char)(i * 37 + 11); /* arbitrary bytes, NULs and newlines included */

@@ -55,7 +55,16 @@ SM_API sm_status sm_dataset_new(sm_dataset **out, const float *data,
  * dropped. sm_dataset_header_rows() tells whether a header was skipped.
  * Every other line is data; every row must have the same number of fields
  * as the first line, header or not. No data row is ever skipped: any field
- * that is not a finite number fails the whole read.
+ * that is not a finite number fails the whole read. When a line that fails
+ * holds a `;` or a tab inside a field, the message says that the fields
+ * look separated by it (this reader expects commas). The header's fields
+ * are kept as column names (sm_dataset_column_name()).
+ *
+ * A leading index column as pandas writes it (a header whose first field
+ * is empty, `index` or `Unnamed: 0`, over the row numbers 0, 1, 2, … or
+ * 1, 2, 3, …) is refused with #SM_ERR_PARSE naming the column:
+ * sm_dataset_read_csv_ex() with #SM_CSV_INDEX_SKIP drops it, with
+ * #SM_CSV_INDEX_KEEP reads it as data.
  *
  * Only a regular file is read: a directory, a FIFO or pipe, or a device
  * (/dev/zero, a terminal) is refused with #SM_ERR_IO at once, without
@@ -128,6 +137,74 @@ SM_API sm_status sm_dataset_parse_csv_missing(sm_dataset **out, unsigned char **
  *         memory, and if @p ds is NULL). sm_dataset_clone() keeps it.
  */
 SM_API size_t sm_dataset_header_rows(const sm_dataset *ds);
+
+/**
+ * @brief The name of a column, from the header line of the CSV file the
+ *        data set was read from.
+ *
+ * Names are the header's fields with the blanks around them and one pair
+ * of enclosing double quotes removed; a NUL byte in a name reads as `?`.
+ * A leading index column skipped with #SM_CSV_INDEX_SKIP takes its name
+ * with it, so name j is always that of column j of the data.
+ *
+ * @param ds  The data set.
+ * @param j   Column, < sm_dataset_dim().
+ * @return The name (possibly empty), valid until the data set is freed;
+ *         NULL if the data set has no header (sm_dataset_header_rows() is
+ *         0, or it was made in memory), if @p j is out of range or if
+ *         @p ds is NULL. sm_dataset_clone() keeps the names.
+ */
+SM_API const char *sm_dataset_column_name(const sm_dataset *ds, size_t j);
+
+/**
+ * @brief Flag of sm_dataset_read_csv_ex(): drop a leading index column.
+ *
+ * A leading index column is what pandas' `to_csv` writes without
+ * `index=False`: the file has a header whose first field is empty, `index`
+ * or `Unnamed: N` (any case), at least two columns, and its first column
+ * holds the row numbers 0, 1, 2, … or 1, 2, 3, … with nothing missing. By
+ * default such a file is refused (#SM_ERR_PARSE, naming the column), since
+ * the row number would be learned as data.
+ */
+#define SM_CSV_INDEX_SKIP 0x1u
+
+/** @brief Flag of sm_dataset_read_csv_ex(): read a leading index column
+ *  (see #SM_CSV_INDEX_SKIP) as data, like any other column. */
+#define SM_CSV_INDEX_KEEP 0x2u
+
+/**
+ * @brief Reads a CSV file, strict or with missing values, with flags.
+ *
+ * The rules of sm_dataset_read_csv() (with @p mask NULL) or of
+ * sm_dataset_read_csv_missing() (with @p mask not NULL), and, as they do,
+ * a leading index column (see #SM_CSV_INDEX_SKIP) is refused unless
+ * @p flags says otherwise. With flags 0 the calls are the same.
+ *
+ * @param[out] out   Receives the data set; set to NULL on failure.
+ * @param[out] mask  NULL for the strict reader; else receives the mask of
+ *                   the observed values (1 = observed), to be released
+ *                   with sm_free(), and set to NULL on failure.
+ * @param path       File name.
+ * @param flags      0, #SM_CSV_INDEX_SKIP or #SM_CSV_INDEX_KEEP.
+ * @return As sm_dataset_read_csv(); #SM_ERR_INVALID_ARG also for unknown
+ *         flag bits or both index flags together.
+ */
+SM_API sm_status sm_dataset_read_csv_ex(sm_dataset **out, unsigned char **mask,
+                                        const char *path, unsigned flags);
+
+/**
+ * @brief Parses CSV text in memory, strict or with missing values, with
+ *        flags (the rules of sm_dataset_read_csv_ex()).
+ * @param[out] out   Receives the data set; set to NULL on failure.
+ * @param[out] mask  NULL for the strict reader; else receives the mask, as
+ *                   for sm_dataset_read_csv_ex().
+ * @param text       The CSV bytes; need not be NUL-terminated.
+ * @param len        Number of bytes in @p text.
+ * @param flags      0, #SM_CSV_INDEX_SKIP or #SM_CSV_INDEX_KEEP.
+ * @return As sm_dataset_read_csv_ex(), except that there is no #SM_ERR_IO.
+ */
+SM_API sm_status sm_dataset_parse_csv_ex(sm_dataset **out, unsigned char **mask,
+                                         const char *text, size_t len, unsigned flags);
 
 /**
  * @brief Writes the points as CSV, one point per line, no header, with

@@ -16,6 +16,18 @@ __all__ = ["Rng", "Dataset", "write_csv", "one_hot", "moons", "circles", "blobs"
            "swiss_roll", "spirals", "checkerboard", "eight_gaussians", "pinwheel"]
 
 
+# What the CSV readers do with a leading index column (SM_CSV_INDEX_*).
+_INDEX_FLAGS = {"refuse": 0, "skip": 1, "keep": 2}
+
+
+def _index_flags(index_column):
+    try:
+        return _INDEX_FLAGS[index_column]
+    except (KeyError, TypeError):
+        raise ValueError("index_column must be 'refuse', 'skip' or 'keep' (got %r)"
+                         % (index_column,)) from None
+
+
 class Rng(Handle):
     """Seedable, reproducible generator (``sm_rng``, xoshiro256**).
 
@@ -124,35 +136,47 @@ class Dataset(Handle):
 
     # -- constructors -----------------------------------------------------
     @classmethod
-    def from_csv(cls, path):
+    def from_csv(cls, path, index_column="refuse"):
         """Reads a CSV file (header and ``#`` comments allowed; see
-        :attr:`header_rows`). Only a regular file is read: a pipe or a
-        device raises :class:`Error` (use :meth:`parse_csv` on its bytes)."""
+        :attr:`header_rows` and :attr:`column_names`). Only a regular file is
+        read: a pipe or a device raises :class:`Error` (use :meth:`parse_csv`
+        on its bytes).
+
+        *index_column* says what to do with a leading index column as pandas
+        writes it without ``index=False`` (a header whose first field is
+        empty, ``index`` or ``Unnamed: 0`` over the row numbers 0, 1, 2, ...
+        or 1, 2, 3, ...): ``"refuse"`` (default: :class:`ParseError` naming
+        the column), ``"skip"`` (drop it) or ``"keep"`` (read it as data)."""
         out = c_void_p()
-        call("sm_dataset_read_csv", byref(out), path_arg(path))
+        call("sm_dataset_read_csv_ex", byref(out), None, path_arg(path),
+             _index_flags(index_column))
         return cls._wrap(out)
 
     @classmethod
-    def parse_csv(cls, text):
-        """Parses CSV text (str or bytes) in memory."""
+    def parse_csv(cls, text, index_column="refuse"):
+        """Parses CSV text (str or bytes) in memory (*index_column* as for
+        :meth:`from_csv`)."""
         if isinstance(text, str):
             text = text.encode("utf-8")
         buf = bytes(text)
         out = c_void_p()
-        call("sm_dataset_parse_csv", byref(out), buf, len(buf))
+        call("sm_dataset_parse_csv_ex", byref(out), None, buf, len(buf),
+             _index_flags(index_column))
         return cls._wrap(out)
 
     @staticmethod
-    def read_csv_missing(path=None, text=None):
+    def read_csv_missing(path=None, text=None, index_column="refuse"):
         """Reads CSV with missing values (a file *path*, or *text* in memory):
         empty and NaN fields are missing. Returns an (n, d) float32 array with
-        NaN at the missing entries (ready for :meth:`Sampler.impute`)."""
+        NaN at the missing entries (ready for :meth:`Sampler.impute`).
+        *index_column* as for :meth:`from_csv`."""
         out, mask = c_void_p(), c_void_p()
+        flags = _index_flags(index_column)
         if text is not None:
             buf = bytes(text.encode("utf-8") if isinstance(text, str) else text)
-            call("sm_dataset_parse_csv_missing", byref(out), byref(mask), buf, len(buf))
+            call("sm_dataset_parse_csv_ex", byref(out), byref(mask), buf, len(buf), flags)
         else:
-            call("sm_dataset_read_csv_missing", byref(out), byref(mask), path_arg(path))
+            call("sm_dataset_read_csv_ex", byref(out), byref(mask), path_arg(path), flags)
         ds = Dataset._wrap(out)
         x = ds.to_numpy()
         observed = np.empty(x.shape, dtype=np.uint8)
@@ -239,6 +263,15 @@ class Dataset(Handle):
         """Number of lines the CSV reader skipped as a header (0 or 1; 0 for
         a data set not read from CSV)."""
         return call("sm_dataset_header_rows", self)
+
+    @property
+    def column_names(self):
+        """The column names from the CSV header, as a list of str, or None
+        when the data set has no header (see :attr:`header_rows`)."""
+        names = [call("sm_dataset_column_name", self, j) for j in range(self.dim)]
+        if not names or names[0] is None:
+            return None
+        return [n.decode("utf-8", "replace") for n in names]
 
     def _points_of(self):
         """``(res, address, n, d)``: the C points, valid while the caller

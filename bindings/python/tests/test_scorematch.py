@@ -253,6 +253,49 @@ class DatasetTest(unittest.TestCase):
                 sm.Dataset.parse_csv(text)
             self.assertIn("line 1, column", cm.exception.message)
 
+    def test_csv_column_names(self):
+        ds = sm.Dataset.parse_csv(b"x, \"y (m)\"\n1,2\n")
+        self.assertEqual(ds.column_names, ["x", "y (m)"])
+        self.assertEqual(ds.clone().column_names, ["x", "y (m)"])
+        self.assertIsNone(sm.Dataset.parse_csv(b"1,2\n").column_names)
+        self.assertIsNone(sm.Dataset([[1.0, 2.0]]).column_names)
+
+    def test_csv_index_column(self):
+        text = ",a,b\n0,1.5,2\n1,3,4\n2,5,6\n"
+        with self.assertRaises(sm.ParseError) as cm:
+            sm.Dataset.parse_csv(text)
+        self.assertIn("column 1", cm.exception.message)
+        self.assertIn("index column", cm.exception.message)
+        ds = sm.Dataset.parse_csv(text, index_column="skip")
+        np.testing.assert_array_equal(ds.to_numpy(), [[1.5, 2], [3, 4], [5, 6]])
+        self.assertEqual(ds.column_names, ["a", "b"])
+        ds = sm.Dataset.parse_csv(text, index_column="keep")
+        np.testing.assert_array_equal(ds.to_numpy()[:, 0], [0, 1, 2])
+        with self.assertRaises(ValueError):
+            sm.Dataset.parse_csv(text, index_column="drop")
+        x = sm.Dataset.read_csv_missing(text="Unnamed: 0,a,b\n1,,2\n2,3,4\n",
+                                        index_column="skip")
+        self.assertEqual(x.shape, (2, 2))
+        self.assertTrue(np.isnan(x[0, 0]))
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "pts.csv")
+            with open(p, "w") as f:
+                f.write("index,x,y\n0,1,2\n1,3,4\n")
+            with self.assertRaises(sm.ParseError):
+                sm.Dataset.from_csv(p)
+            with self.assertRaises(sm.ParseError):
+                sm.Dataset.read_csv_missing(p)
+            self.assertEqual(sm.Dataset.from_csv(p, index_column="skip").dim, 2)
+            self.assertEqual(sm.Dataset.read_csv_missing(p, index_column="keep").shape, (2, 3))
+
+    def test_csv_names_the_separator(self):
+        with self.assertRaises(sm.ParseError) as cm:
+            sm.Dataset.parse_csv("x;y\n1;2\n")
+        self.assertIn("separated by ';'", cm.exception.message)
+        with self.assertRaises(sm.ParseError) as cm:
+            sm.Dataset.parse_csv("1\t2\n")
+        self.assertIn("separated by tabs", cm.exception.message)
+
     def test_csv_refuses_special_files(self):
         with tempfile.TemporaryDirectory() as d:
             fifo = os.path.join(d, "pipe")
