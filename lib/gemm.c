@@ -258,6 +258,109 @@ static void ukernel_avx2(size_t kc, const float *pa, const float *pb, float alph
         tile_update(t, NR256, mr, nr, alpha, beta, c, rsc, csc);
 }
 
+/* ---- AVX-512 packing of the transposing layouts -------------------------
+ * Packing A row-major or B column-major is a transpose: element by element
+ * it costs an eighth of the product's time at a 256-row share. These copy
+ * 16×16 blocks through registers instead; the rest goes element-wise. */
+
+/* dst row q (q < 16) gets element q of source rows 0 … rows−1 (rows ≤ 16;
+ * missing rows read as 0), written under `mask`. */
+SM_TARGET("avx512f")
+static void transpose16_avx512(const float *src, ptrdiff_t lds, size_t rows, float *dst,
+                               ptrdiff_t ldd, __mmask16 mask)
+{
+    __m512 r[16], t[16];
+    for (size_t i = 0; i < 16; i++)
+        r[i] = i < rows ? _mm512_loadu_ps(src + (ptrdiff_t)i * lds) : _mm512_setzero_ps();
+    for (size_t i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (size_t i = 0; i < 16; i += 4)
+        for (size_t h = 0; h < 2; h++) {
+            const __m512d a = _mm512_castps_pd(t[i + h]), b = _mm512_castps_pd(t[i + 2 + h]);
+            r[i + 2 * h] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+            r[i + 2 * h + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+        }
+    /* r[4g + s] holds, in 128-bit lane L, element 4L + s of rows 4g … 4g+3. */
+    for (size_t s = 0; s < 4; s++) {
+        const __m512 u0 = _mm512_shuffle_f32x4(r[s], r[4 + s], 0x88);
+        const __m512 u1 = _mm512_shuffle_f32x4(r[s], r[4 + s], 0xdd);
+        const __m512 u2 = _mm512_shuffle_f32x4(r[8 + s], r[12 + s], 0x88);
+        const __m512 u3 = _mm512_shuffle_f32x4(r[8 + s], r[12 + s], 0xdd);
+        t[s] = _mm512_shuffle_f32x4(u0, u2, 0x88);      /* element s      */
+        t[8 + s] = _mm512_shuffle_f32x4(u0, u2, 0xdd);  /* element 8 + s  */
+        t[4 + s] = _mm512_shuffle_f32x4(u1, u3, 0x88);  /* element 4 + s  */
+        t[12 + s] = _mm512_shuffle_f32x4(u1, u3, 0xdd); /* element 12 + s */
+    }
+    for (size_t q = 0; q < 16; q++)
+        _mm512_mask_storeu_ps(dst + (ptrdiff_t)q * ldd, mask, t[q]);
+}
+
+/* pack_a for a row-major A (csa == 1) with 12-row panels. */
+SM_TARGET("avx512f")
+static void pack_a_rows_avx512(size_t mc, size_t kc, const float *a, ptrdiff_t rsa, float *pa)
+{
+    const size_t k16 = kc & ~(size_t)15;
+    for (size_t i0 = 0; i0 < mc; i0 += MR512, pa += MR512 * kc) {
+        const size_t rows = mc - i0 < MR512 ? mc - i0 : MR512;
+        const float *src = a + (ptrdiff_t)i0 * rsa;
+        for (size_t p = 0; p < k16; p += 16)
+            transpose16_avx512(src + p, rsa, rows, pa + p * MR512, MR512, 0x0FFF);
+        for (size_t p = k16; p < kc; p++)
+            for (size_t i = 0; i < MR512; i++)
+                pa[p * MR512 + i] = i < rows ? src[(ptrdiff_t)i * rsa + (ptrdiff_t)p] : 0.0f;
+    }
+}
+
+/* pack_b for a column-major B (rsb == 1) with 32-column panels. */
+SM_TARGET("avx512f")
+static void pack_b_cols_avx512(size_t nc, size_t kc, const float *b, ptrdiff_t csb, float *pb)
+{
+    const size_t k16 = kc & ~(size_t)15;
+    for (size_t j0 = 0; j0 < nc; j0 += NR512, pb += NR512 * kc)
+        for (size_t h = 0; h < NR512; h += 16) {
+            const size_t cols = nc - j0 > h ? (nc - j0 - h < 16 ? nc - j0 - h : 16) : 0;
+            const float *src = b + (ptrdiff_t)(j0 + h) * csb;
+            for (size_t p = 0; p < k16; p += 16)
+                transpose16_avx512(src + p, csb, cols, pb + p * NR512 + h, NR512, 0xFFFF);
+            for (size_t p = k16; p < kc; p++)
+                for (size_t j = 0; j < 16; j++)
+                    pb[p * NR512 + h + j] = j < cols ? src[(ptrdiff_t)j * csb + (ptrdiff_t)p] : 0.0f;
+        }
+}
+
+/* pack_a for a column-major A (rsa == 1): each depth step is one masked
+ * copy (a library memcpy of 48 bytes costs more than the copy). */
+SM_TARGET("avx512f")
+static void pack_a_cols_avx512(size_t mc, size_t kc, const float *a, ptrdiff_t csa, float *pa)
+{
+    for (size_t i0 = 0; i0 < mc; i0 += MR512, pa += MR512 * kc) {
+        const size_t rows = mc - i0 < MR512 ? mc - i0 : MR512;
+        const __mmask16 m = (__mmask16)((1u << rows) - 1u);
+        const float *src = a + i0;
+        for (size_t p = 0; p < kc; p++)
+            _mm512_mask_storeu_ps(pa + p * MR512, 0x0FFF,
+                                  _mm512_maskz_loadu_ps(m, src + (ptrdiff_t)p * csa));
+    }
+}
+
+/* pack_b for a row-major B (csb == 1): two masked copies per depth step. */
+SM_TARGET("avx512f")
+static void pack_b_rows_avx512(size_t nc, size_t kc, const float *b, ptrdiff_t rsb, float *pb)
+{
+    for (size_t j0 = 0; j0 < nc; j0 += NR512, pb += NR512 * kc) {
+        const size_t cols = nc - j0 < NR512 ? nc - j0 : NR512;
+        const __mmask16 m0 = (__mmask16)(cols >= 16 ? 0xFFFFu : (1u << cols) - 1u);
+        const __mmask16 m1 = (__mmask16)(cols >= 32 ? 0xFFFFu : cols > 16 ? (1u << (cols - 16)) - 1u : 0u);
+        const float *src = b + j0;
+        for (size_t p = 0; p < kc; p++, src += rsb) {
+            _mm512_store_ps(pb + p * NR512, _mm512_maskz_loadu_ps(m0, src));
+            _mm512_store_ps(pb + p * NR512 + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+        }
+    }
+}
+
 /* ---- one row: y = alpha·a·B + beta·y ------------------------------------ */
 
 /* B column-major (rsb == 1): y_j is the dot product of column j with a. Four
@@ -458,10 +561,26 @@ void sm__gemm_run(sm__isa isa, float *ws, size_t m, size_t n, size_t k, float al
             const size_t kc = k - pc < KC ? k - pc : KC;
             /* The first slice applies the caller's beta; later ones add. */
             const float beta_pc = pc == 0 ? beta : 1.0f;
-            pack_b(nr, nc, kc, b + (ptrdiff_t)pc * rsb + (ptrdiff_t)jc * csb, rsb, csb, pb);
+            const float *bs = b + (ptrdiff_t)pc * rsb + (ptrdiff_t)jc * csb;
+#ifdef SM_X86_KERNELS
+            if (isa == SM__ISA_AVX512 && rsb == 1)
+                pack_b_cols_avx512(nc, kc, bs, csb, pb);
+            else if (isa == SM__ISA_AVX512 && csb == 1)
+                pack_b_rows_avx512(nc, kc, bs, rsb, pb);
+            else
+#endif
+                pack_b(nr, nc, kc, bs, rsb, csb, pb);
             for (size_t ic = 0; ic < m; ic += MC) {
                 const size_t mc = m - ic < MC ? m - ic : MC;
-                pack_a(mr, mc, kc, a + (ptrdiff_t)ic * rsa + (ptrdiff_t)pc * csa, rsa, csa, pa);
+                const float *as = a + (ptrdiff_t)ic * rsa + (ptrdiff_t)pc * csa;
+#ifdef SM_X86_KERNELS
+                if (isa == SM__ISA_AVX512 && csa == 1)
+                    pack_a_rows_avx512(mc, kc, as, rsa, pa);
+                else if (isa == SM__ISA_AVX512 && rsa == 1)
+                    pack_a_cols_avx512(mc, kc, as, csa, pa);
+                else
+#endif
+                    pack_a(mr, mc, kc, as, rsa, csa, pa);
                 for (size_t jr = 0; jr < nc; jr += nr) {
                     const size_t ncols = nc - jr < nr ? nc - jr : nr;
                     const float *pbj = pb + jr * kc;
