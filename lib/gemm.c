@@ -361,6 +361,24 @@ static void pack_b_rows_avx512(size_t nc, size_t kc, const float *b, ptrdiff_t r
     }
 }
 
+/* pack_b for a row-major B (csb == 1) with 16-column AVX2 panels. */
+SM_TARGET("avx2,fma")
+static void pack_b_rows_avx2(size_t nc, size_t kc, const float *b, ptrdiff_t rsb, float *pb)
+{
+    for (size_t j0 = 0; j0 < nc; j0 += NR256, pb += NR256 * kc) {
+        const size_t cols = nc - j0 < NR256 ? nc - j0 : NR256;
+        const float *src = b + j0;
+        if (cols < NR256) {
+            pack_b(NR256, cols, kc, src, rsb, 1, pb);
+            continue;
+        }
+        for (size_t p = 0; p < kc; p++, src += rsb) {
+            _mm256_store_ps(pb + p * NR256, _mm256_loadu_ps(src));
+            _mm256_store_ps(pb + p * NR256 + 8, _mm256_loadu_ps(src + 8));
+        }
+    }
+}
+
 /* ---- one row: y = alpha·a·B + beta·y ------------------------------------ */
 
 /* B column-major (rsb == 1): y_j is the dot product of column j with a. Four
@@ -567,6 +585,8 @@ void sm__gemm_run(sm__isa isa, float *ws, size_t m, size_t n, size_t k, float al
                 pack_b_cols_avx512(nc, kc, bs, csb, pb);
             else if (isa == SM__ISA_AVX512 && csb == 1)
                 pack_b_rows_avx512(nc, kc, bs, rsb, pb);
+            else if (isa == SM__ISA_AVX2 && csb == 1)
+                pack_b_rows_avx2(nc, kc, bs, rsb, pb);
             else
 #endif
                 pack_b(nr, nc, kc, bs, rsb, csb, pb);
