@@ -381,8 +381,32 @@ static void pack_b_rows_avx2(size_t nc, size_t kc, const float *b, ptrdiff_t rsb
 
 /* ---- one row: y = alpha·a·B + beta·y ------------------------------------ */
 
-/* B column-major (rsb == 1): y_j is the dot product of column j with a. Four
- * columns at a time share each load of a. */
+/* Sums of 16 vectors, one lane each: lane q of the result is the sum of
+ * the lanes of s[q] (a transposing tree, 30 operations for 16 sums). */
+SM_TARGET("avx512f")
+static __m512 sum16_avx512(const __m512 *s)
+{
+    __m512 t[8], w[4];
+    for (size_t i = 0; i < 8; i++) /* lanes: [a0+a2, b0+b2, a1+a3, b1+b3] */
+        t[i] = _mm512_add_ps(_mm512_unpacklo_ps(s[2 * i], s[2 * i + 1]),
+                             _mm512_unpackhi_ps(s[2 * i], s[2 * i + 1]));
+    for (size_t i = 0; i < 4; i++) { /* lanes: [a, b, c, d] partial sums */
+        const __m512d x = _mm512_castps_pd(t[2 * i]), y = _mm512_castps_pd(t[2 * i + 1]);
+        w[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)),
+                             _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+    }
+    /* w[g], 128-bit lane L: partial sums of columns 4g … 4g+3 over lane L. */
+    const __m512 x01 = _mm512_add_ps(_mm512_shuffle_f32x4(w[0], w[1], 0x88),
+                                     _mm512_shuffle_f32x4(w[0], w[1], 0xdd));
+    const __m512 x23 = _mm512_add_ps(_mm512_shuffle_f32x4(w[2], w[3], 0x88),
+                                     _mm512_shuffle_f32x4(w[2], w[3], 0xdd));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(x01, x23, 0x88),
+                         _mm512_shuffle_f32x4(x01, x23, 0xdd));
+}
+
+/* B column-major (rsb == 1): y_j is the dot product of column j with a.
+ * Sixteen columns at a time share each load of a and one reduction tree;
+ * the last columns go four and one at a time. */
 SM_TARGET("avx512f")
 static void gemv_cols_avx512(size_t n, size_t k, float alpha, const float *a, const float *b,
                              ptrdiff_t csb, float beta, float *y, ptrdiff_t incy)
@@ -390,6 +414,33 @@ static void gemv_cols_avx512(size_t n, size_t k, float alpha, const float *a, co
     const size_t k16 = k & ~(size_t)15;
     const __mmask16 tail = (__mmask16)((1u << (k - k16)) - 1u);
     size_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        const float *bj = b + (ptrdiff_t)j * csb;
+        __m512 s[16];
+#  pragma GCC unroll 16
+        for (size_t q = 0; q < 16; q++)
+            s[q] = _mm512_setzero_ps();
+        for (size_t p = 0; p < k16; p += 16) {
+            const __m512 av = _mm512_loadu_ps(a + p);
+#  pragma GCC unroll 16
+            for (size_t q = 0; q < 16; q++)
+                s[q] = _mm512_fmadd_ps(av, _mm512_loadu_ps(bj + (ptrdiff_t)q * csb + p), s[q]);
+        }
+        if (tail) {
+            const __m512 av = _mm512_maskz_loadu_ps(tail, a + k16);
+#  pragma GCC unroll 16
+            for (size_t q = 0; q < 16; q++)
+                s[q] = _mm512_fmadd_ps(
+                    av, _mm512_maskz_loadu_ps(tail, bj + (ptrdiff_t)q * csb + k16), s[q]);
+        }
+        _Alignas(64) float d[16];
+        _mm512_store_ps(d, sum16_avx512(s));
+        for (size_t q = 0; q < 16; q++) {
+            float *yj = y + (ptrdiff_t)(j + q) * incy;
+            const float v = alpha * d[q];
+            *yj = beta == 0.0f ? v : v + beta * *yj;
+        }
+    }
     for (; j + 4 <= n; j += 4) {
         const float *b0 = b + (ptrdiff_t)j * csb, *b1 = b0 + csb, *b2 = b1 + csb,
                     *b3 = b2 + csb;
