@@ -4,7 +4,8 @@
  * and, in the same run, the bare BLIS sgemm calls of the same shapes and
  * strides that one training step makes. Reports steps/s, the achieved
  * GFLOP/s of training (counting only the matrix products) and its ratio to
- * the bare sgemm rate.
+ * the bare sgemm rate, and at one thread to the library's own kernels
+ * (lib/gemm.c) run bare on the same shapes.
  *
  * The shapes default to the lab's; --dim/--width/--depth/--batch and
  * --param edm give others (e.g. the digits model: --dim 64 --width 512
@@ -24,6 +25,7 @@
 #include <scorematch.h>
 
 #include "../examples/blis_kernels.h"
+#include "blas-private.h"
 
 static double now(void)
 {
@@ -148,13 +150,40 @@ int main(int argc, char **argv)
                          sh[s].csc, NULL, &rntm);
     double t_blas = now() - t0;
 
+    /* The library's own kernels, bare, on the same shapes (one thread: the
+     * library splits rows between threads above them). */
+    double t_own = 0;
+    sm__blas *own = threads == 1 ? sm__blas_new(1) : NULL;
+    if (own) {
+        for (int rep = 0; rep < 50; rep++)
+            for (int s = 0; s < ns; s++)
+                sm__sgemm(own, (size_t)sh[s].m, (size_t)sh[s].n, (size_t)sh[s].k, 1.0f, a,
+                          sh[s].rsa, sh[s].csa, b, sh[s].rsb, sh[s].csb, 1.0f, c, sh[s].rsc,
+                          sh[s].csc);
+        t0 = now();
+        for (int rep = 0; rep < steps; rep++)
+            for (int s = 0; s < ns; s++)
+                sm__sgemm(own, (size_t)sh[s].m, (size_t)sh[s].n, (size_t)sh[s].k, 1.0f, a,
+                          sh[s].rsa, sh[s].csa, b, sh[s].rsb, sh[s].csb, 1.0f, c, sh[s].rsc,
+                          sh[s].csc);
+        t_own = now() - t0;
+    }
+
     double gf_train = flop_step * steps / t_train * 1e-9;
     double gf_blas = flop_step * steps / t_blas * 1e-9;
-    printf("threads=%d steps=%d batch=%zu net=%zu->%zux%zu->%zu param=%s blis=%s\n", threads,
-           steps, batch, d + 1, w, depth, d, edm ? "edm" : "lab", sm_blas_config());
+    printf("threads=%d steps=%d batch=%zu net=%zu->%zux%zu->%zu param=%s blis=%s kernels=%s\n",
+           threads, steps, batch, d + 1, w, depth, d, edm ? "edm" : "lab", sm_blas_config(),
+           sm_net_kernels(net));
     printf("train: %.3f s, %.0f steps/s, %.1f GFLOP/s (products only, %.1f MFLOP/step), loss %.4f\n",
            t_train, steps / t_train, gf_train, flop_step * 1e-6, loss);
     printf("bare BLIS sgemm, same shapes: %.3f s, %.1f GFLOP/s\n", t_blas, gf_blas);
+    if (own) {
+        double gf_own = flop_step * steps / t_own * 1e-9;
+        printf("bare %s kernels, same shapes: %.3f s, %.1f GFLOP/s\n", sm__blas_kernels(own),
+               t_own, gf_own);
+        printf("ratio train/own kernels = %.2f\n", gf_train / gf_own);
+        sm__blas_free(own);
+    }
     printf("ratio train/BLIS = %.2f\n", gf_train / gf_blas);
     free(a);
     free(b);

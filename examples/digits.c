@@ -26,7 +26,6 @@
 
 #include <scorematch.h>
 
-#include "blis_kernels.h"
 #include "digits_common.h"
 #include "gmm.h"
 #include "plot.h"
@@ -161,7 +160,6 @@ static int parse_args(int argc, char **argv, options *o)
 
 int main(int argc, char **argv)
 {
-    choose_blis_kernels();
     options o;
     if (parse_args(argc, argv, &o))
         return 2;

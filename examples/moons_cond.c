@@ -36,7 +36,6 @@
 
 #include <scorematch.h>
 
-#include "blis_kernels.h"
 #include "progress.h"
 
 typedef struct {
@@ -140,7 +139,6 @@ static int parse_args(int argc, char **argv, options *o)
 
 int main(int argc, char **argv)
 {
-    choose_blis_kernels();
     options o;
     if (parse_args(argc, argv, &o))
         return 2;

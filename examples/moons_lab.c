@@ -26,7 +26,6 @@
 
 #include <scorematch.h>
 
-#include "blis_kernels.h"
 #include "plot.h"
 #include "progress.h"
 
@@ -251,7 +250,6 @@ static int parse_args(int argc, char **argv, options *o)
 
 int main(int argc, char **argv)
 {
-    choose_blis_kernels();
     options o;
     if (parse_args(argc, argv, &o))
         return 2;

@@ -23,7 +23,6 @@
 
 #include <scorematch.h>
 
-#include "blis_kernels.h"
 #include "exp_common.h"
 #include "plot.h"
 #include "progress.h"
@@ -146,7 +145,6 @@ static int own_flag(void *ctx, const char *a, const char *val)
 
 int main(int argc, char **argv)
 {
-    choose_blis_kernels();
     uint64_t seed = 0, train_steps = 3000;
     size_t threads = exp_default_threads();
     /* p_σ₁ of standardized data has variance σ₁² + 1 per coordinate: with
