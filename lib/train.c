@@ -41,6 +41,12 @@ struct sm_trainer {
     float *ctx;          /* batch × context_dim */
     unsigned char *drop; /* batch */
     double dropout;
+    /* Data-parallel training: a reduction of the gradient (and loss) across
+     * processes before the update, and this process's slice of the batch. */
+    sm_grad_reduce_fn reduce;
+    void *reduce_data;
+    int reducing;               /* inside the reduction callback */
+    size_t shard_rank, shard_ranks; /* ranks 1: the whole batch */
 };
 
 /* Classifier-free guidance needs the unconditional score too: this share of
@@ -54,6 +60,11 @@ static sm_status check_idle(const sm_trainer *tr, const char *fn)
 {
     if (!tr)
         return sm__error(SM_ERR_INVALID_ARG, "%s: trainer is NULL", fn);
+    if (tr->reducing)
+        return sm__error(SM_ERR_STATE,
+                         "%s: the trainer is stepping (called from its gradient reduction "
+                         "callback); change or train it after the step returns",
+                         fn);
     if (tr->fitting)
         return sm__error(SM_ERR_STATE,
                          "%s: the trainer is fitting (called from the callback of "
@@ -110,6 +121,7 @@ sm_status sm_trainer_new(sm_trainer **out, sm_net *net, const sm_schedule *sched
                                                                  : SM_SIGMA_LADDER;
     tr->p_mean = SM_EDM_P_MEAN;
     tr->p_std = SM_EDM_P_STD;
+    tr->shard_ranks = 1;
     const size_t cdim = sm_net_context_dim(net);
     if (cdim) {
         tr->ctx = sm__calloc(batch_size, cdim * sizeof(float)); /* sizes checked by the net */
@@ -245,6 +257,32 @@ sm_status sm_trainer_set_objective(sm_trainer *tr, sm_objective objective)
     return SM_OK;
 }
 
+sm_status sm_trainer_set_grad_reduce(sm_trainer *tr, sm_grad_reduce_fn fn, void *user_data)
+{
+    sm_status st = check_idle(tr, __func__);
+    if (st)
+        return st;
+    tr->reduce = fn;
+    tr->reduce_data = fn ? user_data : NULL;
+    return SM_OK;
+}
+
+sm_status sm_trainer_set_shard(sm_trainer *tr, size_t rank, size_t ranks)
+{
+    sm_status st = check_idle(tr, __func__);
+    if (st)
+        return st;
+    if (ranks == 0 || rank >= ranks)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: need rank < ranks and ranks >= 1 (got rank "
+                         "%zu of %zu)", __func__, rank, ranks);
+    if (ranks > tr->batch)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: %zu ranks for a batch of %zu rows: every "
+                         "rank needs at least one row", __func__, ranks, tr->batch);
+    tr->shard_rank = rank;
+    tr->shard_ranks = ranks;
+    return SM_OK;
+}
+
 void sm_trainer_free(sm_trainer *tr)
 {
     if (!tr)
@@ -282,21 +320,65 @@ static sm_status train_rows(sm_trainer *tr, size_t n, const sm__cond *cond, sm_r
     if (tr->lr_scheduled)
         sm_optim_set_lr(tr->opt, scheduled_lr(tr, tr->steps_done + 1));
     sm__rng_fill_normal(rng, tr->eps, n * dim, 0.0f, 1.0f);
-    sm_net_zero_grad(tr->net);
-    sm_status st;
-    if (tr->objective == SM_OBJECTIVE_SSM_VR) {
+    if (tr->objective == SM_OBJECTIVE_SSM_VR)
         sm__rng_fill_normal(rng, tr->v, n * dim, 0.0f, 1.0f);
-        st = sm__ssm_core(tr->net, &tr->ssm_ws, tr->xb, tr->sigma, cond, tr->eps, tr->v, n, dim,
-                          1, loss, fn);
-    } else {
-        st = sm__dsm_core(tr->net, tr->xb, tr->sigma, cond, tr->eps, n, dim, 1, loss, &tr->s,
-                          fn);
+    /* Every rank drew the numbers of all n rows (its generator stays in step
+     * with the others'); it computes the loss and gradient of its slice
+     * lo … hi only. */
+    const size_t ranks = tr->shard_ranks;
+    const size_t lo = n * tr->shard_rank / ranks, hi = n * (tr->shard_rank + 1) / ranks;
+    const size_t m = hi - lo;
+    sm_net_zero_grad(tr->net);
+    sm_status st = SM_OK;
+    *loss = 0.0;
+    if (m > 0) {
+        const sm__cond part = sm__cond_rows(tr->net, cond, lo);
+        const sm__cond *pc = cond ? &part : NULL;
+        if (tr->objective == SM_OBJECTIVE_SSM_VR)
+            st = sm__ssm_core(tr->net, &tr->ssm_ws, tr->xb + lo * dim, tr->sigma + lo, pc,
+                              tr->eps + lo * dim, tr->v + lo * dim, m, dim, 1, loss, fn);
+        else
+            st = sm__dsm_core(tr->net, tr->xb + lo * dim, tr->sigma + lo, pc,
+                              tr->eps + lo * dim, m, dim, 1, loss, &tr->s, fn);
+    }
+    const size_t np = sm_net_num_params(tr->net);
+    float *grads = sm_net_grads(tr->net);
+    if (st == SM_OK && ranks > 1 && m * ranks != n) {
+        /* Unequal slices: weigh this slice's mean by its share, so that the
+         * mean over the ranks is the mean over all n rows. */
+        const double w = (double)(m * ranks) / (double)n;
+        for (size_t i = 0; i < np; i++)
+            grads[i] = (float)(w * grads[i]);
+        *loss *= w;
+    }
+    if (tr->reduce) {
+        /* The other processes wait for this one in the reduction: a failed
+         * slice takes part with NaN, so that every rank fails this step. */
+        if (st)
+            for (size_t i = 0; i < np; i++)
+                grads[i] = NAN;
+        float lf = st ? NAN : (float)*loss;
+        tr->reducing = 1;
+        int rc = tr->reduce(tr->reduce_data, grads, np);
+        if (rc == 0)
+            rc = tr->reduce(tr->reduce_data, &lf, 1);
+        tr->reducing = 0;
+        if (st)
+            return st;
+        if (rc)
+            return sm__error(SM_ERR_CANCELLED,
+                             "%s: the gradient reduction callback returned %d; parameters, "
+                             "optimizer and average unchanged", fn, rc);
+        *loss = lf;
+        if (!isfinite(lf))
+            return sm__error(SM_ERR_DIVERGED,
+                             "%s: the loss reduced across processes is not finite; parameters "
+                             "unchanged", fn);
     }
     if (st)
         return st;
     /* Keep the parameters so that an update that overflows can be undone:
      * a diverging run stops with its last finite parameters. */
-    const size_t np = sm_net_num_params(tr->net);
     memcpy(tr->backup, sm_net_params(tr->net), np * sizeof(float));
     st = sm_optim_step_net(tr->opt, tr->net);
     if (st == SM_OK && sm__first_nonfinite(sm_net_params(tr->net), np) < np) {

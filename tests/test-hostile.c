@@ -1027,6 +1027,29 @@ END_TEST
 
 /* ---- train.h ------------------------------------------------------------ */
 
+/* A gradient reduction that misbehaves on request. */
+typedef struct {
+    int calls, status, poison_grad, poison_loss, nonzero_grad, nan_grad;
+    float grad_value, loss_value;
+} hostile_reduce;
+
+static int hostile_reduce_fn(void *ud, float *buf, size_t n)
+{
+    hostile_reduce *h = ud;
+    h->calls++;
+    if (n > 1) {
+        for (size_t i = 0; i < n; i++) {
+            h->nonzero_grad |= buf[i] != 0.0f;
+            h->nan_grad |= isnan(buf[i]);
+        }
+        if (h->poison_grad)
+            buf[n / 2] = h->grad_value;
+    } else if (h->poison_loss) {
+        buf[0] = h->loss_value;
+    }
+    return h->status;
+}
+
 static int stop_now(uint64_t step, uint64_t total, double loss, void *ud)
 {
     (void)step;
@@ -1136,6 +1159,66 @@ START_TEST(train_functions)
         ck_assert(isfinite(sm_net_params(g.net)[i]));
     sm_trainer_free(t2);
     sm_optim_free(sgd_big);
+
+    /* Gradient reduction and slices: NULL, out-of-range slices, and a
+     * reduction that returns NaN, an infinite loss or a failure. */
+    {
+        sm_trainer *t4;
+        sm_optim *o4;
+        sm_net *n4;
+        ck_assert_ok(sm_net_new(&n4, 2, 16, 2, g.rng)); /* g.net has seen huge steps */
+        ck_assert_ok(sm_optim_new_adam(&o4, sm_net_num_params(n4), 1e-3, 0.9, 0.999, 1e-8, 0));
+        ck_assert_ok(sm_trainer_new(&t4, n4, g.sched, o4, 16));
+        hostile_reduce hr = {0};
+        BAD(sm_trainer_set_grad_reduce(NULL, hostile_reduce_fn, &hr), SM_ERR_INVALID_ARG);
+        BAD(sm_trainer_set_grad_reduce(NULL, NULL, NULL), SM_ERR_INVALID_ARG);
+        BAD(sm_trainer_set_shard(NULL, 0, 1), SM_ERR_INVALID_ARG);
+        BAD(sm_trainer_set_shard(t4, 0, 0), SM_ERR_INVALID_ARG);
+        BAD(sm_trainer_set_shard(t4, 2, 2), SM_ERR_INVALID_ARG);
+        BAD(sm_trainer_set_shard(t4, SIZE_MAX, SIZE_MAX), SM_ERR_INVALID_ARG);
+        BAD(sm_trainer_set_shard(t4, 0, 17), SM_ERR_INVALID_ARG); /* more ranks than rows */
+        BAD(sm_trainer_set_shard(t4, 0, SIZE_MAX), SM_ERR_INVALID_ARG);
+        ck_assert_ok(sm_trainer_set_shard(t4, 0, 16)); /* one row each of 16 */
+        ck_assert_ok(sm_trainer_set_grad_reduce(t4, hostile_reduce_fn, &hr));
+        const size_t np4 = sm_net_num_params(n4);
+        float *before = malloc(np4 * sizeof(float));
+        memcpy(before, sm_net_params(n4), np4 * sizeof(float));
+        const float nan_inf[3] = {NAN, INFINITY, -INFINITY};
+        for (int i = 0; i < 3; i++) {
+            hr = (hostile_reduce){.grad_value = nan_inf[i], .poison_grad = 1};
+            BAD(sm_trainer_fit(t4, g.ds, 3, g.rng, NULL, NULL, &loss), SM_ERR_DIVERGED);
+            hr = (hostile_reduce){.loss_value = nan_inf[i], .poison_loss = 1};
+            BAD(sm_trainer_step(t4, x, 4, 2, g.rng, &loss), SM_ERR_DIVERGED);
+            hr = (hostile_reduce){.status = i == 0 ? -1 : i == 1 ? 1 : INT_MIN};
+            BAD(sm_trainer_fit(t4, g.ds, 3, g.rng, NULL, NULL, &loss), SM_ERR_CANCELLED);
+            ck_assert_int_eq(hr.calls, 1); /* the loss is not reduced after a failure */
+        }
+        ck_assert_uint_eq(sm_optim_steps(o4), 0);
+        ck_assert_int_eq(memcmp(before, sm_net_params(n4), np4 * sizeof(float)), 0);
+        /* 4 rows for 16 ranks: rank 0's slice is empty; it still takes
+         * part in the reduction (with a zero gradient). */
+        hr = (hostile_reduce){0};
+        ck_assert_ok(sm_trainer_step(t4, x, 4, 2, g.rng, &loss));
+        ck_assert_int_eq(hr.calls, 2);
+        ck_assert_int_eq(hr.nonzero_grad, 0);
+        ck_assert_double_eq(loss, 0.0);
+        /* A rank whose own loss is not finite (poisoned parameters) still
+         * calls the reduction, with NaN, and fails. */
+        ck_assert_ok(sm_trainer_set_shard(t4, 0, 1));
+        sm_net_params(n4)[0] = NAN;
+        hr = (hostile_reduce){0};
+        BAD(sm_trainer_step(t4, x, 4, 2, g.rng, &loss), SM_ERR_DIVERGED);
+        ck_assert_int_eq(hr.calls, 2);
+        ck_assert_int_eq(hr.nan_grad, 1);
+        sm_net_params(n4)[0] = before[0];
+        ck_assert_ok(sm_trainer_set_grad_reduce(t4, NULL, NULL));
+        ck_assert_ok(sm_trainer_step(t4, x, 4, 2, g.rng, &loss));
+        ck_assert_int_eq(hr.calls, 2);
+        free(before);
+        sm_trainer_free(t4);
+        sm_optim_free(o4);
+        sm_net_free(n4);
+    }
     sm_net *fresh;
     ck_assert_ok(sm_net_new(&fresh, 2, 16, 2, g.rng)); /* repair the rig's network */
     ck_assert_ok(sm_net_copy_params(g.net, fresh));

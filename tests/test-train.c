@@ -1,6 +1,7 @@
 /* DSM training: the learned score of a Gaussian against its closed form,
  * reproducibility, divergence handling, the callback, bad arguments. */
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "testutil.h"
@@ -616,6 +617,295 @@ START_TEST(cond_fit_learns_the_condition)
 }
 END_TEST
 
+/* Gradient reduction (sm_trainer_set_grad_reduce()) and batch slices
+ * (sm_trainer_set_shard()). */
+typedef struct {
+    size_t np;
+    int calls, fail_at; /* fail_at: the gradient call (1-based) that fails; 0 never */
+    int bad_sizes;
+    double last_loss;
+    sm_trainer *tr; /* when set: try to re-enter it */
+    int refused, other;
+} reduce_log;
+
+static int log_reduce(void *ud, float *buf, size_t n)
+{
+    reduce_log *r = ud;
+    r->calls++;
+    const int grad_call = r->calls % 2 == 1;
+    if (n != (grad_call ? r->np : 1))
+        r->bad_sizes++;
+    if (!grad_call)
+        r->last_loss = buf[0];
+    if (r->tr) {
+        const float x[4] = {0.1f, 0.2f, -0.3f, 0.4f};
+        sm_rng *other = NULL;
+        ck_assert_ok(sm_rng_new(&other, 3));
+        const sm_status st[] = {
+            sm_trainer_step(r->tr, x, 2, 2, other, NULL),
+            sm_trainer_set_grad_reduce(r->tr, NULL, NULL),
+            sm_trainer_set_shard(r->tr, 0, 2),
+            sm_trainer_set_objective(r->tr, SM_OBJECTIVE_SSM_VR),
+        };
+        sm_rng_free(other);
+        for (size_t i = 0; i < sizeof st / sizeof st[0]; i++) {
+            if (st[i] == SM_ERR_STATE)
+                r->refused++;
+            else
+                r->other++;
+        }
+    }
+    return grad_call && r->fail_at && (r->calls + 1) / 2 == r->fail_at ? 7 : 0;
+}
+
+/* A reduction that leaves the buffers alone and the slice 0 of 1 change
+ * nothing: the same bits as training alone; the callback sees the gradient
+ * then the loss in every step, and the loss it saw is the one reported. */
+START_TEST(grad_reduce_identity_same_bits)
+{
+    const float mu[2] = {0.5f, -1};
+    float *p[2];
+    size_t np = 0;
+    for (int hook = 0; hook < 2; hook++) {
+        rig g;
+        rig_make(&g, 2, 16, 2, 1e-3, 8, 32);
+        sm_dataset *ds = gaussian_data(200, mu, 1.0f, g.rng);
+        np = sm_net_num_params(g.net);
+        reduce_log r = {.np = np};
+        if (hook) {
+            ck_assert_ok(sm_trainer_set_grad_reduce(g.tr, log_reduce, &r));
+            ck_assert_ok(sm_trainer_set_shard(g.tr, 0, 1));
+        }
+        ck_assert_ok(sm_trainer_fit(g.tr, ds, 20, g.rng, NULL, NULL, NULL));
+        double loss = 0;
+        const float x[6] = {0.1f, 0.2f, -0.3f, 0.4f, 1.0f, -1.0f};
+        ck_assert_ok(sm_trainer_step(g.tr, x, 3, 2, g.rng, &loss));
+        if (hook) {
+            ck_assert_int_eq(r.calls, 2 * 21);
+            ck_assert_int_eq(r.bad_sizes, 0);
+            ck_assert(loss == r.last_loss);
+        }
+        p[hook] = malloc(np * sizeof(float));
+        memcpy(p[hook], sm_net_params(g.net), np * sizeof(float));
+        sm_dataset_free(ds);
+        rig_free(&g);
+    }
+    ck_assert_int_eq(memcmp(p[0], p[1], np * sizeof(float)), 0);
+    free(p[0]);
+    free(p[1]);
+}
+END_TEST
+
+/* A failing reduction fails the step with SM_ERR_CANCELLED and leaves the
+ * parameters, the optimizer and the average as after the step before:
+ * those of a fit that stopped one step earlier. */
+START_TEST(grad_reduce_failure_keeps_state)
+{
+    const float mu[2] = {0, 0};
+    float *p[2], *e[2];
+    size_t np = 0;
+    for (int fail = 0; fail < 2; fail++) {
+        rig g;
+        rig_make(&g, 2, 16, 1, 1e-3, 9, 32);
+        sm_dataset *ds = gaussian_data(100, mu, 1.0f, g.rng);
+        np = sm_net_num_params(g.net);
+        sm_net *ema;
+        ck_assert_ok(sm_net_clone(g.net, &ema));
+        ck_assert_ok(sm_trainer_set_ema(g.tr, ema, 0.9));
+        reduce_log r = {.np = np, .fail_at = 5};
+        if (fail) {
+            ck_assert_ok(sm_trainer_set_grad_reduce(g.tr, log_reduce, &r));
+            double fl = 0;
+            ck_assert_status(sm_trainer_fit(g.tr, ds, 10, g.rng, NULL, NULL, &fl),
+                             SM_ERR_CANCELLED);
+            ck_assert_ptr_nonnull(strstr(sm_last_error(), "reduction"));
+            ck_assert(isfinite(fl));
+        } else {
+            ck_assert_ok(sm_trainer_fit(g.tr, ds, 4, g.rng, NULL, NULL, NULL));
+        }
+        ck_assert_uint_eq(sm_optim_steps(g.opt), 4);
+        p[fail] = malloc(np * sizeof(float));
+        e[fail] = malloc(np * sizeof(float));
+        memcpy(p[fail], sm_net_params(g.net), np * sizeof(float));
+        memcpy(e[fail], sm_net_params(ema), np * sizeof(float));
+        /* The trainer goes on afterwards. */
+        r.fail_at = 0;
+        ck_assert_ok(sm_trainer_fit(g.tr, ds, 2, g.rng, NULL, NULL, NULL));
+        ck_assert_uint_eq(sm_optim_steps(g.opt), 6);
+        sm_net_free(ema);
+        sm_dataset_free(ds);
+        rig_free(&g);
+    }
+    ck_assert_int_eq(memcmp(p[0], p[1], np * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(e[0], e[1], np * sizeof(float)), 0);
+    for (int i = 0; i < 2; i++)
+        free(p[i]), free(e[i]);
+}
+END_TEST
+
+/* The reduction callback cannot change or step its trainer. */
+START_TEST(grad_reduce_cannot_reenter)
+{
+    rig g;
+    rig_make(&g, 2, 16, 1, 1e-3, 10, 8);
+    reduce_log r = {.np = sm_net_num_params(g.net), .tr = g.tr};
+    ck_assert_ok(sm_trainer_set_grad_reduce(g.tr, log_reduce, &r));
+    const float x[8] = {0.1f, 0.2f, -0.3f, 0.4f, 1.0f, -1.0f, 0.5f, 0.5f};
+    ck_assert_ok(sm_trainer_step(g.tr, x, 4, 2, g.rng, NULL));
+    ck_assert_int_eq(r.calls, 2);
+    ck_assert_int_eq(r.refused, 2 * 4);
+    ck_assert_int_eq(r.other, 0);
+    ck_assert_uint_eq(sm_optim_steps(g.opt), 1);
+    /* Afterwards the setters work again. */
+    ck_assert_ok(sm_trainer_set_grad_reduce(g.tr, NULL, NULL));
+    ck_assert_ok(sm_trainer_step(g.tr, x, 4, 2, g.rng, NULL));
+    ck_assert_int_eq(r.calls, 2);
+    rig_free(&g);
+}
+END_TEST
+
+/* Ranks simulated by threads in one process: each thread trains its own
+ * copy on its slice of the same batches, a barrier-based reduction averages
+ * in rank order, and the result is one trainer's on the whole batch up to
+ * float summation order (see tests/test-mpi.c for the tolerance). Three
+ * ranks on 32 rows give unequal slices (10, 11, 11), weighted by share. */
+enum { SIM_MAX_RANKS = 3 };
+typedef struct {
+    pthread_barrier_t barrier;
+    int ranks;
+    size_t np;
+    float *bufs[SIM_MAX_RANKS];
+    float *mean;
+    sm_objective objective;
+    const sm_dataset *ds;
+    float *params[SIM_MAX_RANKS];
+    float *local[SIM_MAX_RANKS]; /* each rank's first local gradient */
+    double loss[SIM_MAX_RANKS];
+    sm_status st[SIM_MAX_RANKS];
+} sim_world;
+
+typedef struct {
+    sim_world *w;
+    int rank, calls;
+} sim_rank;
+
+static int sim_reduce(void *ud, float *buf, size_t n)
+{
+    sim_rank *me = ud;
+    sim_world *w = me->w;
+    if (me->calls++ == 0)
+        memcpy(w->local[me->rank], buf, n * sizeof(float));
+    memcpy(w->bufs[me->rank], buf, n * sizeof(float));
+    pthread_barrier_wait(&w->barrier);
+    if (me->rank == 0)
+        for (size_t i = 0; i < n; i++) {
+            float sum = 0.0f;
+            for (int r = 0; r < w->ranks; r++)
+                sum += w->bufs[r][i];
+            w->mean[i] = sum / (float)w->ranks;
+        }
+    pthread_barrier_wait(&w->barrier);
+    memcpy(buf, w->mean, n * sizeof(float));
+    pthread_barrier_wait(&w->barrier); /* mean is read before it is rewritten */
+    return 0;
+}
+
+static void sim_train(sim_world *w, int rank, int parallel, double *loss, float *out)
+{
+    sim_rank me = {w, rank, 0};
+    rig g;
+    rig_make(&g, 2, 32, 2, 1e-3, 12, 32);
+    ck_assert_ok(sm_trainer_set_objective(g.tr, w->objective));
+    if (parallel) {
+        ck_assert_ok(sm_trainer_set_grad_reduce(g.tr, sim_reduce, &me));
+        ck_assert_ok(sm_trainer_set_shard(g.tr, (size_t)rank, (size_t)w->ranks));
+    }
+    sm_status st = sm_trainer_fit(g.tr, w->ds, 40, g.rng, NULL, NULL, loss);
+    if (parallel)
+        w->st[rank] = st;
+    else
+        ck_assert_ok(st);
+    memcpy(out, sm_net_params(g.net), w->np * sizeof(float));
+    rig_free(&g);
+}
+
+static void *sim_thread(void *arg)
+{
+    sim_rank *me = arg;
+    sim_train(me->w, me->rank, 1, &me->w->loss[me->rank], me->w->params[me->rank]);
+    return NULL;
+}
+
+START_TEST(shards_in_threads_match_one_process)
+{
+    const float mu[2] = {1, -1};
+    sm_rng *rng;
+    ck_assert_ok(sm_rng_new(&rng, 5));
+    sm_dataset *ds = gaussian_data(300, mu, 0.7f, rng);
+    sm_net *probe;
+    ck_assert_ok(sm_net_new(&probe, 2, 32, 2, rng));
+    const size_t np = sm_net_num_params(probe);
+    sm_net_free(probe);
+    const struct {
+        int ranks;
+        sm_objective objective;
+    } cases[] = {{2, SM_OBJECTIVE_DSM}, {3, SM_OBJECTIVE_DSM}, {2, SM_OBJECTIVE_SSM_VR}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        sim_world w = {.ranks = cases[c].ranks, .np = np, .objective = cases[c].objective,
+                       .ds = ds};
+        pthread_barrier_init(&w.barrier, NULL, (unsigned)w.ranks);
+        w.mean = malloc(np * sizeof(float));
+        for (int r = 0; r < w.ranks; r++) {
+            w.bufs[r] = malloc(np * sizeof(float));
+            w.params[r] = malloc(np * sizeof(float));
+            w.local[r] = malloc(np * sizeof(float));
+        }
+        pthread_t th[SIM_MAX_RANKS];
+        sim_rank ranks[SIM_MAX_RANKS];
+        for (int r = 0; r < w.ranks; r++) {
+            ranks[r] = (sim_rank){&w, r, 0};
+            ck_assert_int_eq(pthread_create(&th[r], NULL, sim_thread, &ranks[r]), 0);
+        }
+        for (int r = 0; r < w.ranks; r++)
+            pthread_join(th[r], NULL);
+        float *one = malloc(np * sizeof(float));
+        double one_loss = 0;
+        sim_train(&w, 0, 0, &one_loss, one);
+        double maxd = 0, moved = 0;
+        for (size_t i = 0; i < np; i++) {
+            double d = fabs((double)one[i] - (double)w.params[0][i]);
+            maxd = d > maxd ? d : maxd;
+        }
+        for (int r = 0; r < w.ranks; r++) {
+            ck_assert_ok(w.st[r]);
+            /* Every rank holds the same parameters and reports the same loss. */
+            ck_assert_int_eq(memcmp(w.params[r], w.params[0], np * sizeof(float)), 0);
+            ck_assert(w.loss[r] == w.loss[0]);
+            if (r > 0) /* and each computed its own slice */
+                ck_assert_int_ne(memcmp(w.local[r], w.local[0], np * sizeof(float)), 0);
+        }
+        ck_assert_msg(maxd <= 1e-5, "%d ranks, objective %d: parameters differ by %g", w.ranks,
+                      (int)w.objective, maxd);
+        ck_assert_msg(fabs(one_loss - w.loss[0]) <= 1e-4, "losses %g and %g", one_loss,
+                      w.loss[0]);
+        /* The runs trained: differences between slices would show. */
+        rig g0;
+        rig_make(&g0, 2, 32, 2, 1e-3, 12, 32);
+        for (size_t i = 0; i < np; i++)
+            moved = fmax(moved, fabs((double)one[i] - (double)sm_net_params(g0.net)[i]));
+        rig_free(&g0);
+        ck_assert_msg(moved > 1e-2, "the parameters moved only %g", moved);
+        free(one);
+        for (int r = 0; r < w.ranks; r++)
+            free(w.bufs[r]), free(w.params[r]), free(w.local[r]);
+        free(w.mean);
+        pthread_barrier_destroy(&w.barrier);
+    }
+    sm_dataset_free(ds);
+    sm_rng_free(rng);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("train");
@@ -642,6 +932,10 @@ int main(void)
     tcase_add_test(tc, edm_training_and_lr_schedule);
     tcase_add_test(tc, cond_fit_contexts_and_labels);
     tcase_add_test(tc, cond_fit_learns_the_condition);
+    tcase_add_test(tc, grad_reduce_identity_same_bits);
+    tcase_add_test(tc, grad_reduce_failure_keeps_state);
+    tcase_add_test(tc, grad_reduce_cannot_reenter);
+    tcase_add_test(tc, shards_in_threads_match_one_process);
     suite_add_tcase(s, tc);
     return sm_test_run(s);
 }

@@ -183,6 +183,83 @@ SM_API sm_status sm_trainer_set_context_dropout(sm_trainer *tr, double p);
 SM_API double sm_trainer_context_dropout(const sm_trainer *tr);
 
 /**
+ * @brief Gradient reduction callback of sm_trainer_set_grad_reduce(): makes
+ *        the processes of a data-parallel run agree on a buffer.
+ *
+ * It must replace the @p n floats of @p buf, in place, by their **mean**
+ * over all the processes (ranks) of the run, and give every rank the same
+ * result (with MPI: MPI_Allreduce() with MPI_SUM over MPI_FLOAT, then a
+ * division by the number of ranks). Each training step calls it twice, in
+ * this order and on every rank: with the network's gradient
+ * (sm_net_grads(), @p n = sm_net_num_params()), then with a one-element
+ * buffer holding the step's loss.
+ * @param user_data  The pointer given to sm_trainer_set_grad_reduce() (a
+ *                   communicator, for instance).
+ * @param buf        The values to reduce, in place.
+ * @param n          Their number.
+ * @return 0 on success; non-zero fails the step with #SM_ERR_CANCELLED.
+ *
+ * The callback must not change or step the trainer that calls it (those
+ * calls fail with #SM_ERR_STATE).
+ */
+typedef int (*sm_grad_reduce_fn)(void *user_data, float *buf, size_t n);
+
+/**
+ * @brief Makes the trainer reduce the gradient across processes in every
+ *        step: after the local gradient is computed into the network's
+ *        gradient buffer and before the optimizer steps, @p fn replaces it
+ *        (and the step's loss) by the mean over the ranks (see
+ *        ::sm_grad_reduce_fn). The library itself does not communicate.
+ *
+ * The loss a step reports (sm_trainer_step(), the callback and final loss
+ * of sm_trainer_fit()) is then the reduced one, rounded to float.
+ * Clipping (sm_optim_set_clip_norm()) and the finiteness check apply to the
+ * reduced gradient, so every rank takes the same update. When the local
+ * loss or gradient of one rank is not finite, that rank still calls @p fn,
+ * with NaN, so that every rank fails the step with #SM_ERR_DIVERGED
+ * instead of waiting for it.
+ *
+ * When @p fn returns non-zero, the step fails with #SM_ERR_CANCELLED
+ * (sm_trainer_fit() stops there, keeping the earlier steps): the
+ * parameters, the optimizer's state, the average of sm_trainer_set_ema()
+ * and the step count of the learning-rate schedule are those before the
+ * step; the generator has advanced by the step's draws and the network's
+ * gradient buffer holds what @p fn left in it.
+ * @param tr         The trainer.
+ * @param fn         The reduction, or NULL to train alone again.
+ * @param user_data  Passed to @p fn.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG (NULL @p tr), #SM_ERR_STATE (called
+ *         from a callback of the trainer).
+ */
+SM_API sm_status sm_trainer_set_grad_reduce(sm_trainer *tr, sm_grad_reduce_fn fn,
+                                            void *user_data);
+
+/**
+ * @brief Makes this process compute only its slice of every batch:
+ *        @p ranks processes with the same data, seed and settings then take
+ *        the same steps as one process with the whole batch.
+ *
+ * Every rank still draws all of the batch's random numbers (rows, context
+ * dropout, σ, ε and the SSM projections), so the generators of all ranks
+ * stay in step; rank r computes the loss and gradient of rows
+ * ⌊n·r/ranks⌋ … ⌊n·(r+1)/ranks⌋ − 1 of a batch of n rows. Combined with
+ * sm_trainer_set_grad_reduce() (a mean over the ranks), the update is that
+ * of the whole batch up to the order of float summation. When @p ranks does
+ * not divide n, each slice's gradient and loss are weighted by its share
+ * (rows · ranks / n) so that the mean is still the whole batch's.
+ *
+ * Without this call (or with @p ranks = 1) the trainer computes on its whole
+ * batch: the other way to train in parallel, each rank with its own data
+ * shard, seed and batch, the reduction averaging their gradients.
+ * @param tr     The trainer.
+ * @param rank   This process's slice, < @p ranks.
+ * @param ranks  Number of processes, 1 … the trainer's batch size.
+ * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_STATE (called from a callback
+ *         of the trainer).
+ */
+SM_API sm_status sm_trainer_set_shard(sm_trainer *tr, size_t rank, size_t ranks);
+
+/**
  * @brief Frees a trainer (not the borrowed handles).
  * @param tr  The trainer, or NULL (ignored).
  */

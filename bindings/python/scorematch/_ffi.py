@@ -36,6 +36,8 @@ TRAIN_CALLBACK = CFUNCTYPE(c_int, c_uint64, c_uint64, c_double, c_void_p)
 #                                    void *user_data);
 SAMPLER_CALLBACK = CFUNCTYPE(c_int, c_size_t, c_size_t, c_float, c_float_p,
                              c_size_t, c_size_t, c_void_p)
+# typedef int (*sm_grad_reduce_fn)(void *user_data, float *buf, size_t n);
+GRAD_REDUCE = CFUNCTYPE(c_int, c_void_p, c_float_p, c_size_t)
 
 
 
@@ -230,6 +232,8 @@ _PROTOTYPES = {
     "sm_trainer_step": (status, [c_void_p, c_float_p, c_size_t, c_size_t, c_void_p,
                                  c_double_p]),
     "sm_trainer_set_ema": (status, [c_void_p, c_void_p, c_double]),
+    "sm_trainer_set_grad_reduce": (status, [c_void_p, GRAD_REDUCE, c_void_p]),
+    "sm_trainer_set_shard": (status, [c_void_p, c_size_t, c_size_t]),
     "sm_trainer_fit": (status, [c_void_p, c_void_p, c_uint64, c_void_p, TRAIN_CALLBACK,
                                 c_void_p, c_double_p]),
     # sampler.h

@@ -12,8 +12,8 @@ import numpy as np
 
 from . import _ffi, errors
 from ._base import (CallState, Handle, call, contexts, count, deferred_sigint, dptr, expect,
-                    fail, float_view, fptr, guarded, inplace_points, out_array, points, real,
-                    vector)
+                    f32, fail, float_view, fptr, guarded, inplace_points, out_array, points,
+                    real, vector)
 from .data import Dataset, as_rng
 
 __all__ = ["Schedule", "Net", "Layer", "Optim", "Adam", "SGD", "Trainer", "Sampler",
@@ -620,6 +620,8 @@ class Trainer(Handle):
 
     def _init_extra(self):
         self._objective = "dsm"
+        # The exception a reduction raised in the step or fit in progress.
+        self._reduce_exc = [None]
 
     @property
     def objective(self):
@@ -687,13 +689,85 @@ class Trainer(Handle):
         # one, which is let go only now.
         res.keep("ema", eres)
 
+    def set_grad_reduce(self, fn):
+        """Data-parallel training: *fn(values)* makes the processes agree on
+        the gradient before every update (``sm_trainer_set_grad_reduce``).
+
+        Each step calls it twice: with a float32 copy of the network's
+        gradient, then with a one-element array holding the step's loss. It
+        must return (or write into *values* and return None) the **mean** of
+        those values over all processes, the same on every process; with
+        mpi4py::
+
+            def mean(v):
+                comm.Allreduce(MPI.IN_PLACE, v, op=MPI.SUM)
+                v /= comm.size
+
+        An exception raised by *fn* fails the step (parameters, optimizer
+        and average as before it) and is re-raised by :meth:`step` or
+        :meth:`fit`. ``None`` trains alone again. See :meth:`set_shard`.
+        """
+        res = self._resource
+        if fn is None:
+            call("sm_trainer_set_grad_reduce", res, _ffi.GRAD_REDUCE(), None)  # NULL
+            res.keep("grad_reduce", None)
+            return
+        if not callable(fn):
+            raise TypeError("fn must be callable or None")
+        pending = self._reduce_exc
+
+        def reduce(_user_data, buf, n):
+            try:
+                view = np.ctypeslib.as_array(buf, shape=(n,))
+                values = view.copy()
+                out = fn(values)
+                if out is not None:
+                    values = f32(out)
+                    if values.shape != (n,):
+                        raise ValueError("the reduction returned shape %s for %d values"
+                                         % (values.shape, n))
+                view[:] = values
+                return 0
+            except BaseException as exc:  # noqa: B902 -- never unwind through C
+                if pending[0] is None:
+                    pending[0] = exc
+                return 1
+        cfunc = _ffi.GRAD_REDUCE(reduce)
+        call("sm_trainer_set_grad_reduce", res, cfunc, None)
+        # C points to cfunc now, no longer to the previous one.
+        res.keep("grad_reduce", cfunc)
+
+    def set_shard(self, rank, ranks):
+        """This process computes only slice *rank* of *ranks* of every batch
+        while drawing the random numbers of the whole batch
+        (``sm_trainer_set_shard``): with the same data, seed and settings on
+        every process and :meth:`set_grad_reduce` averaging, the processes
+        take the steps of one process training on the whole batch (up to
+        float summation order). ``set_shard(0, 1)`` computes the whole batch
+        again."""
+        call("sm_trainer_set_shard", self, count(rank, "rank"), count(ranks, "ranks"))
+
+    def _reraise_reduce(self, err):
+        """After a C call: the reduction's exception (if any) wins over
+        the library's error *err* it caused."""
+        exc, self._reduce_exc[0] = self._reduce_exc[0], None
+        if exc is not None:
+            raise exc
+        if err is not None:
+            raise err
+
     def step(self, x, rng=None):
         """One optimisation step on the batch *x* ((n, dim), n <= batch_size);
         returns the batch loss."""
         a = points(x, "x")
         r = as_rng(rng)
         loss = c_double()
-        call("sm_trainer_step", self, fptr(a), a.shape[0], a.shape[1], r, byref(loss))
+        err = None
+        try:
+            call("sm_trainer_step", self, fptr(a), a.shape[0], a.shape[1], r, byref(loss))
+        except errors.Error as e:
+            err = e
+        self._reraise_reduce(err)
         return loss.value
 
     def fit(self, data, steps, rng=None, callback=None, every=1):
@@ -735,6 +809,7 @@ class Trainer(Handle):
             except errors.Error as e:
                 err = e
         state.reraise()  # the callback's own exception, or KeyboardInterrupt
+        self._reraise_reduce(None)  # the reduction's exception
         if err is not None:
             if isinstance(err, errors.CancelledError) and state.stop:
                 return final.value  # the callback asked to stop: not an error

@@ -746,6 +746,84 @@ class TrainerTest(unittest.TestCase):
         self.assertEqual(la, lb)
         np.testing.assert_array_equal(a.net.params, b.net.params)
 
+    def test_grad_reduce_identity_keeps_the_bits(self):
+        _, a = self.make()
+        _, b = self.make()
+        seen = []
+
+        def same(values):
+            seen.append(values.shape)  # changes nothing: returns None
+
+        b.set_grad_reduce(same)
+        b.set_shard(0, 1)
+        a.fit(self.data, 10, rng=3)
+        b.fit(self.data, 10, rng=3)
+        np.testing.assert_array_equal(a.net.params, b.net.params)
+        self.assertEqual(seen, [(a.net.num_params,), (1,)] * 10)
+        b.set_grad_reduce(None)
+        b.fit(self.data, 2, rng=3)
+        self.assertEqual(len(seen), 20)
+
+    def test_grad_reduce_in_threads_matches_one_trainer(self):
+        # Two "ranks" in two threads, each computing half of every batch of
+        # 64; the reduction averages through a barrier (ctypes lets go of
+        # the GIL during the C call). Same steps as one trainer up to float
+        # summation order (tolerance: see tests/test-mpi.c).
+        barrier = threading.Barrier(2)
+        slots = [None, None]
+        result = {}
+
+        def rank_run(rank):
+            _, tr = self.make(batch=64)
+
+            def mean(values):
+                slots[rank] = values.copy()
+                barrier.wait()
+                out = (slots[0] + slots[1]) / np.float32(2)
+                barrier.wait()
+                return out
+
+            tr.set_grad_reduce(mean)
+            tr.set_shard(rank, 2)
+            result[rank] = (tr.fit(self.data, 30, rng=4), tr.net.params.copy())
+
+        threads = [threading.Thread(target=rank_run, args=(r,)) for r in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        _, one = self.make(batch=64)
+        loss = one.fit(self.data, 30, rng=4)
+        np.testing.assert_array_equal(result[0][1], result[1][1])
+        self.assertEqual(result[0][0], result[1][0])
+        np.testing.assert_allclose(result[0][1], one.net.params, rtol=0, atol=1e-5)
+        self.assertAlmostEqual(result[0][0], loss, delta=1e-4)
+
+    def test_grad_reduce_exception_keeps_the_state(self):
+        _, tr = self.make()
+        tr.fit(self.data, 3, rng=0)
+        before = tr.net.params.copy()
+
+        def broken(values):
+            raise RuntimeError("network down")
+
+        tr.set_grad_reduce(broken)
+        with self.assertRaisesRegex(RuntimeError, "network down"):
+            tr.fit(self.data, 5, rng=0)
+        with self.assertRaisesRegex(RuntimeError, "network down"):
+            tr.step(self.data.to_numpy()[:8], rng=0)
+        np.testing.assert_array_equal(tr.net.params, before)
+        self.assertEqual(tr.optim.steps, 3)
+        tr.set_grad_reduce(lambda v: np.zeros(3))  # wrong size
+        with self.assertRaises(ValueError):
+            tr.step(self.data.to_numpy()[:8], rng=0)
+        self.assertEqual(tr.optim.steps, 3)
+        with self.assertRaises(TypeError):
+            tr.set_grad_reduce(3)
+        for rank, ranks in ((0, 0), (2, 2), (0, 129), (-1, 2)):
+            with self.assertRaises((sm.Error, TypeError, ValueError)):
+                tr.set_shard(rank, ranks)
+
     def test_callback_every(self):
         _, tr = self.make()
         steps = []
