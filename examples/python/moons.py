@@ -20,27 +20,6 @@ import sys
 import time
 
 
-def choose_blis_kernels():
-    """Picks BLIS's AVX-512 or AVX2 kernels for this process, unless the user
-    set BLIS_ARCH_TYPE (see examples/blis_kernels.h and the README's
-    "Performance"): BLIS 0.9 falls back to its slow generic kernels on CPUs
-    newer than itself. The numbers are BLIS 0.9's arch ids (0 = skx,
-    3 = haswell). This must happen before the library first uses BLIS; the
-    library itself never does it, as it is a process-wide choice."""
-    if "BLIS_ARCH_TYPE" in os.environ:
-        return
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f
-                          if line.startswith("flags")), [])
-    except OSError:
-        return
-    if {"avx512f", "avx512dq", "avx512bw", "avx512vl"} <= set(flags):
-        os.environ["BLIS_ARCH_TYPE"] = "0"
-    elif {"avx2", "fma"} <= set(flags):
-        os.environ["BLIS_ARCH_TYPE"] = "3"
-
-
 def parse_args(argv):
     p = argparse.ArgumentParser(description="Trains a score model on two moons and "
                                 "samples it (the Hands-On Lab), from Python.")
@@ -68,7 +47,6 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
-    choose_blis_kernels()
     if importlib.util.find_spec("numpy") is None:  # the bindings need it
         print("moons.py: NumPy is not importable with %s (install python3-numpy)"
               % sys.executable, file=sys.stderr)
@@ -81,9 +59,9 @@ def main(argv=None):
         import scorematch as sm
     sm.load_library(args.library)
     if not args.quiet:
-        print("moons.py: %d thread%s, BLIS kernels '%s', %s" % (
-            args.threads, "" if args.threads == 1 else "s", sm.blas_config(),
-            sm.library_path()), file=sys.stderr)
+        print("moons.py: %d thread%s, kernels %s (BLIS '%s'), %s" % (
+            args.threads, "" if args.threads == 1 else "s", sm.kernel_config(),
+            sm.blas_config(), sm.library_path()), file=sys.stderr)
 
     try:
         # Step 1: the distribution.

@@ -57,6 +57,22 @@ class LibraryTest(unittest.TestCase):
         self.assertEqual(sm.version_number(), parts[0] * 10000 + parts[1] * 100 + parts[2])
         self.assertEqual(sm.__version__, v)
         self.assertTrue(sm.blas_config())
+        self.assertIn(sm.kernel_config(), ("avx512", "avx2", "blis"))
+
+    def test_kernel_choice(self):
+        with sm.Rng(3) as rng, sm.Net(dim=3, width=32, depth=2, rng=rng) as net:
+            self.assertEqual(net.kernels, sm.kernel_config())
+            x = rng.normal_array((20, 3))
+            sig = np.full(20, 0.5, dtype=np.float32)
+            y_auto = net.forward(x, sig)
+            net.kernels = "blis"
+            self.assertEqual(net.kernels, "blis")
+            np.testing.assert_allclose(net.forward(x, sig), y_auto, rtol=1e-4, atol=1e-5)
+            with self.assertRaises(ValueError):
+                net.kernels = "fast"
+            self.assertEqual(net.kernels, "blis")
+            net.kernels = "auto"
+            self.assertEqual(net.kernels, sm.kernel_config())
 
     def test_loaded_from_environment(self):
         env = os.environ.get("SCOREMATCH_LIBRARY")
