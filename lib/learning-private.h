@@ -8,6 +8,11 @@
 /* The ladder's values, largest first (sm_schedule_levels() of them). */
 const float *sm__schedule_sigmas(const sm_schedule *sched);
 
+/* sm_optim_step_net() for a network whose gradient is known to be there,
+ * with Adam's update split between the network's threads (same bits);
+ * messages name fn. */
+sm_status sm__optim_step_pool(sm_optim *opt, sm_net *net, const char *fn);
+
 /* Number of parameters an optimizer was created for. */
 size_t sm__optim_size(const sm_optim *opt);
 

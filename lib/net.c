@@ -855,16 +855,30 @@ void sm__net_mlp_forward(sm_net *net, size_t n, float *out, int train)
     net->train_rows = train ? n : 0;
 }
 
+/* Adds the other shards' gradients into shard 0's, element range by range:
+ * each thread takes a slice of the parameters (whole cache lines), and
+ * every element still sums the shards in shard order, so the bits are
+ * those of one thread doing it all. */
+static void job_reduce(void *ctx, size_t s)
+{
+    sm_net *net = ctx;
+    const size_t n = net->nparams, per = (n / net->used + 15) & ~(size_t)15;
+    const size_t first = s * per;
+    if (first >= n)
+        return;
+    float *g[256];
+    for (size_t i = 1; i < net->used; i++)
+        g[i - 1] = net->shards[i].grads + first;
+    sm__rows_reduce(net->grads + first, g, net->used - 1, n - first < per ? n - first : per);
+}
+
 void sm__net_mlp_backward(sm_net *net, const float *dF, size_t n)
 {
     (void)n; /* the split of the forward pass is kept in net->share */
     net->dF = dF;
     sm__rows_run(net->pool, job_backward, net, net->used);
-    /* Sum the other shards' gradients in shard order (deterministic). */
-    float *g[256];
-    for (size_t s = 1; s < net->used; s++)
-        g[s - 1] = net->shards[s].grads;
-    sm__rows_reduce(net->grads, g, net->used ? net->used - 1 : 0, net->nparams);
+    if (net->used > 1)
+        sm__rows_run(net->pool, job_reduce, net, net->used);
 }
 
 sm_status sm__net_nonfinite_error(const sm_net *net, size_t row, const char *fn)

@@ -6,6 +6,7 @@
 #include "internal.h"
 #include "learning-private.h"
 #include "net-private.h"
+#include "pool-private.h"
 #include "scorematch/optim.h"
 
 enum { KIND_ADAM = SM__OPTIM_ADAM, KIND_SGD = SM__OPTIM_SGD };
@@ -139,20 +140,32 @@ sm_status sm_optim_reset(sm_optim *opt)
  * (opt->t already counts it). A loop of its own so that it is built for
  * the CPU's vector width (SM_MULTIVERSION): the same bits on every variant,
  * as all operations are exact IEEE ones and nothing is contracted. */
-SM_MULTIVERSION
-static void adam_update(const sm_optim *opt, float *params, const float *grads,
-                        size_t n, float scale)
+/* The constants of one Adam step. */
+typedef struct {
+    float b1, b2, step, inv_sqrt_bc2, eps, decay;
+    int decayed;
+} adam_consts;
+
+static adam_consts adam_consts_of(const sm_optim *opt)
 {
-    const float b1 = (float)opt->beta1, b2 = (float)opt->beta2;
     const double bc1 = 1.0 - pow(opt->beta1, (double)opt->t);
     const double bc2 = 1.0 - pow(opt->beta2, (double)opt->t);
     /* θ −= lr·m̂/(√v̂ + ε) written as step·m/(√v/√bc2 + ε), PyTorch's order. */
-    const float step = (float)(opt->lr / bc1);
-    const float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
-    const float eps = (float)opt->eps;
-    const int decayed = opt->weight_decay > 0.0;
-    const float decay = (float)(1.0 - opt->lr * opt->weight_decay);
-    float *restrict m = opt->m, *restrict v = opt->v;
+    adam_consts k = {(float)opt->beta1, (float)opt->beta2, (float)(opt->lr / bc1),
+                     (float)(1.0 / sqrt(bc2)), (float)opt->eps,
+                     (float)(1.0 - opt->lr * opt->weight_decay), opt->weight_decay > 0.0};
+    return k;
+}
+
+/* Elements [0, n) of the buffers given (a slice of the whole: every element
+ * is updated on its own, so slicing changes no bit). */
+SM_MULTIVERSION
+static void adam_update(const adam_consts *k, float *params, const float *grads,
+                        float *restrict m, float *restrict v, size_t n, float scale)
+{
+    const float b1 = k->b1, b2 = k->b2, step = k->step, inv_sqrt_bc2 = k->inv_sqrt_bc2;
+    const float eps = k->eps, decay = k->decay;
+    const int decayed = k->decayed;
     for (size_t i = 0; i < n; i++) {
         float g = grads[i] * scale;
         m[i] = b1 * m[i] + (1.0f - b1) * g;
@@ -162,9 +175,33 @@ static void adam_update(const sm_optim *opt, float *params, const float *grads,
     }
 }
 
-/* sm_optim_step() with messages that name fn. */
-static sm_status step(sm_optim *opt, float *params, const float *grads, size_t n,
-                      const char *fn)
+/* One slice of an Adam step per pool shard. */
+typedef struct {
+    const adam_consts *k;
+    sm_optim *opt;
+    float *params;
+    const float *grads;
+    float scale;
+    size_t n, shards;
+} adam_job;
+
+static void adam_job_run(void *ctx, size_t s)
+{
+    const adam_job *j = ctx;
+    /* Slices of whole cache lines (16 floats), so threads share none. */
+    size_t per = (j->n / j->shards + 15) & ~(size_t)15;
+    size_t first = s * per;
+    if (first >= j->n)
+        return;
+    size_t count = j->n - first < per ? j->n - first : per;
+    adam_update(j->k, j->params + first, j->grads + first, j->opt->m + first,
+                j->opt->v + first, count, j->scale);
+}
+
+/* sm_optim_step() with messages that name fn; with a pool, Adam's update
+ * runs in `shards` slices on it (the same bits as one thread). */
+static sm_status step_on(sm_optim *opt, float *params, const float *grads, size_t n,
+                         sm__pool *pool, size_t shards, const char *fn)
 {
     if (!opt || !params || !grads)
         return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument", fn);
@@ -192,7 +229,14 @@ static sm_status step(sm_optim *opt, float *params, const float *grads, size_t n
                          fn, bad);
     opt->t++;
     if (opt->kind == KIND_ADAM) {
-        adam_update(opt, params, grads, n, scale);
+        const adam_consts k = adam_consts_of(opt);
+        /* Below a few cache pages per thread, waking threads costs more. */
+        if (pool && shards > 1 && n >= 4096 * shards) {
+            adam_job j = {&k, opt, params, grads, scale, n, shards};
+            sm__pool_run(pool, adam_job_run, &j, shards);
+        } else {
+            adam_update(&k, params, grads, opt->m, opt->v, n, scale);
+        }
     } else {
         const float mu = (float)opt->momentum, lr = (float)opt->lr;
         const float wd = (float)opt->weight_decay;
@@ -233,6 +277,18 @@ void sm__optim_restore(sm_optim *opt, uint64_t t, const float *m, const float *v
     memcpy(opt->m, m, opt->n * sizeof(float));
     if (opt->v && v)
         memcpy(opt->v, v, opt->n * sizeof(float));
+}
+
+static sm_status step(sm_optim *opt, float *params, const float *grads, size_t n,
+                      const char *fn)
+{
+    return step_on(opt, params, grads, n, NULL, 1, fn);
+}
+
+sm_status sm__optim_step_pool(sm_optim *opt, sm_net *net, const char *fn)
+{
+    return step_on(opt, sm_net_params(net), sm_net_grads(net), sm_net_num_params(net),
+                   sm__net_pool(net), sm_net_threads(net), fn);
 }
 
 sm_status sm_optim_step(sm_optim *opt, float *params, const float *grads, size_t n)

@@ -380,7 +380,7 @@ static sm_status train_rows(sm_trainer *tr, size_t n, const sm__cond *cond, sm_r
     /* Keep the parameters so that an update that overflows can be undone:
      * a diverging run stops with its last finite parameters. */
     memcpy(tr->backup, sm_net_params(tr->net), np * sizeof(float));
-    st = sm_optim_step_net(tr->opt, tr->net);
+    st = sm__optim_step_pool(tr->opt, tr->net, fn);
     if (st == SM_OK && sm__first_nonfinite(sm_net_params(tr->net), np) < np) {
         memcpy(sm_net_params(tr->net), tr->backup, np * sizeof(float));
         st = SM_ERR_NONFINITE;

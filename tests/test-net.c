@@ -10,6 +10,7 @@
 #include "blas-private.h"
 #include "dsm-private.h"
 #include "gemm-private.h"
+#include "learning-private.h"
 #include "net-private.h"
 #include "ssm-private.h"
 
@@ -327,6 +328,40 @@ START_TEST(kernel_choice)
     sm_net_free(c);
     sm_net_free(net);
     sm_rng_free(r);
+}
+END_TEST
+
+/* Adam's update split between a network's threads gives the bits of the
+ * single-threaded update (elementwise, sliced on cache lines). */
+START_TEST(pooled_adam_matches_serial)
+{
+    sm_net *net = make_net(3, 128, 3, 31);
+    ck_assert_ok(sm_net_set_threads(net, 3));
+    const size_t np = sm_net_num_params(net);
+    ck_assert_uint_ge(np, 4096 * 3); /* large enough for the pooled path */
+    float *params = malloc(np * sizeof *params), *grads = sm_net_grads(net);
+    ck_assert_ptr_nonnull(params);
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 2));
+    sm_optim *serial, *pooled;
+    ck_assert_ok(sm_optim_new_adam(&serial, np, 1e-2, 0.9, 0.999, 1e-8, 0.01));
+    ck_assert_ok(sm_optim_new_adam(&pooled, np, 1e-2, 0.9, 0.999, 1e-8, 0.01));
+    memcpy(params, sm_net_params(net), np * sizeof *params);
+    for (int t = 0; t < 3; t++) {
+        ck_assert_ok(sm_rng_fill_normal(r, grads, np, 0, 1));
+        ck_assert_ok(sm_optim_step(serial, params, grads, np));
+        ck_assert_ok(sm__optim_step_pool(pooled, net, "test"));
+    }
+    ck_assert_int_eq(memcmp(params, sm_net_params(net), np * sizeof *params), 0);
+    /* A non-finite gradient is refused before anything moves. */
+    grads[np - 1] = NAN;
+    ck_assert_int_eq(sm__optim_step_pool(pooled, net, "test"), SM_ERR_NONFINITE);
+    ck_assert_int_eq(memcmp(params, sm_net_params(net), np * sizeof *params), 0);
+    sm_optim_free(serial);
+    sm_optim_free(pooled);
+    sm_rng_free(r);
+    free(params);
+    sm_net_free(net);
 }
 END_TEST
 
@@ -1144,6 +1179,7 @@ int main(void)
     TCase *tt = tcase_create("threads");
     tcase_set_timeout(tt, 120);
     tcase_add_test(tt, thread_count_does_not_change_results);
+    tcase_add_test(tt, pooled_adam_matches_serial);
     tcase_add_test(tt, sharded_gradient_matches_single_thread);
     tcase_add_test(tt, sharded_ssm_matches_single_thread);
     suite_add_tcase(s, tt);
