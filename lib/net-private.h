@@ -12,6 +12,11 @@
  * parameter buffers of one fit the other). */
 int sm__net_same_shape(const sm_net *a, const sm_net *b);
 
+/* sm_net_ema_update() without its checks (the caller made them: same shape,
+ * decay in [0, 1], finite parameters), split between net's threads by
+ * parameter slices (the same bits as one thread). */
+void sm__net_ema_step(sm_net *ema, const sm_net *net, double decay);
+
 /* Switches a network between BLIS and the naive reference product. */
 sm_status sm__net_use_reference(sm_net *net, int reference);
 

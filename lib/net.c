@@ -638,6 +638,33 @@ static void ema_blend(float *avg, const float *p, size_t n, float d, float w)
         avg[i] = d * avg[i] + w * p[i];
 }
 
+typedef struct {
+    sm_net *ema;
+    const sm_net *net;
+    float d, w;
+    size_t shards;
+} ema_job;
+
+static void job_ema(void *ctx, size_t s)
+{
+    const ema_job *j = ctx;
+    const size_t n = j->net->nparams, per = (n / j->shards + 15) & ~(size_t)15;
+    const size_t first = s * per;
+    if (first < n)
+        ema_blend(j->ema->params + first, j->net->params + first,
+                  n - first < per ? n - first : per, j->d, j->w);
+}
+
+void sm__net_ema_step(sm_net *ema, const sm_net *net, double decay)
+{
+    ema_job j = {ema, net, (float)decay, (float)(1.0 - decay), net->threads};
+    if (net->pool && net->threads > 1 && net->nparams >= 4096 * net->threads)
+        sm__pool_run(net->pool, job_ema, &j, net->threads);
+    else
+        ema_blend(ema->params, net->params, net->nparams, j.d, j.w);
+    ema->sigma_data = net->sigma_data;
+}
+
 sm_status sm_net_ema_update(sm_net *ema, const sm_net *net, double decay)
 {
     const char *fn = "sm_net_ema_update";

@@ -387,8 +387,12 @@ static sm_status train_rows(sm_trainer *tr, size_t n, const sm__cond *cond, sm_r
     }
     if (st == SM_OK)
         tr->steps_done++;
-    if (st == SM_OK && tr->ema)
-        return sm_net_ema_update(tr->ema, tr->net, tr->ema_decay); /* params are finite here */
+    if (st == SM_OK && tr->ema) {
+        /* Checked already: the shapes when the average was set, the
+         * parameters' finiteness just above. */
+        sm__net_ema_step(tr->ema, tr->net, tr->ema_decay);
+        return SM_OK;
+    }
     if (st == SM_ERR_NONFINITE)
         return sm__error(SM_ERR_DIVERGED,
                          "%s: non-finite gradient or update, parameters unchanged; lower the learning rate or enable clipping",
