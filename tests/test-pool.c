@@ -117,8 +117,16 @@ int main(void)
     Suite *s = suite_create("pool");
     TCase *tc = tcase_create("pool");
     tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, every_shard_once_whichever_way);
     tcase_add_test(tc, default_threads_follow_the_affinity_mask);
     suite_add_tcase(s, tc);
+    /* Seconds of passes whose workers spin while they wait: under
+     * valgrind, which runs one thread at a time, far too few passes would
+     * run. Tagged "slow" so the valgrind run skips it (see test-threads.c);
+     * the plain and sanitizer runs execute it. */
+    TCase *modes = tcase_create("modes");
+    tcase_set_tags(modes, "slow");
+    tcase_set_timeout(modes, 300);
+    tcase_add_test(modes, every_shard_once_whichever_way);
+    suite_add_tcase(s, modes);
     return sm_test_run(s);
 }
