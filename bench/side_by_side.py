@@ -145,16 +145,18 @@ def main():
             results[(task, t)] = med
     load1 = load()
 
-    header = ["task", "threads", "libscorematch, BLIS as found", "libscorematch, examples' kernels",
-              "PyTorch", "PyTorch ÷ libscorematch (as found)", "PyTorch ÷ libscorematch (examples')"]
+    header = ["task", "threads", "libscorematch, BLIS as found",
+              "libscorematch, examples' kernels", "PyTorch",
+              "PyTorch ÷ libscorematch (as found)", "PyTorch ÷ libscorematch (examples')"]
     rows = []
     kernels = set()
+    no_torch = "not run (--no-torch)" if a.no_torch else "not installed"
     for (task, t), med in results.items():
         kernels.add(f"as found: {med['found']['kernels']}, examples': {med['chosen']['kernels']}")
         tr = med.get("torch")
         ratio = lambda k: f"{tr['seconds'] / med[k]['seconds']:.2f}" if tr else "—"
         rows.append([WHAT[task], str(t), fmt_cell(med["found"]), fmt_cell(med["chosen"]),
-                     fmt_cell(tr) if tr else "not installed", ratio("found"), ratio("chosen")])
+                     fmt_cell(tr) if tr else no_torch, ratio("found"), ratio("chosen")])
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     print()
     for r in [header] + rows:
