@@ -74,7 +74,7 @@ static void usage(FILE *f, const char *argv0)
             "                     (sigma_data; default 0.5)\n"
             "  --gmm K            Gaussian-mixture baseline with K components (default\n"
             "                     50; 0: none)\n"
-            "  --threads T        threads (default: all online cores)\n"
+            "  --threads T        threads (default: the CPUs it may use)\n"
             "  --png PATH         generated digits beside real held-out ones%s\n"
             "  --save PATH        save the trained model (with its normalization)\n"
             "  --load PATH        sample a saved model instead of training one\n"
@@ -84,9 +84,8 @@ static void usage(FILE *f, const char *argv0)
 
 static int parse_args(int argc, char **argv, options *o)
 {
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     *o = (options){.data = DIGITS_CSV, .steps = 20000, .width = 512, .depth = 3, .batch = 256,
-                   .samples = 1000, .levels = 18, .threads = ncpu > 0 ? (size_t)ncpu : 1,
+                   .samples = 1000, .levels = 18, .threads = sm_net_default_threads(),
                    .gmm_k = 50, .lr = 2e-4, .ema = 0.999, .sigma_max = 80.0, .sigma_min = 0.002,
                    .global_scale = 1, .pixel_affine = 1, .sampler = SM_SAMPLER_EDM_HEUN,
                    .spread = 0.5};

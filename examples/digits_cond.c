@@ -85,7 +85,7 @@ static void usage(FILE *f, const char *argv0)
             "  --samples N        digits in the training proportions to compare (default 1000)\n"
             "  --sampler KIND     edm-heun (default), dpmpp-2m, ...\n"
             "  --levels L         Karras grid levels, sigma 80 -> 0.002 (default 18)\n"
-            "  --threads T        threads (default: all online cores)\n"
+            "  --threads T        threads (default: the CPUs it may use)\n"
             "  --png PATH         a panel of generated digits per weight, a row per class%s\n"
             "  --save PATH        save the trained model (with its normalization)\n"
             "  --load PATH        sample a saved model instead of training one\n"
@@ -110,10 +110,9 @@ static int parse_weights(const char *v, options *o)
 
 static int parse_args(int argc, char **argv, options *o)
 {
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     *o = (options){.data = DIGITS_CSV, .labels = DIGITS_LABELS_CSV, .steps = 20000, .width = 512,
                    .depth = 3, .batch = 256, .samples = 1000, .per_class = 100, .levels = 18,
-                   .threads = ncpu > 0 ? (size_t)ncpu : 1, .lr = 2e-4, .ema = 0.999,
+                   .threads = sm_net_default_threads(), .lr = 2e-4, .ema = 0.999,
                    .dropout = 0.1, .w = {0, 0.25, 0.5, 1, 2, 3}, .n_w = 6, .sampler = SM_SAMPLER_EDM_HEUN};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -67,7 +67,7 @@ static void usage(FILE *f, const char *argv0)
             "  --sampler KIND   edm-stochastic (default), edm-heun, dpmpp-2m, ...\n"
             "  --levels L       Karras grid levels, sigma 80 -> 0.002 (default 18)\n"
             "  --resample R     RePaint jumps back per level (default 10)\n"
-            "  --threads T      threads (default: all online cores)\n"
+            "  --threads T      threads (default: the CPUs it may use)\n"
             "  --png PATH       original / masked / completed digits\n",
             argv0, DIGITS_CSV);
 }
@@ -77,7 +77,7 @@ int main(int argc, char **argv)
     choose_blis_kernels();
     const char *load = NULL, *data = DIGITS_CSV, *png = NULL;
     unsigned long long seed = 0, draws = 8, levels = 18, resample = 10;
-    long threads = sysconf(_SC_NPROCESSORS_ONLN);
+    long threads = (long)sm_net_default_threads();
     sm_sampler_kind kind = SM_SAMPLER_EDM_STOCHASTIC;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

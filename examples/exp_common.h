@@ -99,8 +99,7 @@ static int exp_parse_args(int argc, char **argv, const char *prog,
 
 static size_t exp_default_threads(void)
 {
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    return ncpu > 0 ? (size_t)ncpu : 1;
+    return sm_net_default_threads();
 }
 
 /* The lab's model and training on a data set: MLP dim/128/3, geometric

@@ -47,7 +47,7 @@ static void usage(FILE *f, const char *argv0)
             "2000 points (K = 20, ratio 0.2) and prints coverage@0.15, precision@0.15,\n"
             "energy distance and the smallest per-mode coverage.\n\n"
             "  --train-steps N   training steps per data set (default 3000)\n"
-            "  --threads T       BLIS threads (default: all online cores)\n"
+            "  --threads T       BLIS threads (default: the CPUs it may use)\n"
             "  --seed N          model/training/sampling seed (default 0)\n"
             "  --sigma-max S     largest noise level: a number, or 'suggest' for\n"
             "                    sm_schedule_suggest_sigma_max() (default 1.0)\n"

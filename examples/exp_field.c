@@ -30,7 +30,7 @@ static void usage(FILE *f, const char *argv0)
             "Trains the lab model on two moons, prints the score field's statistics\n"
             "at sigma = 1.0, 0.3, 0.1, 0.03 and follows Langevin trajectories.\n\n"
             "  --seed N          model/training/sampling seed (default 0)\n"
-            "  --threads T       BLIS threads (default: all online cores)\n"
+            "  --threads T       BLIS threads (default: the CPUs it may use)\n"
             "  --train-steps N   training steps (default 3000)\n"
             "  --grid N          arrows per side (default 21)\n"
             "  --paths N         trajectories to follow (default 20)\n"

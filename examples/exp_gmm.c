@@ -29,7 +29,7 @@ static void usage(FILE *f, const char *argv0)
             "score model, samples 2000 points from each and prints coverage@0.15,\n"
             "precision@0.15 and energy distance.\n\n"
             "  --seed N          seed of the EM initialisation, training and sampling (default 0)\n"
-            "  --threads T       BLIS threads (default: all online cores)\n"
+            "  --threads T       BLIS threads (default: the CPUs it may use)\n"
             "  --train-steps N   score model training steps (default 3000)\n"
             "  --png-dir DIR     write DIR/gmm2.png, DIR/gmm10.png, DIR/score.png%s\n"
             "  --help            this text\n",

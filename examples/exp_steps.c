@@ -28,7 +28,7 @@ static void usage(FILE *f, const char *argv0)
             "K = 1, 2, 5, 10, 20, 50 Langevin steps per noise level and prints\n"
             "K, NFE, time, coverage@0.15, precision@0.15 and energy distance.\n\n"
             "  --seed N          model/training/sampling seed (default 0)\n"
-            "  --threads T       BLIS threads (default: all online cores)\n"
+            "  --threads T       BLIS threads (default: the CPUs it may use)\n"
             "  --train-steps N   training steps (default 3000)\n"
             "  --png PATH        quality against K as a line chart%s\n"
             "  --help            this text\n",

@@ -118,7 +118,7 @@ int main(int argc, char **argv)
     nopts.dim = DIM;
     nopts.parametrization = SM_PARAM_EDM;
     TRY(sm_net_new_ex(&net, &nopts, rng));
-    TRY(sm_net_set_threads(net, (size_t)sysconf(_SC_NPROCESSORS_ONLN)));
+    TRY(sm_net_set_threads(net, sm_net_default_threads()));
     TRY(sm_schedule_new_geometric(&sched, 1.0, 0.01, 10)); /* not used to draw σ */
     TRY(sm_optim_new_adam(&opt, sm_net_num_params(net), 4e-3, 0.9, 0.999, 1e-8, 0.0));
     TRY(sm_trainer_new(&tr, net, sched, opt, 1024));

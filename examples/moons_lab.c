@@ -69,7 +69,7 @@ static void usage(FILE *f, const char *argv0)
             "                        set is always make_moons(4000, noise=0.05) with seed 0)\n"
             "  --steps-per-scale K   Langevin steps per noise level (default 20)\n"
             "  --no-noise            drop the Langevin noise term (the collapse experiment)\n"
-            "  --threads T           BLIS threads (default: all online cores)\n"
+            "  --threads T           BLIS threads (default: the CPUs it may use)\n"
             "  --kernels K           matrix products on auto (the library's kernels where\n"
             "                        the CPU has them, default) or blis\n"
             "  --samples-csv PATH    write the samples as CSV, x,y per line, no header\n"
@@ -125,9 +125,8 @@ static int parse_u64(const char *s, uint64_t *out)
 
 static int parse_args(int argc, char **argv, options *o)
 {
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     *o = (options){.seed = 0, .steps_per_scale = 20, .noise = 1,
-                   .threads = ncpu > 0 ? (size_t)ncpu : 1, .train_steps = 3000,
+                   .threads = sm_net_default_threads(), .train_steps = 3000,
                    .n_samples = 2000, .step_ratio = 0.2, .p_mean = SM_EDM_P_MEAN,
                    .p_std = SM_EDM_P_STD, .ema = -1, .lr_decay = -1};
     for (int i = 1; i < argc; i++) {

@@ -117,8 +117,7 @@ static sm_kernels get_kernels(args *a, const char *flag)
 
 static size_t default_threads(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (size_t)n : 1;
+    return sm_net_default_threads(); /* the CPUs this process may use */
 }
 
 /* ---- checks made before the long work ------------------------------------ */
@@ -335,7 +334,7 @@ static void usage_train(FILE *f)
             "  --sigma-min X         smallest noise level (default 0.01)\n"
             "  --levels N            number of noise levels (default 10)\n"
             "  --seed N              seed (default 0)\n"
-            "  --threads T           threads (default: all cores)\n"
+            "  --threads T           threads (default: the CPUs it may use)\n"
             "  --kernels K           matrix products on auto (the library's kernels where the\n"
             "                        CPU has them, default) or blis\n"
             "  --loss-log FILE.csv   write step,loss per step\n"
@@ -799,7 +798,7 @@ static void usage_sample(FILE *f)
             "  --final-denoise       finish with x += sigma_L^2 s(x, sigma_L)\n"
             "  --raw                 keep the network's (standardized) coordinates\n"
             "  --seed N              seed (default 0)\n"
-            "  --threads T           threads (default: all cores)\n"
+            "  --threads T           threads (default: the CPUs it may use)\n"
             "  --kernels K           matrix products on auto (default) or blis\n"
             "conditional models:\n"
             "  --context FILE.csv    the condition: one context row for every sample, or one\n"

@@ -46,7 +46,7 @@ static void usage(FILE *f, const char *argv0)
             "10, 20, 50, 100, 200 and 1000 network evaluations per sample. Prints sampler,\n"
             "NFE, time, coverage@0.15, precision@0.15 and energy distance.\n\n"
             "  --seed N          model/training/sampling seed (default 0)\n"
-            "  --threads T       threads of the network (default: all online cores)\n"
+            "  --threads T       threads of the network (default: the CPUs it may use)\n"
             "  --train-steps N   training steps (default 3000, the lab's)\n"
             "  --samples N       samples per run (default 5000)\n"
             "  --snr X           predictor-corrector's target signal-to-noise ratio (default 0.16)\n"

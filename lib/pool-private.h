@@ -15,8 +15,10 @@ typedef void (*sm__pool_fn)(void *ctx, size_t shard);
 sm__pool *sm__pool_new(size_t workers);
 
 /* Runs fn(ctx, s) for s = 0 … shards−1 (1 ≤ shards ≤ 65535) on the calling
- * thread and the workers, and returns when all are done. Calls must not
- * overlap (a handle is single-threaded). */
+ * thread and the workers, or on the calling thread alone while the pool's
+ * own pass times say the workers make passes slower (see pool.c), and
+ * returns when all are done. Calls must not overlap (a handle is
+ * single-threaded). */
 void sm__pool_run(sm__pool *p, sm__pool_fn fn, void *ctx, size_t shards);
 
 /* Stops and joins the workers. NULL is accepted. */

@@ -4,23 +4,57 @@
  * takes about a millisecond, so waking sleeping threads through a condition
  * variable every time would cost a noticeable share. Workers therefore spin
  * briefly on an atomic generation counter before they block, and the caller
- * spins briefly on the count of finished shards before it blocks.
+ * spins briefly on the count of finished shards before it blocks. (Calling
+ * sched_yield() between spinning and blocking was measured slower: on a
+ * loaded machine a yielding thread waits behind every other runnable one.)
  *
  * Shards are claimed, not assigned: the caller and the workers take the
  * next unclaimed shard until none is left. When another process holds a
  * core and a worker is not running, the caller does that worker's shards
  * itself instead of waiting a scheduler time slice for it, so more threads
  * than free cores cost little. Which thread runs a shard never changes
- * what the shard computes: results are the same bits. */
-#define _POSIX_C_SOURCE 200809L
+ * what the shard computes: results are the same bits.
+ *
+ * Threads that never make a pass slower: when other processes keep the
+ * cores busy, waking the workers can cost more than they save (a worker
+ * that claimed a shard and then lost its core holds the pass up for a
+ * scheduler time slice). Each pool therefore measures its own passes and
+ * chooses between two modes: parallel (workers woken) and serial (the
+ * caller runs every shard, the workers sleep). It times the passes of an
+ * epoch (EPOCH_PASSES passes and EPOCH_NS nanoseconds, whichever ends
+ * later) in the current mode, now and then one epoch in the other mode
+ * (a probe) followed by one more in the current mode. A probe wins when
+ * its time per pass is lower than the mean of the epochs just before and
+ * just after it by more than SWITCH_MARGIN (the mean of the two cancels a
+ * load that rises or falls steadily). The pool goes parallel after one
+ * winning probe, serial only after two in a row: on a machine crowded
+ * with other processes, epoch times scatter widely, and there the threads
+ * usually win (each thread gets its share of the CPUs). Probes come after
+ * PROBE_MIN epochs, the interval doubling while the current mode stays the
+ * better one, up to PROBE_MAX epochs in parallel mode and PROBE_MAX_SERIAL
+ * in serial mode. Only timing is kept, in the pool; the shards and what
+ * they compute are the same in both modes. */
+#define _GNU_SOURCE 1 /* sched_getaffinity, CPU_COUNT */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "scorematch/net.h"
 #include "pool-private.h"
 
-#define SPIN_ITERS 2000
+#define SPIN_ITERS 2000 /* pause instructions before blocking */
+
+#define EPOCH_PASSES 16
+#define EPOCH_NS 100000000LL /* 100 ms */
+#define PROBE_MIN 4          /* epochs before the first probe after a switch */
+#define PROBE_MAX 32
+#define PROBE_MAX_SERIAL 8
+#define SWITCH_MARGIN 0.10
 
 /* `claim` packs, in one atomic word, the generation (bits 32–63), the
  * number of shards (bits 16–31) and the next unclaimed shard (bits 0–15):
@@ -40,6 +74,17 @@ struct sm__pool {
     atomic_int stop;
     sm__pool_fn fn;
     void *ctx;
+    /* Mode choice, touched by the caller only (see the top). */
+    int serial;             /* current mode: 1 serial, 0 parallel */
+    int probing;            /* this epoch runs the other mode */
+    int after_probe;        /* this epoch follows a probe */
+    double probe_per_pass;  /* the probe's time per pass, ns */
+    unsigned serial_wins;   /* winning serial probes in a row */
+    unsigned epochs_left;   /* epochs in the current mode before a probe */
+    unsigned probe_every;   /* PROBE_MIN … PROBE_MAX */
+    unsigned passes;        /* passes of this epoch so far */
+    long long epoch_ns;     /* their time */
+    double last_per_pass;   /* time per pass of the last current-mode epoch, ns (0: none) */
 };
 
 typedef struct {
@@ -51,6 +96,13 @@ static inline void cpu_relax(void)
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
+}
+
+static long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* Claims and runs shards of generation g until none is left. fn and ctx
@@ -113,6 +165,8 @@ sm__pool *sm__pool_new(size_t workers)
     sm__pool *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
+    p->probe_every = PROBE_MIN;
+    p->epochs_left = PROBE_MIN;
     p->threads = calloc(workers, sizeof *p->threads);
     if (!p->threads) {
         free(p);
@@ -140,7 +194,8 @@ sm__pool *sm__pool_new(size_t workers)
     return p;
 }
 
-void sm__pool_run(sm__pool *p, sm__pool_fn fn, void *ctx, size_t shards)
+/* One pass on the workers and the caller. */
+static void run_parallel(sm__pool *p, sm__pool_fn fn, void *ctx, size_t shards)
 {
     /* Every shard of the previous generation has finished, so no thread
      * reads fn or ctx now; the claim word's release store publishes them
@@ -170,6 +225,52 @@ void sm__pool_run(sm__pool *p, sm__pool_fn fn, void *ctx, size_t shards)
     }
 }
 
+/* Ends an epoch: keeps or switches the mode (see the top). */
+static void end_epoch(sm__pool *p)
+{
+    const double per_pass = (double)p->epoch_ns / (double)p->passes;
+    p->passes = 0;
+    p->epoch_ns = 0;
+    if (p->probing) { /* one more epoch in the current mode, then decide */
+        p->probing = 0;
+        p->after_probe = 1;
+        p->probe_per_pass = per_pass;
+        return;
+    }
+    if (p->after_probe) {
+        p->after_probe = 0;
+        const double around = 0.5 * (p->last_per_pass + per_pass);
+        const int won = p->probe_per_pass < (1.0 - SWITCH_MARGIN) * around;
+        p->serial_wins = won && !p->serial ? p->serial_wins + 1 : 0;
+        if (won && (p->serial || p->serial_wins >= 2)) {
+            p->serial = !p->serial; /* the probe's mode is better */
+            p->serial_wins = 0;
+            p->probe_every = PROBE_MIN;
+        } else if (!won && p->probe_every < (p->serial ? PROBE_MAX_SERIAL : PROBE_MAX)) {
+            p->probe_every *= 2;
+        }
+        p->epochs_left = p->probe_every;
+    }
+    p->last_per_pass = per_pass;
+    if (p->epochs_left > 0)
+        p->epochs_left--;
+    if (p->epochs_left == 0)
+        p->probing = 1;
+}
+
+void sm__pool_run(sm__pool *p, sm__pool_fn fn, void *ctx, size_t shards)
+{
+    const long long t0 = now_ns();
+    if (p->serial != p->probing) /* serial, or probing serial */
+        for (size_t s = 0; s < shards; s++)
+            fn(ctx, s);
+    else
+        run_parallel(p, fn, ctx, shards);
+    p->epoch_ns += now_ns() - t0;
+    if (++p->passes >= EPOCH_PASSES && p->epoch_ns >= EPOCH_NS)
+        end_epoch(p);
+}
+
 void sm__pool_free(sm__pool *p)
 {
     if (!p)
@@ -186,4 +287,37 @@ void sm__pool_free(sm__pool *p)
     pthread_mutex_destroy(&p->mu);
     free(p->threads);
     free(p);
+}
+
+/* CPUs a cgroup v2 quota ("cpu.max": "QUOTA PERIOD" or "max PERIOD") allows,
+ * rounded up; 0 when there is no quota or it cannot be read. */
+static size_t cgroup_cpus(void)
+{
+    FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
+    if (!f)
+        return 0;
+    long long quota = 0, period = 0;
+    const int got = fscanf(f, "%lld %lld", &quota, &period);
+    fclose(f);
+    if (got != 2 || quota <= 0 || period <= 0)
+        return 0; /* "max": no quota */
+    return (size_t)((quota + period - 1) / period);
+}
+
+size_t sm_net_default_threads(void)
+{
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t n = online > 0 ? (size_t)online : 1;
+#ifdef CPU_COUNT
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        const int allowed = CPU_COUNT(&set);
+        if (allowed > 0 && (size_t)allowed < n)
+            n = (size_t)allowed;
+    }
+#endif
+    const size_t quota = cgroup_cpus();
+    if (quota > 0 && quota < n)
+        n = quota;
+    return n < 1 ? 1 : n > 256 ? 256 : n;
 }

@@ -423,6 +423,26 @@ SM_API const char *sm_net_kernels(const sm_net *net);
 SM_API size_t sm_net_threads(const sm_net *net);
 
 /**
+ * @brief A thread count for sm_net_set_threads() that suits this process.
+ *
+ * The number of CPUs this process may run on: the online CPUs, fewer if
+ * the calling thread's CPU affinity mask (sched_getaffinity(), e.g. set by
+ * `taskset`) allows fewer, fewer still if a cgroup v2 CPU quota
+ * (`/sys/fs/cgroup/cpu.max`, e.g. a container's CPU limit) allows fewer
+ * (rounded up); at most 256. Networks still start with one thread: this
+ * is what a program passes when it wants them all.
+ *
+ * Using this many threads costs little when other processes keep some of
+ * the CPUs busy: each network measures its own passes and, while waking
+ * its threads makes them slower than running them on the calling thread
+ * alone, runs them there and lets its threads sleep (checked again now and
+ * then). The results are the same bits either way.
+ *
+ * @return The count, 1 … 256. It is computed at each call (no state).
+ */
+SM_API size_t sm_net_default_threads(void);
+
+/**
  * @brief Sizes the workspace for batches of up to @p batch rows.
  *
  * Forward passes for inference run in blocks of this many rows (1024 if

@@ -32,7 +32,7 @@ from .errors import (CancelledError, DivergedError, Error, FileError, FormatErro
 from .data import (Dataset, Rng, blobs, checkerboard, circles, eight_gaussians,
                    gaussian_mixture, moons, one_hot, pinwheel, spirals, swiss_roll, write_csv)
 from .learning import (SGD, Adam, Layer, Net, Optim, Sampler, Schedule, Trainer,
-                       log_likelihood)
+                       default_threads, log_likelihood)
 from .metrics import (MMD, PRDC, CoveragePrecision, coverage, coverage_precision,
                       energy_distance, frechet_distance, mmd_rbf, per_mode_coverage, prdc,
                       precision)
@@ -48,7 +48,7 @@ __all__ = [
     "DivergedError", "CancelledError", "StateError",
     "Rng", "Dataset", "write_csv", "one_hot", "moons", "circles", "blobs", "gaussian_mixture",
     "swiss_roll", "spirals", "checkerboard", "eight_gaussians", "pinwheel",
-    "Schedule", "Net", "Layer", "Optim", "Adam", "SGD", "Trainer", "Sampler", "log_likelihood",
+    "Schedule", "Net", "default_threads", "Layer", "Optim", "Adam", "SGD", "Trainer", "Sampler", "log_likelihood",
     "coverage", "precision", "coverage_precision", "per_mode_coverage", "prdc",
     "energy_distance", "mmd_rbf", "frechet_distance", "CoveragePrecision", "PRDC", "MMD",
     "ScoreModel", "model",

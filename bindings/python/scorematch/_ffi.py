@@ -175,6 +175,7 @@ _PROTOTYPES = {
     "sm_net_threads": (c_size_t, [c_void_p]),
     "sm_net_set_kernels": (status, [c_void_p, c_int]),
     "sm_net_kernels": (c_char_p, [c_void_p]),
+    "sm_net_default_threads": (c_size_t, []),
     "sm_net_reserve": (status, [c_void_p, c_size_t]),
     "sm_net_forward": (status, [c_void_p, c_float_p, c_float_p, c_size_t, c_size_t,
                                 c_float_p]),

@@ -21,6 +21,16 @@ __all__ = ["Schedule", "Net", "Layer", "Optim", "Adam", "SGD", "Trainer", "Sampl
 
 
 # -- Schedule ----------------------------------------------------------------
+
+def default_threads():
+    """``sm_net_default_threads()``: the number of CPUs this process may use
+    (online CPUs, fewer under a CPU affinity mask or a cgroup CPU quota),
+    1 ... 256; a thread count for ``Net(..., threads=...)`` or
+    ``ScoreModel(threads=...)``. Networks that use it run their passes on
+    the calling thread alone while their threads would make them slower
+    (other processes busy on the CPUs), with the same results."""
+    return call("sm_net_default_threads")
+
 class Schedule(Handle):
     """A noise ladder sigma_1 > ... > sigma_L (``sm_schedule``).
 

@@ -57,6 +57,12 @@ class LibraryTest(unittest.TestCase):
         self.assertEqual(sm.version_number(), parts[0] * 10000 + parts[1] * 100 + parts[2])
         self.assertEqual(sm.__version__, v)
         self.assertTrue(sm.blas_config())
+        n = sm.default_threads()
+        self.assertIsInstance(n, int)
+        self.assertGreaterEqual(n, 1)
+        self.assertLessEqual(n, min(256, len(os.sched_getaffinity(0))))
+        net = sm.Net(2, 8, 1, threads=n)
+        self.assertEqual(net.threads, n)
         self.assertIn(sm.kernel_config(), ("avx512", "avx2", "blis"))
 
     def test_kernel_choice(self):
