@@ -21,7 +21,6 @@
 
 #include <scorematch.h>
 
-#include "blis_kernels.h"
 #include "plot.h"
 #include "progress.h"
 
@@ -1352,7 +1351,6 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    choose_blis_kernels();
     args a = {argc, 2, argv, 0};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
