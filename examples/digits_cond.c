@@ -19,6 +19,10 @@
  * proportions, compared with the held-out third like digits.c does
  * (Fréchet distance, improved precision/recall, k = 3). Every weight starts
  * sampling from the same seed, so the weights differ by guidance alone.
+ * The sampling generator is seeded with --seed + 1, after training as
+ * after --load: `--load MODEL --seed S` prints the figures of the run that
+ * trained MODEL with --seed S, bit for bit (a loaded model without --seed
+ * is sampled with seed 0's stream).
  *
  * --png writes one panel per weight: a row per class, 0 at the top.
  *
@@ -73,7 +77,9 @@ static void usage(FILE *f, const char *argv0)
             "asked for, and the held-out comparison (Frechet distance, precision, recall).\n\n"
             "  --data PATH        digits CSV (default %s)\n"
             "  --labels PATH      their labels (default %s)\n"
-            "  --seed N           seed of the model, training and sampling (default 0)\n"
+            "  --seed N           seed of the model, training and sampling (default 0);\n"
+            "                     with --load it seeds the sampling alone: give the\n"
+            "                     model's seed to repeat the figures of its training run\n"
             "  --steps N          training steps (default 20000)\n"
             "  --width N          hidden units (default 512)   --depth N  layers (default 3)\n"
             "  --batch N          batch size (default 256)     --lr X     Adam rate (2e-4)\n"
