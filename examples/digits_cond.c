@@ -28,9 +28,9 @@
  *
  * Measured (medians of seeds 0-2; share in the class asked for / Fréchet
  * distance of the proportional samples; the classifier's held-out accuracy
- * is 0.957): w = 0: 0.939 / 28.2; w = 0.25: 0.978 / 26.4; w = 0.5:
- * 0.991 / 28.7; w = 1: 0.995 / 42.1; w = 2: 0.992 / 95.4; w = 3:
- * 0.987 / 187. A small weight makes the classes right without losing the
+ * is 0.957; `--load cond-S.smm --seed S`): w = 0: 0.938 / 28.2; w = 0.25:
+ * 0.978 / 26.6; w = 0.5: 0.986 / 28.8; w = 1: 0.994 / 42.1; w = 2:
+ * 0.993 / 95.4; w = 3: 0.987 / 187. A small weight makes the classes right without losing the
  * spread of the data; larger ones pull every class onto its most typical
  * shapes (docs/real-data.md).
  */
