@@ -573,7 +573,9 @@ SM_API sm_status sm_sampler_impute_spread(sm_sampler *s, sm_rng *rng, float *x, 
  *        kinds) or L (DPM-Solver++(2M)), plus one with the final
  *        denoising step where it applies; with guidance
  *        (sm_sampler_set_guidance()) every evaluation at a σ in the guided
- *        range counts 2. A run that fails counts the evaluations it made.
+ *        range counts 2; an imputation counts the evaluations of all its
+ *        draws (sm_sampler_set_impute_draws()). A run that fails counts the
+ *        evaluations it made.
  * @param s  The sampler.
  * @return The count; 0 before the first run or if @p s is NULL.
  */
