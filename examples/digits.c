@@ -17,7 +17,7 @@
  * distance of 36 instead of 32 without the average, with recall 0.77
  * instead of 0.85.
  */
-#define _GNU_SOURCE 1 /* setenv (blis_kernels.h) */
+#define _GNU_SOURCE 1
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -26,7 +26,7 @@
  * steps per second and rank 0's time in the reduction (reduce_s: the
  * transfer and the wait for the slowest rank).
  */
-#define _GNU_SOURCE 1 /* setenv in blis_kernels.h */
+#define _GNU_SOURCE 1
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +36,6 @@
 #include <mpi.h>
 #include <scorematch.h>
 
-#include "blis_kernels.h"
 
 typedef struct {
     uint64_t seed, steps, checkpoint_every, die_at;
@@ -280,7 +279,6 @@ static sm_status load_csv_shard(const char *path, int rank, int size, sm_dataset
 
 int main(int argc, char **argv)
 {
-    choose_blis_kernels();
     MPI_Init(&argc, &argv);
     /* A failed collective returns an error instead of aborting, so that the
      * trainer can report it; mpirun still ends the job when a rank dies. */

@@ -805,12 +805,21 @@ static void usage_sample(FILE *f)
             "  --label L             the condition is class L (one-hot)\n"
             "  --guidance W          classifier-free guidance weight (default 0: plain\n"
             "                        conditional; W > 0 costs two evaluations per step)\n"
+            "  --guidance-sigma LO,HI  guide only at noise levels sigma in [LO, HI] (HI may\n"
+            "                        be inf; default 0,inf: every level); plain\n"
+            "                        conditional evaluations elsewhere\n"
             "imputation (%s impute MODEL --data FILE.csv --out FILE.csv [options]):\n"
             "  --data FILE.csv       points whose empty or NaN fields are missing; the\n"
             "                        output holds them with the missing values imputed\n"
             "                        (data units; the observed values unchanged)\n"
             "  --resample R          jump back R times per level (RePaint; about (1 + R)\n"
             "                        times the evaluations, default 0)\n"
+            "  --draws K             write the average of K imputations of every point (an\n"
+            "                        estimate of the conditional mean: lower squared error\n"
+            "                        than one draw; K times the evaluations; default 1)\n"
+            "  --spread-out FILE.csv with --draws K >= 2: the standard deviation of the K\n"
+            "                        imputations of every entry (data units; 0 where\n"
+            "                        observed)\n"
             "  --n does not apply; the other options are those of sample\n"
             "common options:\n"
             COMMON_HELP
@@ -827,7 +836,9 @@ static int cmd_sample(args *a)
     const int impute = !strcmp(a->argv[1], "impute");
     const char *cmd = impute ? "impute" : "sample";
     const char *data_path = NULL;
-    uint64_t resample = 0;
+    uint64_t resample = 0, draws = 1;
+    const char *spread_path = NULL;
+    float *spread = NULL;
     unsigned char *mask = NULL;
     sm_dataset *data = NULL;
     const char *model = NULL, *out = NULL;
@@ -837,7 +848,7 @@ static int cmd_sample(args *a)
     int noise = 1, denoise = 0, raw = 0, kind = -1;
     const char *ctx_path = NULL;
     long label = -1;
-    double guidance = 0.0;
+    double guidance = 0.0, guide_lo = 0.0, guide_hi = INFINITY;
     for (a->i = 2; a->i < a->argc && !a->bad; a->i++) {
         const char *f = a->argv[a->i];
         if (!strcmp(f, "--help")) {
@@ -847,6 +858,29 @@ static int cmd_sample(args *a)
         else if (!strcmp(f, "--n") && !impute) n = get_u64(a, f, 1);
         else if (!strcmp(f, "--data") && impute) data_path = next_value(a, f);
         else if (!strcmp(f, "--resample") && impute) resample = get_u64(a, f, 0);
+        else if (!strcmp(f, "--draws") && impute) draws = get_u64(a, f, 1);
+        else if (!strcmp(f, "--spread-out") && impute) spread_path = next_value(a, f);
+        else if (!strcmp(f, "--guidance-sigma")) {
+            const char *v = next_value(a, f);
+            char *end = NULL;
+            if (v) {
+                guide_lo = strtod(v, &end);
+                if (end != v && *end == ',') {
+                    const char *h = end + 1;
+                    guide_hi = strtod(h, &end);
+                    if (end == h)
+                        end = NULL;
+                } else {
+                    end = NULL;
+                }
+            }
+            if (v && (!end || *end || !(guide_lo >= 0.0) || !isfinite(guide_lo) ||
+                      !(guide_hi >= guide_lo))) {
+                fprintf(stderr, "%s: --guidance-sigma needs LO,HI with 0 <= LO <= HI, LO "
+                        "finite (got '%s')\n", prog, v);
+                a->bad = 1;
+            }
+        }
         else if (!strcmp(f, "--steps-per-scale")) k = get_u64(a, f, 1);
         else if (!strcmp(f, "--levels")) levels = get_u64(a, f, 2);
         else if (!strcmp(f, "--snr")) snr = get_double(a, f, 1);
@@ -897,7 +931,17 @@ static int cmd_sample(args *a)
         fprintf(stderr, "%s impute: --resample must be at most 1000\n", prog);
         return EXIT_USAGE;
     }
+    if (draws > 10000) {
+        fprintf(stderr, "%s impute: --draws must be at most 10000\n", prog);
+        return EXIT_USAGE;
+    }
+    if (spread_path && draws < 2) {
+        fprintf(stderr, "%s impute: --spread-out needs --draws 2 or more\n", prog);
+        return EXIT_USAGE;
+    }
     int rc = check_writable(cmd, "--out", out);
+    if (!rc && spread_path)
+        rc = check_writable(cmd, "--spread-out", spread_path);
     if (rc)
         return rc;
     sm_rng *rng = NULL;
@@ -957,8 +1001,9 @@ static int cmd_sample(args *a)
         TRY(sm_labels_one_hot(&l, 1, cdim, onehot));
         TRY(sm_sampler_set_context(s, onehot, 1, cdim));
     }
-    TRY(sm_sampler_set_guidance(s, guidance, 0.0, INFINITY));
+    TRY(sm_sampler_set_guidance(s, guidance, guide_lo, guide_hi));
     TRY(sm_sampler_set_resample(s, (size_t)resample));
+    TRY(sm_sampler_set_impute_draws(s, (size_t)draws));
     const size_t dim = sm_net_dim(net);
     if (impute) {
         TRY(sm_dataset_read_csv_ex(&data, &mask, data_path, csv_flags));
@@ -975,7 +1020,8 @@ static int cmd_sample(args *a)
     size_t bytes;
     if ((rc = check_size(cmd, "--n", n, dim * sizeof(float), what, &bytes)))
         goto done;
-    if (!(x = alloc_or_say(cmd, bytes, what))) {
+    if (!(x = alloc_or_say(cmd, bytes, what)) ||
+        (spread_path && !(spread = alloc_or_say(cmd, bytes, what)))) {
         rc = EXIT_RUNTIME;
         goto done;
     }
@@ -1004,7 +1050,9 @@ static int cmd_sample(args *a)
             x[i] = (x[i] - mean[i % dim]) / sd[i % dim];
     }
     double t0 = progress_now();
-    if (impute)
+    if (impute && spread)
+        TRY(sm_sampler_impute_spread(s, rng, x, spread, mask, (size_t)n, dim));
+    else if (impute)
         TRY(sm_sampler_impute(s, rng, x, mask, (size_t)n, dim));
     else
         TRY(sm_sampler_run(s, rng, x, (size_t)n, dim));
@@ -1019,9 +1067,23 @@ static int cmd_sample(args *a)
         if (mask[i])
             x[i] = sm_dataset_data(data)[i];
     TRY(sm_points_write_csv(out, x, (size_t)n, dim));
+    if (spread) { /* a spread scales as the data; the shift does not apply */
+        float *scale = malloc(dim * sizeof(float));
+        if (!scale) {
+            rc = fail(SM_ERR_NOMEM);
+            goto done;
+        }
+        sm_status st = raw ? SM_OK : sm_net_get_normalization(net, NULL, scale, dim);
+        for (size_t i = 0; !st && i < (size_t)n * dim; i++)
+            spread[i] *= (raw ? 1.0f : scale[i % dim]) * (sd ? sd[i % dim] : 1.0f);
+        free(scale);
+        TRY(st);
+        TRY(sm_points_write_csv(spread_path, spread, (size_t)n, dim));
+    }
     printf("%s=%s n=%llu nfe=%llu sample_s=%.2f\n", impute ? "imputed" : "samples", out,
            (unsigned long long)n, (unsigned long long)sm_sampler_nfe(s), sample_s);
 done:
+    free(spread);
     sm_free(mask);
     sm_dataset_free(data);
     free(npath);

@@ -21,6 +21,7 @@
 #include "scorematch/sampler.h"
 
 enum { INIT_AUTO, INIT_NORMAL, INIT_UNIFORM };
+enum { SM__MAX_IMPUTE_DRAWS = 10000 };
 
 struct sm_sampler {
     sm_net *net;
@@ -42,6 +43,7 @@ struct sm_sampler {
     size_t ctx_rows;     /* 1 (broadcast) or the run's n */
     double guide_w, guide_lo, guide_hi; /* classifier-free guidance */
     size_t resample; /* imputation: jumps back per level (RePaint) */
+    size_t draws;    /* imputation: draws averaged per point */
 };
 
 sm_status sm_sampler_new(sm_sampler **out, sm_net *net, const sm_schedule *sched)
@@ -68,6 +70,7 @@ sm_status sm_sampler_new(sm_sampler **out, sm_net *net, const sm_schedule *sched
     s->churn_tmax = 50.0;
     s->churn_noise = 1.003;
     s->guide_hi = INFINITY;
+    s->draws = 1;
     *out = s;
     return SM_OK;
 }
@@ -277,6 +280,21 @@ sm_status sm_sampler_set_resample(sm_sampler *s, size_t r)
 size_t sm_sampler_resample(const sm_sampler *s)
 {
     return s ? s->resample : 0;
+}
+
+sm_status sm_sampler_set_impute_draws(sm_sampler *s, size_t k)
+{
+    REQUIRE_IDLE(s);
+    if (k < 1 || k > SM__MAX_IMPUTE_DRAWS)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: k must be in [1, %d] (got %zu)", __func__,
+                         SM__MAX_IMPUTE_DRAWS, k);
+    s->draws = k;
+    return SM_OK;
+}
+
+size_t sm_sampler_impute_draws(const sm_sampler *s)
+{
+    return s ? s->draws : 0;
 }
 
 typedef struct run_ctx run_ctx;
@@ -892,16 +910,16 @@ sm_status sm_sampler_run_from(sm_sampler *s, sm_rng *rng, float *x, size_t n, si
     return sample(s, rng, key, x, n, dim, NULL, fn);
 }
 
-sm_status sm_sampler_impute(sm_sampler *s, sm_rng *rng, float *x, const unsigned char *mask,
-                            size_t n, size_t dim)
+/* sm_sampler_impute() and sm_sampler_impute_spread() (spread may be NULL). */
+static sm_status impute(sm_sampler *s, sm_rng *rng, float *x, float *spread,
+                        const unsigned char *mask, size_t n, size_t dim, const char *fn)
 {
-    const char *fn = "sm_sampler_impute";
     sm_status st = check_run(s, rng, x, n, dim, fn);
     if (st)
         return st;
     if (!mask)
         return sm__error(SM_ERR_INVALID_ARG, "%s: mask is NULL", fn);
-    const size_t total = n * dim;
+    const size_t total = n * dim, draws = s->draws;
     for (size_t k = 0; k < total; k++) {
         if (mask[k] > 1)
             return sm__error(SM_ERR_INVALID_ARG,
@@ -911,22 +929,73 @@ sm_status sm_sampler_impute(sm_sampler *s, sm_rng *rng, float *x, const unsigned
             return sm__error(SM_ERR_NONFINITE, "%s: x[%zu][%zu] is observed and not finite",
                              fn, k / dim, k % dim);
     }
-    /* The observed values, the mask (the caller's buffers may alias each
-     * other or x) and the noise of the replacements. */
-    float *obs = sm__calloc(total, 2 * sizeof(float) + 1);
-    if (!obs)
+    /* The running mean and sum of squared deviations of the draws (with
+     * more than one draw, or a spread asked for), the observed values, the
+     * mask (the caller's buffers may alias each other or x) and the noise
+     * of the replacements. */
+    const int stats = draws > 1 || spread;
+    size_t bytes;
+    if (sm__mul_size(total, 2 * sizeof(float) + 1 + (stats ? 2 * sizeof(double) : 0), &bytes))
+        return sm__error(SM_ERR_OVERFLOW, "%s: n*dim too large", fn);
+    double *acc = sm__calloc(bytes, 1);
+    if (!acc)
         return sm__error(SM_ERR_NOMEM, "%s: out of memory for %zu points", fn, n);
+    double *mean = acc, *m2 = acc + total;
+    float *obs = (float *)(acc + (stats ? 2 * total : 0));
     unsigned char *m = (unsigned char *)(obs + 2 * total);
     memcpy(m, mask, total);
     for (size_t k = 0; k < total; k++)
         obs[k] = m[k] ? x[k] : 0.0f;
     const imputation imp = {obs, m, obs + total};
-    uint64_t key;
-    /* Nothing changes on a failed start: the start goes to scratch first. */
-    if (!(st = draw_start(s, rng, obs + total, n, dim, &key, fn))) {
+    uint64_t nfe = 0;
+    int ran = 0;
+    for (size_t d = 0; d < draws && !st; d++) {
+        uint64_t key;
+        /* Nothing changes on a failed start: the start goes to scratch
+         * first. */
+        if ((st = draw_start(s, rng, obs + total, n, dim, &key, fn)))
+            break;
         memcpy(x, obs + total, total * sizeof(float));
         st = sample(s, rng, key, x, n, dim, &imp, fn);
+        nfe += s->nfe;
+        ran = 1;
+        if (st || !stats)
+            continue;
+        for (size_t k = 0; k < total; k++) { /* Welford */
+            const double v = x[k], delta = v - mean[k];
+            mean[k] += delta / (double)(d + 1);
+            m2[k] += delta * (v - mean[k]);
+        }
     }
-    free(obs);
+    if (ran)
+        s->nfe = nfe;
+    if (!st && stats) {
+        for (size_t k = 0; k < total; k++) {
+            if (m[k]) {
+                if (spread)
+                    spread[k] = 0.0f;
+                continue;
+            }
+            x[k] = (float)mean[k];
+            if (spread)
+                spread[k] = draws > 1 ? (float)sqrt(m2[k] / (double)(draws - 1)) : NAN;
+        }
+    }
+    free(acc);
     return st;
+}
+
+sm_status sm_sampler_impute(sm_sampler *s, sm_rng *rng, float *x, const unsigned char *mask,
+                            size_t n, size_t dim)
+{
+    return impute(s, rng, x, NULL, mask, n, dim, "sm_sampler_impute");
+}
+
+sm_status sm_sampler_impute_spread(sm_sampler *s, sm_rng *rng, float *x, float *spread,
+                                   const unsigned char *mask, size_t n, size_t dim)
+{
+    const char *fn = "sm_sampler_impute_spread";
+    if (!spread)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: spread is NULL", fn);
+    return impute(s, rng, x, spread, mask, n, dim, fn);
 }

@@ -335,6 +335,16 @@ with tempfile.TemporaryDirectory() as tmp:
         f.write('0,nan\n')
     rc, out, err = run('sample', cmodel, '--context', bad_ctx, '--out', samples)
     check('sample non-finite context', rc == 1, err)
+    # Guidance on a sigma interval: only the levels inside it cost two
+    # evaluations.
+    rc, out, err = run('sample', cmodel, '--context', ctx, '--guidance', '2', '--n', '50',
+                       '--guidance-sigma', '1,inf', '--out', samples, '--threads', '1')
+    nfe = int(out.split('nfe=')[1].split()[0]) if rc == 0 and 'nfe=' in out else 0
+    check('sample --guidance-sigma', rc == 0 and 35 < nfe < 70, out + err)
+    for bad in ('2,1', 'abc', '1', '-1,2', 'nan,1', '1,'):
+        rc, out, err = run('sample', cmodel, '--context', ctx, '--guidance', '2',
+                           '--guidance-sigma', bad, '--out', samples)
+        check(f'--guidance-sigma {bad} refused', rc == 2 and 'guidance-sigma' in err, err)
     rc, out, err = run('sample', cmodel, '--guidance', '1', '--out', samples)
     check('guidance without a condition', rc == 1 and 'context' in err, err)
     rc, out, err = run('sample', cmodel, '--guidance', '-1', '--out', samples)
@@ -370,6 +380,25 @@ with tempfile.TemporaryDirectory() as tmp:
     rc, out, err = run('impute', model, '--data', holes, '--out', filled, '--sampler', 'dpmpp-2m',
                        '--seed', '4', '--threads', '1')
     check('impute --sampler', rc == 0 and 'nfe=18' in out, out + err)
+    # Several draws: their average, K times the evaluations, and their
+    # spread (0 where observed).
+    spread = os.path.join(tmp, 'spread.csv')
+    rc, out, err = run('impute', model, '--data', holes, '--out', filled, '--sampler', 'dpmpp-2m',
+                       '--seed', '4', '--threads', '1', '--draws', '4', '--spread-out', spread)
+    rows = read_csv(filled) if rc == 0 else []
+    sp = read_csv(spread) if rc == 0 else []
+    check('impute --draws', rc == 0 and 'nfe=72' in out and len(rows) == 4
+          and rows[0][0] == 0.5 and rows[1][1] == 0.25 and rows[2] == [1.0, -0.5]
+          and all(math.isfinite(v) for r in rows for v in r), out + err + str(rows))
+    check('impute --spread-out', len(sp) == 4 and sp[0][0] == 0 and sp[1][1] == 0
+          and sp[2] == [0, 0] and sp[0][1] > 0 and sp[1][0] > 0 and sp[3][0] > 0
+          and all(math.isfinite(v) for r in sp for v in r), str(sp))
+    for bad in (['--draws', '0'], ['--draws', '20000'], ['--spread-out', spread],
+                ['--draws', '1', '--spread-out', spread]):
+        rc, out, err = run('impute', model, '--data', holes, '--out', filled, *bad)
+        check(f'impute {" ".join(bad)} refused', rc == 2, err)
+    rc, out, err = run('sample', model, '--out', samples, '--draws', '2')
+    check('sample has no --draws', rc == 2, err)
     rc, out, err = run('impute', model, '--out', filled)
     check('impute without --data', rc == 2, err)
     rc, out, err = run('impute', model, '--data', holes, '--out', filled, '--resample', '5000')

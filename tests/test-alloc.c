@@ -185,6 +185,7 @@ typedef struct {
     size_t len;
     char path[PATH_MAX], csv_path[PATH_MAX];
     float x[N_GEN * DIM], ref_x[N_GEN * DIM], ref_imp[N_GEN * DIM];
+    float spread[N_GEN * DIM], ref_imp2[N_GEN * DIM], ref_spread[N_GEN * DIM];
     int hi; /* metrics in DIM_HI dimensions */
     double m[12], ref_m[12], log_p[N_GEN], ref_log_p[N_GEN], ref_hutchinson[N_GEN];
 } ctx;
@@ -374,6 +375,31 @@ static sm_status s_impute(ctx *c)
     return st;
 }
 
+/* The average of two imputations and their spread. */
+static sm_status imputation2(ctx *c, float *x, float *spread)
+{
+    unsigned char mask[N_GEN * DIM];
+    for (size_t i = 0; i < N_GEN * DIM; i++) {
+        mask[i] = i % 3 == 0;
+        x[i] = mask[i] ? 0.5f * (float)(i % 5) : NAN;
+    }
+    sm_status st = sm_sampler_set_impute_draws(c->smp, 2);
+    if (!st)
+        st = sm_rng_reseed(c->rng, 9);
+    if (!st)
+        st = sm_sampler_impute_spread(c->smp, c->rng, x, spread, mask, N_GEN, DIM);
+    sm_status st2 = sm_sampler_set_impute_draws(c->smp, 1);
+    return st ? st : st2;
+}
+static sm_status s_impute2(ctx *c)
+{
+    sm_status st = imputation2(c, c->x, c->spread);
+    if (!st && (memcmp(c->x, c->ref_imp2, sizeof c->x) ||
+                memcmp(c->spread, c->ref_spread, sizeof c->spread)))
+        return mismatch("averaged imputations differ from the run without failures");
+    return st;
+}
+
 static const step sample_steps[] = {
     {"sm_net_new", s_net},
     {"sm_net_set_threads", s_threads},
@@ -381,6 +407,7 @@ static const step sample_steps[] = {
     {"sm_sampler_set_kind", s_kind},
     {"sm_sampler_run", s_run},
     {"sm_sampler_impute", s_impute},
+    {"sm_sampler_impute_spread", s_impute2},
 };
 
 static void sample_setup(ctx *c, sm_sampler_kind kind)
@@ -394,6 +421,7 @@ static void sample_setup(ctx *c, sm_sampler_kind kind)
     ck_assert_ok(sm_rng_reseed(c->rng, 7));
     ck_assert_ok(sm_sampler_run(c->smp, c->rng, c->ref_x, N_GEN, DIM));
     ck_assert_ok(imputation(c, c->ref_imp));
+    ck_assert_ok(imputation2(c, c->ref_imp2, c->ref_spread));
     sm_sampler_free(c->smp);
     sm_net_free(c->net);
     c->smp = NULL;

@@ -1309,6 +1309,30 @@ START_TEST(sampler_functions)
     x[7] = 0.25f;
     ck_assert_uint_eq(sm_sampler_nfe(smp), 0); /* no run happened */
 
+    /* Imputation with several draws: the count, the spread's buffer. */
+    BAD(sm_sampler_set_impute_draws(NULL, 2), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_set_impute_draws(smp, 0), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_set_impute_draws(smp, 10001), SM_ERR_INVALID_ARG);
+    BAD(sm_sampler_set_impute_draws(smp, SIZE_MAX), SM_ERR_INVALID_ARG);
+    ck_assert_uint_eq(sm_sampler_impute_draws(smp), 1); /* unchanged */
+    ck_assert_uint_eq(sm_sampler_impute_draws(NULL), 0);
+    {
+        float xi[8] = {0, NAN, 2, NAN, -1, NAN, 0.5f, NAN}, sp[8];
+        const unsigned char mk[8] = {1, 0, 1, 0, 1, 0, 1, 0};
+        BAD(sm_sampler_impute_spread(NULL, g.rng, xi, sp, mk, 4, 2), SM_ERR_INVALID_ARG);
+        BAD(sm_sampler_impute_spread(smp, NULL, xi, sp, mk, 4, 2), SM_ERR_INVALID_ARG);
+        BAD(sm_sampler_impute_spread(smp, g.rng, NULL, sp, mk, 4, 2), SM_ERR_INVALID_ARG);
+        BAD(sm_sampler_impute_spread(smp, g.rng, xi, NULL, mk, 4, 2), SM_ERR_INVALID_ARG);
+        BAD(sm_sampler_impute_spread(smp, g.rng, xi, sp, NULL, 4, 2), SM_ERR_INVALID_ARG);
+        BAD(sm_sampler_impute_spread(smp, g.rng, xi, sp, mk, 0, 2), SM_ERR_INVALID_ARG);
+        BAD(sm_sampler_impute_spread(smp, g.rng, xi, sp, mk, 4, 3), SM_ERR_SHAPE);
+        BAD(sm_sampler_impute_spread(smp, g.rng, xi, sp, mk, SIZE_MAX, 2), SM_ERR_OVERFLOW);
+        BAD(sm_sampler_impute_spread(smp, g.rng, xi, sp, mk, HUGE_N, 2), SM_ERR_OVERFLOW);
+        xi[0] = INFINITY;
+        BAD(sm_sampler_impute_spread(smp, g.rng, xi, sp, mk, 4, 2), SM_ERR_NONFINITE);
+        ck_assert_uint_eq(sm_sampler_nfe(smp), 0);
+    }
+
     /* A step ratio that overflows: diverged, the output stays finite. */
     ck_assert_ok(sm_sampler_set_step_ratio(smp, 1e30));
     BAD(sm_sampler_run(smp, g.rng, y, 8, 2), SM_ERR_DIVERGED);

@@ -495,6 +495,8 @@ static int reenter(size_t level, size_t levels, float sigma, const float *x, siz
         sm_sampler_set_callback(r->s, NULL, NULL),
         sm_sampler_impute(r->s, r->rng, y, (const unsigned char[4]){1, 0, 0, 1}, 2, 2),
         sm_sampler_set_resample(r->s, 1),
+        sm_sampler_set_impute_draws(r->s, 2),
+        sm_sampler_impute_spread(r->s, r->rng, y, y + 2, (const unsigned char[2]){1, 0}, 1, 2),
     };
     for (size_t i = 0; i < sizeof st / sizeof st[0]; i++) {
         if (st[i] == SM_ERR_STATE)
@@ -530,7 +532,7 @@ START_TEST(callback_cannot_reenter_its_sampler)
         ck_assert_uint_eq(sm_sampler_nfe(s[with_cb]), 4 * 2 + 1);
     }
     ck_assert_int_eq(r.calls, 5); /* 4 levels and the denoising step */
-    ck_assert_int_eq(r.refused, 5 * 15);
+    ck_assert_int_eq(r.refused, 5 * 17);
     ck_assert_int_eq(r.other, 0);
     ck_assert_ptr_nonnull(strstr(sm_last_error(), "running"));
     ck_assert_int_eq(memcmp(y[0], y[1], sizeof y[0]), 0);
@@ -1182,6 +1184,109 @@ START_TEST(impute_per_point_prefixes)
 }
 END_TEST
 
+/* Several draws per point: the average of K imputations is the average of
+ * K calls with one draw each on the same generator (same bits), the NFE K
+ * times one draw's; the spread is the draws' standard deviation (NaN with
+ * one draw), 0 on observed entries; one draw with the spread gives the
+ * bits of sm_sampler_impute(). On N(0, σ_d²I) the average of K draws of
+ * an independent coordinate has standard deviation σ_d/√K. */
+START_TEST(impute_several_draws)
+{
+    sm_rng *rng;
+    ck_assert_ok(sm_rng_new(&rng, 5));
+    const double sd = 0.5;
+    sm_net *net = gaussian_edm_net(rng, sd);
+    sm_schedule *grid;
+    ck_assert_ok(sm_schedule_new_karras(&grid, 80.0, 0.002, 18, 7.0));
+    enum { N = 2000, K = 16 };
+    static float x[N * 2], one[N * 2], spread[N * 2];
+    static double ref[N * 2];
+    static unsigned char mask[N * 2];
+    for (size_t i = 0; i < N; i++) {
+        mask[2 * i] = 1;
+        mask[2 * i + 1] = 0;
+    }
+    const sm_sampler_kind kinds[] = {SM_SAMPLER_EDM_STOCHASTIC, SM_SAMPLER_LANGEVIN};
+    for (size_t kk = 0; kk < 2; kk++) {
+        sm_sampler *s;
+        ck_assert_ok(sm_sampler_new(&s, net, grid));
+        ck_assert_ok(sm_sampler_set_kind(s, kinds[kk]));
+        ck_assert_ok(sm_sampler_set_steps_per_scale(s, 2));
+        ck_assert_uint_eq(sm_sampler_impute_draws(s), 1);
+        /* K separate draws. */
+        ck_assert_ok(sm_rng_reseed(rng, 99));
+        memset(ref, 0, sizeof ref);
+        for (size_t d = 0; d < 3; d++) {
+            for (size_t i = 0; i < N; i++) {
+                one[2 * i] = (float)(i % 5) * 0.2f - 0.4f;
+                one[2 * i + 1] = NAN;
+            }
+            ck_assert_ok(sm_sampler_impute(s, rng, one, mask, N, 2));
+            for (size_t i = 0; i < N * 2; i++) {
+                const double delta = one[i] - ref[i];
+                ref[i] += delta / (double)(d + 1);
+            }
+        }
+        const uint64_t nfe1 = sm_sampler_nfe(s);
+        ck_assert_ok(sm_sampler_set_impute_draws(s, 3));
+        ck_assert_uint_eq(sm_sampler_impute_draws(s), 3);
+        for (size_t i = 0; i < N; i++) {
+            x[2 * i] = (float)(i % 5) * 0.2f - 0.4f;
+            x[2 * i + 1] = NAN;
+        }
+        ck_assert_ok(sm_rng_reseed(rng, 99));
+        ck_assert_ok(sm_sampler_impute_spread(s, rng, x, spread, mask, N, 2));
+        ck_assert_uint_eq(sm_sampler_nfe(s), 3 * nfe1);
+        for (size_t i = 0; i < N; i++) {
+            ck_assert_float_eq(x[2 * i], (float)(i % 5) * 0.2f - 0.4f);
+            ck_assert_float_eq(spread[2 * i], 0.0f);
+            ck_assert_float_eq(x[2 * i + 1], (float)ref[2 * i + 1]);
+            ck_assert(spread[2 * i + 1] >= 0.0f && isfinite(spread[2 * i + 1]));
+        }
+        /* One draw with the spread: sm_sampler_impute()'s bits, NaN spread. */
+        ck_assert_ok(sm_sampler_set_impute_draws(s, 1));
+        for (size_t i = 0; i < N * 2; i++)
+            one[i] = x[i] = mask[i] ? 0.3f : NAN;
+        ck_assert_ok(sm_rng_reseed(rng, 4));
+        ck_assert_ok(sm_sampler_impute(s, rng, one, mask, N, 2));
+        ck_assert_ok(sm_rng_reseed(rng, 4));
+        ck_assert_ok(sm_sampler_impute_spread(s, rng, x, spread, mask, N, 2));
+        ck_assert_int_eq(memcmp(x, one, sizeof x), 0);
+        for (size_t i = 0; i < N; i++) {
+            ck_assert_float_eq(spread[2 * i], 0.0f);
+            ck_assert(isnan(spread[2 * i + 1]));
+        }
+        sm_sampler_free(s);
+    }
+    /* K = 16 on the exact denoiser (EDM Heun reaches σ_d, see
+     * impute_exact_gaussian_every_kind): the averages spread by about
+     * σ_d/4, the draws by about σ_d. */
+    sm_sampler *s;
+    ck_assert_ok(sm_sampler_new(&s, net, grid));
+    ck_assert_ok(sm_sampler_set_kind(s, SM_SAMPLER_EDM_HEUN));
+    ck_assert_ok(sm_sampler_set_impute_draws(s, K));
+    for (size_t i = 0; i < N * 2; i++)
+        x[i] = mask[i] ? 1.0f : NAN;
+    ck_assert_ok(sm_sampler_impute_spread(s, rng, x, spread, mask, N, 2));
+    double m = 0, q = 0, sp = 0;
+    for (size_t i = 0; i < N; i++) {
+        m += x[2 * i + 1];
+        q += (double)x[2 * i + 1] * x[2 * i + 1];
+        sp += (double)spread[2 * i + 1] * spread[2 * i + 1];
+    }
+    m /= N;
+    const double std = sqrt(q / N - m * m), draw_std = sqrt(sp / N);
+    ck_assert_msg(fabs(m) < 0.03, "mean %g", m);
+    ck_assert_msg(fabs(std - sd / 4) < 0.15 * sd / 4, "std of the averages %g, want %g", std,
+                  sd / 4);
+    ck_assert_msg(fabs(draw_std - sd) < 0.1 * sd, "spread %g, want %g", draw_std, sd);
+    sm_sampler_free(s);
+    sm_schedule_free(grid);
+    sm_net_free(net);
+    sm_rng_free(rng);
+}
+END_TEST
+
 /* Bad arguments change nothing. */
 START_TEST(impute_bad_arguments)
 {
@@ -1218,6 +1323,20 @@ START_TEST(impute_bad_arguments)
     ck_assert_status(sm_sampler_set_resample(s, 1001), SM_ERR_INVALID_ARG);
     ck_assert_uint_eq(sm_sampler_resample(s), 0);
     ck_assert_uint_eq(sm_sampler_resample(NULL), 0);
+    ck_assert_status(sm_sampler_set_impute_draws(NULL, 2), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_set_impute_draws(s, 0), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_set_impute_draws(s, 10001), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_set_impute_draws(s, SIZE_MAX), SM_ERR_INVALID_ARG);
+    ck_assert_uint_eq(sm_sampler_impute_draws(s), 1);
+    ck_assert_uint_eq(sm_sampler_impute_draws(NULL), 0);
+    float spread[4] = {7, 7, 7, 7};
+    ck_assert_status(sm_sampler_impute_spread(s, rng, x, NULL, mask, 2, 2), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_impute_spread(NULL, rng, x, spread, mask, 2, 2),
+                     SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_impute_spread(s, rng, x, spread, NULL, 2, 2), SM_ERR_INVALID_ARG);
+    ck_assert_status(sm_sampler_impute_spread(s, rng, x, spread, mask, 2, 3), SM_ERR_SHAPE);
+    ck_assert_int_eq(memcmp(x, keep, sizeof x), 0);
+    ck_assert_float_eq(spread[1], 7.0f);
     /* A model that diverges: the observed values are still there. */
     float *p = sm_net_params(net);
     p[0] = NAN;
@@ -1348,6 +1467,7 @@ int main(void)
     tcase_add_test(tc, per_row_contexts_equal_separate_runs);
     tcase_add_test(tc, impute_exact_gaussian_every_kind);
     tcase_add_test(tc, impute_per_point_prefixes);
+    tcase_add_test(tc, impute_several_draws);
     tcase_add_test(tc, impute_bad_arguments);
     suite_add_tcase(s, tc);
     return sm_test_run(s);

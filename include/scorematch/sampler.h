@@ -445,10 +445,23 @@ SM_API sm_status sm_sampler_run_from(sm_sampler *s, sm_rng *rng, float *x, size_
  * r = 10. ::SM_SAMPLER_EDM_STOCHASTIC, whose churn re-noises every step,
  * does somewhat better than ::SM_SAMPLER_EDM_HEUN at the same r.
  *
+ * **Several draws.** One imputation is a draw from (an approximation of)
+ * the conditional distribution of the missing coordinates: its expected
+ * squared error is twice the conditional variance, while the conditional
+ * mean, the best point estimate in squared error, has the variance alone.
+ * With sm_sampler_set_impute_draws() set to K > 1 the function makes K
+ * imputations one after the other (with the same @p rng, each taking what
+ * a run takes from it) and returns their average on the missing entries,
+ * whose expected squared error is (1 + 1/K) times the conditional variance
+ * (plus the method's bias); sm_sampler_impute_spread() also returns their
+ * standard deviation per entry. K = 1 (default) gives the bits of a single
+ * draw. The callback sees the levels of every draw in turn.
+ *
  * A row with every coordinate observed is returned unchanged (the network
  * still evaluates it); a row with none observed is sampled as by
- * sm_sampler_run(). The network evaluations are counted by
- * sm_sampler_nfe() as for a run, plus the repeated steps of resampling.
+ * sm_sampler_run() (with K > 1, the average of K samples). The network
+ * evaluations are counted by sm_sampler_nfe() as for a run, plus the
+ * repeated steps of resampling, times K.
  *
  * @param s       The sampler.
  * @param rng     Generator of the run (start, noise, per-point key).
@@ -463,7 +476,8 @@ SM_API sm_status sm_sampler_run_from(sm_sampler *s, sm_rng *rng, float *x, size_
  *         or a mask entry other than 0 or 1, #SM_ERR_NONFINITE for an
  *         observed entry that is NaN or infinite (nothing is changed then).
  *         After a failed run the observed entries of @p x hold the observed
- *         values, the missing ones the last finite state.
+ *         values, the missing ones the last finite state (of the draw that
+ *         failed, with K > 1).
  */
 SM_API sm_status sm_sampler_impute(sm_sampler *s, sm_rng *rng, float *x,
                                    const unsigned char *mask, size_t n, size_t dim);
@@ -503,13 +517,65 @@ SM_API sm_status sm_sampler_set_resample(sm_sampler *s, size_t r);
 SM_API size_t sm_sampler_resample(const sm_sampler *s);
 
 /**
+ * @brief Sets the number K of imputations sm_sampler_impute() and
+ *        sm_sampler_impute_spread() average per point (multiple
+ *        imputation's point estimate: the mean of K draws, an estimate of
+ *        the conditional mean; see "Several draws" at sm_sampler_impute()).
+ *
+ * A run costs K times the evaluations of one draw. K = 1 (default) returns
+ * one draw. sm_sampler_run() and sm_sampler_run_from() ignore it.
+ *
+ * @param s  The sampler.
+ * @param k  Draws per point, 1 to 10000.
+ * @return #SM_OK; #SM_ERR_INVALID_ARG (NULL sampler, @p k 0 or above
+ *         10000; the previous setting stays); #SM_ERR_STATE from the
+ *         sampler's own callback.
+ */
+SM_API sm_status sm_sampler_set_impute_draws(sm_sampler *s, size_t k);
+
+/**
+ * @brief The imputations averaged per point by sm_sampler_impute()
+ *        (sm_sampler_set_impute_draws()).
+ * @param s  The sampler.
+ * @return The count (1 by default); 0 if @p s is NULL.
+ */
+SM_API size_t sm_sampler_impute_draws(const sm_sampler *s);
+
+/**
+ * @brief sm_sampler_impute(), also returning the spread of the draws: the
+ *        standard deviation of the K imputations of every missing entry
+ *        (sm_sampler_set_impute_draws()), a measure of how uncertain the
+ *        model is about it.
+ *
+ * With K ≥ 2 the standard deviation has divisor K − 1; with K = 1 it is
+ * unknown and the missing entries' spread is NaN. Observed entries get 0.
+ * @p x receives what sm_sampler_impute() gives with the same sampler and
+ * generator (the same bits).
+ *
+ * @param s       The sampler.
+ * @param rng     Generator of the runs.
+ * @param[in,out] x  n × dim points, as for sm_sampler_impute().
+ * @param[out] spread  n × dim values (must not overlap @p x or @p mask);
+ *                written only on success.
+ * @param mask    n × dim bytes, 1 observed, 0 missing.
+ * @param n       Number of points, ≥ 1.
+ * @param dim     Must equal the network's dimension.
+ * @return As sm_sampler_impute(); #SM_ERR_INVALID_ARG also for a NULL
+ *         @p spread.
+ */
+SM_API sm_status sm_sampler_impute_spread(sm_sampler *s, sm_rng *rng, float *x, float *spread,
+                                          const unsigned char *mask, size_t n, size_t dim);
+
+/**
  * @brief Network evaluations per sample made by the last run (NFE): for a
  *        complete run L·T (Langevin), L·C + L − 1 (predictor-corrector),
  *        L − 1 (ODE, Euler), 2(L − 1) (ODE, Heun), 2L − 1 (EDM, both
  *        kinds) or L (DPM-Solver++(2M)), plus one with the final
  *        denoising step where it applies; with guidance
  *        (sm_sampler_set_guidance()) every evaluation at a σ in the guided
- *        range counts 2. A run that fails counts the evaluations it made.
+ *        range counts 2; an imputation counts the evaluations of all its
+ *        draws (sm_sampler_set_impute_draws()). A run that fails counts the
+ *        evaluations it made.
  * @param s  The sampler.
  * @return The count; 0 before the first run or if @p s is NULL.
  */

@@ -263,6 +263,10 @@ _PROTOTYPES = {
     "sm_sampler_impute": (status, [c_void_p, c_void_p, c_float_p, c_void_p, c_size_t, c_size_t]),
     "sm_sampler_set_resample": (status, [c_void_p, c_size_t]),
     "sm_sampler_resample": (c_size_t, [c_void_p]),
+    "sm_sampler_set_impute_draws": (status, [c_void_p, c_size_t]),
+    "sm_sampler_impute_draws": (c_size_t, [c_void_p]),
+    "sm_sampler_impute_spread": (status, [c_void_p, c_void_p, c_float_p, c_float_p, c_void_p,
+                                          c_size_t, c_size_t]),
     # likelihood.h
     "sm_log_likelihood": (status, [c_void_p, c_void_p, c_float_p, c_size_t, c_size_t,
                                    c_double, c_size_t, c_void_p, c_double_p]),

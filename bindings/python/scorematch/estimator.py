@@ -199,10 +199,16 @@ class ScoreModel:
         x = sampler.run(n_samples, rng=as_rng(random_state))
         return self.net_.to_data_units(x)
 
-    def impute(self, X, random_state=None):
+    def impute(self, X, random_state=None, draws=1, return_spread=False):
         """Fills in the NaN entries of *X* (n, d) with the model, conditionally
         on the row's other entries; returns a float32 copy in the data's
-        units whose other entries are those of *X*."""
+        units whose other entries are those of *X*. With *draws* > 1 each
+        NaN entry receives the average of that many imputations (an
+        estimate of the conditional mean: a lower squared error than one
+        draw, for *draws* times the work). ``return_spread=True`` returns
+        ``(X_filled, spread)``, *spread* the standard deviation of the draws
+        per entry in the data's units (0 where observed, NaN with one
+        draw)."""
         self._check_fitted()
         kind = self.sampler or ("edm-heun" if self.net_.parametrization == "edm"
                                 else "langevin")
@@ -212,8 +218,16 @@ class ScoreModel:
         observed = ~np.isnan(x)
         u = self.net_.from_data_units(np.where(observed, x, 0.0))
         sampler = Sampler(self.net_, self.schedule_, kind=kind)
-        u = self.net_.to_data_units(sampler.impute(u, observed, rng=as_rng(random_state)))
-        return np.where(observed, x, u).astype(np.float32)
+        sampler.set_impute_draws(draws)
+        res = sampler.impute(u, observed, rng=as_rng(random_state), return_spread=return_spread)
+        u, spread = res if return_spread else (res, None)
+        filled = np.where(observed, x, self.net_.to_data_units(u)).astype(np.float32)
+        if not return_spread:
+            return filled
+        norm = self.net_.normalization
+        if norm is not None:  # a spread scales with the data; no shift
+            spread = spread * norm[1].astype(np.float32)
+        return filled, np.where(observed, 0.0, spread).astype(np.float32)
 
     def score_samples(self, X, levels=64, probes=0, random_state=None):
         """Log-density (nats) of each row of *X* in the data's units, through

@@ -1057,14 +1057,31 @@ class Sampler(Handle):
         """Jumps back per level of :meth:`impute` (:meth:`set_resample`)."""
         return call("sm_sampler_resample", self)
 
-    def impute(self, x, mask=None, rng=None):
+    def set_impute_draws(self, k):
+        """The number of imputations :meth:`impute` averages per point (1 to
+        10000; default 1, one draw): the mean of *k* draws estimates the
+        conditional mean, whose squared error is lower than one draw's (see
+        ``sm_sampler_set_impute_draws``). *k* times the evaluations."""
+        call("sm_sampler_set_impute_draws", self, count(k, "k"))
+
+    @property
+    def impute_draws(self):
+        """Imputations averaged per point by :meth:`impute`
+        (:meth:`set_impute_draws`)."""
+        return call("sm_sampler_impute_draws", self)
+
+    def impute(self, x, mask=None, rng=None, draws=None, return_spread=False):
         """Fills in the missing values of the (n, dim) points *x*; returns a new
         float32 array whose observed entries are those of *x*.
 
         *mask* is a boolean array of x's shape, True where *x* is observed;
         without it the NaN entries of *x* are the missing ones. Observed
         entries must be finite. Replacement method with the sampler's kind,
-        context and guidance (see ``sm_sampler_impute``)."""
+        context and guidance (see ``sm_sampler_impute``). *draws* (default:
+        :attr:`impute_draws`) imputations are averaged for this call. With
+        ``return_spread=True`` returns ``(x, spread)``: *spread* the
+        standard deviation of the draws per entry (0 where observed, NaN
+        where missing with one draw)."""
         a = np.array(x, dtype=np.float32, order="C", copy=True)
         if a.ndim != 2 or a.shape[1] != self._dim or a.shape[0] == 0:
             raise ValueError("x must have shape (n, %d) with n >= 1, not %s"
@@ -1076,10 +1093,22 @@ class Sampler(Handle):
             if mask.dtype != np.bool_ or mask.shape != a.shape:
                 raise ValueError("mask must be a boolean array of shape %s" % (a.shape,))
             m = np.ascontiguousarray(mask, dtype=np.uint8)
-        self._call("sm_sampler_impute", as_rng(rng), a, m)
-        return a
+        keep = None
+        if draws is not None:
+            keep = self.impute_draws
+            self.set_impute_draws(draws)
+        try:
+            if return_spread:
+                sp = np.zeros(a.shape, dtype=np.float32)
+                self._call("sm_sampler_impute_spread", as_rng(rng), a, m, spread=sp)
+                return a, sp
+            self._call("sm_sampler_impute", as_rng(rng), a, m)
+            return a
+        finally:
+            if keep is not None:
+                self.set_impute_draws(keep)
 
-    def _call(self, name, rng, out, mask=None):
+    def _call(self, name, rng, out, mask=None, spread=None):
         res = self._resource
         hook = self._hook
         state = CallState()
@@ -1089,6 +1118,8 @@ class Sampler(Handle):
             with deferred_sigint(state):
                 try:
                     mid = () if mask is None else (mask.ctypes.data,)
+                    if spread is not None:
+                        mid = (fptr(spread),) + mid
                     call(name, res, rng, fptr(out), *mid, out.shape[0], out.shape[1])
                 except errors.Error as e:
                     err = e

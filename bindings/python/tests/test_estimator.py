@@ -53,6 +53,19 @@ class ScoreModelTest(unittest.TestCase):
         # Filled in the data's units: near the moons (shifted to 5), not near 0.
         self.assertTrue(np.all(np.abs(Y[::2, 1] - 5.0) < 6.0))
         self.assertTrue(np.array_equal(Y, self.model.impute(X, random_state=1)))
+        # Several draws: the observed entries kept, a spread in the data's
+        # units (the data are scaled by 3: a unit-scale spread would be
+        # three times smaller than the draws' spread computed here).
+        Y4, sp = self.model.impute(X, random_state=1, draws=4, return_spread=True)
+        self.assertTrue(np.array_equal(Y4[:, 0], X[:, 0].astype(np.float32)))
+        self.assertTrue(np.all(np.isfinite(Y4)))
+        self.assertTrue(np.all(sp[:, 0] == 0) and np.all(sp[1::2, 1] == 0))
+        self.assertTrue(np.all(sp[::2, 1] > 0))
+        draws = np.stack([self.model.impute(X, random_state=s)[::2, 1] for s in range(8)])
+        ratio = float(np.mean(sp[::2, 1]) / np.mean(np.std(draws, axis=0, ddof=1)))
+        self.assertTrue(0.4 < ratio < 2.5, ratio)
+        with self.assertRaises(sm.InvalidArgumentError):
+            self.model.impute(X, draws=0)
 
     def test_params_round_trip(self):
         m = sm.ScoreModel(width=64, ema=0.99)

@@ -993,6 +993,45 @@ class SamplerTest(unittest.TestCase):
         with self.assertRaises(sm.InvalidArgumentError):
             s.set_resample(5000)
 
+    def test_impute_draws(self):
+        grid = sm.Schedule.karras(1.0, 0.01, 6)
+        s = sm.Sampler(self.net, grid, kind="edm-stochastic")
+        x = np.array([[0.5, np.nan], [np.nan, -0.25], [1.0, 2.0], [np.nan, np.nan]] * 5,
+                     dtype=np.float32)
+        miss = np.isnan(x)
+        self.assertEqual(s.impute_draws, 1)
+        # One draw with the spread: the same values, NaN spread where missing.
+        y = s.impute(x, rng=3)
+        y1, sp1 = s.impute(x, rng=3, return_spread=True)
+        self.assertTrue(np.array_equal(y1, y))
+        self.assertTrue(np.all(np.isnan(sp1[miss])) and np.all(sp1[~miss] == 0))
+        # Three draws: the average of three single draws from the same stream.
+        r = sm.Rng(5)
+        singles = [s.impute(x, rng=r) for _ in range(3)]
+        one_nfe = s.nfe
+        y3, sp3 = s.impute(x, rng=sm.Rng(5), draws=3, return_spread=True)
+        self.assertEqual(s.nfe, 3 * one_nfe)
+        self.assertEqual(s.impute_draws, 1)  # draws= applies to the call only
+        stack = np.stack(singles).astype(np.float64)
+        self.assertTrue(np.allclose(y3, stack.mean(axis=0), atol=1e-6))
+        self.assertTrue(np.allclose(sp3, stack.std(axis=0, ddof=1), atol=1e-5))
+        self.assertTrue(np.all(sp3[~miss] == 0) and np.all(sp3[miss] > 0))
+        self.assertTrue(np.array_equal(y3[~miss], x[~miss]))
+        s.set_impute_draws(2)
+        self.assertEqual(s.impute_draws, 2)
+        s.impute(x, rng=3)
+        self.assertEqual(s.nfe, 2 * one_nfe)
+        for bad in (0, 10001):
+            with self.assertRaises(sm.InvalidArgumentError):
+                s.set_impute_draws(bad)
+            with self.assertRaises(sm.InvalidArgumentError):
+                s.impute(x, rng=3, draws=bad)
+        with self.assertRaises(sm.InvalidArgumentError):
+            s.impute(x, rng=3, draws=-1)
+        with self.assertRaises(TypeError):
+            s.impute(x, rng=3, draws=1.5)
+        self.assertEqual(s.impute_draws, 2)  # unchanged by the failures
+
     def test_kinds(self):
         grid = sm.Schedule.karras(1.0, 0.01, 6)
         self.assertEqual(len(grid.sigmas), 6)
