@@ -7,7 +7,9 @@ test sets, ScoreModel(**params).fit(train).score_samples(test).mean() (on
 a 256-level grid, --levels) and
 the same for the best GaussianMixture by BIC (full covariances, k = 1 ...
 --max-components, fitted on the training set) are printed in nats per
-point, in the data's units. Needs python3-sklearn.
+point, in the data's units, with the mean offset of 1000 samples from the
+training data (in its standard deviations) and the range of the ratios of
+their standard deviations. Needs python3-sklearn.
 
     SCOREMATCH_LIBRARY=build/lib/libscorematch.so.0 PYTHONPATH=bindings/python \\
         /usr/bin/python3 examples/python/estimator_vs_gmm.py --seeds 0 1 2
@@ -67,7 +69,8 @@ def main():
         except (ValueError, SyntaxError):
             params[k] = v
     print("ScoreModel(%s)" % ", ".join("%s=%r" % kv for kv in sorted(params.items())))
-    print("%-12s %4s %10s %7s %10s %4s" % ("set", "seed", "ours", "fit_s", "gmm_bic", "k"))
+    print("%-12s %4s %10s %7s %10s %4s %8s %10s"
+          % ("set", "seed", "ours", "fit_s", "gmm_bic", "k", "smp_off", "std_ratio"))
     for name in a.sets:
         for seed in a.seeds:
             train, test = data_set(name, a.n, seed)
@@ -75,8 +78,14 @@ def main():
             m = sm.ScoreModel(random_state=seed, **params).fit(train)
             fit_s = time.perf_counter() - t
             ours = float(m.score_samples(test, levels=a.levels).mean())
+            # Samples in the data's units: mean offset in data standard
+            # deviations, and the ratio of the standard deviations.
+            S = m.sample(1000, random_state=seed)
+            off = float(np.max(np.abs(S.mean(0) - train.mean(0)) / train.std(0)))
+            ratio = S.std(0) / train.std(0)
             k, g = (0, float("nan")) if a.no_gmm else gmm_bic(train, test, a.max_components, seed)
-            print("%-12s %4d %10.4f %7.2f %10.4f %4d" % (name, seed, ours, fit_s, g, k))
+            print("%-12s %4d %10.4f %7.2f %10.4f %4d %8.3f %5.2f-%4.2f"
+                  % (name, seed, ours, fit_s, g, k, off, ratio.min(), ratio.max()))
             sys.stdout.flush()
 
 
