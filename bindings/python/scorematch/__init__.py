@@ -36,7 +36,7 @@ from .learning import (SGD, Adam, Layer, Net, Optim, Sampler, Schedule, Trainer,
 from .metrics import (MMD, PRDC, CoveragePrecision, coverage, coverage_precision,
                       energy_distance, frechet_distance, mmd_rbf, per_mode_coverage, prdc,
                       precision)
-from .estimator import ScoreModel
+from .estimator import NotFittedError, ScoreModel
 from . import model
 
 __all__ = [

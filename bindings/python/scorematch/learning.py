@@ -6,6 +6,7 @@ sliced score matching), the :class:`Sampler` and the probability-flow
 import collections
 import ctypes
 import operator
+import warnings
 from ctypes import byref, c_double, c_size_t, c_void_p
 
 import numpy as np
@@ -341,14 +342,28 @@ class Net(Handle):
         """The flat gradient buffer as a writable float32 NumPy view (no copy)."""
         return self._buffer("sm_net_grads")
 
-    def get_params(self):
-        """A copy of the parameters."""
+    def get_weights(self):
+        """A copy of the parameters (weights and biases), a float32 array of
+        :attr:`num_params` values."""
         return self.params.copy()
 
-    def set_params(self, values):
+    def set_weights(self, values):
         """Copies *values* (length :attr:`num_params`) into the parameters."""
         p = self.params
         p[:] = vector(values, "values", p.shape[0])
+
+    def get_params(self):
+        """Deprecated name of :meth:`get_weights` (scikit-learn's
+        ``get_params`` means the constructor's parameters)."""
+        warnings.warn("Net.get_params() is deprecated: use Net.get_weights()",
+                      DeprecationWarning, stacklevel=2)
+        return self.get_weights()
+
+    def set_params(self, values):
+        """Deprecated name of :meth:`set_weights`."""
+        warnings.warn("Net.set_params() is deprecated: use Net.set_weights()",
+                      DeprecationWarning, stacklevel=2)
+        self.set_weights(values)
 
     def layer(self, i):
         """:class:`Layer` offsets and sizes of linear layer *i* (0 ... depth)."""

@@ -486,12 +486,23 @@ class NetTest(unittest.TestCase):
         np.testing.assert_allclose(after, before + 1.0, rtol=1e-6)
         self.assertTrue(np.shares_memory(bias, net.params))
         # copies are copies
-        c = net.get_params()
+        c = net.get_weights()
         self.assertFalse(np.shares_memory(c, net.params))
-        net.set_params(np.zeros(net.num_params))
+        net.set_weights(np.zeros(net.num_params))
         self.assertEqual(float(np.abs(net.params).max()), 0.0)
         with self.assertRaises(sm.ShapeError):
-            net.set_params(np.zeros(3))
+            net.set_weights(np.zeros(3))
+
+    def test_get_params_deprecated_alias(self):
+        # The old names (scikit-learn's get_params means something else)
+        # still work, with a DeprecationWarning.
+        net = small_net()
+        with self.assertWarns(DeprecationWarning):
+            p = net.get_params()
+        np.testing.assert_array_equal(p, net.get_weights())
+        with self.assertWarns(DeprecationWarning):
+            net.set_params(p + 1.0)
+        np.testing.assert_array_equal(net.get_weights(), (p + 1.0).astype(np.float32))
 
     def test_view_keeps_net_alive(self):
         net = small_net()
@@ -570,13 +581,13 @@ class NetTest(unittest.TestCase):
         self.assertEqual(loss, net.dsm_loss(x, sig, eps))  # no grad: same value
         d = rng.normal(size=net.num_params)
         d /= np.linalg.norm(d)
-        p0 = net.get_params()
+        p0 = net.get_weights()
         h = 1e-2
-        net.set_params(p0 + h * d)
+        net.set_weights(p0 + h * d)
         lp = net.dsm_loss(x, sig, eps)
-        net.set_params(p0 - h * d)
+        net.set_weights(p0 - h * d)
         lm = net.dsm_loss(x, sig, eps)
-        net.set_params(p0)
+        net.set_weights(p0)
         self.assertAlmostEqual((lp - lm) / (2 * h), float(g @ d), delta=0.05 * abs(g @ d) + 1e-3)
         net.zero_grad()
         self.assertEqual(float(np.abs(net.grads).max()), 0.0)
@@ -637,13 +648,13 @@ class NetTest(unittest.TestCase):
         self.assertGreater(np.abs(g).max(), 0)
         d = rng.normal(size=net.num_params)
         d /= np.linalg.norm(d)
-        p0 = net.get_params()
+        p0 = net.get_weights()
         h = 1e-2
-        net.set_params(p0 + h * d)
+        net.set_weights(p0 + h * d)
         lp = net.ssm_loss(x, sig, eps, v)
-        net.set_params(p0 - h * d)
+        net.set_weights(p0 - h * d)
         lm = net.ssm_loss(x, sig, eps, v)
-        net.set_params(p0)
+        net.set_weights(p0)
         self.assertAlmostEqual((lp - lm) / (2 * h), float(g @ d), delta=0.05 * abs(g @ d) + 1e-3)
         with self.assertRaises(sm.ShapeError):
             net.ssm_loss(x, sig, eps, v[:3])
@@ -722,7 +733,7 @@ class OptimTest(unittest.TestCase):
         with self.assertRaises(sm.InvalidArgumentError):
             opt.set_clip_norm(-1.0)
         net.grads[:] = 1.0
-        p0 = net.get_params()
+        p0 = net.get_weights()
         opt.step_net(net)
         self.assertEqual(opt.steps, 1)
         # Adam's first step moves every parameter by lr against the gradient sign
@@ -1358,7 +1369,7 @@ class HandleTest(unittest.TestCase):
         def run(seed, out):
             net = sm.Net(2, 16, 1, rng=seed)
             tr = sm.Trainer(net, sched, sm.Adam(net), 64)
-            out[seed] = (tr.fit(data, 100, rng=seed), net.get_params())
+            out[seed] = (tr.fit(data, 100, rng=seed), net.get_weights())
         par, seq = {}, {}
         ts = [threading.Thread(target=run, args=(s, par)) for s in (1, 2)]
         for t in ts:
@@ -1393,7 +1404,7 @@ class LifetimeTest(unittest.TestCase):
     def test_set_ema_then_close_the_average(self):
         net, tr = self.make()
         ema = net.clone()
-        start = ema.get_params()
+        start = ema.get_weights()
         tr.set_ema(ema, 0.5)
         res = weakref.ref(ema._res)
         ema.close()
