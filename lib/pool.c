@@ -50,8 +50,8 @@
 #define SPIN_ITERS 2000 /* pause instructions before blocking */
 
 #define EPOCH_PASSES 16
-#define EPOCH_NS 100000000LL /* 100 ms */
-#define PROBE_MIN 4          /* epochs before the first probe after a switch */
+#define EPOCH_NS 20000000LL /* 20 ms */
+#define PROBE_MIN 2          /* epochs before the first probe after a switch */
 #define PROBE_MAX 32
 #define PROBE_MAX_SERIAL 8
 #define SWITCH_MARGIN 0.10
