@@ -16,10 +16,11 @@
  * average gradients across processes; sm_net_layer() gives each layer's
  * offsets.
  *
- * Matrix products go through BLIS. With sm_net_set_threads() (default 1)
- * the rows of every pass are split between that many threads owned by the
- * handle, each with its own workspace and single-threaded BLIS calls; no
- * global thread setting is touched. Workspaces are sized by
+ * Matrix products run on the library's own kernels where the CPU has
+ * AVX-512 or AVX2 (sm_net_set_kernels(); BLIS otherwise). With
+ * sm_net_set_threads() (default 1) the rows of every pass are split between
+ * that many threads owned by the handle, each with its own workspace and
+ * single-threaded products; no global thread setting is touched. Workspaces are sized by
  * sm_net_reserve() and reused: no call allocates memory once the workspace is
  * large enough.
  *
