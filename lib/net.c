@@ -648,21 +648,26 @@ typedef struct {
 static void job_ema(void *ctx, size_t s)
 {
     const ema_job *j = ctx;
-    const size_t n = j->net->nparams, per = (n / j->shards + 15) & ~(size_t)15;
-    const size_t first = s * per;
-    if (first < n)
-        ema_blend(j->ema->params + first, j->net->params + first,
-                  n - first < per ? n - first : per, j->d, j->w);
+    size_t first, count = sm__slice(j->net->nparams, j->shards, s, &first);
+    if (count)
+        ema_blend(j->ema->params + first, j->net->params + first, count, j->d, j->w);
+}
+
+/* The average's update, on `pool` (net's, or NULL for the calling thread
+ * alone) when the buffer is large enough to be worth splitting. */
+static void ema_apply(sm_net *ema, const sm_net *net, double decay, sm__pool *pool)
+{
+    ema_job j = {ema, net, (float)decay, (float)(1.0 - decay), net->threads};
+    if (pool && net->threads > 1 && net->nparams >= SM__MIN_SLICE * net->threads)
+        sm__pool_run(pool, job_ema, &j, net->threads);
+    else
+        ema_blend(ema->params, net->params, net->nparams, j.d, j.w);
+    ema->sigma_data = net->sigma_data;
 }
 
 void sm__net_ema_step(sm_net *ema, const sm_net *net, double decay)
 {
-    ema_job j = {ema, net, (float)decay, (float)(1.0 - decay), net->threads};
-    if (net->pool && net->threads > 1 && net->nparams >= 4096 * net->threads)
-        sm__pool_run(net->pool, job_ema, &j, net->threads);
-    else
-        ema_blend(ema->params, net->params, net->nparams, j.d, j.w);
-    ema->sigma_data = net->sigma_data;
+    ema_apply(ema, net, decay, net->pool);
 }
 
 sm_status sm_net_ema_update(sm_net *ema, const sm_net *net, double decay)
@@ -678,8 +683,10 @@ sm_status sm_net_ema_update(sm_net *ema, const sm_net *net, double decay)
     if (bad < net->nparams)
         return sm__error(SM_ERR_NONFINITE, "%s: parameter %zu of the trained network is not finite",
                          fn, bad);
-    ema_blend(ema->params, net->params, net->nparams, (float)decay, (float)(1.0 - decay));
-    ema->sigma_data = net->sigma_data;
+    /* Not on net's threads: net is only read here and may be in use on
+     * another thread (as for every const argument), which its pool is not
+     * made for. */
+    ema_apply(ema, net, decay, NULL);
     return SM_OK;
 }
 
@@ -889,14 +896,13 @@ void sm__net_mlp_forward(sm_net *net, size_t n, float *out, int train)
 static void job_reduce(void *ctx, size_t s)
 {
     sm_net *net = ctx;
-    const size_t n = net->nparams, per = (n / net->used + 15) & ~(size_t)15;
-    const size_t first = s * per;
-    if (first >= n)
+    size_t first, count = sm__slice(net->nparams, net->used, s, &first);
+    if (!count)
         return;
     float *g[256];
     for (size_t i = 1; i < net->used; i++)
         g[i - 1] = net->shards[i].grads + first;
-    sm__rows_reduce(net->grads + first, g, net->used - 1, n - first < per ? n - first : per);
+    sm__rows_reduce(net->grads + first, g, net->used - 1, count);
 }
 
 void sm__net_mlp_backward(sm_net *net, const float *dF, size_t n)

@@ -7,6 +7,7 @@
 #include "learning-private.h"
 #include "net-private.h"
 #include "pool-private.h"
+#include "rows-private.h"
 #include "scorematch/optim.h"
 
 enum { KIND_ADAM = SM__OPTIM_ADAM, KIND_SGD = SM__OPTIM_SGD };
@@ -188,13 +189,9 @@ typedef struct {
 static void adam_job_run(void *ctx, size_t s)
 {
     const adam_job *j = ctx;
-    /* Slices of whole cache lines (16 floats), so threads share none. */
-    size_t per = (j->n / j->shards + 15) & ~(size_t)15;
-    size_t first = s * per;
-    if (first >= j->n)
-        return;
-    size_t count = j->n - first < per ? j->n - first : per;
-    adam_update(j->k, j->params + first, j->grads + first, j->opt->m + first,
+    size_t first, count = sm__slice(j->n, j->shards, s, &first);
+    if (count)
+        adam_update(j->k, j->params + first, j->grads + first, j->opt->m + first,
                 j->opt->v + first, count, j->scale);
 }
 
@@ -231,7 +228,7 @@ static sm_status step_on(sm_optim *opt, float *params, const float *grads, size_
     if (opt->kind == KIND_ADAM) {
         const adam_consts k = adam_consts_of(opt);
         /* Below a few cache pages per thread, waking threads costs more. */
-        if (pool && shards > 1 && n >= 4096 * shards) {
+        if (pool && shards > 1 && n >= SM__MIN_SLICE * shards) {
             adam_job j = {&k, opt, params, grads, scale, n, shards};
             sm__pool_run(pool, adam_job_run, &j, shards);
         } else {

@@ -30,6 +30,16 @@ size_t sm__rows_split(size_t n, size_t threads, size_t cap, sm__share *share);
  * than one share, otherwise in order on the calling thread. */
 void sm__rows_run(sm__pool *pool, sm__pool_fn fn, void *ctx, size_t used);
 
+/* Elementwise passes over a flat buffer (optimizer updates, averages, sums
+ * of the shares' gradients) split between threads by element slices:
+ * below this many elements per thread, waking threads costs more. */
+#define SM__MIN_SLICE 4096
+
+/* Slice s of n elements split into `parts`: whole cache lines (16 floats)
+ * each, the last one shorter. Sets *first and returns the count (0 for a
+ * slice past the end). Each element lands in exactly one slice. */
+size_t sm__slice(size_t n, size_t parts, size_t s, size_t *first);
+
 /* dst[i] += src[s][i] for s = 0 … count−1 in that order, i < n. */
 void sm__rows_reduce(float *dst, float *const *src, size_t count, size_t n);
 

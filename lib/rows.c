@@ -31,6 +31,15 @@ void sm__rows_run(sm__pool *pool, sm__pool_fn fn, void *ctx, size_t used)
         sm__pool_run(pool, fn, ctx, used);
 }
 
+size_t sm__slice(size_t n, size_t parts, size_t s, size_t *first)
+{
+    const size_t per = (n / parts + 15) & ~(size_t)15;
+    *first = s * per;
+    if (*first >= n)
+        return 0;
+    return n - *first < per ? n - *first : per;
+}
+
 void sm__rows_reduce(float *dst, float *const *src, size_t count, size_t n)
 {
     for (size_t s = 0; s < count; s++) {
