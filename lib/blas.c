@@ -40,8 +40,7 @@ const char *sm_blas_config(void)
 
 const char *sm_kernel_config(void)
 {
-    sm__isa isa = sm__isa_detect();
-    return isa == SM__ISA_NONE ? "blis" : sm__isa_name(isa);
+    return sm__isa_name(sm__isa_detect());
 }
 
 void sm__blas_free(sm__blas *b)
@@ -58,17 +57,15 @@ void sm__blas_use_blis(sm__blas *b, int blis)
 
 const char *sm__blas_kernels(const sm__blas *b)
 {
-    return b && b->isa != SM__ISA_NONE ? sm__isa_name(b->isa) : "blis";
+    return sm__isa_name(b ? b->isa : SM__ISA_NONE);
 }
 
 /* The packing space of the library's kernels, or NULL (then BLIS runs the
  * product: a failed allocation costs speed, never a result). */
 static float *workspace(sm__blas *b)
 {
-    if (!b->ws) {
-        size_t bytes = sm__gemm_workspace_floats() * sizeof(float);
-        b->ws = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    }
+    if (!b->ws)
+        b->ws = sm__gemm_workspace_new();
     return b->ws;
 }
 

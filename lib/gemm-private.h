@@ -22,17 +22,19 @@ typedef enum {
 /* The best instruction set this CPU and compiler support (NONE off x86-64). */
 sm__isa sm__isa_detect(void);
 
-/* A short name: "avx512", "avx2" or "none". */
+/* A short name: "avx512", "avx2", or "blis" for NONE (BLIS runs the
+ * products then). */
 const char *sm__isa_name(sm__isa isa);
 
-/* Floats of packing space sm__gemm_run() needs (fixed: the products are
- * blocked), allocated by the caller once and reused. */
-size_t sm__gemm_workspace_floats(void);
+/* The packing space sm__gemm_run() needs (fixed: the products are
+ * blocked), 64-byte aligned; allocated by the caller once and reused,
+ * released with free(). NULL when out of memory. */
+float *sm__gemm_workspace_new(void);
 
 /* C = alpha·A·B + beta·C with the kernels of `isa` (not NONE and supported
  * by this CPU): A m×k, B k×n, C m×n, each addressed by row and column
  * strides in elements. beta == 0 overwrites C (NaN in C is not read).
- * `ws` holds sm__gemm_workspace_floats() floats aligned to 64 bytes. For
+ * `ws` comes from sm__gemm_workspace_new(). For
  * m ≥ 2 every element of C is the same sum over k, in the same order,
  * whatever m and the position of its row, so splitting rows between
  * threads changes no bit. For m == 1 a matrix-vector kernel runs (no

@@ -6,6 +6,7 @@
  * a score network (rows of a batch share × layer widths up to a few
  * hundred): a packed B slice stays in L2, a column panel in L1. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gemm-private.h"
@@ -22,9 +23,11 @@ enum {
     NC = 1024 /* columns of B packed at once: a multiple of both NRs */
 };
 
-size_t sm__gemm_workspace_floats(void)
+float *sm__gemm_workspace_new(void)
 {
-    return (size_t)MC * KC + (size_t)KC * NC;
+    /* A multiple of the alignment, as aligned_alloc() requires. */
+    const size_t bytes = ((size_t)MC * KC + (size_t)KC * NC) * sizeof(float);
+    return aligned_alloc(64, (bytes + 63) / 64 * 64);
 }
 
 const char *sm__isa_name(sm__isa isa)
@@ -35,7 +38,7 @@ const char *sm__isa_name(sm__isa isa)
     case SM__ISA_AVX2:
         return "avx2";
     default:
-        return "none";
+        return "blis";
     }
 }
 

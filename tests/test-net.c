@@ -240,7 +240,7 @@ START_TEST(own_kernels_match_reference)
         return; /* no kernel of ours on this CPU: BLIS runs everything */
     float *a = malloc(M * K * sizeof *a), *b = malloc(K * N * sizeof *b);
     float *c1 = malloc(CS * sizeof *c1), *c2 = malloc(CS * sizeof *c2);
-    float *ws = aligned_alloc(64, (sm__gemm_workspace_floats() * sizeof(float) + 63) / 64 * 64);
+    float *ws = sm__gemm_workspace_new();
     ck_assert(a && b && c1 && c2 && ws);
     sm_rng *r;
     ck_assert_ok(sm_rng_new(&r, 8));
@@ -303,7 +303,7 @@ START_TEST(own_kernels_rows_independent)
         return;
     float *a = malloc(M * K * sizeof *a), *b = malloc(K * N * sizeof *b);
     float *all = malloc(M * N * sizeof *all), *part = malloc(M * N * sizeof *part);
-    float *ws = aligned_alloc(64, (sm__gemm_workspace_floats() * sizeof(float) + 63) / 64 * 64);
+    float *ws = sm__gemm_workspace_new();
     ck_assert(a && b && all && part && ws);
     sm_rng *r;
     ck_assert_ok(sm_rng_new(&r, 9));
