@@ -101,17 +101,7 @@ int main(int argc, char **argv)
         else if (!strcmp(f, "--png")) png = v;
         else if (!strcmp(f, "--seed")) seed = strtoull(v, NULL, 10);
         else if (!strcmp(f, "--draws")) {
-            n_draws = 0;
-            for (const char *p = v; *p && n_draws < MAX_LISTED;) {
-                char *end;
-                const unsigned long long k = strtoull(p, &end, 10);
-                if (end == p || k == 0 || k > 10000 || (*end && *end != ',')) {
-                    n_draws = 0;
-                    break;
-                }
-                draws[n_draws++] = (size_t)k;
-                p = *end ? end + 1 : end;
-            }
+            n_draws = parse_draws(v, draws, MAX_LISTED);
             if (n_draws == 0) {
                 fprintf(stderr, "digits_inpaint: --draws needs 1 to %d counts in [1, 10000]\n",
                         MAX_LISTED);

@@ -77,3 +77,17 @@ double rmse_missing(const float *x, const float *truth, const unsigned char *mas
         }
     return c ? sqrt(s / (double)c) : NAN;
 }
+
+size_t parse_draws(const char *list, size_t *out, size_t max)
+{
+    size_t n = 0;
+    for (const char *p = list; *p && n < max;) {
+        char *end;
+        const unsigned long long k = strtoull(p, &end, 10);
+        if (end == p || k == 0 || k > 10000 || (*end && *end != ','))
+            return 0;
+        out[n++] = (size_t)k;
+        p = *end ? end + 1 : end;
+    }
+    return n;
+}

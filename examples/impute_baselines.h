@@ -16,6 +16,11 @@ void impute_mean(const float *train, size_t n_tr, size_t dim, float *x,
 int impute_knn(const float *train, size_t n_tr, size_t dim, float *x, const unsigned char *mask,
                size_t n, size_t k);
 
+/* The --draws list of the imputation examples: comma-separated counts in
+ * [1, 10000], at most max of them (the rest ignored), into out. Returns
+ * how many, or 0 if an entry is malformed or out of range. */
+size_t parse_draws(const char *list, size_t *out, size_t max);
+
 /* Root mean square of x − truth over the missing entries (NaN if none). */
 double rmse_missing(const float *x, const float *truth, const unsigned char *mask, size_t total);
 

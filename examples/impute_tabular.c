@@ -76,19 +76,8 @@ int main(int argc, char **argv)
             seed = strtoull(argv[++i], NULL, 10);
         else if (i + 1 < argc && !strcmp(argv[i], "--steps"))
             steps = strtoull(argv[++i], NULL, 10);
-        else if (i + 1 < argc && !strcmp(argv[i], "--draws")) {
-            n_draws = 0;
-            for (const char *p = argv[++i]; *p && n_draws < MAX_LISTED;) {
-                char *end;
-                const unsigned long long k = strtoull(p, &end, 10);
-                if (end == p || k == 0 || k > 10000 || (*end && *end != ',')) {
-                    n_draws = 0;
-                    break;
-                }
-                draws[n_draws++] = (size_t)k;
-                p = *end ? end + 1 : end;
-            }
-        }
+        else if (i + 1 < argc && !strcmp(argv[i], "--draws"))
+            n_draws = parse_draws(argv[++i], draws, MAX_LISTED);
         else if (i + 1 < argc && !strcmp(argv[i], "--resample"))
             resample = strtoull(argv[++i], NULL, 10);
         else if (!(i + 1 < argc && !strcmp(argv[i], "--sampler") &&
