@@ -20,12 +20,9 @@ import statistics
 import sys
 import time
 
+from side_tasks import edm_heun, karras  # beside this script
+
 DIM, CTX, WIDTH, DEPTH, SIGMA_DATA = 7, 32, 256, 3, 0.5
-
-
-def karras(levels, smax=80.0, smin=0.002, rho=7.0):
-    a, b = smax ** (1 / rho), smin ** (1 / rho)
-    return [(a + i / (levels - 1) * (b - a)) ** rho for i in range(levels)] + [0.0]
 
 
 def main():
@@ -61,15 +58,7 @@ def main():
         return c_skip * x + c_out * f
 
     def sample(sig):
-        x = sig[0] * torch.randn(1, DIM)
-        for s0, s1 in zip(sig[:-1], sig[1:]):
-            d0 = (x - denoise(x, s0)) / s0
-            x1 = x + (s1 - s0) * d0
-            if s1 > 0:
-                d1 = (x1 - denoise(x1, s1)) / s1
-                x1 = x + (s1 - s0) * 0.5 * (d0 + d1)
-            x = x1
-        return x
+        return edm_heun(torch, denoise, sig[0] * torch.randn(1, DIM), sig)
 
     with torch.no_grad():
         for levels in (int(v) for v in a.levels.split(",")):
