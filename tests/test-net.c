@@ -496,17 +496,48 @@ START_TEST(pooled_adam_matches_serial)
     sm_optim *serial, *pooled;
     ck_assert_ok(sm_optim_new_adam(&serial, np, 1e-2, 0.9, 0.999, 1e-8, 0.01));
     ck_assert_ok(sm_optim_new_adam(&pooled, np, 1e-2, 0.9, 0.999, 1e-8, 0.01));
+    float *backup = malloc(np * sizeof *backup);
+    ck_assert_ptr_nonnull(backup);
     memcpy(params, sm_net_params(net), np * sizeof *params);
     for (int t = 0; t < 3; t++) {
         ck_assert_ok(sm_rng_fill_normal(r, grads, np, 0, 1));
         ck_assert_ok(sm_optim_step(serial, params, grads, np));
-        ck_assert_ok(sm__optim_step_pool(pooled, net, "test"));
+        /* The update also keeps the parameters before it. */
+        float *before = malloc(np * sizeof *before);
+        ck_assert_ptr_nonnull(before);
+        memcpy(before, sm_net_params(net), np * sizeof *before);
+        int diverged = -1;
+        ck_assert_ok(sm__optim_step_pool(pooled, net, t == 1 ? NULL : backup,
+                                         t == 1 ? NULL : &diverged, "test"));
+        if (t != 1) {
+            ck_assert_int_eq(diverged, 0);
+            ck_assert_int_eq(memcmp(before, backup, np * sizeof *backup), 0);
+        }
+        free(before);
     }
     ck_assert_int_eq(memcmp(params, sm_net_params(net), np * sizeof *params), 0);
+    /* An update that leaves a parameter infinite is reported, on the
+     * pooled path and on one thread, wherever the parameter is. */
+    static const size_t thread_counts[] = {3, 1};
+    for (size_t ti = 0; ti < 2; ti++) {
+        const size_t threads = thread_counts[ti];
+        ck_assert_ok(sm_net_set_threads(net, threads));
+        const size_t at = threads == 3 ? np - 1 : np / 2;
+        float *pnet = sm_net_params(net);
+        const float keep = pnet[at];
+        pnet[at] = INFINITY;
+        int diverged = 0;
+        ck_assert_ok(sm__optim_step_pool(pooled, net, backup, &diverged, "test"));
+        ck_assert_int_eq(diverged, 1);
+        ck_assert(isinf(backup[at]));
+        pnet[at] = keep;
+    }
+    memcpy(sm_net_params(net), params, np * sizeof *params);
     /* A non-finite gradient is refused before anything moves. */
     grads[np - 1] = NAN;
-    ck_assert_int_eq(sm__optim_step_pool(pooled, net, "test"), SM_ERR_NONFINITE);
+    ck_assert_int_eq(sm__optim_step_pool(pooled, net, NULL, NULL, "test"), SM_ERR_NONFINITE);
     ck_assert_int_eq(memcmp(params, sm_net_params(net), np * sizeof *params), 0);
+    free(backup);
     sm_optim_free(serial);
     sm_optim_free(pooled);
     sm_rng_free(r);
