@@ -117,6 +117,19 @@ __attribute__((target("avx512f"))) static size_t silu_forward_d_avx512(const flo
 }
 #endif
 
+#ifdef SM_AVX512_SILU
+/* The whole vectors of sm__silu(). */
+__attribute__((target("avx512f"))) static size_t silu_avx512(const float *z, float *h, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 zv = _mm512_loadu_ps(z + i);
+        _mm512_storeu_ps(h + i, _mm512_mul_ps(zv, sm__sigmoid16(zv)));
+    }
+    return i;
+}
+#endif
+
 void sm__silu_forward_d(const float *restrict z, float *restrict h, float *restrict d, size_t n)
 {
     size_t done = 0;
@@ -125,6 +138,23 @@ void sm__silu_forward_d(const float *restrict z, float *restrict h, float *restr
         done = silu_forward_d_avx512(z, h, d, n);
 #endif
     silu_forward_d_loop(z + done, h + done, d + done, n - done);
+}
+
+SM_MULTIVERSION
+static void silu_loop(const float *restrict z, float *restrict h, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h[i] = z[i] * (1.0f / (1.0f + exp_approx(-z[i])));
+}
+
+void sm__silu(const float *restrict z, float *restrict h, size_t n)
+{
+    size_t i = 0;
+#ifdef SM_AVX512_SILU
+    if (__builtin_cpu_supports("avx512f"))
+        i = silu_avx512(z, h, n);
+#endif
+    silu_loop(z + i, h + i, n - i);
 }
 
 SM_MULTIVERSION

@@ -16,6 +16,9 @@ void sm__silu_forward(const float *z, float *h, float *s, size_t n);
  * sm__silu_forward() and the derivative from z and s afterwards. */
 void sm__silu_forward_d(const float *z, float *h, float *d, size_t n);
 
+/* h = silu(z) alone (inference), the bits of sm__silu_forward()'s h. */
+void sm__silu(const float *z, float *h, size_t n);
+
 /* g ← g ⊙ d, for n elements. */
 void sm__mul_inplace(float *g, const float *d, size_t n);
 

@@ -40,8 +40,8 @@ float *sm__gemm_workspace_new(void);
  *    mul holds its derivative);
  *  - colsum (n values, or NULL): colsum[j] += C[i][j] for i = 0, 1, …, m−1
  *    in that order (a bias gradient);
- *  - h (or NULL): h = silu(C) and either d = silu'(C) (d not NULL) or
- *    s = sigmoid(C) (s not NULL).
+ *  - h (or NULL): h = silu(C), and d = silu'(C) where d is not NULL, or
+ *    s = sigmoid(C) where s is not NULL (at most one of the two).
  *  - discard_c (with h): the caller needs h and d or s only, so C's final
  *    values may be left unwritten (C is still used as scratch).
  * mul, h, s and d are laid out as C, which must have column stride 1 when

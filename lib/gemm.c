@@ -159,7 +159,7 @@ static void update_avx512(const float *t, float alpha, float beta, const float *
     const float *mul = epi && epi->mul ? epi->mul + off : NULL;
     float *colsum = epi && epi->colsum ? epi->colsum + j0 : NULL;
     float *h = epi && epi->h ? epi->h + off : NULL;
-    float *act = h ? (epi->d ? epi->d : epi->s) + off : NULL;
+    float *act = h && (epi->d || epi->s) ? (epi->d ? epi->d : epi->s) + off : NULL;
     const int discard_c = h && epi->discard_c;
     for (size_t q = 0; q < NR512; q += 16) {
         __m512 sum = colsum ? _mm512_loadu_ps(colsum + q) : _mm512_setzero_ps();
@@ -178,7 +178,8 @@ static void update_avx512(const float *t, float alpha, float beta, const float *
             if (h) { /* the layer's activation, from the register */
                 const __m512 sg = sm__sigmoid16(v);
                 _mm512_storeu_ps(h + at, _mm512_mul_ps(v, sg));
-                _mm512_storeu_ps(act + at, epi->d ? sm__silu_d1_16(v, sg) : sg);
+                if (act)
+                    _mm512_storeu_ps(act + at, epi->d ? sm__silu_d1_16(v, sg) : sg);
             }
         }
         if (colsum)
@@ -640,8 +641,10 @@ void sm__epilogue_apply(const sm__epilogue *epi, float *c, ptrdiff_t rsc, size_t
                 epi->colsum[j0 + j] += ci[j];
         if (epi->h && epi->d)
             sm__silu_forward_d(ci, epi->h + at, epi->d + at, cols);
-        else if (epi->h)
+        else if (epi->h && epi->s)
             sm__silu_forward(ci, epi->h + at, epi->s + at, cols);
+        else if (epi->h)
+            sm__silu(ci, epi->h + at, cols);
     }
 }
 

@@ -65,6 +65,7 @@ struct sm_net {
     const float *dF;          /* the current backward pass's ∂L/∂F */
     float *out;               /* the current forward pass's output */
     size_t train_rows;        /* rows of the last training forward, 0 if none */
+    int training;             /* the pass running keeps silu'(z) for a backward pass */
     sm__pool *pool;           /* threads − 1 workers, NULL for one thread */
     int reference;
 };
@@ -814,8 +815,9 @@ void sm__net_forward_rows(const sm_net *net, sm__blas *blas, const float *in, si
         float *z = hidden ? zs + l * ld * net->width : out;
         if (hidden) {
             epi.h = hs + l * ld * net->width;
-            *(derivative ? &epi.d : &epi.s) = acts + l * ld * net->width;
-            epi.discard_c = derivative; /* training and sampling never read z */
+            if (acts)
+                *(derivative ? &epi.d : &epi.s) = acts + l * ld * net->width;
+            epi.discard_c = derivative || !acts; /* training and sampling never read z */
         }
         /* z (rows×fout) = a (rows×fin) · Wᵀ (fin×fout) + b, W fout×fin
          * row-major; then h = silu(z) and silu'(z) or sigmoid(z). */
@@ -871,7 +873,7 @@ static void job_forward(void *ctx, size_t s)
     const sm__share *q = &net->share[s];
     if (q->count)
         sm__net_forward_rows(net, sh->blas, net->input + q->first * sm__net_in_dim(net),
-                             q->count, sh->z, sh->h, sh->d, 1, sh->cap,
+                             q->count, sh->z, sh->h, net->training ? sh->d : NULL, 1, sh->cap,
                              net->out + q->first * net->dim);
 }
 
@@ -895,6 +897,7 @@ void sm__net_mlp_forward(sm_net *net, size_t n, float *out, int train)
 {
     net->used = sm__rows_split(n, net->threads, net->cap, net->share);
     net->out = out;
+    net->training = train;
     sm__rows_run(net->pool, job_forward, net, net->used);
     net->train_rows = train ? n : 0;
 }

@@ -208,23 +208,26 @@ START_TEST(silu_vectors_match_scalar)
         z[7 * i] = special[i];
         z[N - 1 - i] = special[i];
     }
-    static float h2[N], d[N];
+    static float h2[N], d[N], h3[N];
     sm__silu_forward(z, h, s, N);
     sm__silu_forward_d(z, h2, d, N);
+    sm__silu(z, h3, N);
     for (size_t i = 0; i < N; i++) {
         const float sg = 1.0f / (1.0f + sm__expf(-z[i])), hi = z[i] * sg;
         const float di = sg * (1.0f + z[i] * (1.0f - sg));
         if (isnan(sg)) {
-            ck_assert_msg(isnan(s[i]) && isnan(h[i]) && isnan(h2[i]) && isnan(d[i]),
+            ck_assert_msg(isnan(s[i]) && isnan(h[i]) && isnan(h2[i]) && isnan(d[i]) && isnan(h3[i]),
                           "z[%zu] = %g", i, (double)z[i]);
             continue;
         }
         ck_assert_msg(memcmp(&sg, &s[i], sizeof sg) == 0 && memcmp(&hi, &h[i], sizeof hi) == 0,
                       "z[%zu] = %a: s %a against %a, h %a against %a", i, (double)z[i],
                       (double)s[i], (double)sg, (double)h[i], (double)hi);
-        ck_assert_msg(memcmp(&hi, &h2[i], sizeof hi) == 0 && memcmp(&di, &d[i], sizeof di) == 0,
-                      "z[%zu] = %a: silu_forward_d h %a against %a, d %a against %a", i,
-                      (double)z[i], (double)h2[i], (double)hi, (double)d[i], (double)di);
+        ck_assert_msg(memcmp(&hi, &h2[i], sizeof hi) == 0 && memcmp(&di, &d[i], sizeof di) == 0 &&
+                          memcmp(&hi, &h3[i], sizeof hi) == 0,
+                      "z[%zu] = %a: silu_forward_d h %a against %a, d %a against %a, silu %a",
+                      i, (double)z[i], (double)h2[i], (double)hi, (double)d[i], (double)di,
+                      (double)h3[i]);
     }
     sm_rng_free(r);
 }
@@ -330,29 +333,31 @@ START_TEST(epilogue_matches_passes)
     sm__blas_use_blis(bl, 1);
     /* isa NONE: BLIS through the handle; then each instruction set of ours. */
     for (int isa = SM__ISA_NONE; isa <= (int)sm__isa_detect(); isa++) {
-        expected += 4 * 4 * 3 * 3;
+        expected += 4 * 4 * 3 * 4;
         for (size_t mi = 0; mi < 4; mi++)
             for (size_t ni = 0; ni < 4; ni++)
                 for (size_t ki = 0; ki < 3; ki++)
-                    for (int mode = 0; mode < 3; mode++) {
+                    for (int mode = 0; mode < 4; mode++) {
                         const size_t m = ms[mi], n = ns[ni], k = ks[ki];
                         for (size_t i = 0; i < M * N; i++)
                             c1[i] = c2[i] = h1[i] = h2[i] = d1[i] = d2[i] = NAN;
                         for (size_t j = 0; j < N; j++)
                             cs1[j] = cs2[j] = (float)j / 3.0f;
                         sm__epilogue epi = {0};
-                        /* mode 0: forward with silu'; 1: with sigmoid; 2: backward */
-                        if (mode < 2) {
+                        /* mode 0: forward with silu'; 1: with sigmoid; 2: backward;
+                         * 3: forward, h alone (d1 and d2 stay NaN) */
+                        if (mode != 2) {
                             epi.bias = bias;
                             epi.h = h1;
-                            *(mode == 0 ? &epi.d : &epi.s) = d1;
+                            if (mode < 2)
+                                *(mode == 0 ? &epi.d : &epi.s) = d1;
                         } else {
                             epi.mul = mul;
                             epi.colsum = cs1;
                         }
                         /* C (m×n) = A (m×k) · Wᵀ, W n×k row-major, as the network's forward. */
-                        const float beta2 = mode < 2 ? 1.0f : 0.0f;
-                        if (mode < 2)
+                        const float beta2 = mode != 2 ? 1.0f : 0.0f;
+                        if (mode != 2)
                             for (size_t i = 0; i < m; i++)
                                 memcpy(c2 + i * n, bias, n * sizeof *c2);
                         if (isa == SM__ISA_NONE) {
@@ -370,6 +375,8 @@ START_TEST(epilogue_matches_passes)
                             sm__silu_forward_d(c2, h2, d2, m * n);
                         else if (mode == 1)
                             sm__silu_forward(c2, h2, d2, m * n);
+                        else if (mode == 3)
+                            sm__silu(c2, h2, m * n);
                         else {
                             sm__mul_inplace(c2, mul, m * n);
                             for (size_t i = 0; i < m; i++)
@@ -378,7 +385,8 @@ START_TEST(epilogue_matches_passes)
                         }
                         const size_t bytes = m * n * sizeof(float);
                         ck_assert_msg(!memcmp(h1, h2, bytes) && !memcmp(d1, d2, bytes) &&
-                                          !memcmp(c1, c2, bytes) && !memcmp(cs1, cs2, sizeof cs1),
+                                          !memcmp(c1, c2, bytes) &&
+                                          !memcmp(cs1, cs2, sizeof cs1),
                                       "%s m%zu n%zu k%zu mode %d: the epilogue's bits differ",
                                       sm__isa_name((sm__isa)isa), m, n, k, mode);
                         checked++;
