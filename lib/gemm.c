@@ -226,8 +226,8 @@ static void ukernel_avx512(size_t kc, const float *pa, const float *pb, float al
     STORE512(10);
     STORE512(11);
     if (nr == NR512 && csc == 1)
-        update_avx512(t, alpha, beta, bias, c, rsc, mr, epi, (ptrdiff_t)i0 * rsc + (ptrdiff_t)j0,
-                      j0);
+        update_avx512(t, alpha, beta, bias, c, rsc, mr, epi,
+                      (ptrdiff_t)i0 * rsc + (ptrdiff_t)j0, j0);
     else {
         tile_update(t, NR512, mr, nr, alpha, beta, bias, c, rsc, csc);
         sm__epilogue_apply(epi, c, rsc, i0, j0, mr, nr);
@@ -251,9 +251,8 @@ static void ukernel_avx512(size_t kc, const float *pa, const float *pb, float al
       } while (0)
 
 SM_TARGET("avx2,fma")
-static void update_avx2(const float *t, float alpha, float beta, const float *bias,
-                          float *c, ptrdiff_t rsc,
-                        size_t mr)
+static void update_avx2(const float *t, float alpha, float beta, const float *bias, float *c,
+                        ptrdiff_t rsc, size_t mr)
 {
     const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     for (size_t i = 0; i < mr; i++)
