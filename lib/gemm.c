@@ -755,9 +755,9 @@ void sm__gemm_run_ex(sm__isa isa, float *ws, size_t m, size_t n, size_t k, float
                     for (size_t ir = 0; ir < mc; ir += mr) {
                         const size_t nrows = mc - ir < mr ? mc - ir : mr;
                         float *cij = c + (ptrdiff_t)(ic + ir) * rsc + (ptrdiff_t)(jc + jr) * csc;
-                        kernel(kc, pa + ir * kc, pbj, alpha, beta_pc, bias_pc ? bias_pc + jr : NULL,
-                               cij, rsc, csc, nrows, ncols, last ? epi : NULL, ic + ir,
-                               jc + jr);
+                        kernel(kc, pa + ir * kc, pbj, alpha, beta_pc,
+                               bias_pc ? bias_pc + jr : NULL, cij, rsc, csc, nrows, ncols,
+                               last ? epi : NULL, ic + ir, jc + jr);
                     }
                 }
             }
