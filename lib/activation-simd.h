@@ -43,8 +43,8 @@ __attribute__((target("avx512f"))) static inline __m512 sm__exp16(__m512 x)
 __attribute__((target("avx512f"))) static inline __m512 sm__sigmoid16(__m512 z)
 {
     const __m512 one = _mm512_set1_ps(1.0f);
-    const __m512 neg =
-        _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(z), _mm512_set1_epi32((int)0x80000000u)));
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+    const __m512 neg = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(z), sign));
     return _mm512_div_ps(one, _mm512_add_ps(one, sm__exp16(neg)));
 }
 

@@ -355,7 +355,7 @@ START_TEST(epilogue_matches_passes)
                             epi.mul = mul;
                             epi.colsum = cs1;
                         }
-                        /* C (m×n) = A (m×k) · Wᵀ, W n×k row-major, as the network's forward. */
+                        /* C (m×n) = A (m×k) · Wᵀ, W n×k row-major, as in the forward. */
                         const float beta2 = mode != 2 ? 1.0f : 0.0f;
                         if (mode != 2)
                             for (size_t i = 0; i < m; i++)
