@@ -82,12 +82,22 @@ with tempfile.TemporaryDirectory() as tmp:
     check('another seed, other draws', rc == 0 and read_csv(p('ens3.csv')) != members[0],
           out3 + err)
 
+    rc, out4, err = run(*TINY, '--seed', '5', '--load', loads, '--denoise', '5',
+                        '--member-out', p('dn'), '--out', p('dn.csv'))
+    check('--denoise', rc == 0 and 'nfe=9 ' in out4, out4 + err)
+    dn = read_csv(p('dn.csv')) if rc == 0 else []
+    dn_members = [read_csv(p(f'dn-{m}.csv')) for m in range(3)] if rc == 0 else []
+    check('--denoise ensemble = mean of the members', len(dn) == ROWS and all(
+        abs(dn[i][j] - sum(m[i][j] for m in dn_members) / 3) < 1e-4
+        for i in range(ROWS) for j in range(64)))
+    check('--denoise differs from sampling', dn != ens)
+
     rc, out, err = run(*TINY, '--val', '--models', '1', '--rows', '2000')
     check('--val splits the training rows', rc == 0 and 'rows: 899 training, 299 validation'
           in out, out + err)
 
     for bad in (('--models', '0'), ('--models', '33'), ('--draws', 'x'), ('--draws', '0'),
-                ('--lr', 'nan'), ('--context-dropout', '1.5'), ('--ema', '1'),
+                ('--lr', 'nan'), ('--denoise', '0'), ('--denoise', 'inf'), ('--context-dropout', '1.5'), ('--ema', '1'),
                 ('--width',), ('--load', 'a,,b'), ('--load', p('m-0.smm'), '--save', p('z')),
                 ('--bogus', '1')):
         rc, out, err = run(*bad)
