@@ -28,7 +28,8 @@
  * The model falls between the two baselines at every K (RMSE² ≈ 9.6 +
  * 7.6/K): a held-out digit's top half has close neighbours among the
  * training digits, which the neighbours' bottom halves exploit directly
- * (docs/real-data.md).
+ * (docs/real-data.md). Conditional models of the bottom half given the
+ * top half pass the neighbours: examples/digits_inpaint_cond.c.
  */
 #define _GNU_SOURCE 1
 #include <math.h>

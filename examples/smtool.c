@@ -808,7 +808,7 @@ static void usage_sample(FILE *f)
             "  --guidance-sigma LO,HI  guide only at noise levels sigma in [LO, HI] (HI may\n"
             "                        be inf; default 0,inf: every level); plain\n"
             "                        conditional evaluations elsewhere\n"
-            "imputation (%s impute MODEL --data FILE.csv --out FILE.csv [options]):\n"
+            "imputation (%s impute MODEL [MODEL ...] --data FILE.csv --out FILE.csv [options]):\n"
             "  --data FILE.csv       points whose empty or NaN fields are missing; the\n"
             "                        output holds them with the missing values imputed\n"
             "                        (data units; the observed values unchanged)\n"
@@ -819,7 +819,10 @@ static void usage_sample(FILE *f)
             "                        than one draw; K times the evaluations; default 1)\n"
             "  --spread-out FILE.csv with --draws K >= 2: the standard deviation of the K\n"
             "                        imputations of every entry (data units; 0 where\n"
-            "                        observed)\n"
+            "                        observed); one model only\n"
+            "  several MODELs        an ensemble: each model imputes every point (K draws,\n"
+            "                        model m from seed N + 1000 m) and the output is the\n"
+            "                        average of the models' imputations\n"
             "  --n does not apply; the other options are those of sample\n"
             "common options:\n"
             COMMON_HELP
@@ -841,7 +844,11 @@ static int cmd_sample(args *a)
     float *spread = NULL;
     unsigned char *mask = NULL;
     sm_dataset *data = NULL;
-    const char *model = NULL, *out = NULL;
+    enum { MAX_MODELS = 32 };
+    const char *models[MAX_MODELS], *model = NULL, *out = NULL;
+    size_t n_models = 0;
+    double *acc = NULL;
+    uint64_t total_nfe = 0;
     uint64_t n = 2000, k = 20, seed = 0, threads = default_threads(), levels = 0;
     sm_kernels kernels = SM_KERNELS_AUTO;
     double ratio = 0.2, snr = 0.16, init_std = 0;
@@ -907,7 +914,8 @@ static int cmd_sample(args *a)
         else if (!strcmp(f, "--seed")) seed = get_u64(a, f, 0);
         else if (!strcmp(f, "--threads")) threads = get_u64(a, f, 1);
         else if (!strcmp(f, "--kernels")) kernels = get_kernels(a, f);
-        else if (f[0] != '-' && !model) model = f;
+        else if (f[0] != '-' && (impute ? n_models < MAX_MODELS : !model))
+            model = models[n_models++] = f;
         else {
             fprintf(stderr, "%s %s: unknown argument '%s' (see --help)\n", prog, cmd, f);
             return EXIT_USAGE;
@@ -935,6 +943,10 @@ static int cmd_sample(args *a)
         fprintf(stderr, "%s impute: --draws must be at most 10000\n", prog);
         return EXIT_USAGE;
     }
+    if (spread_path && n_models > 1) {
+        fprintf(stderr, "%s impute: --spread-out goes with one model, not an ensemble\n", prog);
+        return EXIT_USAGE;
+    }
     if (spread_path && draws < 2) {
         fprintf(stderr, "%s impute: --spread-out needs --draws 2 or more\n", prog);
         return EXIT_USAGE;
@@ -951,121 +963,149 @@ static int cmd_sample(args *a)
     sm_dataset *norm = NULL, *cds = NULL;
     float *x = NULL, *onehot = NULL;
     char *npath = NULL;
-    TRY(sm_model_load(model, &net, &sched, NULL));
-    TRY(sm_net_set_threads(net, (size_t)threads));
-    TRY(sm_net_set_kernels(net, kernels));
-    TRY(sm_rng_new(&rng, seed));
-    const int edm = sm_net_parametrization(net) == SM_PARAM_EDM;
-    if (kind < 0)
-        kind = edm ? SM_SAMPLER_EDM_HEUN : SM_SAMPLER_LANGEVIN;
-    const double s1 = sm_schedule_sigma(sched, 0),
-                 sl = sm_schedule_sigma(sched, sm_schedule_levels(sched) - 1);
-    if (levels == 0 && !edm && kind != SM_SAMPLER_LANGEVIN)
-        levels = 10; /* a lab ladder is too coarse a grid for the other kinds */
-    if (levels > 0) {
-        /* A grid of its own inside the model's range: the network takes
-         * log sigma, so levels between the kept ones are valid. */
-        if (kind == SM_SAMPLER_PC)
-            TRY(sm_schedule_new_geometric(&grid, s1, sl, (size_t)levels));
-        else
-            TRY(sm_schedule_new_karras(&grid, s1, sl, (size_t)levels, 7.0));
-    }
-    TRY(sm_sampler_new(&s, net, grid ? grid : sched));
-    TRY(sm_sampler_set_kind(s, (sm_sampler_kind)kind));
-    TRY(sm_sampler_set_corrector(s, 1, snr));
-    if (init_std > 0)
-        TRY(sm_sampler_set_init_normal(s, init_std));
-    else if (!edm && kind != SM_SAMPLER_LANGEVIN)
-        TRY(sm_sampler_set_init_normal(s, sqrt(s1 * s1 + 1.0)));
-    TRY(sm_sampler_set_steps_per_scale(s, (size_t)k));
-    TRY(sm_sampler_set_step_ratio(s, ratio));
-    TRY(sm_sampler_set_noise(s, noise));
-    TRY(sm_sampler_set_final_denoise(s, denoise));
-    const size_t cdim = sm_net_context_dim(net);
-    if ((ctx_path || label >= 0) && cdim == 0) {
-        fprintf(stderr, "%s sample: '%s' has no context input: --context and --label need a "
-                "model trained with contexts\n", prog, model);
-        rc = EXIT_USAGE;
-        goto done;
-    }
-    if (ctx_path) {
-        TRY(sm_dataset_read_csv_ex(&cds, NULL, ctx_path, csv_flags));
-        TRY(sm_sampler_set_context(s, sm_dataset_data(cds), sm_dataset_size(cds),
-                                   sm_dataset_dim(cds)));
-    } else if (label >= 0) {
-        const int32_t l = (int32_t)label;
-        if (!(onehot = malloc(cdim * sizeof(float)))) {
-            rc = fail(SM_ERR_NOMEM);
-            goto done;
-        }
-        TRY(sm_labels_one_hot(&l, 1, cdim, onehot));
-        TRY(sm_sampler_set_context(s, onehot, 1, cdim));
-    }
-    TRY(sm_sampler_set_guidance(s, guidance, guide_lo, guide_hi));
-    TRY(sm_sampler_set_resample(s, (size_t)resample));
-    TRY(sm_sampler_set_impute_draws(s, (size_t)draws));
-    const size_t dim = sm_net_dim(net);
-    if (impute) {
-        TRY(sm_dataset_read_csv_ex(&data, &mask, data_path, csv_flags));
-        if (sm_dataset_dim(data) != dim) {
-            fprintf(stderr, "%s impute: '%s' has %zu columns, the model %zu\n", prog, data_path,
-                    sm_dataset_dim(data), dim);
-            rc = EXIT_RUNTIME;
-            goto done;
-        }
-        n = sm_dataset_size(data);
-    }
-    char what[64];
-    snprintf(what, sizeof what, "%llu samples of %zu floats", (unsigned long long)n, dim);
-    size_t bytes;
-    if ((rc = check_size(cmd, "--n", n, dim * sizeof(float), what, &bytes)))
-        goto done;
-    if (!(x = alloc_or_say(cmd, bytes, what)) ||
-        (spread_path && !(spread = alloc_or_say(cmd, bytes, what)))) {
-        rc = EXIT_RUNTIME;
-        goto done;
-    }
-    npath = norm_path(model);
+    double sample_s = 0;
+    size_t dim = 0;
     const float *mean = NULL, *sd = NULL;
-    if (!raw && !sm_net_has_normalization(net) && npath && access(npath, R_OK) == 0) {
-        /* Models saved before format version 2 kept it beside the model. */
-        if ((rc = read_points(cmd, npath, &norm)))
+    for (size_t mi = 0; mi < (n_models ? n_models : 1); mi++) {
+        if (mi > 0) { /* the next member of an ensemble: its own network and sampler */
+            sm_sampler_free(s);
+            sm_schedule_free(grid);
+            sm_schedule_free(sched);
+            sm_net_free(net);
+            sm_rng_free(rng);
+            sm_dataset_free(norm);
+            free(npath);
+            s = NULL, grid = sched = NULL, net = NULL, rng = NULL, norm = NULL, npath = NULL;
+        }
+        model = models[mi];
+        TRY(sm_model_load(model, &net, &sched, NULL));
+        TRY(sm_net_set_threads(net, (size_t)threads));
+        TRY(sm_net_set_kernels(net, kernels));
+        TRY(sm_rng_new(&rng, seed + 1000u * (uint64_t)mi));
+        const int edm = sm_net_parametrization(net) == SM_PARAM_EDM;
+        if (kind < 0)
+            kind = edm ? SM_SAMPLER_EDM_HEUN : SM_SAMPLER_LANGEVIN;
+        const double s1 = sm_schedule_sigma(sched, 0),
+                     sl = sm_schedule_sigma(sched, sm_schedule_levels(sched) - 1);
+        if (levels == 0 && !edm && kind != SM_SAMPLER_LANGEVIN)
+            levels = 10; /* a lab ladder is too coarse a grid for the other kinds */
+        if (levels > 0) {
+            /* A grid of its own inside the model's range: the network takes
+             * log sigma, so levels between the kept ones are valid. */
+            if (kind == SM_SAMPLER_PC)
+                TRY(sm_schedule_new_geometric(&grid, s1, sl, (size_t)levels));
+            else
+                TRY(sm_schedule_new_karras(&grid, s1, sl, (size_t)levels, 7.0));
+        }
+        TRY(sm_sampler_new(&s, net, grid ? grid : sched));
+        TRY(sm_sampler_set_kind(s, (sm_sampler_kind)kind));
+        TRY(sm_sampler_set_corrector(s, 1, snr));
+        if (init_std > 0)
+            TRY(sm_sampler_set_init_normal(s, init_std));
+        else if (!edm && kind != SM_SAMPLER_LANGEVIN)
+            TRY(sm_sampler_set_init_normal(s, sqrt(s1 * s1 + 1.0)));
+        TRY(sm_sampler_set_steps_per_scale(s, (size_t)k));
+        TRY(sm_sampler_set_step_ratio(s, ratio));
+        TRY(sm_sampler_set_noise(s, noise));
+        TRY(sm_sampler_set_final_denoise(s, denoise));
+        const size_t cdim = sm_net_context_dim(net);
+        if ((ctx_path || label >= 0) && cdim == 0) {
+            fprintf(stderr, "%s sample: '%s' has no context input: --context and --label need a "
+                    "model trained with contexts\n", prog, model);
+            rc = EXIT_USAGE;
             goto done;
-        if (sm_dataset_size(norm) != 2 || sm_dataset_dim(norm) != dim) {
-            fprintf(stderr, "%s %s: '%s' does not hold 2 rows of %zu values\n", prog, cmd, npath,
-                    dim);
+        }
+        if (ctx_path) {
+            if (!cds)
+                TRY(sm_dataset_read_csv_ex(&cds, NULL, ctx_path, csv_flags));
+            TRY(sm_sampler_set_context(s, sm_dataset_data(cds), sm_dataset_size(cds),
+                                       sm_dataset_dim(cds)));
+        } else if (label >= 0) {
+            const int32_t l = (int32_t)label;
+            free(onehot);
+            if (!(onehot = malloc(cdim * sizeof(float)))) {
+                rc = fail(SM_ERR_NOMEM);
+                goto done;
+            }
+            TRY(sm_labels_one_hot(&l, 1, cdim, onehot));
+            TRY(sm_sampler_set_context(s, onehot, 1, cdim));
+        }
+        TRY(sm_sampler_set_guidance(s, guidance, guide_lo, guide_hi));
+        TRY(sm_sampler_set_resample(s, (size_t)resample));
+        TRY(sm_sampler_set_impute_draws(s, (size_t)draws));
+        dim = sm_net_dim(net);
+        if (impute) {
+            if (!data)
+                TRY(sm_dataset_read_csv_ex(&data, &mask, data_path, csv_flags));
+            if (sm_dataset_dim(data) != dim) {
+                fprintf(stderr, "%s impute: '%s' has %zu columns, the model '%s' %zu\n", prog,
+                        data_path, sm_dataset_dim(data), model, dim);
+                rc = EXIT_RUNTIME;
+                goto done;
+            }
+            n = sm_dataset_size(data);
+        }
+        char what[64];
+        snprintf(what, sizeof what, "%llu samples of %zu floats", (unsigned long long)n, dim);
+        size_t bytes;
+        if ((rc = check_size(cmd, "--n", n, dim * sizeof(float), what, &bytes)))
+            goto done;
+        if ((!x && !(x = alloc_or_say(cmd, bytes, what))) ||
+            (spread_path && !(spread = alloc_or_say(cmd, bytes, what))) ||
+            (n_models > 1 && !acc && !(acc = alloc_or_say(cmd, (size_t)n * dim * sizeof(double),
+                                                          "the ensemble's sums")))) {
             rc = EXIT_RUNTIME;
             goto done;
         }
-        mean = sm_dataset_row(norm, 0);
-        sd = sm_dataset_row(norm, 1);
-    }
-    if (!raw && !sm_net_has_normalization(net) && !mean)
-        warn_no_normalization(cmd, model, npath);
-    if (impute) { /* observed values into the network's units */
-        memcpy(x, sm_dataset_data(data), (size_t)n * dim * sizeof(float));
+        if (acc && mi == 0)
+            memset(acc, 0, (size_t)n * dim * sizeof(double));
+        npath = norm_path(model);
+        mean = sd = NULL;
+        if (!raw && !sm_net_has_normalization(net) && npath && access(npath, R_OK) == 0) {
+            /* Models saved before format version 2 kept it beside the model. */
+            if ((rc = read_points(cmd, npath, &norm)))
+                goto done;
+            if (sm_dataset_size(norm) != 2 || sm_dataset_dim(norm) != dim) {
+                fprintf(stderr, "%s %s: '%s' does not hold 2 rows of %zu values\n", prog, cmd,
+                        npath, dim);
+                rc = EXIT_RUNTIME;
+                goto done;
+            }
+            mean = sm_dataset_row(norm, 0);
+            sd = sm_dataset_row(norm, 1);
+        }
+        if (!raw && !sm_net_has_normalization(net) && !mean)
+            warn_no_normalization(cmd, model, npath);
+        if (impute) { /* observed values into the network's units */
+            memcpy(x, sm_dataset_data(data), (size_t)n * dim * sizeof(float));
+            if (!raw && sm_net_has_normalization(net))
+                TRY(sm_net_from_data_units(net, x, (size_t)n, dim));
+            for (size_t i = 0; mean && i < (size_t)n * dim; i++)
+                x[i] = (x[i] - mean[i % dim]) / sd[i % dim];
+        }
+        double t0 = progress_now();
+        if (impute && spread)
+            TRY(sm_sampler_impute_spread(s, rng, x, spread, mask, (size_t)n, dim));
+        else if (impute)
+            TRY(sm_sampler_impute(s, rng, x, mask, (size_t)n, dim));
+        else
+            TRY(sm_sampler_run(s, rng, x, (size_t)n, dim));
+        sample_s += progress_now() - t0;
+        total_nfe += sm_sampler_nfe(s);
         if (!raw && sm_net_has_normalization(net))
-            TRY(sm_net_from_data_units(net, x, (size_t)n, dim));
+            TRY(sm_net_to_data_units(net, x, (size_t)n, dim));
         for (size_t i = 0; mean && i < (size_t)n * dim; i++)
-            x[i] = (x[i] - mean[i % dim]) / sd[i % dim];
-    }
-    double t0 = progress_now();
-    if (impute && spread)
-        TRY(sm_sampler_impute_spread(s, rng, x, spread, mask, (size_t)n, dim));
-    else if (impute)
-        TRY(sm_sampler_impute(s, rng, x, mask, (size_t)n, dim));
-    else
-        TRY(sm_sampler_run(s, rng, x, (size_t)n, dim));
-    double sample_s = progress_now() - t0;
-    if (!raw && sm_net_has_normalization(net))
-        TRY(sm_net_to_data_units(net, x, (size_t)n, dim));
-    for (size_t i = 0; mean && i < (size_t)n * dim; i++)
-        x[i] = x[i] * sd[i % dim] + mean[i % dim];
-    /* The observed values exactly as read, not through a round trip of
-     * the units' float arithmetic. */
-    for (size_t i = 0; impute && i < (size_t)n * dim; i++)
-        if (mask[i])
-            x[i] = sm_dataset_data(data)[i];
+            x[i] = x[i] * sd[i % dim] + mean[i % dim];
+        /* The observed values exactly as read, not through a round trip of
+         * the units' float arithmetic. */
+        for (size_t i = 0; impute && i < (size_t)n * dim; i++)
+            if (mask[i])
+                x[i] = sm_dataset_data(data)[i];
+        for (size_t i = 0; acc && i < (size_t)n * dim; i++)
+            acc[i] += x[i];
+    } /* the models of an ensemble */
+    for (size_t i = 0; acc && i < (size_t)n * dim; i++) /* observed entries stay exact */
+        x[i] = mask[i] ? sm_dataset_data(data)[i] : (float)(acc[i] / (double)n_models);
     TRY(sm_points_write_csv(out, x, (size_t)n, dim));
     if (spread) { /* a spread scales as the data; the shift does not apply */
         float *scale = malloc(dim * sizeof(float));
@@ -1081,8 +1121,9 @@ static int cmd_sample(args *a)
         TRY(sm_points_write_csv(spread_path, spread, (size_t)n, dim));
     }
     printf("%s=%s n=%llu nfe=%llu sample_s=%.2f\n", impute ? "imputed" : "samples", out,
-           (unsigned long long)n, (unsigned long long)sm_sampler_nfe(s), sample_s);
+           (unsigned long long)n, (unsigned long long)total_nfe, sample_s);
 done:
+    free(acc);
     free(spread);
     sm_free(mask);
     sm_dataset_free(data);

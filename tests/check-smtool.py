@@ -393,6 +393,36 @@ with tempfile.TemporaryDirectory() as tmp:
     check('impute --spread-out', len(sp) == 4 and sp[0][0] == 0 and sp[1][1] == 0
           and sp[2] == [0, 0] and sp[0][1] > 0 and sp[1][0] > 0 and sp[3][0] > 0
           and all(math.isfinite(v) for r in sp for v in r), str(sp))
+    # An ensemble: several models, model m drawing from seed S + 1000 m; the
+    # output is the average of the models' own imputations.
+    model2 = os.path.join(tmp, 'moons2.smm')
+    rc, out, err = run('train', '--toy', 'moons', '--n', '400', '--steps', '50', '--width', '16',
+                       '--depth', '1', '--threads', '1', '--seed', '9', '--out', model2)
+    check('train a second model', rc == 0, err)
+    parts = []
+    for m, seed in ((model, 4), (model2, 1004)):
+        rc, out, err = run('impute', m, '--data', holes, '--out', filled, '--sampler', 'dpmpp-2m',
+                           '--seed', str(seed), '--threads', '1', '--draws', '2')
+        parts.append(read_csv(filled) if rc == 0 else [])
+    rc, out, err = run('impute', model, model2, '--data', holes, '--out', filled, '--sampler',
+                       'dpmpp-2m', '--seed', '4', '--threads', '1', '--draws', '2')
+    ens = read_csv(filled) if rc == 0 else []
+    check('impute ensemble', rc == 0 and 'nfe=72' in out and len(ens) == 4
+          and ens[0][0] == 0.5 and ens[1][1] == 0.25 and ens[2] == [1.0, -0.5], out + err)
+    check('impute ensemble members differ', parts[0] != parts[1], str(parts))
+    worst = max((abs(ens[i][j] - (parts[0][i][j] + parts[1][i][j]) / 2)
+                 for i in range(len(ens)) for j in range(2)), default=math.inf)
+    check('impute ensemble = mean of the models', worst < 1e-5, str(worst))
+    rc, out, err = run('impute', model, model2, '--data', holes, '--out', filled, '--draws', '2',
+                       '--spread-out', spread)
+    check('impute ensemble --spread-out refused', rc == 2 and 'one model' in err, err)
+    rc, out, err = run('impute', model, v1_model, '--data', holes, '--out', filled)
+    check('impute ensemble of other dimensions', rc == 1 and 'columns' in err, err)
+    rc, out, err = run('impute', model, os.path.join(tmp, 'missing.smm'), '--data', holes,
+                       '--out', filled)
+    check('impute ensemble with a missing model', rc == 1 and 'missing.smm' in err, err)
+    rc, out, err = run('sample', model, model2, '--out', samples)
+    check('sample takes one model', rc == 2, err)
     for bad in (['--draws', '0'], ['--draws', '20000'], ['--spread-out', spread],
                 ['--draws', '1', '--spread-out', spread]):
         rc, out, err = run('impute', model, '--data', holes, '--out', filled, *bad)
