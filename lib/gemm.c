@@ -407,80 +407,88 @@ static __m512 sum16_avx512(const __m512 *s)
                          _mm512_shuffle_f32x4(x01, x23, 0xdd));
 }
 
-/* B column-major (rsb == 1): y_j is the dot product of column j with a.
- * Sixteen columns at a time share each load of a and one reduction tree;
- * the last columns go four and one at a time. */
+/* Dot products of columns j … j+rows−1 of B (rows ≤ 16) with one panel of
+ * a held in registers, nch chunks of 16 floats of which the last is read
+ * under `tail`: acc[q] += lane products of column q, chunk after chunk.
+ * nch is a constant at each call (the switch in gemv_cols_avx512), so the
+ * chunks of a stay in registers and every load of B feeds one FMA. */
+SM_TARGET("avx512f")
+static inline __attribute__((always_inline)) void
+dots_panel_avx512(const int nch, const __m512 *av, __mmask16 tail, const float *bj,
+                  ptrdiff_t csb, size_t rows, __m512 *acc)
+{
+    for (size_t q = 0; q < rows; q++) {
+        const float *r = bj + (ptrdiff_t)q * csb;
+        __m512 x = acc[q];
+#  pragma GCC unroll 16
+        for (int c = 0; c + 1 < nch; c++)
+            x = _mm512_fmadd_ps(av[c], _mm512_loadu_ps(r + 16 * c), x);
+        acc[q] = _mm512_fmadd_ps(av[nch - 1], _mm512_maskz_loadu_ps(tail, r + 16 * (nch - 1)), x);
+    }
+}
+
+/* B column-major (rsb == 1): y_j is the dot product of column j with a (a
+ * row of the network's W). Blocks of 16 columns; in a block, a panel of up
+ * to 256 elements of a sits in registers while the columns are read one
+ * after the other, each along its length (one sequential stream through B,
+ * which the hardware prefetches best; sixteen interleaved streams ran at
+ * half the speed). One reduction tree gives the block's 16 sums. Every
+ * y_j is the same sum in the same order — lane-wise FMAs along k, then the
+ * tree — whatever n, j and the panel split, so a column's bits do not
+ * depend on how many others are computed with it. */
 SM_TARGET("avx512f")
 static void gemv_cols_avx512(size_t n, size_t k, float alpha, const float *a, const float *b,
                              ptrdiff_t csb, float beta, float *y, ptrdiff_t incy)
 {
-    const size_t k16 = k & ~(size_t)15;
-    const __mmask16 tail = (__mmask16)((1u << (k - k16)) - 1u);
-    size_t j = 0;
-    for (; j + 16 <= n; j += 16) {
+    enum { PANEL = 256 };
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    for (size_t j = 0; j < n; j += 16) {
+        const size_t rows = n - j < 16 ? n - j : 16;
         const float *bj = b + (ptrdiff_t)j * csb;
-        __m512 s[16];
-#  pragma GCC unroll 16
+        __m512 acc[16];
         for (size_t q = 0; q < 16; q++)
-            s[q] = _mm512_setzero_ps();
-        for (size_t p = 0; p < k16; p += 16) {
-            const __m512 av = _mm512_loadu_ps(a + p);
+            acc[q] = _mm512_setzero_ps();
+        for (size_t p0 = 0; p0 < k; p0 += PANEL) {
+            const size_t kp = k - p0 < PANEL ? k - p0 : PANEL;
+            const int nch = (int)((kp + 15) / 16);
+            const size_t last = kp - 16 * (size_t)(nch - 1);
+            const __mmask16 tail = (__mmask16)(last == 16 ? 0xFFFFu : (1u << last) - 1u);
+            __m512 av[16];
 #  pragma GCC unroll 16
-            for (size_t q = 0; q < 16; q++)
-                s[q] = _mm512_fmadd_ps(av, _mm512_loadu_ps(bj + (ptrdiff_t)q * csb + p), s[q]);
+            for (int c = 0; c < 16; c++)
+                av[c] = c + 1 < nch    ? _mm512_loadu_ps(a + p0 + 16 * (size_t)c)
+                        : c + 1 == nch ? _mm512_maskz_loadu_ps(tail, a + p0 + 16 * (size_t)c)
+                                       : _mm512_setzero_ps();
+            const float *bp = bj + p0;
+            switch (nch) {
+#  define SM_DOTS(c)                                                                         \
+      case c:                                                                                \
+          dots_panel_avx512(c, av, tail, bp, csb, rows, acc);                                \
+          break;
+                SM_DOTS(1) SM_DOTS(2) SM_DOTS(3) SM_DOTS(4) SM_DOTS(5) SM_DOTS(6) SM_DOTS(7)
+                SM_DOTS(8) SM_DOTS(9) SM_DOTS(10) SM_DOTS(11) SM_DOTS(12) SM_DOTS(13)
+                SM_DOTS(14) SM_DOTS(15)
+#  undef SM_DOTS
+            default:
+                dots_panel_avx512(16, av, tail, bp, csb, rows, acc);
+                break;
+            }
         }
-        if (tail) {
-            const __m512 av = _mm512_maskz_loadu_ps(tail, a + k16);
-#  pragma GCC unroll 16
-            for (size_t q = 0; q < 16; q++)
-                s[q] = _mm512_fmadd_ps(
-                    av, _mm512_maskz_loadu_ps(tail, bj + (ptrdiff_t)q * csb + k16), s[q]);
+        /* Columns past n kept zero sums; their lanes are not written. */
+        __m512 d = _mm512_mul_ps(va, sum16_avx512(acc));
+        const __mmask16 m = (__mmask16)(rows == 16 ? 0xFFFFu : (1u << rows) - 1u);
+        if (incy == 1) {
+            if (beta != 0.0f)
+                d = _mm512_add_ps(d, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, y + j)));
+            _mm512_mask_storeu_ps(y + j, m, d);
+        } else {
+            _Alignas(64) float t[16];
+            _mm512_store_ps(t, d);
+            for (size_t q = 0; q < rows; q++) {
+                float *yj = y + (ptrdiff_t)(j + q) * incy;
+                *yj = beta == 0.0f ? t[q] : t[q] + beta * *yj;
+            }
         }
-        _Alignas(64) float d[16];
-        _mm512_store_ps(d, sum16_avx512(s));
-        for (size_t q = 0; q < 16; q++) {
-            float *yj = y + (ptrdiff_t)(j + q) * incy;
-            const float v = alpha * d[q];
-            *yj = beta == 0.0f ? v : v + beta * *yj;
-        }
-    }
-    for (; j + 4 <= n; j += 4) {
-        const float *b0 = b + (ptrdiff_t)j * csb, *b1 = b0 + csb, *b2 = b1 + csb,
-                    *b3 = b2 + csb;
-        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-        for (size_t p = 0; p < k16; p += 16) {
-            const __m512 av = _mm512_loadu_ps(a + p);
-            s0 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b0 + p), s0);
-            s1 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b1 + p), s1);
-            s2 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b2 + p), s2);
-            s3 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b3 + p), s3);
-        }
-        if (tail) {
-            const __m512 av = _mm512_maskz_loadu_ps(tail, a + k16);
-            s0 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(tail, b0 + k16), s0);
-            s1 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(tail, b1 + k16), s1);
-            s2 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(tail, b2 + k16), s2);
-            s3 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(tail, b3 + k16), s3);
-        }
-        const float d[4] = {_mm512_reduce_add_ps(s0), _mm512_reduce_add_ps(s1),
-                            _mm512_reduce_add_ps(s2), _mm512_reduce_add_ps(s3)};
-        for (size_t q = 0; q < 4; q++) {
-            float *yj = y + (ptrdiff_t)(j + q) * incy;
-            const float v = alpha * d[q];
-            *yj = beta == 0.0f ? v : v + beta * *yj;
-        }
-    }
-    for (; j < n; j++) {
-        const float *bj = b + (ptrdiff_t)j * csb;
-        __m512 s = _mm512_setzero_ps();
-        for (size_t p = 0; p < k16; p += 16)
-            s = _mm512_fmadd_ps(_mm512_loadu_ps(a + p), _mm512_loadu_ps(bj + p), s);
-        if (tail)
-            s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, a + k16),
-                                _mm512_maskz_loadu_ps(tail, bj + k16), s);
-        float *yj = y + (ptrdiff_t)j * incy;
-        const float v = alpha * _mm512_reduce_add_ps(s);
-        *yj = beta == 0.0f ? v : v + beta * *yj;
     }
 }
 
