@@ -67,6 +67,20 @@ START_TEST(lab_layout)
     ck_assert_uint_eq(fout, 2);
     ck_assert_uint_eq(b + fout, sm_net_num_params(net));
     ck_assert_status(sm_net_layer(net, 4, &w, NULL, NULL, NULL), SM_ERR_INVALID_ARG);
+    /* The parameters start on a cache line (so do the weights of the
+     * 128-wide hidden layer 1: 3·128 + 128 floats after them), here and in
+     * a clone, whatever address the allocator gave. */
+    sm_net *c = NULL;
+    ck_assert_ok(sm_net_clone(net, &c));
+    for (int i = 0; i < 2; i++) {
+        const float *p = sm_net_params(i ? c : net);
+        ck_assert_ok(sm_net_layer(i ? c : net, 1, &w, NULL, NULL, NULL));
+        ck_assert_uint_eq((uintptr_t)p % 64, 0);
+        ck_assert_uint_eq((uintptr_t)(p + w) % 64, 0);
+    }
+    ck_assert_int_eq(memcmp(sm_net_params(c), sm_net_params(net),
+                            sm_net_num_params(net) * sizeof(float)), 0);
+    sm_net_free(c);
     ck_assert_uint_eq(sm_net_dim(net), 2);
     ck_assert_uint_eq(sm_net_width(net), 128);
     ck_assert_uint_eq(sm_net_depth(net), 3);
