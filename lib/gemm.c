@@ -407,11 +407,14 @@ static __m512 sum16_avx512(const __m512 *s)
                          _mm512_shuffle_f32x4(x01, x23, 0xdd));
 }
 
-/* Dot products of columns j … j+rows−1 of B (rows ≤ 16) with one panel of
- * a held in registers, nch chunks of 16 floats of which the last is read
- * under `tail`: acc[q] += lane products of column q, chunk after chunk.
- * nch is a constant at each call (the switch in gemv_cols_avx512), so the
- * chunks of a stay in registers and every load of B feeds one FMA. */
+/* Dot products of columns j … j+rows−1 of B (rows ≤ 16) with nch chunks
+ * of 16 floats of a held in registers, the last chunk read under `tail`:
+ * acc[q] += lane products of column q, chunk after chunk. nch is a
+ * constant at every call (callers switch on it), so the chunks of a stay
+ * in registers and every load of B feeds one FMA. The columns are read one
+ * after the other, each along its length: one sequential stream through B,
+ * which the hardware prefetches best (sixteen interleaved column streams,
+ * or even two, ran at half the speed from L2). */
 SM_TARGET("avx512f")
 static inline __attribute__((always_inline)) void
 dots_panel_avx512(const int nch, const __m512 *av, __mmask16 tail, const float *bj,
@@ -427,21 +430,98 @@ dots_panel_avx512(const int nch, const __m512 *av, __mmask16 tail, const float *
     }
 }
 
+/* Loads elements [0, kp) of a (kp ≤ 256) into nch = ceil(kp/16) registers,
+ * the last under the returned mask, zeros past kp; the rest are zero. */
+SM_TARGET("avx512f")
+static inline __attribute__((always_inline)) __mmask16 load_panel_avx512(const int nch, size_t kp,
+                                                                       const float *a, __m512 *av)
+{
+    const size_t last = kp - 16 * (size_t)(nch - 1);
+    const __mmask16 tail = (__mmask16)(last == 16 ? 0xFFFFu : (1u << last) - 1u);
+#  pragma GCC unroll 16
+    for (int c = 0; c < 16; c++)
+        av[c] = c + 1 < nch    ? _mm512_loadu_ps(a + 16 * c)
+                : c + 1 == nch ? _mm512_maskz_loadu_ps(tail, a + 16 * c)
+                               : _mm512_setzero_ps();
+    return tail;
+}
+
+/* y_j … y_{j+rows−1} (stride incy ≠ 1) from a block's sums t: y = t, or
+ * t + beta·y. Not inlined: one copy, not one per depth. */
+static __attribute__((noinline)) void store_strided(const float *t, size_t rows, float beta,
+                                                    float *y, ptrdiff_t incy)
+{
+    for (size_t q = 0; q < rows; q++) {
+        float *yq = y + (ptrdiff_t)q * incy;
+        *yq = beta == 0.0f ? t[q] : t[q] + beta * *yq;
+    }
+}
+
+/* y_j … y_{j+rows−1} from a block's lane sums: y = d, or d + beta·y. */
+SM_TARGET("avx512f")
+static inline void store_block_avx512(__m512 d, size_t rows, float beta, float *y, ptrdiff_t incy)
+{
+    const __mmask16 m = (__mmask16)(rows == 16 ? 0xFFFFu : (1u << rows) - 1u);
+    if (incy == 1) {
+        if (beta != 0.0f)
+            d = _mm512_add_ps(d, _mm512_mul_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m, y)));
+        _mm512_mask_storeu_ps(y, m, d);
+        return;
+    }
+    _Alignas(64) float t[16];
+    _mm512_store_ps(t, d);
+    store_strided(t, rows, beta, y, incy);
+}
+
+/* gemv_cols_avx512 for k ≤ 256 (nch = ceil(k/16), a constant at each
+ * call): a is loaded once, and the loop over the blocks of 16 columns has
+ * no branch on the depth. */
+SM_TARGET("avx512f")
+static inline __attribute__((always_inline)) void
+gemv_cols_short_avx512(const int nch, size_t n, size_t k, float alpha, const float *a,
+                       const float *b, ptrdiff_t csb, float beta, float *y, ptrdiff_t incy)
+{
+    __m512 av[16];
+    const __mmask16 tail = load_panel_avx512(nch, k, a, av);
+    const __m512 va = _mm512_set1_ps(alpha);
+    for (size_t j = 0; j < n; j += 16) {
+        const size_t rows = n - j < 16 ? n - j : 16;
+        __m512 acc[16];
+        for (size_t q = 0; q < 16; q++)
+            acc[q] = _mm512_setzero_ps();
+        dots_panel_avx512(nch, av, tail, b + (ptrdiff_t)j * csb, csb, rows, acc);
+        /* Columns past n kept zero sums; their lanes are not written. */
+        store_block_avx512(_mm512_mul_ps(va, sum16_avx512(acc)), rows, beta,
+                           y + (ptrdiff_t)j * incy, incy);
+    }
+}
+
 /* B column-major (rsb == 1): y_j is the dot product of column j with a (a
- * row of the network's W). Blocks of 16 columns; in a block, a panel of up
- * to 256 elements of a sits in registers while the columns are read one
- * after the other, each along its length (one sequential stream through B,
- * which the hardware prefetches best; sixteen interleaved streams ran at
- * half the speed). One reduction tree gives the block's 16 sums. Every
- * y_j is the same sum in the same order — lane-wise FMAs along k, then the
- * tree — whatever n, j and the panel split, so a column's bits do not
- * depend on how many others are computed with it. */
+ * row of the network's W). Blocks of 16 columns, each read one column
+ * after the other against a panel of up to 256 elements of a held in
+ * registers (dots_panel_avx512); one reduction tree gives the block's 16
+ * sums. Every y_j is the same sum in the same order — lane-wise FMAs along
+ * k, then the tree — whatever n, j and the panel split, so a column's bits
+ * do not depend on how many others are computed with it. */
 SM_TARGET("avx512f")
 static void gemv_cols_avx512(size_t n, size_t k, float alpha, const float *a, const float *b,
                              ptrdiff_t csb, float beta, float *y, ptrdiff_t incy)
 {
     enum { PANEL = 256 };
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    switch ((k + 15) / 16) {
+#  define SM_SHORT(c)                                                                        \
+      case c:                                                                                \
+          gemv_cols_short_avx512(c, n, k, alpha, a, b, csb, beta, y, incy);                  \
+          return;
+        SM_SHORT(1) SM_SHORT(2) SM_SHORT(3) SM_SHORT(4) SM_SHORT(5) SM_SHORT(6) SM_SHORT(7)
+        SM_SHORT(8) SM_SHORT(9) SM_SHORT(10) SM_SHORT(11) SM_SHORT(12) SM_SHORT(13)
+        SM_SHORT(14) SM_SHORT(15) SM_SHORT(16)
+#  undef SM_SHORT
+    default:
+        break;
+    }
+    /* Deeper: panels of 256, a's panel reloaded for every block. */
+    const __m512 va = _mm512_set1_ps(alpha);
     for (size_t j = 0; j < n; j += 16) {
         const size_t rows = n - j < 16 ? n - j : 16;
         const float *bj = b + (ptrdiff_t)j * csb;
@@ -451,44 +531,28 @@ static void gemv_cols_avx512(size_t n, size_t k, float alpha, const float *a, co
         for (size_t p0 = 0; p0 < k; p0 += PANEL) {
             const size_t kp = k - p0 < PANEL ? k - p0 : PANEL;
             const int nch = (int)((kp + 15) / 16);
-            const size_t last = kp - 16 * (size_t)(nch - 1);
-            const __mmask16 tail = (__mmask16)(last == 16 ? 0xFFFFu : (1u << last) - 1u);
             __m512 av[16];
-#  pragma GCC unroll 16
-            for (int c = 0; c < 16; c++)
-                av[c] = c + 1 < nch    ? _mm512_loadu_ps(a + p0 + 16 * (size_t)c)
-                        : c + 1 == nch ? _mm512_maskz_loadu_ps(tail, a + p0 + 16 * (size_t)c)
-                                       : _mm512_setzero_ps();
             const float *bp = bj + p0;
-            switch (nch) {
-#  define SM_DOTS(c)                                                                         \
-      case c:                                                                                \
-          dots_panel_avx512(c, av, tail, bp, csb, rows, acc);                                \
-          break;
-                SM_DOTS(1) SM_DOTS(2) SM_DOTS(3) SM_DOTS(4) SM_DOTS(5) SM_DOTS(6) SM_DOTS(7)
-                SM_DOTS(8) SM_DOTS(9) SM_DOTS(10) SM_DOTS(11) SM_DOTS(12) SM_DOTS(13)
-                SM_DOTS(14) SM_DOTS(15)
-#  undef SM_DOTS
-            default:
-                dots_panel_avx512(16, av, tail, bp, csb, rows, acc);
-                break;
+            if (nch == 16) {
+                dots_panel_avx512(16, av, load_panel_avx512(16, kp, a + p0, av), bp, csb, rows,
+                                  acc);
+                continue;
             }
-        }
-        /* Columns past n kept zero sums; their lanes are not written. */
-        __m512 d = _mm512_mul_ps(va, sum16_avx512(acc));
-        const __mmask16 m = (__mmask16)(rows == 16 ? 0xFFFFu : (1u << rows) - 1u);
-        if (incy == 1) {
-            if (beta != 0.0f)
-                d = _mm512_add_ps(d, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, y + j)));
-            _mm512_mask_storeu_ps(y + j, m, d);
-        } else {
-            _Alignas(64) float t[16];
-            _mm512_store_ps(t, d);
+            /* The last, shorter panel: the same operations in the same
+             * order, with a read from memory (not worth a copy of the
+             * code for each length). */
+            const __mmask16 tail = load_panel_avx512(nch, kp, a + p0, av);
             for (size_t q = 0; q < rows; q++) {
-                float *yj = y + (ptrdiff_t)(j + q) * incy;
-                *yj = beta == 0.0f ? t[q] : t[q] + beta * *yj;
+                const float *r = bp + (ptrdiff_t)q * csb;
+                __m512 x = acc[q];
+                for (int c = 0; c + 1 < nch; c++)
+                    x = _mm512_fmadd_ps(av[c], _mm512_loadu_ps(r + 16 * c), x);
+                acc[q] = _mm512_fmadd_ps(av[nch - 1],
+                                         _mm512_maskz_loadu_ps(tail, r + 16 * (nch - 1)), x);
             }
         }
+        store_block_avx512(_mm512_mul_ps(va, sum16_avx512(acc)), rows, beta,
+                           y + (ptrdiff_t)j * incy, incy);
     }
 }
 
