@@ -358,7 +358,7 @@ END_TEST
 START_TEST(own_kernels_one_row)
 {
     static const size_t ns[] = {1, 7, 15, 16, 17, 40, 257};
-    static const size_t ks[] = {1, 5, 15, 16, 17, 41, 255, 256, 257, 300, 513, 600};
+    static const size_t ks[] = {1, 5, 15, 16, 17, 41, 100, 200, 255, 256, 257, 300, 512, 513, 600};
     enum { NMAX = 257, KMAX = 600, YS = 2 * NMAX };
     sm__isa best = sm__isa_detect();
     if (best == SM__ISA_NONE)
