@@ -387,7 +387,7 @@ static void pack_b_rows_avx2(size_t nc, size_t kc, const float *b, ptrdiff_t rsb
 /* Sums of 16 vectors, one lane each: lane q of the result is the sum of
  * the lanes of s[q] (a transposing tree, 30 operations for 16 sums). */
 SM_TARGET("avx512f")
-static __m512 sum16_avx512(const __m512 *s)
+static inline __attribute__((always_inline)) __m512 sum16_avx512(const __m512 *s)
 {
     __m512 t[8], w[4];
     for (size_t i = 0; i < 8; i++) /* lanes: [a0+a2, b0+b2, a1+a3, b1+b3] */
