@@ -112,7 +112,9 @@ int main(int argc, char **argv)
     size_t big = (rows > width ? rows : width) * (width > dim + 1 ? width : dim + 1);
     if (big < 256 * 256)
         big = 256 * 256; /* the one-row shapes of bench-latency's network */
-    float *A = malloc(big * sizeof *A), *B = malloc(big * sizeof *B), *C = malloc(big * sizeof *C);
+    /* On cache lines, as a network's parameters are (lib/net.c). */
+    const size_t bytes = (big * sizeof(float) + 63) / 64 * 64;
+    float *A = aligned_alloc(64, bytes), *B = aligned_alloc(64, bytes), *C = aligned_alloc(64, bytes);
     if (!A || !B || !C)
         return 1;
     for (size_t i = 0; i < big; i++) {
