@@ -12,10 +12,7 @@
 #include "activation.h"
 #include "internal.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#  define SM_AVX512_SILU 1
-#  include <immintrin.h>
-#endif
+#include "activation-simd.h"
 
 static inline float exp_approx(float x)
 {
@@ -64,48 +61,13 @@ static void silu_forward_loop(const float *restrict z, float *restrict h, float 
 }
 
 #ifdef SM_AVX512_SILU
-/* exp_approx() on 16 lanes, operation for operation (separate multiplies
- * and adds, no fused ones), so every lane gets the scalar code's bits. The
- * compiler's own vectorization of the loop above blends the clamps through
- * masks and runs three times slower. max(−87, x) and min(87, x) return x
- * when x is NaN, as the scalar comparisons do. */
-__attribute__((target("avx512f"))) static inline __m512 exp_approx16(__m512 x)
-{
-    x = _mm512_max_ps(_mm512_set1_ps(-87.0f), x);
-    x = _mm512_min_ps(_mm512_set1_ps(87.0f), x);
-    const __m512 magic = _mm512_set1_ps(12582912.0f);
-    const __m512 t = _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), magic);
-    const __m512 n = _mm512_sub_ps(t, magic);
-    __m512 r = _mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(0.693359375f)));
-    r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(-2.12194440e-4f)));
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(p, r), r), r),
-                      _mm512_set1_ps(1.0f));
-    const __m512i bits = _mm512_slli_epi32(
-        _mm512_add_epi32(_mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4B400000)),
-                         _mm512_set1_epi32(127)),
-        23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
-}
-
 /* The whole vectors of sm__silu_forward(); returns how many were done. */
 __attribute__((target("avx512f"))) static size_t silu_forward_avx512(const float *z, float *h,
                                                                      float *s, size_t n)
 {
     size_t i = 0;
-    const __m512 one = _mm512_set1_ps(1.0f);
     for (; i + 16 <= n; i += 16) {
-        const __m512 zv = _mm512_loadu_ps(z + i);
-        /* −z by flipping the sign bit, as the scalar negation does. */
-        const __m512 neg = _mm512_castsi512_ps(
-            _mm512_xor_si512(_mm512_castps_si512(zv), _mm512_set1_epi32((int)0x80000000u)));
-        const __m512 e = exp_approx16(neg);
-        const __m512 sg = _mm512_div_ps(one, _mm512_add_ps(one, e));
+        const __m512 zv = _mm512_loadu_ps(z + i), sg = sm__sigmoid16(zv);
         _mm512_storeu_ps(s + i, sg);
         _mm512_storeu_ps(h + i, _mm512_mul_ps(zv, sg));
     }
@@ -129,17 +91,82 @@ static inline float silu_d1(float z, float s)
     return s * (1.0f + z * (1.0f - s));
 }
 
-static inline float silu_d2(float z, float s)
+SM_MULTIVERSION
+static void silu_forward_d_loop(const float *restrict z, float *restrict h, float *restrict d,
+                                size_t n)
 {
-    return s * (1.0f - s) * (2.0f + z * (1.0f - 2.0f * s));
+    for (size_t i = 0; i < n; i++) {
+        float sg = 1.0f / (1.0f + exp_approx(-z[i]));
+        h[i] = z[i] * sg;
+        d[i] = silu_d1(z[i], sg);
+    }
+}
+
+#ifdef SM_AVX512_SILU
+/* The whole vectors of sm__silu_forward_d(). */
+__attribute__((target("avx512f"))) static size_t silu_forward_d_avx512(const float *z, float *h,
+                                                                       float *d, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 zv = _mm512_loadu_ps(z + i), sg = sm__sigmoid16(zv);
+        _mm512_storeu_ps(h + i, _mm512_mul_ps(zv, sg));
+        _mm512_storeu_ps(d + i, sm__silu_d1_16(zv, sg));
+    }
+    return i;
+}
+#endif
+
+#ifdef SM_AVX512_SILU
+/* The whole vectors of sm__silu(). */
+__attribute__((target("avx512f"))) static size_t silu_avx512(const float *z, float *h, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 zv = _mm512_loadu_ps(z + i);
+        _mm512_storeu_ps(h + i, _mm512_mul_ps(zv, sm__sigmoid16(zv)));
+    }
+    return i;
+}
+#endif
+
+void sm__silu_forward_d(const float *restrict z, float *restrict h, float *restrict d, size_t n)
+{
+    size_t done = 0;
+#ifdef SM_AVX512_SILU
+    if (__builtin_cpu_supports("avx512f"))
+        done = silu_forward_d_avx512(z, h, d, n);
+#endif
+    silu_forward_d_loop(z + done, h + done, d + done, n - done);
 }
 
 SM_MULTIVERSION
-void sm__silu_backward(float *restrict g, const float *restrict z, const float *restrict s,
-                       size_t n)
+static void silu_loop(const float *restrict z, float *restrict h, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        g[i] *= silu_d1(z[i], s[i]);
+        h[i] = z[i] * (1.0f / (1.0f + exp_approx(-z[i])));
+}
+
+void sm__silu(const float *restrict z, float *restrict h, size_t n)
+{
+    size_t i = 0;
+#ifdef SM_AVX512_SILU
+    if (__builtin_cpu_supports("avx512f"))
+        i = silu_avx512(z, h, n);
+#endif
+    silu_loop(z + i, h + i, n - i);
+}
+
+SM_MULTIVERSION
+void sm__mul_inplace(float *restrict g, const float *restrict d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] *= d[i];
+}
+
+static inline float silu_d2(float z, float s)
+{
+    return s * (1.0f - s) * (2.0f + z * (1.0f - 2.0f * s));
 }
 
 void sm__silu_tangent(const float *restrict z, const float *restrict s,

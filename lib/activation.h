@@ -10,8 +10,17 @@
 /* s = sigmoid(z), h = z·s, for n elements. */
 void sm__silu_forward(const float *z, float *h, float *s, size_t n);
 
-/* g ← g · silu'(z) with silu'(z) = s·(1 + z·(1 − s)), s = sigmoid(z). */
-void sm__silu_backward(float *g, const float *z, const float *s, size_t n);
+/* h = silu(z) and d = silu'(z) = s·(1 + z·(1 − s)), for n elements: what
+ * training keeps of a layer, the derivative being all the backward pass
+ * needs (g ← g ⊙ d, sm__mul_inplace()). The same bits as computing s with
+ * sm__silu_forward() and the derivative from z and s afterwards. */
+void sm__silu_forward_d(const float *z, float *h, float *d, size_t n);
+
+/* h = silu(z) alone (inference), the bits of sm__silu_forward()'s h. */
+void sm__silu(const float *z, float *h, size_t n);
+
+/* g ← g ⊙ d, for n elements. */
+void sm__mul_inplace(float *g, const float *d, size_t n);
 
 /* Forward-mode tangent: hd = silu'(z) ⊙ zd. */
 void sm__silu_tangent(const float *z, const float *s, const float *zd, float *hd, size_t n);

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include "gemm-private.h"
+
 /* Per-handle BLIS runtime (thread count). */
 typedef struct sm__blas sm__blas;
 
@@ -28,6 +30,15 @@ void sm__sgemm(sm__blas *b, size_t m, size_t n, size_t k, float alpha,
                const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                const float *bm, ptrdiff_t rsb, ptrdiff_t csb, float beta,
                float *c, ptrdiff_t rsc, ptrdiff_t csc);
+
+/* sm__sgemm() followed by what a network layer does with its product
+ * (bias, activation: sm__epilogue in gemm-private.h; NULL: nothing). The
+ * own kernels do it tile by tile; the other paths in passes, with the
+ * same bits. */
+void sm__sgemm_ex(sm__blas *b, size_t m, size_t n, size_t k, float alpha,
+                  const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                  const float *bm, ptrdiff_t rsb, ptrdiff_t csb, float beta,
+                  float *c, ptrdiff_t rsc, ptrdiff_t csc, const sm__epilogue *epi);
 
 /* The same product in double (covariances of the Fréchet distance). */
 void sm__dgemm(sm__blas *b, size_t m, size_t n, size_t k, double alpha,

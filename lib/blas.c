@@ -94,17 +94,44 @@ void sm__sgemm(sm__blas *b, size_t m, size_t n, size_t k, float alpha, const flo
                ptrdiff_t rsa, ptrdiff_t csa, const float *bm, ptrdiff_t rsb,
                ptrdiff_t csb, float beta, float *c, ptrdiff_t rsc, ptrdiff_t csc)
 {
+    sm__sgemm_ex(b, m, n, k, alpha, a, rsa, csa, bm, rsb, csb, beta, c, rsc, csc, NULL);
+}
+
+static void sgemm_blis(sm__blas *b, size_t m, size_t n, size_t k, float alpha, const float *a,
+                       ptrdiff_t rsa, ptrdiff_t csa, const float *bm, ptrdiff_t rsb,
+                       ptrdiff_t csb, float beta, float *c, ptrdiff_t rsc, ptrdiff_t csc);
+
+void sm__sgemm_ex(sm__blas *b, size_t m, size_t n, size_t k, float alpha, const float *a,
+                  ptrdiff_t rsa, ptrdiff_t csa, const float *bm, ptrdiff_t rsb,
+                  ptrdiff_t csb, float beta, float *c, ptrdiff_t rsc, ptrdiff_t csc,
+                  const sm__epilogue *epi)
+{
     if (m == 0 || n == 0)
         return;
-    if (!b) {
+    if (b && b->isa != SM__ISA_NONE && (m == 1 || workspace(b))) {
+        sm__gemm_run_ex(b->isa, b->ws, m, n, k, alpha, a, rsa, csa, bm, rsb, csb, beta, c, rsc,
+                        csc, epi);
+        return;
+    }
+    /* In passes: C preset to the bias and added to (beta = 1), then the
+     * activation over the rows. */
+    if (epi && epi->bias) {
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++)
+                c[(ptrdiff_t)i * rsc + (ptrdiff_t)j * csc] = epi->bias[j];
+        beta = 1.0f;
+    }
+    if (b)
+        sgemm_blis(b, m, n, k, alpha, a, rsa, csa, bm, rsb, csb, beta, c, rsc, csc);
+    else
         sgemm_ref(m, n, k, alpha, a, rsa, csa, bm, rsb, csb, beta, c, rsc, csc);
-        return;
-    }
-    if (b->isa != SM__ISA_NONE && (m == 1 || workspace(b))) {
-        sm__gemm_run(b->isa, b->ws, m, n, k, alpha, a, rsa, csa, bm, rsb, csb, beta, c, rsc,
-                     csc);
-        return;
-    }
+    sm__epilogue_apply(epi, c, rsc, 0, 0, m, n);
+}
+
+static void sgemm_blis(sm__blas *b, size_t m, size_t n, size_t k, float alpha, const float *a,
+                       ptrdiff_t rsa, ptrdiff_t csa, const float *bm, ptrdiff_t rsb,
+                       ptrdiff_t csb, float beta, float *c, ptrdiff_t rsc, ptrdiff_t csc)
+{
     if (m == 1) {
         /* One row (a network evaluated on one point): C = A·B is the
          * matrix-vector product Bᵀ·a. BLIS 0.9's sgemm packs all of B and

@@ -31,6 +31,35 @@ const char *sm__isa_name(sm__isa isa);
  * released with free(). NULL when out of memory. */
 float *sm__gemm_workspace_new(void);
 
+/* What follows the product of a network layer. Done on each finished tile
+ * of C while it is in the first-level cache, instead of in passes over C
+ * afterwards, with the same bits as those passes:
+ *  - bias (n values, or NULL): C = alpha·A·B + bias, bias[j] added to every
+ *    row in place of beta·C (beta must be 0);
+ *  - mul (or NULL): C ← C ⊙ mul (the backward pass through an activation:
+ *    mul holds its derivative);
+ *  - colsum (n values, or NULL): colsum[j] += C[i][j] for i = 0, 1, …, m−1
+ *    in that order (a bias gradient);
+ *  - h (or NULL): h = silu(C), and d = silu'(C) where d is not NULL, or
+ *    s = sigmoid(C) where s is not NULL (at most one of the two).
+ *  - discard_c (with h): the caller needs h and d or s only, so C's final
+ *    values may be left unwritten (C is still used as scratch).
+ * mul, h, s and d are laid out as C, which must have column stride 1 when
+ * any of mul, colsum and h is set. */
+typedef struct {
+    const float *bias;
+    const float *mul;
+    float *colsum;
+    float *h, *s, *d;
+    int discard_c;
+} sm__epilogue;
+
+/* Applies what follows the bias in `epi` (mul, colsum, activation; nothing
+ * for NULL) to the rows × cols block of C at row i0, column j0, which
+ * starts at `c` (C has column stride 1 and row stride rsc). */
+void sm__epilogue_apply(const sm__epilogue *epi, float *c, ptrdiff_t rsc, size_t i0, size_t j0,
+                        size_t rows, size_t cols);
+
 /* C = alpha·A·B + beta·C with the kernels of `isa` (not NONE and supported
  * by this CPU): A m×k, B k×n, C m×n, each addressed by row and column
  * strides in elements. beta == 0 overwrites C (NaN in C is not read).
@@ -42,5 +71,11 @@ float *sm__gemm_workspace_new(void);
 void sm__gemm_run(sm__isa isa, float *ws, size_t m, size_t n, size_t k, float alpha,
                   const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t rsb,
                   ptrdiff_t csb, float beta, float *c, ptrdiff_t rsc, ptrdiff_t csc);
+
+/* sm__gemm_run() followed by `epi` (NULL: nothing). */
+void sm__gemm_run_ex(sm__isa isa, float *ws, size_t m, size_t n, size_t k, float alpha,
+                     const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,
+                     ptrdiff_t rsb, ptrdiff_t csb, float beta, float *c, ptrdiff_t rsc,
+                     ptrdiff_t csc, const sm__epilogue *epi);
 
 #endif

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activation-simd.h"
+#include "activation.h"
 #include "gemm-private.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -112,20 +114,23 @@ static void pack_b(size_t nr, size_t nc, size_t kc, const float *b, ptrdiff_t rs
  * 0. The same expression, without fused operations, on every path, so an
  * element's bits do not depend on where its tile falls. */
 static void tile_update(const float *t, size_t nr_full, size_t mr, size_t nr, float alpha,
-                        float beta, float *c, ptrdiff_t rsc, ptrdiff_t csc)
+                        float beta, const float *bias, float *c, ptrdiff_t rsc, ptrdiff_t csc)
 {
     for (size_t i = 0; i < mr; i++)
         for (size_t j = 0; j < nr; j++) {
             float *cij = c + (ptrdiff_t)i * rsc + (ptrdiff_t)j * csc;
             const float v = alpha * t[i * nr_full + j];
-            *cij = beta == 0.0f ? v : v + beta * *cij;
+            *cij = bias ? v + bias[j] : beta == 0.0f ? v : v + beta * *cij;
         }
 }
 
 /* One micro-kernel call: an mr×nr corner of C from a packed row panel and
- * a packed column panel of depth kc. */
+ * a packed column panel of depth kc; with `bias` (nr values) C gets
+ * alpha·tile + bias instead of alpha·tile + beta·C. With `epi`, its
+ * other steps follow (the tile is at row i0, column j0 of C). */
 typedef void ukernel_fn(size_t kc, const float *pa, const float *pb, float alpha, float beta,
-                        float *c, ptrdiff_t rsc, ptrdiff_t csc, size_t mr, size_t nr);
+                        const float *bias, float *c, ptrdiff_t rsc, ptrdiff_t csc, size_t mr,
+                        size_t nr, const sm__epilogue *epi, size_t i0, size_t j0);
 
 #ifdef SM_X86_KERNELS
 
@@ -146,23 +151,47 @@ typedef void ukernel_fn(size_t kc, const float *pa, const float *pb, float alpha
       } while (0)
 
 SM_TARGET("avx512f")
-static void update_avx512(const float *t, float alpha, float beta, float *c, ptrdiff_t rsc,
-                          size_t mr)
+static void update_avx512(const float *t, float alpha, float beta, const float *bias,
+                          float *c, ptrdiff_t rsc, size_t mr, const sm__epilogue *epi,
+                          ptrdiff_t off, size_t j0)
 {
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    for (size_t i = 0; i < mr; i++)
-        for (size_t h = 0; h < NR512; h += 16) {
-            float *ci = c + (ptrdiff_t)i * rsc + (ptrdiff_t)h;
-            __m512 v = _mm512_mul_ps(va, _mm512_load_ps(t + i * NR512 + h));
-            if (beta != 0.0f)
-                v = _mm512_add_ps(v, _mm512_mul_ps(vb, _mm512_loadu_ps(ci)));
-            _mm512_storeu_ps(ci, v);
+    const float *mul = epi && epi->mul ? epi->mul + off : NULL;
+    float *colsum = epi && epi->colsum ? epi->colsum + j0 : NULL;
+    float *h = epi && epi->h ? epi->h + off : NULL;
+    float *act = h && (epi->d || epi->s) ? (epi->d ? epi->d : epi->s) + off : NULL;
+    const int discard_c = h && epi->discard_c;
+    for (size_t q = 0; q < NR512; q += 16) {
+        __m512 sum = colsum ? _mm512_loadu_ps(colsum + q) : _mm512_setzero_ps();
+        for (size_t i = 0; i < mr; i++) {
+            const ptrdiff_t at = (ptrdiff_t)i * rsc + (ptrdiff_t)q;
+            __m512 v = _mm512_mul_ps(va, _mm512_load_ps(t + i * NR512 + q));
+            if (bias)
+                v = _mm512_add_ps(v, _mm512_loadu_ps(bias + q));
+            else if (beta != 0.0f)
+                v = _mm512_add_ps(v, _mm512_mul_ps(vb, _mm512_loadu_ps(c + at)));
+            if (mul)
+                v = _mm512_mul_ps(v, _mm512_loadu_ps(mul + at));
+            if (!discard_c)
+                _mm512_storeu_ps(c + at, v);
+            sum = _mm512_add_ps(sum, v); /* rows in order, as colsum asks */
+            if (h) { /* the layer's activation, from the register */
+                const __m512 sg = sm__sigmoid16(v);
+                _mm512_storeu_ps(h + at, _mm512_mul_ps(v, sg));
+                if (act)
+                    _mm512_storeu_ps(act + at, epi->d ? sm__silu_d1_16(v, sg) : sg);
+            }
         }
+        if (colsum)
+            _mm512_storeu_ps(colsum + q, sum);
+    }
 }
 
 SM_TARGET("avx512f")
 static void ukernel_avx512(size_t kc, const float *pa, const float *pb, float alpha, float beta,
-                           float *c, ptrdiff_t rsc, ptrdiff_t csc, size_t mr, size_t nr)
+                           const float *bias, float *c, ptrdiff_t rsc, ptrdiff_t csc,
+                           size_t mr, size_t nr, const sm__epilogue *epi, size_t i0,
+                           size_t j0)
 {
     __m512 c0a = _mm512_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a,
            c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a, c6a = c0a,
@@ -197,9 +226,12 @@ static void ukernel_avx512(size_t kc, const float *pa, const float *pb, float al
     STORE512(10);
     STORE512(11);
     if (nr == NR512 && csc == 1)
-        update_avx512(t, alpha, beta, c, rsc, mr);
-    else
-        tile_update(t, NR512, mr, nr, alpha, beta, c, rsc, csc);
+        update_avx512(t, alpha, beta, bias, c, rsc, mr, epi,
+                      (ptrdiff_t)i0 * rsc + (ptrdiff_t)j0, j0);
+    else {
+        tile_update(t, NR512, mr, nr, alpha, beta, bias, c, rsc, csc);
+        sm__epilogue_apply(epi, c, rsc, i0, j0, mr, nr);
+    }
 }
 
 /* ---- AVX2 + FMA: 6 rows × 16 columns (12 accumulators) ------------------ */
@@ -219,15 +251,17 @@ static void ukernel_avx512(size_t kc, const float *pa, const float *pb, float al
       } while (0)
 
 SM_TARGET("avx2,fma")
-static void update_avx2(const float *t, float alpha, float beta, float *c, ptrdiff_t rsc,
-                        size_t mr)
+static void update_avx2(const float *t, float alpha, float beta, const float *bias, float *c,
+                        ptrdiff_t rsc, size_t mr)
 {
     const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     for (size_t i = 0; i < mr; i++)
         for (size_t h = 0; h < NR256; h += 8) {
             float *ci = c + (ptrdiff_t)i * rsc + (ptrdiff_t)h;
             __m256 v = _mm256_mul_ps(va, _mm256_load_ps(t + i * NR256 + h));
-            if (beta != 0.0f)
+            if (bias)
+                v = _mm256_add_ps(v, _mm256_loadu_ps(bias + h));
+            else if (beta != 0.0f)
                 v = _mm256_add_ps(v, _mm256_mul_ps(vb, _mm256_loadu_ps(ci)));
             _mm256_storeu_ps(ci, v);
         }
@@ -235,7 +269,8 @@ static void update_avx2(const float *t, float alpha, float beta, float *c, ptrdi
 
 SM_TARGET("avx2,fma")
 static void ukernel_avx2(size_t kc, const float *pa, const float *pb, float alpha, float beta,
-                         float *c, ptrdiff_t rsc, ptrdiff_t csc, size_t mr, size_t nr)
+                         const float *bias, float *c, ptrdiff_t rsc, ptrdiff_t csc, size_t mr,
+                         size_t nr, const sm__epilogue *epi, size_t i0, size_t j0)
 {
     __m256 c0a = _mm256_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a,
            c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a;
@@ -256,9 +291,10 @@ static void ukernel_avx2(size_t kc, const float *pa, const float *pb, float alph
     STORE256(4);
     STORE256(5);
     if (nr == NR256 && csc == 1)
-        update_avx2(t, alpha, beta, c, rsc, mr);
+        update_avx2(t, alpha, beta, bias, c, rsc, mr);
     else
-        tile_update(t, NR256, mr, nr, alpha, beta, c, rsc, csc);
+        tile_update(t, NR256, mr, nr, alpha, beta, bias, c, rsc, csc);
+    sm__epilogue_apply(epi, c, rsc, i0, j0, mr, nr);
 }
 
 /* ---- AVX-512 packing of the transposing layouts -------------------------
@@ -660,22 +696,72 @@ static void gemv(sm__isa isa, size_t n, size_t k, float alpha, const float *a, p
     gemv_any(n, k, alpha, a, inca, b, rsb, csb, beta, y, incy);
 }
 
+void sm__epilogue_apply(const sm__epilogue *epi, float *c, ptrdiff_t rsc, size_t i0, size_t j0,
+                        size_t rows, size_t cols)
+{
+    if (!epi || !(epi->mul || epi->colsum || epi->h))
+        return;
+    const ptrdiff_t off = (ptrdiff_t)i0 * rsc + (ptrdiff_t)j0;
+    for (size_t i = 0; i < rows; i++) {
+        float *ci = c + (ptrdiff_t)i * rsc;
+        const ptrdiff_t at = off + (ptrdiff_t)i * rsc;
+        if (epi->mul)
+            sm__mul_inplace(ci, epi->mul + at, cols);
+        if (epi->colsum)
+            for (size_t j = 0; j < cols; j++)
+                epi->colsum[j0 + j] += ci[j];
+        if (epi->h && epi->d)
+            sm__silu_forward_d(ci, epi->h + at, epi->d + at, cols);
+        else if (epi->h && epi->s)
+            sm__silu_forward(ci, epi->h + at, epi->s + at, cols);
+        else if (epi->h)
+            sm__silu(ci, epi->h + at, cols);
+    }
+}
+
 void sm__gemm_run(sm__isa isa, float *ws, size_t m, size_t n, size_t k, float alpha,
                   const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b, ptrdiff_t rsb,
                   ptrdiff_t csb, float beta, float *c, ptrdiff_t rsc, ptrdiff_t csc)
 {
+    sm__gemm_run_ex(isa, ws, m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc, NULL);
+}
+
+/* C's rows [0, m) set to the bias (the product then adds with beta = 1). */
+static void set_rows_to_bias(const float *bias, size_t m, size_t n, float *c, ptrdiff_t rsc,
+                             ptrdiff_t csc)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++)
+            c[(ptrdiff_t)i * rsc + (ptrdiff_t)j * csc] = bias[j];
+}
+
+void sm__gemm_run_ex(sm__isa isa, float *ws, size_t m, size_t n, size_t k, float alpha,
+                     const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,
+                     ptrdiff_t rsb, ptrdiff_t csb, float beta, float *c, ptrdiff_t rsc,
+                     ptrdiff_t csc, const sm__epilogue *epi)
+{
+    const float *bias = epi ? epi->bias : NULL;
     if (m == 0 || n == 0)
         return;
+    if (bias && (k == 0 || alpha == 0.0f || m == 1)) {
+        /* alpha·A·B + bias as alpha·A·B + 1·C with C = bias: the same
+         * expression as the micro-kernels' update. */
+        set_rows_to_bias(bias, m, n, c, rsc, csc);
+        bias = NULL;
+        beta = 1.0f;
+    }
     if (k == 0 || alpha == 0.0f) { /* C = beta·C, as BLAS defines it */
         for (size_t i = 0; i < m; i++)
             for (size_t j = 0; j < n; j++) {
                 float *cij = c + (ptrdiff_t)i * rsc + (ptrdiff_t)j * csc;
                 *cij = beta == 0.0f ? 0.0f : beta * *cij;
             }
+        sm__epilogue_apply(epi, c, rsc, 0, 0, m, n);
         return;
     }
     if (m == 1) {
         gemv(isa, n, k, alpha, a, csa, b, rsb, csb, beta, c, csc);
+        sm__epilogue_apply(epi, c, rsc, 0, 0, m, n);
         return;
     }
     ukernel_fn *kernel = NULL;
@@ -693,9 +779,14 @@ void sm__gemm_run(sm__isa isa, float *ws, size_t m, size_t n, size_t k, float al
 #endif
     if (!kernel) {
         /* Not reachable: callers pass an instruction set this CPU runs. */
+        if (bias) {
+            set_rows_to_bias(bias, m, n, c, rsc, csc);
+            beta = 1.0f;
+        }
         for (size_t i = 0; i < m; i++)
             gemv_any(n, k, alpha, a + (ptrdiff_t)i * rsa, csa, b, rsb, csb, beta,
                      c + (ptrdiff_t)i * rsc, csc);
+        sm__epilogue_apply(epi, c, rsc, 0, 0, m, n);
         return;
     }
     float *pa = ws, *pb = ws + (size_t)MC * KC;
@@ -703,8 +794,11 @@ void sm__gemm_run(sm__isa isa, float *ws, size_t m, size_t n, size_t k, float al
         const size_t nc = n - jc < NC ? n - jc : NC;
         for (size_t pc = 0; pc < k; pc += KC) {
             const size_t kc = k - pc < KC ? k - pc : KC;
-            /* The first slice applies the caller's beta; later ones add. */
+            /* The first slice applies the caller's beta or the bias; later
+             * ones add; the last one is followed by the activation. */
             const float beta_pc = pc == 0 ? beta : 1.0f;
+            const float *bias_pc = pc == 0 && bias ? bias + jc : NULL;
+            const int last = pc + kc == k;
             const float *bs = b + (ptrdiff_t)pc * rsb + (ptrdiff_t)jc * csb;
 #ifdef SM_X86_KERNELS
             if (isa == SM__ISA_AVX512 && rsb == 1)
@@ -733,8 +827,9 @@ void sm__gemm_run(sm__isa isa, float *ws, size_t m, size_t n, size_t k, float al
                     for (size_t ir = 0; ir < mc; ir += mr) {
                         const size_t nrows = mc - ir < mr ? mc - ir : mr;
                         float *cij = c + (ptrdiff_t)(ic + ir) * rsc + (ptrdiff_t)(jc + jr) * csc;
-                        kernel(kc, pa + ir * kc, pbj, alpha, beta_pc, cij, rsc, csc, nrows,
-                               ncols);
+                        kernel(kc, pa + ir * kc, pbj, alpha, beta_pc,
+                               bias_pc ? bias_pc + jr : NULL, cij, rsc, csc, nrows, ncols,
+                               last ? epi : NULL, ic + ir, jc + jr);
                     }
                 }
             }

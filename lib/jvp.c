@@ -95,7 +95,7 @@ void sm__jvp_forward(const sm_net *net, sm__jvp_ws *w, size_t rows, float *out, 
 {
     /* The primal pass keeps z, h and sigmoid(z) of every hidden layer … */
     sm__net_forward_rows(net, sm__net_blas(net, w->shard), w->in, rows, w->z, w->h, w->sg,
-                         SM__JVP_BLOCK, out);
+                         0, SM__JVP_BLOCK, out);
     /* … which the tangent pass reads. */
     sm__jvp_tangent(net, w, rows, jv);
 }

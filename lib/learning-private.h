@@ -10,8 +10,11 @@ const float *sm__schedule_sigmas(const sm_schedule *sched);
 
 /* sm_optim_step_net() for a network whose gradient is known to be there,
  * with Adam's update split between the network's threads (same bits);
- * messages name fn. */
-sm_status sm__optim_step_pool(sm_optim *opt, sm_net *net, const char *fn);
+ * messages name fn. The parameters before the update are kept in `backup`
+ * (sm_net_num_params() floats) and *diverged is set when an updated
+ * parameter is not finite: for Adam in the update's own pass. */
+sm_status sm__optim_step_pool(sm_optim *opt, sm_net *net, float *backup, int *diverged,
+                              const char *fn);
 
 /* Number of parameters an optimizer was created for. */
 size_t sm__optim_size(const sm_optim *opt);

@@ -85,11 +85,15 @@ void sm__net_mlp_backward(sm_net *net, const float *dF, size_t n);
 
 /* One forward definition, shared by the passes above and the
  * Jacobian-vector product: rows × in_dim input `in` → rows × dim `out`,
- * keeping the pre-activations z, the SiLU outputs h and sigmoid(z) of hidden
- * layer l at offset l·ld·width of z, h and sg (ld ≥ rows). blas NULL: the
- * reference loops. */
+ * keeping the pre-activations z, the SiLU outputs h and sigmoid(z), or
+ * silu'(z) when `derivative` is set (what the backward pass needs), of
+ * hidden layer l at offset l·ld·width of z, h and acts (ld ≥ rows); acts
+ * NULL keeps h only (inference). z is scratch whose contents are
+ * unspecified unless acts is given and derivative is not set. blas NULL:
+ * the reference loops. */
 void sm__net_forward_rows(const sm_net *net, sm__blas *blas, const float *in, size_t rows,
-                          float *z, float *h, float *sg, size_t ld, float *out);
+                          float *z, float *h, float *acts, int derivative, size_t ld,
+                          float *out);
 
 /* Read-only parameters (sm_net_params() for a const network). */
 const float *sm__net_weights(const sm_net *net);

@@ -10,7 +10,9 @@
  * Forward:  z_0 = in·W_0ᵀ + b_0,  h_l = silu(z_l),  z_l = h_{l−1}·W_lᵀ + b_l,
  *           out = h_{L−1}·W_Lᵀ + b_L.
  * Backward: dW_l += dz_lᵀ·h_{l−1},  db_l += Σ_rows dz_l,
- *           dh_{l−1} = dz_l·W_l,    dz_{l−1} = dh_{l−1} ⊙ silu'(z_{l−1}).
+ *           dh_{l−1} = dz_l·W_l,    dz_{l−1} = dh_{l−1} ⊙ silu'(z_{l−1}),
+ * with silu'(z) kept by the forward pass (the products' epilogue computes
+ * it with the bias and the SiLU while each tile is in cache).
  *
  * Threads: the rows of a pass are split into contiguous shards, one per
  * thread, each with its own workspace and single-threaded BLIS; a backward
@@ -36,7 +38,7 @@ typedef struct {
     float *mem;    /* one allocation for the buffers below */
     float *z;      /* depth × cap × width: pre-activations */
     float *h;      /* depth × cap × width: SiLU outputs */
-    float *sg;     /* depth × cap × width: sigmoid(z), kept for backward */
+    float *d;      /* depth × cap × width: silu'(z), kept for backward */
     float *g[2];   /* cap × width each: backward scratch */
     float *grads;  /* shards ≥ 1: private gradient sums (nparams) */
     sm__blas *blas; /* NULL: reference loops (tests only) */
@@ -64,6 +66,7 @@ struct sm_net {
     const float *dF;          /* the current backward pass's ∂L/∂F */
     float *out;               /* the current forward pass's output */
     size_t train_rows;        /* rows of the last training forward, 0 if none */
+    int training;             /* the pass running keeps silu'(z) for a backward pass */
     sm__pool *pool;           /* threads − 1 workers, NULL for one thread */
     int reference;
 };
@@ -139,8 +142,8 @@ static void workspace_bind(const sm_net *net, sm__shard *sh, float *mem, size_t 
     sh->cap = cap;
     sh->z = mem;
     sh->h = sh->z + hid_all;
-    sh->sg = sh->h + hid_all;
-    sh->g[0] = sh->sg + hid_all;
+    sh->d = sh->h + hid_all;
+    sh->g[0] = sh->d + hid_all;
     sh->g[1] = sh->g[0] + hid;
 }
 
@@ -818,25 +821,29 @@ sm_status sm_net_zero_grad(sm_net *net)
 /* ---- passes ------------------------------------------------------------ */
 
 void sm__net_forward_rows(const sm_net *net, sm__blas *blas, const float *in, size_t rows,
-                          float *zs, float *hs, float *sgs, size_t ld, float *out)
+                          float *zs, float *hs, float *acts, int derivative, size_t ld,
+                          float *out)
 {
     const float *a = in;
     for (size_t l = 0; l <= net->depth; l++) {
         size_t fin, fout;
         layer_shape(net, l, &fin, &fout);
         const float *w = net->params + layer_w_offset(net, l);
-        const float *b = w + fin * fout;
-        float *z = l < net->depth ? zs + l * ld * net->width : out;
-        for (size_t r = 0; r < rows; r++)
-            memcpy(z + r * fout, b, fout * sizeof(float));
-        /* z (rows×fout) += a (rows×fin) · Wᵀ (fin×fout); W is fout×fin row-major. */
-        sm__sgemm(blas, rows, fout, fin, 1.0f, a, (ptrdiff_t)fin, 1, w, 1, (ptrdiff_t)fin,
-                  1.0f, z, (ptrdiff_t)fout, 1);
-        if (l < net->depth) {
-            float *h = hs + l * ld * net->width;
-            sm__silu_forward(z, h, sgs + l * ld * net->width, rows * fout);
-            a = h;
+        sm__epilogue epi = {.bias = w + fin * fout};
+        const int hidden = l < net->depth;
+        float *z = hidden ? zs + l * ld * net->width : out;
+        if (hidden) {
+            epi.h = hs + l * ld * net->width;
+            if (acts)
+                *(derivative ? &epi.d : &epi.s) = acts + l * ld * net->width;
+            epi.discard_c = derivative || !acts; /* training and sampling never read z */
         }
+        /* z (rows×fout) = a (rows×fin) · Wᵀ (fin×fout) + b, W fout×fin
+         * row-major; then h = silu(z) and silu'(z) or sigmoid(z). */
+        sm__sgemm_ex(blas, rows, fout, fin, 1.0f, a, (ptrdiff_t)fin, 1, w, 1, (ptrdiff_t)fin,
+                     0.0f, z, (ptrdiff_t)fout, 1, &epi);
+        if (hidden)
+            a = epi.h;
     }
 }
 
@@ -858,17 +865,22 @@ static void backward_rows(const sm_net *net, sm__shard *sh, const float *in, siz
         /* dW (fout×fin) += dzᵀ (fout×n) · a (n×fin) */
         sm__sgemm(sh->blas, fout, fin, n, 1.0f, dz, 1, (ptrdiff_t)fout, a, (ptrdiff_t)fin, 1,
                   1.0f, dw, (ptrdiff_t)fin, 1);
-        for (size_t r = 0; r < n; r++)
-            for (size_t j = 0; j < fout; j++)
-                db[j] += dz[r * fout + j];
+        if (l == net->depth) /* lower layers' db come with their dz, below */
+            for (size_t r = 0; r < n; r++)
+                for (size_t j = 0; j < fout; j++)
+                    db[j] += dz[r * fout + j];
         if (l == 0)
             break;
-        /* dh (n×fin) = dz (n×fout) · W (fout×fin), then dz_prev = dh ⊙ silu'(z_prev). */
+        /* dz_prev (n×fin) = dz (n×fout) · W (fout×fin) ⊙ silu'(z_prev), and
+         * db_prev += Σ_rows dz_prev, tile by tile in the product's epilogue. */
         float *g = sh->g[scratch];
         scratch ^= 1;
-        sm__sgemm(sh->blas, n, fin, fout, 1.0f, dz, (ptrdiff_t)fout, 1, wt, (ptrdiff_t)fin, 1,
-                  0.0f, g, (ptrdiff_t)fin, 1);
-        sm__silu_backward(g, sh->z + (l - 1) * cap * w, sh->sg + (l - 1) * cap * w, n * fin);
+        size_t pfin, pfout; /* the layer below: pfout == fin */
+        layer_shape(net, l - 1, &pfin, &pfout);
+        const sm__epilogue epi = {.mul = sh->d + (l - 1) * cap * w,
+                                  .colsum = grads + layer_w_offset(net, l - 1) + pfin * pfout};
+        sm__sgemm_ex(sh->blas, n, fin, fout, 1.0f, dz, (ptrdiff_t)fout, 1, wt, (ptrdiff_t)fin, 1,
+                     0.0f, g, (ptrdiff_t)fin, 1, &epi);
         dz = g;
     }
 }
@@ -880,7 +892,7 @@ static void job_forward(void *ctx, size_t s)
     const sm__share *q = &net->share[s];
     if (q->count)
         sm__net_forward_rows(net, sh->blas, net->input + q->first * sm__net_in_dim(net),
-                             q->count, sh->z, sh->h, sh->sg, sh->cap,
+                             q->count, sh->z, sh->h, net->training ? sh->d : NULL, 1, sh->cap,
                              net->out + q->first * net->dim);
 }
 
@@ -904,6 +916,7 @@ void sm__net_mlp_forward(sm_net *net, size_t n, float *out, int train)
 {
     net->used = sm__rows_split(n, net->threads, net->cap, net->share);
     net->out = out;
+    net->training = train;
     sm__rows_run(net->pool, job_forward, net, net->used);
     net->train_rows = train ? n : 0;
 }

@@ -1,4 +1,5 @@
 /* Adam/AdamW and SGD with momentum over flat buffers. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,46 +160,71 @@ static adam_consts adam_consts_of(const sm_optim *opt)
 }
 
 /* Elements [0, n) of the buffers given (a slice of the whole: every element
- * is updated on its own, so slicing changes no bit). */
+ * is updated on its own, so slicing changes no bit). With `backup`, the
+ * parameters before the update are kept there and the return value tells
+ * whether an updated parameter is not finite, in the same pass (the
+ * trainer's undo of a diverging step, which would otherwise take two more
+ * passes over the parameters). */
 SM_MULTIVERSION
-static void adam_update(const adam_consts *k, float *params, const float *grads,
-                        float *restrict m, float *restrict v, size_t n, float scale)
+static int adam_update(const adam_consts *k, float *params, const float *grads,
+                       float *restrict m, float *restrict v, float *restrict backup, size_t n,
+                       float scale)
 {
     const float b1 = k->b1, b2 = k->b2, step = k->step, inv_sqrt_bc2 = k->inv_sqrt_bc2;
     const float eps = k->eps, decay = k->decay;
     const int decayed = k->decayed;
-    for (size_t i = 0; i < n; i++) {
-        float g = grads[i] * scale;
-        m[i] = b1 * m[i] + (1.0f - b1) * g;
-        v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-        float p = decayed ? params[i] * decay : params[i];
-        params[i] = p - step * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
-    }
+    int bad = 0;
+    if (backup)
+        for (size_t i = 0; i < n; i++) {
+            float g = grads[i] * scale;
+            m[i] = b1 * m[i] + (1.0f - b1) * g;
+            v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+            const float p0 = params[i];
+            backup[i] = p0;
+            float p = decayed ? p0 * decay : p0;
+            p = p - step * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
+            params[i] = p;
+            bad |= !(fabsf(p) <= FLT_MAX);
+        }
+    else
+        for (size_t i = 0; i < n; i++) {
+            float g = grads[i] * scale;
+            m[i] = b1 * m[i] + (1.0f - b1) * g;
+            v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+            float p = decayed ? params[i] * decay : params[i];
+            params[i] = p - step * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
+        }
+    return bad;
 }
 
 /* One slice of an Adam step per pool shard. */
 typedef struct {
     const adam_consts *k;
     sm_optim *opt;
-    float *params;
+    float *params, *backup;
     const float *grads;
     float scale;
     size_t n, shards;
+    int bad[256]; /* per shard: an updated parameter is not finite */
 } adam_job;
 
 static void adam_job_run(void *ctx, size_t s)
 {
-    const adam_job *j = ctx;
+    adam_job *j = ctx;
     size_t first, count = sm__slice(j->n, j->shards, s, &first);
-    if (count)
-        adam_update(j->k, j->params + first, j->grads + first, j->opt->m + first,
-                j->opt->v + first, count, j->scale);
+    j->bad[s] = count ? adam_update(j->k, j->params + first, j->grads + first, j->opt->m + first,
+                                    j->opt->v + first, j->backup ? j->backup + first : NULL,
+                                    count, j->scale)
+                      : 0;
 }
 
 /* sm_optim_step() with messages that name fn; with a pool, Adam's update
- * runs in `shards` slices on it (the same bits as one thread). */
+ * runs in `shards` slices on it (the same bits as one thread). With
+ * `backup` (n floats), the parameters before the update are kept there and
+ * *diverged tells whether an updated one is not finite. */
 static sm_status step_on(sm_optim *opt, float *params, const float *grads, size_t n,
-                         sm__pool *pool, size_t shards, const char *fn)
+                         sm__pool *pool, size_t shards, float *backup, int *diverged,
+                         const char *fn)
 {
     if (!opt || !params || !grads)
         return sm__error(SM_ERR_INVALID_ARG, "%s: NULL argument", fn);
@@ -227,14 +253,23 @@ static sm_status step_on(sm_optim *opt, float *params, const float *grads, size_
     opt->t++;
     if (opt->kind == KIND_ADAM) {
         const adam_consts k = adam_consts_of(opt);
+        int bad_update = 0;
         /* Below a few cache pages per thread, waking threads costs more. */
         if (pool && shards > 1 && n >= SM__MIN_SLICE * shards) {
-            adam_job j = {&k, opt, params, grads, scale, n, shards};
+            adam_job j = {&k, opt, params, backup, grads, scale, n, shards, {0}};
             sm__pool_run(pool, adam_job_run, &j, shards);
+            for (size_t s = 0; s < shards; s++)
+                bad_update |= j.bad[s];
         } else {
-            adam_update(&k, params, grads, opt->m, opt->v, n, scale);
+            bad_update = adam_update(&k, params, grads, opt->m, opt->v, backup, n, scale);
         }
-    } else {
+        if (diverged)
+            *diverged = bad_update;
+        return SM_OK;
+    }
+    if (backup)
+        memcpy(backup, params, n * sizeof(float));
+    {
         const float mu = (float)opt->momentum, lr = (float)opt->lr;
         const float wd = (float)opt->weight_decay;
         float *u = opt->m;
@@ -244,6 +279,8 @@ static sm_status step_on(sm_optim *opt, float *params, const float *grads, size_
             params[i] -= lr * u[i];
         }
     }
+    if (diverged)
+        *diverged = sm__first_nonfinite(params, n) < n;
     return SM_OK;
 }
 
@@ -279,13 +316,14 @@ void sm__optim_restore(sm_optim *opt, uint64_t t, const float *m, const float *v
 static sm_status step(sm_optim *opt, float *params, const float *grads, size_t n,
                       const char *fn)
 {
-    return step_on(opt, params, grads, n, NULL, 1, fn);
+    return step_on(opt, params, grads, n, NULL, 1, NULL, NULL, fn);
 }
 
-sm_status sm__optim_step_pool(sm_optim *opt, sm_net *net, const char *fn)
+sm_status sm__optim_step_pool(sm_optim *opt, sm_net *net, float *backup, int *diverged,
+                              const char *fn)
 {
     return step_on(opt, sm_net_params(net), sm_net_grads(net), sm_net_num_params(net),
-                   sm__net_pool(net), sm_net_threads(net), fn);
+                   sm__net_pool(net), sm_net_threads(net), backup, diverged, fn);
 }
 
 sm_status sm_optim_step(sm_optim *opt, float *params, const float *grads, size_t n)

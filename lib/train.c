@@ -379,9 +379,9 @@ static sm_status train_rows(sm_trainer *tr, size_t n, const sm__cond *cond, sm_r
         return st;
     /* Keep the parameters so that an update that overflows can be undone:
      * a diverging run stops with its last finite parameters. */
-    memcpy(tr->backup, sm_net_params(tr->net), np * sizeof(float));
-    st = sm__optim_step_pool(tr->opt, tr->net, fn);
-    if (st == SM_OK && sm__first_nonfinite(sm_net_params(tr->net), np) < np) {
+    int diverged = 0;
+    st = sm__optim_step_pool(tr->opt, tr->net, tr->backup, &diverged, fn);
+    if (st == SM_OK && diverged) {
         memcpy(sm_net_params(tr->net), tr->backup, np * sizeof(float));
         st = SM_ERR_NONFINITE;
     }

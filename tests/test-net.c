@@ -222,16 +222,26 @@ START_TEST(silu_vectors_match_scalar)
         z[7 * i] = special[i];
         z[N - 1 - i] = special[i];
     }
+    static float h2[N], d[N], h3[N];
     sm__silu_forward(z, h, s, N);
+    sm__silu_forward_d(z, h2, d, N);
+    sm__silu(z, h3, N);
     for (size_t i = 0; i < N; i++) {
         const float sg = 1.0f / (1.0f + sm__expf(-z[i])), hi = z[i] * sg;
+        const float di = sg * (1.0f + z[i] * (1.0f - sg));
         if (isnan(sg)) {
-            ck_assert_msg(isnan(s[i]) && isnan(h[i]), "z[%zu] = %g", i, (double)z[i]);
+            ck_assert_msg(isnan(s[i]) && isnan(h[i]) && isnan(h2[i]) && isnan(d[i]) && isnan(h3[i]),
+                          "z[%zu] = %g", i, (double)z[i]);
             continue;
         }
         ck_assert_msg(memcmp(&sg, &s[i], sizeof sg) == 0 && memcmp(&hi, &h[i], sizeof hi) == 0,
                       "z[%zu] = %a: s %a against %a, h %a against %a", i, (double)z[i],
                       (double)s[i], (double)sg, (double)h[i], (double)hi);
+        ck_assert_msg(memcmp(&hi, &h2[i], sizeof hi) == 0 && memcmp(&di, &d[i], sizeof di) == 0 &&
+                          memcmp(&hi, &h3[i], sizeof hi) == 0,
+                      "z[%zu] = %a: silu_forward_d h %a against %a, d %a against %a, silu %a",
+                      i, (double)z[i], (double)h2[i], (double)hi, (double)d[i], (double)di,
+                      (double)h3[i]);
     }
     sm_rng_free(r);
 }
@@ -304,6 +314,121 @@ START_TEST(own_kernels_match_reference)
     free(c1);
     free(c2);
     free(ws);
+}
+END_TEST
+
+/* What follows a layer's product (bias, activation and its derivative;
+ * the backward's multiplication by the derivative and bias-gradient sum)
+ * done tile by tile gives the bits of doing it in passes afterwards, for
+ * every instruction set of ours, on BLIS, one row (the matrix-vector
+ * path), tile edges and depths beyond one packed slice (k > 256). */
+START_TEST(epilogue_matches_passes)
+{
+    static const size_t ms[] = {1, 2, 13, 150}, ns[] = {1, 17, 32, 70}, ks[] = {1, 3, 300};
+    enum { M = 150, N = 70, K = 300 };
+    float *a = malloc(M * K * sizeof *a), *w = malloc(N * K * sizeof *w);
+    float *bias = malloc(N * sizeof *bias), *mul = malloc(M * N * sizeof *mul);
+    float *c1 = malloc(M * N * sizeof *c1), *c2 = malloc(M * N * sizeof *c2);
+    float *h1 = malloc(M * N * sizeof *h1), *h2 = malloc(M * N * sizeof *h2);
+    float *d1 = malloc(M * N * sizeof *d1), *d2 = malloc(M * N * sizeof *d2);
+    float cs1[N], cs2[N];
+    ck_assert(a && w && bias && mul && c1 && c2 && h1 && h2 && d1 && d2);
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 10));
+    ck_assert_ok(sm_rng_fill_normal(r, a, M * K, 0, 1));
+    ck_assert_ok(sm_rng_fill_normal(r, w, N * K, 0, 0.2));
+    ck_assert_ok(sm_rng_fill_normal(r, bias, N, 0, 1));
+    ck_assert_ok(sm_rng_fill_normal(r, mul, M * N, 0, 1));
+    size_t checked = 0, expected = 0;
+    float *ws = sm__gemm_workspace_new();
+    ck_assert_ptr_nonnull(ws);
+    sm__blas *bl = sm__blas_new(1);
+    ck_assert_ptr_nonnull(bl);
+    sm__blas_use_blis(bl, 1);
+    /* isa NONE: BLIS through the handle; then each instruction set of ours. */
+    for (int isa = SM__ISA_NONE; isa <= (int)sm__isa_detect(); isa++) {
+        expected += 4 * 4 * 3 * 4;
+        for (size_t mi = 0; mi < 4; mi++)
+            for (size_t ni = 0; ni < 4; ni++)
+                for (size_t ki = 0; ki < 3; ki++)
+                    for (int mode = 0; mode < 4; mode++) {
+                        const size_t m = ms[mi], n = ns[ni], k = ks[ki];
+                        for (size_t i = 0; i < M * N; i++)
+                            c1[i] = c2[i] = h1[i] = h2[i] = d1[i] = d2[i] = NAN;
+                        for (size_t j = 0; j < N; j++)
+                            cs1[j] = cs2[j] = (float)j / 3.0f;
+                        sm__epilogue epi = {0};
+                        /* mode 0: forward with silu'; 1: with sigmoid; 2: backward;
+                         * 3: forward, h alone (d1 and d2 stay NaN) */
+                        if (mode != 2) {
+                            epi.bias = bias;
+                            epi.h = h1;
+                            if (mode < 2)
+                                *(mode == 0 ? &epi.d : &epi.s) = d1;
+                        } else {
+                            epi.mul = mul;
+                            epi.colsum = cs1;
+                        }
+                        /* C (m×n) = A (m×k) · Wᵀ, W n×k row-major, as in the forward. */
+                        const float beta2 = mode != 2 ? 1.0f : 0.0f;
+                        if (mode != 2)
+                            for (size_t i = 0; i < m; i++)
+                                memcpy(c2 + i * n, bias, n * sizeof *c2);
+                        if (isa == SM__ISA_NONE) {
+                            sm__sgemm_ex(bl, m, n, k, 1.0f, a, (ptrdiff_t)k, 1, w, 1,
+                                         (ptrdiff_t)k, 0.0f, c1, (ptrdiff_t)n, 1, &epi);
+                            sm__sgemm(bl, m, n, k, 1.0f, a, (ptrdiff_t)k, 1, w, 1, (ptrdiff_t)k,
+                                      beta2, c2, (ptrdiff_t)n, 1);
+                        } else {
+                            sm__gemm_run_ex((sm__isa)isa, ws, m, n, k, 1.0f, a, (ptrdiff_t)k, 1,
+                                            w, 1, (ptrdiff_t)k, 0.0f, c1, (ptrdiff_t)n, 1, &epi);
+                            sm__gemm_run((sm__isa)isa, ws, m, n, k, 1.0f, a, (ptrdiff_t)k, 1, w,
+                                         1, (ptrdiff_t)k, beta2, c2, (ptrdiff_t)n, 1);
+                        }
+                        if (mode == 0)
+                            sm__silu_forward_d(c2, h2, d2, m * n);
+                        else if (mode == 1)
+                            sm__silu_forward(c2, h2, d2, m * n);
+                        else if (mode == 3)
+                            sm__silu(c2, h2, m * n);
+                        else {
+                            sm__mul_inplace(c2, mul, m * n);
+                            for (size_t i = 0; i < m; i++)
+                                for (size_t j = 0; j < n; j++)
+                                    cs2[j] += c2[i * n + j];
+                        }
+                        const size_t bytes = m * n * sizeof(float);
+                        ck_assert_msg(!memcmp(h1, h2, bytes) && !memcmp(d1, d2, bytes) &&
+                                          !memcmp(c1, c2, bytes) &&
+                                          !memcmp(cs1, cs2, sizeof cs1),
+                                      "%s m%zu n%zu k%zu mode %d: the epilogue's bits differ",
+                                      sm__isa_name((sm__isa)isa), m, n, k, mode);
+                        checked++;
+                    }
+    }
+    ck_assert_uint_eq(checked, expected);
+    sm__blas_free(bl);
+    free(ws);
+    /* discard_c: h and the derivative are the same; C is scratch. */
+    bl = sm__blas_new(1);
+    ck_assert_ptr_nonnull(bl);
+    sm__epilogue keep = {.bias = bias, .h = h1, .d = d1};
+    sm__epilogue discard = {.bias = bias, .h = h2, .d = d2, .discard_c = 1};
+    sm__sgemm_ex(bl, M, N, K, 1.0f, a, K, 1, w, 1, K, 0.0f, c1, N, 1, &keep);
+    sm__sgemm_ex(bl, M, N, K, 1.0f, a, K, 1, w, 1, K, 0.0f, c2, N, 1, &discard);
+    ck_assert(!memcmp(h1, h2, M * N * sizeof(float)) && !memcmp(d1, d2, M * N * sizeof(float)));
+    sm__blas_free(bl);
+    sm_rng_free(r);
+    free(a);
+    free(w);
+    free(bias);
+    free(mul);
+    free(c1);
+    free(c2);
+    free(h1);
+    free(h2);
+    free(d1);
+    free(d2);
 }
 END_TEST
 
@@ -481,17 +606,48 @@ START_TEST(pooled_adam_matches_serial)
     sm_optim *serial, *pooled;
     ck_assert_ok(sm_optim_new_adam(&serial, np, 1e-2, 0.9, 0.999, 1e-8, 0.01));
     ck_assert_ok(sm_optim_new_adam(&pooled, np, 1e-2, 0.9, 0.999, 1e-8, 0.01));
+    float *backup = malloc(np * sizeof *backup);
+    ck_assert_ptr_nonnull(backup);
     memcpy(params, sm_net_params(net), np * sizeof *params);
     for (int t = 0; t < 3; t++) {
         ck_assert_ok(sm_rng_fill_normal(r, grads, np, 0, 1));
         ck_assert_ok(sm_optim_step(serial, params, grads, np));
-        ck_assert_ok(sm__optim_step_pool(pooled, net, "test"));
+        /* The update also keeps the parameters before it. */
+        float *before = malloc(np * sizeof *before);
+        ck_assert_ptr_nonnull(before);
+        memcpy(before, sm_net_params(net), np * sizeof *before);
+        int diverged = -1;
+        ck_assert_ok(sm__optim_step_pool(pooled, net, t == 1 ? NULL : backup,
+                                         t == 1 ? NULL : &diverged, "test"));
+        if (t != 1) {
+            ck_assert_int_eq(diverged, 0);
+            ck_assert_int_eq(memcmp(before, backup, np * sizeof *backup), 0);
+        }
+        free(before);
     }
     ck_assert_int_eq(memcmp(params, sm_net_params(net), np * sizeof *params), 0);
+    /* An update that leaves a parameter infinite is reported, on the
+     * pooled path and on one thread, wherever the parameter is. */
+    static const size_t thread_counts[] = {3, 1};
+    for (size_t ti = 0; ti < 2; ti++) {
+        const size_t threads = thread_counts[ti];
+        ck_assert_ok(sm_net_set_threads(net, threads));
+        const size_t at = threads == 3 ? np - 1 : np / 2;
+        float *pnet = sm_net_params(net);
+        const float keep = pnet[at];
+        pnet[at] = INFINITY;
+        int diverged = 0;
+        ck_assert_ok(sm__optim_step_pool(pooled, net, backup, &diverged, "test"));
+        ck_assert_int_eq(diverged, 1);
+        ck_assert(isinf(backup[at]));
+        pnet[at] = keep;
+    }
+    memcpy(sm_net_params(net), params, np * sizeof *params);
     /* A non-finite gradient is refused before anything moves. */
     grads[np - 1] = NAN;
-    ck_assert_int_eq(sm__optim_step_pool(pooled, net, "test"), SM_ERR_NONFINITE);
+    ck_assert_int_eq(sm__optim_step_pool(pooled, net, NULL, NULL, "test"), SM_ERR_NONFINITE);
     ck_assert_int_eq(memcmp(params, sm_net_params(net), np * sizeof *params), 0);
+    free(backup);
     sm_optim_free(serial);
     sm_optim_free(pooled);
     sm_rng_free(r);
@@ -1293,6 +1449,7 @@ int main(void)
     tcase_add_test(tc, silu_vectors_match_scalar);
     tcase_add_test(tc, own_kernels_rows_independent);
     tcase_add_test(tc, own_kernels_one_row);
+    tcase_add_test(tc, epilogue_matches_passes);
     tcase_add_test(tc, kernel_choice);
     tcase_add_loop_test(tc, gradient_matches_finite_differences, SM_PARAM_LAB, SM_PARAM_EDM + 1);
     tcase_add_test(tc, gradients_accumulate);
