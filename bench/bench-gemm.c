@@ -3,8 +3,10 @@
  * Times, alternately in one run, the products of one training step of an
  * MLP (forward, weight gradient, input gradient; the strides the network
  * uses) through BLIS and through the library's kernels (lib/gemm.c), and
- * one-row products (a sample of one point) the same way. Prints GFLOP/s of
- * each and their ratio. BLIS runs whatever kernels it picks for this CPU
+ * one-row products (a sample of one point) the same way: those of the
+ * step's network, of bench-latency's network (41 → 256 → 256 → 256 → 7,
+ * the control-loop sample) and its 256 × 256 product alone. Prints GFLOP/s
+ * of each and their ratio. BLIS runs whatever kernels it picks for this CPU
  * (set BLIS_ARCH_TYPE to compare with a particular set).
  *
  * usage: bench-gemm [--rows R] [--dim D] [--width W] [--depth L] [--repeats N]
@@ -108,7 +110,11 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t big = (rows > width ? rows : width) * (width > dim + 1 ? width : dim + 1);
-    float *A = malloc(big * sizeof *A), *B = malloc(big * sizeof *B), *C = malloc(big * sizeof *C);
+    if (big < 256 * 256)
+        big = 256 * 256; /* the one-row shapes of bench-latency's network */
+    /* On cache lines, as a network's parameters are (lib/net.c). */
+    const size_t bytes = (big * sizeof(float) + 63) / 64 * 64;
+    float *A = aligned_alloc(64, bytes), *B = aligned_alloc(64, bytes), *C = aligned_alloc(64, bytes);
     if (!A || !B || !C)
         return 1;
     for (size_t i = 0; i < big; i++) {
@@ -122,6 +128,13 @@ int main(int argc, char **argv)
     compare("step", s, ns, reps, A, B, C);
     ns = step_shapes(1, dim, width, depth, s);
     compare("one row", s, ns, reps * 50, A, B, C);
+    /* bench-latency's network on one row: x 7 + σ 1 + context 32 + 1 in. */
+    static const size_t fin[4] = {41, 256, 256, 256}, fout[4] = {256, 256, 256, 7};
+    for (size_t l = 0; l < 4; l++)
+        s[l] = (shape){1, fout[l], fin[l], (ptrdiff_t)fin[l], 1, 1, (ptrdiff_t)fin[l],
+                       (ptrdiff_t)fout[l], 1, 1.0f};
+    compare("latency", s, 4, reps * 500, A, B, C);
+    compare("256x256", s + 1, 1, reps * 1000, A, B, C);
     free(A);
     free(B);
     free(C);

@@ -423,7 +423,7 @@ static void pack_b_rows_avx2(size_t nc, size_t kc, const float *b, ptrdiff_t rsb
 /* Sums of 16 vectors, one lane each: lane q of the result is the sum of
  * the lanes of s[q] (a transposing tree, 30 operations for 16 sums). */
 SM_TARGET("avx512f")
-static __m512 sum16_avx512(const __m512 *s)
+static inline __attribute__((always_inline)) __m512 sum16_avx512(const __m512 *s)
 {
     __m512 t[8], w[4];
     for (size_t i = 0; i < 8; i++) /* lanes: [a0+a2, b0+b2, a1+a3, b1+b3] */
@@ -443,80 +443,152 @@ static __m512 sum16_avx512(const __m512 *s)
                          _mm512_shuffle_f32x4(x01, x23, 0xdd));
 }
 
-/* B column-major (rsb == 1): y_j is the dot product of column j with a.
- * Sixteen columns at a time share each load of a and one reduction tree;
- * the last columns go four and one at a time. */
+/* Dot products of columns j … j+rows−1 of B (rows ≤ 16) with nch chunks
+ * of 16 floats of a held in registers, the last chunk read under `tail`:
+ * acc[q] += lane products of column q, chunk after chunk. nch is a
+ * constant at every call (callers switch on it), so the chunks of a stay
+ * in registers and every load of B feeds one FMA. The columns are read one
+ * after the other, each along its length: one sequential stream through B,
+ * which the hardware prefetches best (sixteen interleaved column streams,
+ * or even two, ran at half the speed from L2). */
+SM_TARGET("avx512f")
+static inline __attribute__((always_inline)) void
+dots_panel_avx512(const int nch, const __m512 *av, __mmask16 tail, const float *bj,
+                  ptrdiff_t csb, size_t rows, __m512 *acc)
+{
+    for (size_t q = 0; q < rows; q++) {
+        const float *r = bj + (ptrdiff_t)q * csb;
+        __m512 x = acc[q];
+#  pragma GCC unroll 16
+        for (int c = 0; c + 1 < nch; c++)
+            x = _mm512_fmadd_ps(av[c], _mm512_loadu_ps(r + 16 * c), x);
+        acc[q] = _mm512_fmadd_ps(av[nch - 1], _mm512_maskz_loadu_ps(tail, r + 16 * (nch - 1)), x);
+    }
+}
+
+/* Loads elements [0, kp) of a (kp ≤ 256) into nch = ceil(kp/16) registers,
+ * the last under the returned mask, zeros past kp; the rest are zero. */
+SM_TARGET("avx512f")
+static inline __attribute__((always_inline)) __mmask16 load_panel_avx512(const int nch, size_t kp,
+                                                                       const float *a, __m512 *av)
+{
+    const size_t last = kp - 16 * (size_t)(nch - 1);
+    const __mmask16 tail = (__mmask16)(last == 16 ? 0xFFFFu : (1u << last) - 1u);
+#  pragma GCC unroll 16
+    for (int c = 0; c < 16; c++)
+        av[c] = c + 1 < nch    ? _mm512_loadu_ps(a + 16 * c)
+                : c + 1 == nch ? _mm512_maskz_loadu_ps(tail, a + 16 * c)
+                               : _mm512_setzero_ps();
+    return tail;
+}
+
+/* y_j … y_{j+rows−1} (stride incy ≠ 1) from a block's sums t: y = t, or
+ * t + beta·y. Not inlined: one copy, not one per depth. */
+static __attribute__((noinline)) void store_strided(const float *t, size_t rows, float beta,
+                                                    float *y, ptrdiff_t incy)
+{
+    for (size_t q = 0; q < rows; q++) {
+        float *yq = y + (ptrdiff_t)q * incy;
+        *yq = beta == 0.0f ? t[q] : t[q] + beta * *yq;
+    }
+}
+
+/* y_j … y_{j+rows−1} from a block's lane sums: y = d, or d + beta·y. */
+SM_TARGET("avx512f")
+static inline void store_block_avx512(__m512 d, size_t rows, float beta, float *y, ptrdiff_t incy)
+{
+    const __mmask16 m = (__mmask16)(rows == 16 ? 0xFFFFu : (1u << rows) - 1u);
+    if (incy == 1) {
+        if (beta != 0.0f)
+            d = _mm512_add_ps(d, _mm512_mul_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m, y)));
+        _mm512_mask_storeu_ps(y, m, d);
+        return;
+    }
+    _Alignas(64) float t[16];
+    _mm512_store_ps(t, d);
+    store_strided(t, rows, beta, y, incy);
+}
+
+/* gemv_cols_avx512 for k ≤ 256 (nch = ceil(k/16), a constant at each
+ * call): a is loaded once, and the loop over the blocks of 16 columns has
+ * no branch on the depth. */
+SM_TARGET("avx512f")
+static inline __attribute__((always_inline)) void
+gemv_cols_short_avx512(const int nch, size_t n, size_t k, float alpha, const float *a,
+                       const float *b, ptrdiff_t csb, float beta, float *y, ptrdiff_t incy)
+{
+    __m512 av[16];
+    const __mmask16 tail = load_panel_avx512(nch, k, a, av);
+    const __m512 va = _mm512_set1_ps(alpha);
+    for (size_t j = 0; j < n; j += 16) {
+        const size_t rows = n - j < 16 ? n - j : 16;
+        __m512 acc[16];
+        for (size_t q = 0; q < 16; q++)
+            acc[q] = _mm512_setzero_ps();
+        dots_panel_avx512(nch, av, tail, b + (ptrdiff_t)j * csb, csb, rows, acc);
+        /* Columns past n kept zero sums; their lanes are not written. */
+        store_block_avx512(_mm512_mul_ps(va, sum16_avx512(acc)), rows, beta,
+                           y + (ptrdiff_t)j * incy, incy);
+    }
+}
+
+/* B column-major (rsb == 1): y_j is the dot product of column j with a (a
+ * row of the network's W). Blocks of 16 columns, each read one column
+ * after the other against a panel of up to 256 elements of a held in
+ * registers (dots_panel_avx512); one reduction tree gives the block's 16
+ * sums. Every y_j is the same sum in the same order — lane-wise FMAs along
+ * k, then the tree — whatever n, j and the panel split, so a column's bits
+ * do not depend on how many others are computed with it. */
 SM_TARGET("avx512f")
 static void gemv_cols_avx512(size_t n, size_t k, float alpha, const float *a, const float *b,
                              ptrdiff_t csb, float beta, float *y, ptrdiff_t incy)
 {
-    const size_t k16 = k & ~(size_t)15;
-    const __mmask16 tail = (__mmask16)((1u << (k - k16)) - 1u);
-    size_t j = 0;
-    for (; j + 16 <= n; j += 16) {
+    enum { PANEL = 256 };
+    switch ((k + 15) / 16) {
+#  define SM_SHORT(c)                                                                        \
+      case c:                                                                                \
+          gemv_cols_short_avx512(c, n, k, alpha, a, b, csb, beta, y, incy);                  \
+          return;
+        SM_SHORT(1) SM_SHORT(2) SM_SHORT(3) SM_SHORT(4) SM_SHORT(5) SM_SHORT(6) SM_SHORT(7)
+        SM_SHORT(8) SM_SHORT(9) SM_SHORT(10) SM_SHORT(11) SM_SHORT(12) SM_SHORT(13)
+        SM_SHORT(14) SM_SHORT(15) SM_SHORT(16)
+#  undef SM_SHORT
+    default:
+        break;
+    }
+    /* Deeper: panels of 256, a's panel reloaded for every block. */
+    const __m512 va = _mm512_set1_ps(alpha);
+    for (size_t j = 0; j < n; j += 16) {
+        const size_t rows = n - j < 16 ? n - j : 16;
         const float *bj = b + (ptrdiff_t)j * csb;
-        __m512 s[16];
-#  pragma GCC unroll 16
+        __m512 acc[16];
         for (size_t q = 0; q < 16; q++)
-            s[q] = _mm512_setzero_ps();
-        for (size_t p = 0; p < k16; p += 16) {
-            const __m512 av = _mm512_loadu_ps(a + p);
-#  pragma GCC unroll 16
-            for (size_t q = 0; q < 16; q++)
-                s[q] = _mm512_fmadd_ps(av, _mm512_loadu_ps(bj + (ptrdiff_t)q * csb + p), s[q]);
+            acc[q] = _mm512_setzero_ps();
+        for (size_t p0 = 0; p0 < k; p0 += PANEL) {
+            const size_t kp = k - p0 < PANEL ? k - p0 : PANEL;
+            const int nch = (int)((kp + 15) / 16);
+            __m512 av[16];
+            const float *bp = bj + p0;
+            if (nch == 16) {
+                dots_panel_avx512(16, av, load_panel_avx512(16, kp, a + p0, av), bp, csb, rows,
+                                  acc);
+                continue;
+            }
+            /* The last, shorter panel: the same operations in the same
+             * order, with a read from memory (not worth a copy of the
+             * code for each length). */
+            const __mmask16 tail = load_panel_avx512(nch, kp, a + p0, av);
+            for (size_t q = 0; q < rows; q++) {
+                const float *r = bp + (ptrdiff_t)q * csb;
+                __m512 x = acc[q];
+                for (int c = 0; c + 1 < nch; c++)
+                    x = _mm512_fmadd_ps(av[c], _mm512_loadu_ps(r + 16 * c), x);
+                acc[q] = _mm512_fmadd_ps(av[nch - 1],
+                                         _mm512_maskz_loadu_ps(tail, r + 16 * (nch - 1)), x);
+            }
         }
-        if (tail) {
-            const __m512 av = _mm512_maskz_loadu_ps(tail, a + k16);
-#  pragma GCC unroll 16
-            for (size_t q = 0; q < 16; q++)
-                s[q] = _mm512_fmadd_ps(
-                    av, _mm512_maskz_loadu_ps(tail, bj + (ptrdiff_t)q * csb + k16), s[q]);
-        }
-        _Alignas(64) float d[16];
-        _mm512_store_ps(d, sum16_avx512(s));
-        for (size_t q = 0; q < 16; q++) {
-            float *yj = y + (ptrdiff_t)(j + q) * incy;
-            const float v = alpha * d[q];
-            *yj = beta == 0.0f ? v : v + beta * *yj;
-        }
-    }
-    for (; j + 4 <= n; j += 4) {
-        const float *b0 = b + (ptrdiff_t)j * csb, *b1 = b0 + csb, *b2 = b1 + csb,
-                    *b3 = b2 + csb;
-        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-        for (size_t p = 0; p < k16; p += 16) {
-            const __m512 av = _mm512_loadu_ps(a + p);
-            s0 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b0 + p), s0);
-            s1 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b1 + p), s1);
-            s2 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b2 + p), s2);
-            s3 = _mm512_fmadd_ps(av, _mm512_loadu_ps(b3 + p), s3);
-        }
-        if (tail) {
-            const __m512 av = _mm512_maskz_loadu_ps(tail, a + k16);
-            s0 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(tail, b0 + k16), s0);
-            s1 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(tail, b1 + k16), s1);
-            s2 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(tail, b2 + k16), s2);
-            s3 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(tail, b3 + k16), s3);
-        }
-        const float d[4] = {_mm512_reduce_add_ps(s0), _mm512_reduce_add_ps(s1),
-                            _mm512_reduce_add_ps(s2), _mm512_reduce_add_ps(s3)};
-        for (size_t q = 0; q < 4; q++) {
-            float *yj = y + (ptrdiff_t)(j + q) * incy;
-            const float v = alpha * d[q];
-            *yj = beta == 0.0f ? v : v + beta * *yj;
-        }
-    }
-    for (; j < n; j++) {
-        const float *bj = b + (ptrdiff_t)j * csb;
-        __m512 s = _mm512_setzero_ps();
-        for (size_t p = 0; p < k16; p += 16)
-            s = _mm512_fmadd_ps(_mm512_loadu_ps(a + p), _mm512_loadu_ps(bj + p), s);
-        if (tail)
-            s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, a + k16),
-                                _mm512_maskz_loadu_ps(tail, bj + k16), s);
-        float *yj = y + (ptrdiff_t)j * incy;
-        const float v = alpha * _mm512_reduce_add_ps(s);
-        *yj = beta == 0.0f ? v : v + beta * *yj;
+        store_block_avx512(_mm512_mul_ps(va, sum16_avx512(acc)), rows, beta,
+                           y + (ptrdiff_t)j * incy, incy);
     }
 }
 

@@ -67,6 +67,20 @@ START_TEST(lab_layout)
     ck_assert_uint_eq(fout, 2);
     ck_assert_uint_eq(b + fout, sm_net_num_params(net));
     ck_assert_status(sm_net_layer(net, 4, &w, NULL, NULL, NULL), SM_ERR_INVALID_ARG);
+    /* The parameters start on a cache line (so do the weights of the
+     * 128-wide hidden layer 1: 3·128 + 128 floats after them), here and in
+     * a clone, whatever address the allocator gave. */
+    sm_net *c = NULL;
+    ck_assert_ok(sm_net_clone(net, &c));
+    for (int i = 0; i < 2; i++) {
+        const float *p = sm_net_params(i ? c : net);
+        ck_assert_ok(sm_net_layer(i ? c : net, 1, &w, NULL, NULL, NULL));
+        ck_assert_uint_eq((uintptr_t)p % 64, 0);
+        ck_assert_uint_eq((uintptr_t)(p + w) % 64, 0);
+    }
+    ck_assert_int_eq(memcmp(sm_net_params(c), sm_net_params(net),
+                            sm_net_num_params(net) * sizeof(float)), 0);
+    sm_net_free(c);
     ck_assert_uint_eq(sm_net_dim(net), 2);
     ck_assert_uint_eq(sm_net_width(net), 128);
     ck_assert_uint_eq(sm_net_depth(net), 3);
@@ -451,6 +465,94 @@ START_TEST(own_kernels_rows_independent)
     free(a);
     free(b);
     free(all);
+    free(part);
+    free(ws);
+}
+END_TEST
+
+/* One-row products (m = 1, the matrix-vector kernels) of every instruction
+ * set this CPU runs against the reference loops: n around the 16-column
+ * blocks, k around the 16-element chunks and the 256-element panels of a
+ * held in registers (1 … 600), B read transposed (with its columns packed
+ * or further apart than k) or not, y contiguous or strided, alpha ≠ 1,
+ * beta 0 over NaN and beta 1 accumulating. B's last column ends where its
+ * allocation ends, so a read past it shows under the memory checkers;
+ * elements of y between the strided outputs stay untouched. And a column's
+ * bits do not depend on how many columns share the call: every prefix of
+ * the columns gives the bits of the whole. */
+START_TEST(own_kernels_one_row)
+{
+    static const size_t ns[] = {1, 7, 15, 16, 17, 40, 257};
+    static const size_t ks[] = {1, 5, 15, 16, 17, 41, 100, 200, 255, 256, 257, 300, 512, 513, 600};
+    enum { NMAX = 257, KMAX = 600, YS = 2 * NMAX };
+    sm__isa best = sm__isa_detect();
+    if (best == SM__ISA_NONE)
+        return;
+    float *a = malloc(2 * KMAX * sizeof *a);
+    float *y1 = malloc(YS * sizeof *y1), *y2 = malloc(YS * sizeof *y2);
+    float *whole = malloc(NMAX * sizeof *whole), *part = malloc(NMAX * sizeof *part);
+    float *ws = sm__gemm_workspace_new();
+    ck_assert(a && y1 && y2 && whole && part && ws);
+    sm_rng *r;
+    ck_assert_ok(sm_rng_new(&r, 10));
+    ck_assert_ok(sm_rng_fill_normal(r, a, 2 * KMAX, 0, 1));
+    size_t checked = 0;
+    for (int isa = SM__ISA_AVX2; isa <= (int)best; isa++)
+        for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++)
+            for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++)
+                for (int layout = 0; layout < 6; layout++) {
+                    const size_t n = ns[ni], k = ks[ki];
+                    /* 0, 1: B transposed (csb = k, or k + 3); 2: B plain;
+                     * 3: a strided; 4, 5: layouts 0 and 2 with y strided. */
+                    const int bt = layout != 2 && layout != 5;
+                    const ptrdiff_t inca = layout == 3 ? 2 : 1, incy = layout >= 4 ? 2 : 1;
+                    const ptrdiff_t csb = bt ? (ptrdiff_t)k + (layout == 1 ? 3 : 0) : 1;
+                    const ptrdiff_t rsb = bt ? 1 : (ptrdiff_t)n;
+                    const size_t span = bt ? (size_t)csb * (n - 1) + k : k * n;
+                    float *b = malloc(span * sizeof *b);
+                    ck_assert_ptr_nonnull(b);
+                    ck_assert_ok(sm_rng_fill_normal(r, b, span, 0, 1));
+                    const int acc = (int)((ni + ki + (size_t)layout) % 2);
+                    const float alpha = acc ? 0.5f : 1.0f, beta = acc ? 1.0f : 0.0f;
+                    for (size_t i = 0; i < YS; i++)
+                        y1[i] = y2[i] = acc ? (float)(i % 97) / 7.0f : NAN;
+                    sm__gemm_run((sm__isa)isa, ws, 1, n, k, alpha, a, 2 * KMAX, inca, b, rsb, csb,
+                                 beta, y1, (ptrdiff_t)n * incy, incy);
+                    sm__sgemm(NULL, 1, n, k, alpha, a, 2 * KMAX, inca, b, rsb, csb, beta, y2,
+                              (ptrdiff_t)n * incy, incy);
+                    for (size_t i = 0; i < YS; i++) {
+                        const int inside = i < n * (size_t)incy && i % (size_t)incy == 0;
+                        if (!inside) {
+                            ck_assert_msg(acc ? y1[i] == y2[i] : isnan(y1[i]),
+                                          "%s n%zu k%zu layout %d: y[%zu] written",
+                                          sm__isa_name((sm__isa)isa), n, k, layout, i);
+                            continue;
+                        }
+                        const float tol = 2e-5f * (float)(k + 1) * (1.0f + fabsf(y2[i]));
+                        ck_assert_msg(isfinite(y1[i]) && fabsf(y1[i] - y2[i]) <= tol,
+                                      "%s n%zu k%zu layout %d: y[%zu] %g, reference %g",
+                                      sm__isa_name((sm__isa)isa), n, k, layout, i,
+                                      (double)y1[i], (double)y2[i]);
+                    }
+                    /* The first p columns alone, against all n. */
+                    sm__gemm_run((sm__isa)isa, ws, 1, n, k, 1.0f, a, 2 * KMAX, inca, b, rsb, csb,
+                                 0.0f, whole, (ptrdiff_t)n, 1);
+                    for (size_t p = 1; p < n; p += p < 20 ? 1 : 37) {
+                        sm__gemm_run((sm__isa)isa, ws, 1, p, k, 1.0f, a, 2 * KMAX, inca, b, rsb,
+                                     csb, 0.0f, part, (ptrdiff_t)p, 1);
+                        ck_assert_msg(memcmp(part, whole, p * sizeof *part) == 0,
+                                      "%s n%zu k%zu layout %d: %zu columns differ from %zu",
+                                      sm__isa_name((sm__isa)isa), n, k, layout, p, n);
+                    }
+                    free(b);
+                    checked++;
+                }
+    ck_assert_uint_gt(checked, 0);
+    sm_rng_free(r);
+    free(a);
+    free(y1);
+    free(y2);
+    free(whole);
     free(part);
     free(ws);
 }
@@ -1346,6 +1448,7 @@ int main(void)
     tcase_add_test(tc, own_kernels_match_reference);
     tcase_add_test(tc, silu_vectors_match_scalar);
     tcase_add_test(tc, own_kernels_rows_independent);
+    tcase_add_test(tc, own_kernels_one_row);
     tcase_add_test(tc, epilogue_matches_passes);
     tcase_add_test(tc, kernel_choice);
     tcase_add_loop_test(tc, gradient_matches_finite_differences, SM_PARAM_LAB, SM_PARAM_EDM + 1);
