@@ -7,6 +7,8 @@
  * the bare sgemm rate, and at one thread to the library's own kernels
  * (lib/gemm.c) run bare on the same shapes, by wall-clock and by CPU time
  * (the latter holds on a machine where other processes share the core).
+ * Training and the bare products alternate in ten rounds, so a change of
+ * the machine's load during the run weighs on all of them alike.
  *
  * The shapes default to the lab's; --dim/--width/--depth/--batch and
  * --param edm give others (e.g. the digits model: --dim 64 --width 512
@@ -129,88 +131,87 @@ int main(int argc, char **argv)
         }
     }
 
-    /* Warm up, then time training. */
-    CHECK(sm_trainer_fit(tr, ds, 50, rng, NULL, NULL, NULL));
-    double t0 = now(), c0 = cpu_now();
-    double loss;
-    CHECK(sm_trainer_fit(tr, ds, (uint64_t)steps, rng, NULL, NULL, &loss));
-    double t_train = now() - t0, c_train = cpu_now() - c0;
-
-    /* Bare BLIS on the same shapes, buffers large enough for any of them. */
+    /* Operands of the bare products: three buffers large enough for any of
+     * them, shared by all products (they stay in cache), and, for the own
+     * kernels a second time, every operand of every product in its own
+     * buffer, as the network's layers have them. */
     size_t big = batch * w > w * w ? batch * w : w * w;
     if (batch * (d + 1) > big)
         big = batch * (d + 1);
     float *a = calloc(big, sizeof(float)), *b = calloc(big, sizeof(float)),
           *c = calloc(big, sizeof(float));
+    float *ops[16][3];
+    for (int s = 0; s < ns; s++) {
+        const size_t m = (size_t)sh[s].m, n = (size_t)sh[s].n, k = (size_t)sh[s].k;
+        ops[s][0] = malloc(m * k * sizeof(float));
+        ops[s][1] = malloc(k * n * sizeof(float));
+        ops[s][2] = calloc(m * n, sizeof(float));
+        if (!a || !b || !c || !ops[s][0] || !ops[s][1] || !ops[s][2])
+            return 1;
+        for (size_t i = 0; i < m * k; i++)
+            ops[s][0][i] = 0.01f * (float)(i % 97);
+        for (size_t i = 0; i < k * n; i++)
+            ops[s][1][i] = 0.01f * (float)(i % 89);
+    }
     for (size_t i = 0; i < big; i++)
         a[i] = b[i] = 0.01f * (float)(i % 97);
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
     bli_rntm_set_num_threads(threads, &rntm);
     float one = 1.0f;
-    for (int rep = 0; rep < 50; rep++)
-        for (int s = 0; s < ns; s++)
-            bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, sh[s].m, sh[s].n, sh[s].k, &one,
-                         a, sh[s].rsa, sh[s].csa, b, sh[s].rsb, sh[s].csb, &one, c, sh[s].rsc,
-                         sh[s].csc, NULL, &rntm);
-    t0 = now();
-    for (int rep = 0; rep < steps; rep++)
-        for (int s = 0; s < ns; s++)
-            bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, sh[s].m, sh[s].n, sh[s].k, &one,
-                         a, sh[s].rsa, sh[s].csa, b, sh[s].rsb, sh[s].csb, &one, c, sh[s].rsc,
-                         sh[s].csc, NULL, &rntm);
-    double t_blas = now() - t0;
-
-    /* The library's own kernels, bare, on the same shapes (one thread: the
-     * library splits rows between threads above them). */
-    double t_own = 0, c_own = 0, t_own_sep = 0, c_own_sep = 0;
+    /* The library's own kernels run bare at one thread only: the library
+     * splits rows between threads above them. */
     sm__blas *own = threads == 1 ? sm__blas_new(1) : NULL;
-    if (own) {
-        for (int rep = 0; rep < 50; rep++)
+
+    /* The four timed parts alternate in ROUNDS rounds of steps/ROUNDS steps
+     * each, after a warm-up round of each, so that a change in the machine's
+     * load during the run falls on all of them alike. */
+    enum { ROUNDS = 10 };
+    double t_train = 0, c_train = 0, t_blas = 0, t_own = 0, c_own = 0, t_own_sep = 0,
+           c_own_sep = 0, loss = 0;
+    for (int round = -1; round < ROUNDS; round++) {
+        const int reps = round < 0 ? 50 : steps / ROUNDS + (round < steps % ROUNDS);
+        double t0 = now(), c0 = cpu_now();
+        CHECK(sm_trainer_fit(tr, ds, (uint64_t)reps, rng, NULL, NULL, &loss));
+        if (round >= 0) {
+            t_train += now() - t0;
+            c_train += cpu_now() - c0;
+        }
+        t0 = now();
+        for (int rep = 0; rep < reps; rep++)
             for (int s = 0; s < ns; s++)
-                sm__sgemm(own, (size_t)sh[s].m, (size_t)sh[s].n, (size_t)sh[s].k, 1.0f, a,
-                          sh[s].rsa, sh[s].csa, b, sh[s].rsb, sh[s].csb, 1.0f, c, sh[s].rsc,
-                          sh[s].csc);
+                bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, sh[s].m, sh[s].n, sh[s].k,
+                             &one, a, sh[s].rsa, sh[s].csa, b, sh[s].rsb, sh[s].csb, &one, c,
+                             sh[s].rsc, sh[s].csc, NULL, &rntm);
+        if (round >= 0)
+            t_blas += now() - t0;
+        if (!own)
+            continue;
         t0 = now();
         c0 = cpu_now();
-        for (int rep = 0; rep < steps; rep++)
+        for (int rep = 0; rep < reps; rep++)
             for (int s = 0; s < ns; s++)
                 sm__sgemm(own, (size_t)sh[s].m, (size_t)sh[s].n, (size_t)sh[s].k, 1.0f, a,
                           sh[s].rsa, sh[s].csa, b, sh[s].rsb, sh[s].csb, 1.0f, c, sh[s].rsc,
                           sh[s].csc);
-        t_own = now() - t0;
-        c_own = cpu_now() - c0;
-        /* Again with every operand of every product in its own buffer, as
-         * the network's layers have them (above, three buffers serve all
-         * products and stay in cache). */
-        float *ops[16][3];
-        for (int s = 0; s < ns; s++) {
-            const size_t m = (size_t)sh[s].m, n = (size_t)sh[s].n, k = (size_t)sh[s].k;
-            ops[s][0] = malloc(m * k * sizeof(float));
-            ops[s][1] = malloc(k * n * sizeof(float));
-            ops[s][2] = calloc(m * n, sizeof(float));
-            if (!ops[s][0] || !ops[s][1] || !ops[s][2])
-                return 1;
-            for (size_t i = 0; i < m * k; i++)
-                ops[s][0][i] = 0.01f * (float)(i % 97);
-            for (size_t i = 0; i < k * n; i++)
-                ops[s][1][i] = 0.01f * (float)(i % 89);
+        if (round >= 0) {
+            t_own += now() - t0;
+            c_own += cpu_now() - c0;
         }
-        for (int rep = 0; rep < 50 + steps; rep++) {
-            if (rep == 50) {
-                t0 = now();
-                c0 = cpu_now();
-            }
+        t0 = now();
+        c0 = cpu_now();
+        for (int rep = 0; rep < reps; rep++)
             for (int s = 0; s < ns; s++)
                 sm__sgemm(own, (size_t)sh[s].m, (size_t)sh[s].n, (size_t)sh[s].k, 1.0f,
-                          ops[s][0], sh[s].rsa, sh[s].csa, ops[s][1], sh[s].rsb, sh[s].csb, 1.0f,
-                          ops[s][2], sh[s].rsc, sh[s].csc);
+                          ops[s][0], sh[s].rsa, sh[s].csa, ops[s][1], sh[s].rsb, sh[s].csb,
+                          1.0f, ops[s][2], sh[s].rsc, sh[s].csc);
+        if (round >= 0) {
+            t_own_sep += now() - t0;
+            c_own_sep += cpu_now() - c0;
         }
-        t_own_sep = now() - t0;
-        c_own_sep = cpu_now() - c0;
-        for (int s = 0; s < ns; s++)
-            for (int q = 0; q < 3; q++)
-                free(ops[s][q]);
     }
+    for (int s = 0; s < ns; s++)
+        for (int q = 0; q < 3; q++)
+            free(ops[s][q]);
 
     double gf_train = flop_step * steps / t_train * 1e-9;
     double gf_blas = flop_step * steps / t_blas * 1e-9;
