@@ -31,10 +31,10 @@ __attribute__((target("avx512f"))) static inline __m512 sm__exp16(__m512 x)
     p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(5.0000001201e-1f));
     p = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(p, r), r), r),
                       _mm512_set1_ps(1.0f));
+    /* (t's bits − 0x4B400000 + 127) << 23 as one subtraction: the same bits
+     * in 32-bit wrapping arithmetic. */
     const __m512i bits = _mm512_slli_epi32(
-        _mm512_add_epi32(_mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4B400000)),
-                         _mm512_set1_epi32(127)),
-        23);
+        _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4B400000 - 127)), 23);
     return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
 }
 
