@@ -328,6 +328,7 @@ with tempfile.TemporaryDirectory() as tmp:
             x = (-2.0 if lab == 0 else 2.0) + 0.05 * ((i * 37) % 11 - 5)
             f.write(f'{x},{5000 + 1000 * lab},7\n')
     umodel = os.path.join(tmp, 'cond-units.smm')
+    filled = os.path.join(tmp, 'filled.csv')
 
     def context_section(path, c):
         with open(path, 'rb') as f:
@@ -352,6 +353,18 @@ with tempfile.TemporaryDirectory() as tmp:
         pts = read_csv(samples) if rc == 0 else []
         check(f'sample --context in file units (label {lab})', rc == 0 and len(pts) == 200
               and sum(p[0] * sign > 0 for p in pts) > 180, err)
+    # Imputation of every entry with per-row contexts in file units.
+    umiss = os.path.join(tmp, 'miss-units.csv')
+    uctx2 = os.path.join(tmp, 'ctx-units-rows.csv')
+    with open(umiss, 'w') as f:
+        f.write('nan\n' * 40)
+    with open(uctx2, 'w') as f:
+        f.write(''.join(f'{5000 + 1000 * (i % 2)},7\n' for i in range(40)))
+    rc, out, err = run('impute', umodel, '--data', umiss, '--context', uctx2, '--out', filled,
+                       '--threads', '1')
+    pts = read_csv(filled) if rc == 0 else []
+    check('impute --context in file units', rc == 0 and len(pts) == 40
+          and sum((p[0] > 0) == (i % 2 == 1) for i, p in enumerate(pts)) > 36, err)
     rc, out, err = run('train', '--data', udata, '--context-columns', '1,2', '--out', umodel,
                        '--steps', '20', '--width', '8', '--depth', '1', '--threads', '1',
                        '--ema', '0.9', '--no-standardize-context')
