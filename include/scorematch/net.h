@@ -314,8 +314,9 @@ SM_API sm_status sm_net_new(sm_net **out, size_t dim, size_t width, size_t depth
 
 /**
  * @brief Creates an independent copy (architecture, parametrization,
- *        σ_data, normalization, parameters, gradients, thread count; the
- *        copy's workspace is allocated on first use).
+ *        σ_data, normalization, context normalization, parameters,
+ *        gradients, thread count; the copy's workspace is allocated on
+ *        first use).
  * @param net       The network to copy.
  * @param[out] out  Receives the copy; set to NULL on failure.
  * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_NOMEM.
