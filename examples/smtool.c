@@ -342,7 +342,11 @@ static void usage_train(FILE *f)
             COMMON_HELP
             "conditional models (a context input, trained with condition dropout):\n"
             "  --context-columns L   --data: the columns in the comma-separated list L\n"
-            "                        (0-based) are the context, the others the data\n"
+            "                        (0-based) are the context, the others the data; the\n"
+            "                        context columns are standardized (mean/std of the\n"
+            "                        training rows, std 0 -> 1) and the model keeps that, so\n"
+            "                        sample/impute --context take contexts in file units\n"
+            "  --no-standardize-context  --context-columns: feed the context columns raw\n"
             "  --label-column K      --data: column K holds class labels 0, 1, ...; the\n"
             "                        context is their one-hot row, the other columns the data\n"
             "  --toy-labels          --toy: the generator's labels as one-hot context\n"
@@ -498,7 +502,7 @@ static int cmd_train(args *a)
     sm_kernels kernels = SM_KERNELS_AUTO;
     double noise = 0.05, lr = 1e-3, smax = -1.0, smin = 0.0, sigma_data = 0.0, ema_decay = 0.0;
     double p_mean = SM_EDM_P_MEAN, p_std = SM_EDM_P_STD, dropout = -1.0;
-    int standardize = 1, lr_decay = 0, toy_labels = 0;
+    int standardize = 1, lr_decay = 0, toy_labels = 0, standardize_ctx = 1;
     const char *ctx_cols = NULL;
     long label_col = -1;
     uint64_t classes = 0;
@@ -516,6 +520,7 @@ static int cmd_train(args *a)
         else if (!strcmp(f, "--n")) n = get_u64(a, f, 1);
         else if (!strcmp(f, "--noise")) noise = get_double(a, f, 0);
         else if (!strcmp(f, "--no-standardize")) standardize = 0;
+        else if (!strcmp(f, "--no-standardize-context")) standardize_ctx = 0;
         else if (!strcmp(f, "--param")) param = next_value(a, f);
         else if (!strcmp(f, "--sigma-data")) sigma_data = get_double(a, f, 1);
         else if (!strcmp(f, "--p-mean")) p_mean = get_double(a, f, 0);
@@ -607,7 +612,7 @@ static int cmd_train(args *a)
     sm_optim *opt = NULL;
     sm_trainer *tr = NULL;
     train_watch w = {0};
-    float *norm = NULL;
+    float *norm = NULL, *cnorm = NULL;
     TRY(sm_rng_new(&rng, seed));
     if (toy) {
         TRY(make_toy(toy, (size_t)n, noise, rng, &data));
@@ -657,6 +662,29 @@ static int cmd_train(args *a)
         TRY(st);
         context_dim = k;
     }
+    if (ctx_cols && standardize_ctx && context_dim) {
+        /* The context columns' mean and std (population; std 0 -> 1): the
+         * network keeps them and maps every context it is given. One-hot
+         * contexts (--label-column, --toy-labels) stay as they are. */
+        const size_t c = context_dim, nd = sm_dataset_size(data);
+        const float *cx = sm_dataset_context(data);
+        if (!(cnorm = alloc_or_say("train", 2 * c * sizeof(float),
+                                   "the context normalization"))) {
+            rc = EXIT_RUNTIME;
+            goto done;
+        }
+        for (size_t j = 0; j < c; j++) {
+            double sum = 0.0, ss = 0.0;
+            for (size_t i = 0; i < nd; i++)
+                sum += cx[i * c + j];
+            const double mean = sum / (double)nd;
+            for (size_t i = 0; i < nd; i++)
+                ss += (cx[i * c + j] - mean) * (cx[i * c + j] - mean);
+            const float sd = (float)sqrt(ss / (double)nd);
+            cnorm[j] = (float)mean;
+            cnorm[c + j] = sd > 0.0f && isfinite(sd) ? sd : 1.0f;
+        }
+    }
     if (standardize)
         TRY(sm_dataset_standardize(data));
     if (smax == 0)
@@ -680,6 +708,8 @@ static int cmd_train(args *a)
     TRY(sm_dataset_get_standardization(data, norm, norm + dim, dim));
     if (standardize)
         TRY(sm_net_set_normalization(net, norm, norm + dim, dim));
+    if (cnorm)
+        TRY(sm_net_set_context_normalization(net, cnorm, cnorm + context_dim, context_dim));
     if (edm)
         TRY(sm_schedule_new_karras(&sched, smax, smin, (size_t)levels, 7.0));
     else
@@ -717,6 +747,9 @@ static int cmd_train(args *a)
     if (ema) /* the average goes with the normalization of the trained net */
         TRY(sm_net_set_normalization(ema, standardize ? norm : NULL,
                                      standardize ? norm + dim : NULL, dim));
+    if (ema)
+        TRY(sm_net_set_context_normalization(ema, cnorm, cnorm ? cnorm + context_dim : NULL,
+                                             context_dim));
     TRY(sm_model_save(out, ema ? ema : net, sched, ema ? NULL : opt));
     printf("model=%s final_loss=%.4f train_s=%.2f\n", out, final_loss, progress_now() - t0);
 done:
@@ -725,6 +758,7 @@ done:
         rc = EXIT_RUNTIME;
     }
     free(norm);
+    free(cnorm);
     free(is_ctx);
     sm_trainer_free(tr);
     sm_optim_free(opt);
@@ -801,7 +835,9 @@ static void usage_sample(FILE *f)
             "  --kernels K           matrix products on auto (default) or blis\n"
             "conditional models:\n"
             "  --context FILE.csv    the condition: one context row for every sample, or one\n"
-            "                        row per sample (default: none, the unconditional model)\n"
+            "                        row per sample (default: none, the unconditional model),\n"
+            "                        in the units of the training file's context columns\n"
+            "                        (the model applies its context standardization)\n"
             "  --label L             the condition is class L (one-hot)\n"
             "  --guidance W          classifier-free guidance weight (default 0: plain\n"
             "                        conditional; W > 0 costs two evaluations per step)\n"

@@ -1,5 +1,6 @@
 /* Writes the seed corpus of fuzz_model_load: a few small valid model files
- * covering each section (no optimizer, SGD, Adam) and odd architectures.
+ * covering each section (no optimizer, SGD, Adam, normalization, context
+ * normalization) and odd architectures.
  * Usage: make-model-corpus DIR   (the committed corpus is fuzz/corpus/model) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@
 
 static void write_model(const char *dir, const char *name, size_t dim, size_t width,
                         size_t depth, size_t levels, int kind, uint64_t seed, int edm,
-                        size_t context_dim)
+                        size_t context_dim, int ctx_norm)
 {
     sm_rng *rng;
     sm_net *net;
@@ -39,6 +40,14 @@ static void write_model(const char *dir, const char *name, size_t dim, size_t wi
             scale[j] = 0.5f + (float)j;
         }
         TRY(sm_net_set_normalization(net, shift, scale, dim));
+    }
+    if (ctx_norm) { /* context_dim ≤ 8 */
+        float shift[8], scale[8];
+        for (size_t j = 0; j < context_dim && j < 8; j++) {
+            shift[j] = 8.0f - (float)j;
+            scale[j] = 4.0f + 0.25f * (float)j;
+        }
+        TRY(sm_net_set_context_normalization(net, shift, scale, context_dim));
     }
     TRY(sm_schedule_new_geometric(&sched, 1.0, 0.01, levels));
     size_t np = sm_net_num_params(net);
@@ -70,12 +79,15 @@ int main(int argc, char **argv)
     }
     /* Format version 2 (the committed corpus also keeps version-1 files:
      * tiny-plain.smm … wide-plain.smm, written before version 2). */
-    write_model(argv[1], "v2-tiny-plain.smm", 1, 1, 1, 2, 0, 1, 0, 0);
-    write_model(argv[1], "v2-tiny-edm-sgd.smm", 1, 1, 1, 2, 2, 2, 1, 0);
-    write_model(argv[1], "v2-small-edm-adam.smm", 2, 8, 2, 10, 1, 4, 1, 0);
-    write_model(argv[1], "v2-deep-edm.smm", 3, 4, 4, 5, 0, 5, 1, 0);
+    write_model(argv[1], "v2-tiny-plain.smm", 1, 1, 1, 2, 0, 1, 0, 0, 0);
+    write_model(argv[1], "v2-tiny-edm-sgd.smm", 1, 1, 1, 2, 2, 2, 1, 0, 0);
+    write_model(argv[1], "v2-small-edm-adam.smm", 2, 8, 2, 10, 1, 4, 1, 0, 0);
+    write_model(argv[1], "v2-deep-edm.smm", 3, 4, 4, 5, 0, 5, 1, 0, 0);
     /* Format version 3: networks with a context. */
-    write_model(argv[1], "v3-tiny-cond.smm", 1, 1, 1, 2, 0, 6, 0, 1);
-    write_model(argv[1], "v3-small-edm-cond-adam.smm", 2, 8, 2, 10, 1, 7, 1, 3);
+    write_model(argv[1], "v3-tiny-cond.smm", 1, 1, 1, 2, 0, 6, 0, 1, 0);
+    write_model(argv[1], "v3-small-edm-cond-adam.smm", 2, 8, 2, 10, 1, 7, 1, 3, 0);
+    /* Version 3 with a context normalization. */
+    write_model(argv[1], "v3-edm-cond-ctxnorm.smm", 2, 4, 2, 5, 0, 8, 1, 3, 1);
+    write_model(argv[1], "v3-cond-ctxnorm-sgd.smm", 1, 2, 1, 3, 2, 9, 0, 2, 1);
     return 0;
 }

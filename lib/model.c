@@ -21,6 +21,7 @@ static const unsigned char magic[8] = {0x89, 'S', 'M', 'M', '\r', '\n', 0x1a, '\
 #define CRC_BYTES 4u
 #define FLAG_OPTIM 1u
 #define FLAG_NORM 2u        /* version 2: normalization section present */
+#define FLAG_CTX_NORM 4u    /* version 3: context normalization section present */
 #define FILE_ADAM 1u
 #define FILE_SGD 2u
 
@@ -142,16 +143,18 @@ static sm_status encode(const sm_net *net, const sm_schedule *sched, const sm_op
                              bad);
     }
     /* Length: header, model fields, parameters, sigmas, [normalization],
-     * [optimizer], CRC; checked. */
+     * [context normalization], [optimizer], CRC; checked. */
     const size_t vectors = !opt ? 0 : os.kind == SM__OPTIM_ADAM ? 2 : 1;
     const size_t dim = sm_net_dim(net), cdim = sm_net_context_dim(net);
     const int norm = sm_net_has_normalization(net);
+    const int cnorm = sm_net_has_context_normalization(net); /* only with cdim > 0 */
     /* The oldest version that holds the network: files of networks without
      * a context stay version 2, readable by earlier releases. */
     const uint32_t version = cdim ? 3u : 2u;
     size_t pbytes, lbytes, obytes, len = HEADER_BYTES + MODEL_BYTES + CRC_BYTES;
     len += version >= 3 ? CONTEXT_BYTES : 0;
     len += norm ? 8 * dim : 0; /* dim < 2^30: no overflow */
+    len += cnorm ? 8 * cdim : 0; /* likewise context_dim */
     if (sm__mul_size(np, 4, &pbytes) || sm__mul_size(levels, 4, &lbytes) ||
         sm__mul_size(pbytes, vectors, &obytes) || pbytes > SIZE_MAX - len ||
         lbytes > SIZE_MAX - len - pbytes ||
@@ -166,7 +169,8 @@ static sm_status encode(const sm_net *net, const sm_schedule *sched, const sm_op
     memcpy(w.p, magic, sizeof magic);
     w.p += sizeof magic;
     put_u32(&w, version);
-    put_u32(&w, (opt ? FLAG_OPTIM : 0u) | (norm ? FLAG_NORM : 0u));
+    put_u32(&w, (opt ? FLAG_OPTIM : 0u) | (norm ? FLAG_NORM : 0u) |
+                    (cnorm ? FLAG_CTX_NORM : 0u));
     put_u64(&w, dim);
     put_u64(&w, sm_net_width(net));
     put_u64(&w, sm_net_depth(net));
@@ -188,6 +192,17 @@ static sm_status encode(const sm_net *net, const sm_schedule *sched, const sm_op
         }
         sm_net_get_normalization(net, tmp, tmp + dim, dim);
         put_f32s(&w, tmp, 2 * dim);
+        free(tmp);
+    }
+    if (cnorm) {
+        /* shifts, then scales */
+        float *tmp = malloc(2 * cdim * sizeof(float));
+        if (!tmp) {
+            free(buf);
+            return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
+        }
+        sm_net_get_context_normalization(net, tmp, tmp + cdim, cdim);
+        put_f32s(&w, tmp, 2 * cdim);
         free(tmp);
     }
     if (opt) {
@@ -267,6 +282,7 @@ typedef struct {
     double sigma_data;  /* version 2; 0 for version 1 */
     const unsigned char *params, *sigmas;
     const unsigned char *norm; /* 2·dim floats, or NULL */
+    const unsigned char *ctx_norm; /* 2·context_dim floats, or NULL (version 3) */
     int has_opt;
     uint32_t kind;
     const unsigned char *opt; /* optimizer section */
@@ -305,7 +321,9 @@ static sm_status check_layout(const unsigned char *b, size_t len, layout *lo, co
         return sm__error(SM_ERR_FORMAT, "%s: truncated: %zu bytes, the header alone needs %zu",
                          who, len, header + CRC_BYTES);
     uint32_t flags = get_u32(b + 12);
-    const uint32_t known = version >= 2 ? FLAG_OPTIM | FLAG_NORM : FLAG_OPTIM;
+    const uint32_t known = version >= 3   ? FLAG_OPTIM | FLAG_NORM | FLAG_CTX_NORM
+                           : version >= 2 ? FLAG_OPTIM | FLAG_NORM
+                                          : FLAG_OPTIM;
     if (flags & ~known)
         return sm__error(SM_ERR_FORMAT, "%s: flags 0x%08x has unknown bits set", who,
                          (unsigned)flags);
@@ -397,6 +415,17 @@ static sm_status check_layout(const unsigned char *b, size_t len, layout *lo, co
         p += 8 * lo->dim;
         rest -= 8 * lo->dim;
     }
+    if (flags & FLAG_CTX_NORM) {
+        /* version 3, so context_dim ≥ 1 and within the size limit */
+        if (lo->context_dim > rest / 8)
+            return sm__error(SM_ERR_FORMAT,
+                             "%s: truncated: the context normalization of %llu columns does not "
+                             "fit in the %zu bytes left",
+                             who, (unsigned long long)lo->context_dim, rest);
+        lo->ctx_norm = p;
+        p += 8 * lo->context_dim;
+        rest -= 8 * lo->context_dim;
+    }
     if (lo->has_opt) {
         if (rest < OPT_HEADER_BYTES)
             return sm__error(SM_ERR_FORMAT,
@@ -484,6 +513,16 @@ static sm_status check_values(const layout *lo, sm__optim_state *os, const char 
                 return sm__error(SM_ERR_FORMAT, "%s: normalization scale[%zu] is not > 0", who,
                                  j);
     }
+    if (lo->ctx_norm) {
+        const size_t c = (size_t)lo->context_dim;
+        if ((bad = first_nonfinite_le(lo->ctx_norm, 2 * c)) < 2 * c)
+            return sm__error(SM_ERR_NONFINITE, "%s: context normalization %s[%zu] is not finite",
+                             who, bad < c ? "shift" : "scale", bad % c);
+        for (size_t j = 0; j < c; j++)
+            if (!(get_f32(lo->ctx_norm + 4 * (c + j)) > 0.0f))
+                return sm__error(SM_ERR_FORMAT,
+                                 "%s: context normalization scale[%zu] is not > 0", who, j);
+    }
     if (!lo->has_opt)
         return SM_OK;
 
@@ -567,6 +606,8 @@ static sm_status decode(const unsigned char *b, size_t len, sm_net **net, sm_sch
     size_t count = lo.np > lo.levels ? lo.np : lo.levels;
     if (lo.norm && count < 2 * (size_t)lo.dim)
         count = 2 * (size_t)lo.dim;
+    if (lo.ctx_norm && count < 2 * (size_t)lo.context_dim)
+        count = 2 * (size_t)lo.context_dim;
     if (!(tmp = sm__calloc(count, sizeof(float))) ||
         (opt && lo.v && !(tmp_v = sm__calloc(lo.np, sizeof(float))))) {
         st = sm__error(SM_ERR_NOMEM, "%s: out of memory", who);
@@ -585,6 +626,12 @@ static sm_status decode(const unsigned char *b, size_t len, sm_net **net, sm_sch
     if (lo.norm) {
         get_f32s(lo.norm, tmp, 2 * (size_t)lo.dim);
         if ((st = sm_net_set_normalization(n, tmp, tmp + lo.dim, (size_t)lo.dim)))
+            goto fail;
+    }
+    if (lo.ctx_norm) {
+        const size_t c = (size_t)lo.context_dim;
+        get_f32s(lo.ctx_norm, tmp, 2 * c);
+        if ((st = sm_net_set_context_normalization(n, tmp, tmp + c, c)))
             goto fail;
     }
     get_f32s(lo.sigmas, tmp, lo.levels);

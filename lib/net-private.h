@@ -49,6 +49,9 @@ float sm__net_sigma_data(const sm_net *net);
  * context. */
 size_t sm__net_in_dim(const sm_net *net);
 
+/* NULL, or the attached context normalization: c shifts then c scales. */
+const float *sm__net_context_norm(const sm_net *net);
+
 /* Makes sure a workspace exists (1024 rows if never reserved). */
 sm_status sm__net_ensure_workspace(sm_net *net, const char *fn);
 

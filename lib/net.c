@@ -50,6 +50,7 @@ struct sm_net {
     sm_parametrization param;
     float sigma_data;         /* EDM: σ_data, 0 while unknown */
     float *norm;              /* NULL, or dim shifts then dim scales (data units) */
+    float *ctx_norm;          /* NULL, or c shifts then c scales (context units) */
     size_t nparams;
     float *params, *grads;    /* nparams each; layer l: W_l then b_l */
     void *params_mem;         /* the block params points into (params_alloc) */
@@ -431,6 +432,10 @@ sm_status sm_net_clone(const sm_net *net, sm_net **out)
     memcpy(c->grads, net->grads, net->nparams * sizeof(float));
     if ((net->norm && (st = sm_net_set_normalization(c, net->norm, net->norm + net->dim,
                                                       net->dim))) ||
+        (net->ctx_norm &&
+         (st = sm_net_set_context_normalization(c, net->ctx_norm,
+                                                net->ctx_norm + net->context_dim,
+                                                net->context_dim))) ||
         (net->use_blis && (st = sm_net_set_kernels(c, SM_KERNELS_BLIS))) ||
         (net->reference && (st = sm__net_use_reference(c, 1))) ||
         (net->threads > 1 && (st = sm_net_set_threads(c, net->threads)))) {
@@ -451,6 +456,7 @@ void sm_net_free(sm_net *net)
     free(net->row_aux);
     free(net->scratch);
     free(net->norm);
+    free(net->ctx_norm);
     free(net->params_mem);
     free(net->grads);
     free(net);
@@ -563,6 +569,70 @@ sm_status sm_net_get_normalization(const sm_net *net, float *shift, float *scale
             scale[j] = net->norm ? net->norm[dim + j] : 1.0f;
     }
     return SM_OK;
+}
+
+sm_status sm_net_set_context_normalization(sm_net *net, const float *shift,
+                                           const float *scale, size_t context_dim)
+{
+    const char *fn = "sm_net_set_context_normalization";
+    if (!net)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: net is NULL", fn);
+    if (!shift && !scale) {
+        free(net->ctx_norm);
+        net->ctx_norm = NULL;
+        return SM_OK;
+    }
+    if (!shift || !scale)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: give both shift and scale, or neither", fn);
+    const size_t c = net->context_dim;
+    if (c == 0)
+        return sm__error(SM_ERR_SHAPE, "%s: the network has no context (context_dim 0)", fn);
+    if (context_dim != c)
+        return sm__error(SM_ERR_SHAPE, "%s: %zu columns, the network's context has %zu", fn,
+                         context_dim, c);
+    for (size_t j = 0; j < c; j++) {
+        if (!isfinite(shift[j]))
+            return sm__error(SM_ERR_NONFINITE, "%s: shift[%zu] is not finite", fn, j);
+        if (!(scale[j] > 0.0f) || !isfinite(scale[j]))
+            return sm__error(SM_ERR_INVALID_ARG, "%s: scale[%zu] = %g must be finite and > 0", fn,
+                             j, (double)scale[j]);
+    }
+    float *norm = net->ctx_norm ? net->ctx_norm : sm__calloc(c, 2 * sizeof(float));
+    if (!norm)
+        return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
+    memcpy(norm, shift, c * sizeof(float));
+    memcpy(norm + c, scale, c * sizeof(float));
+    net->ctx_norm = norm;
+    return SM_OK;
+}
+
+int sm_net_has_context_normalization(const sm_net *net)
+{
+    return net && net->ctx_norm != NULL;
+}
+
+sm_status sm_net_get_context_normalization(const sm_net *net, float *shift, float *scale,
+                                           size_t context_dim)
+{
+    const char *fn = "sm_net_get_context_normalization";
+    if (!net)
+        return sm__error(SM_ERR_INVALID_ARG, "%s: net is NULL", fn);
+    const size_t c = net->context_dim;
+    if (context_dim != c)
+        return sm__error(SM_ERR_SHAPE, "%s: room for %zu columns, the network's context has "
+                         "%zu", fn, context_dim, c);
+    for (size_t j = 0; j < c; j++) {
+        if (shift)
+            shift[j] = net->ctx_norm ? net->ctx_norm[j] : 0.0f;
+        if (scale)
+            scale[j] = net->ctx_norm ? net->ctx_norm[c + j] : 1.0f;
+    }
+    return SM_OK;
+}
+
+const float *sm__net_context_norm(const sm_net *net)
+{
+    return net->ctx_norm;
 }
 
 static sm_status convert_units(const sm_net *net, float *points, size_t n, size_t dim,

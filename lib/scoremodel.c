@@ -94,18 +94,26 @@ sm__cond sm__cond_rows(const sm_net *net, const sm__cond *cond, size_t r0)
     return sub;
 }
 
-/* The context part of u: context ‖ 1, or the null context 0 ‖ 0. Nothing
- * for a network without a context, whose input ends at the σ embedding. */
+/* The context part of u: context ‖ 1 (the context mapped by the network's
+ * context normalization, if any), or the null context 0 ‖ 0 (never mapped).
+ * Nothing for a network without a context, whose input ends at the σ
+ * embedding. */
 static void prepare_context(const sm_net *net, const sm__cond *cond, size_t rows, float *u)
 {
     const size_t c = sm_net_context_dim(net);
     if (c == 0)
         return;
     const size_t d = sm_net_dim(net), in = sm__net_in_dim(net);
+    const float *cn = sm__net_context_norm(net); /* NULL: contexts as given */
     for (size_t r = 0; r < rows; r++) {
         float *dst = u + r * in + d + 1;
         if (cond && cond->ctx && !(cond->drop && cond->drop[r])) {
-            memcpy(dst, cond->ctx + r * c, c * sizeof(float));
+            const float *src = cond->ctx + r * c;
+            if (cn)
+                for (size_t j = 0; j < c; j++)
+                    dst[j] = (src[j] - cn[j]) / cn[c + j];
+            else
+                memcpy(dst, src, c * sizeof(float));
             dst[c] = 1.0f;
         } else {
             memset(dst, 0, (c + 1) * sizeof(float));

@@ -4,6 +4,7 @@ outputs, its exit codes (0 ok, 1 runtime error, 2 usage) and its messages."""
 import math
 import os
 import resource
+import struct
 import subprocess
 import sys
 import tempfile
@@ -316,9 +317,69 @@ with tempfile.TemporaryDirectory() as tmp:
         check(f'sample --context --guidance {w}', rc == 0 and len(pts) == 200
               and sum(p[0] > 0 for p in pts) > 180, err)
         check(f'guided nfe {w}', ('nfe=35' if w == '0' else 'nfe=70') in out, out)
+    # Context columns are standardized by default and the model keeps their
+    # mean/std (flag bit 2, a section of c shifts then c scales right before
+    # the CRC of a model saved without optimizer state, as with --ema), so
+    # contexts in the file's units work; a constant column gets scale 1.
+    udata = os.path.join(tmp, 'cond-units.csv')
+    with open(udata, 'w') as f:
+        for i in range(400):
+            lab = i % 2
+            x = (-2.0 if lab == 0 else 2.0) + 0.05 * ((i * 37) % 11 - 5)
+            f.write(f'{x},{5000 + 1000 * lab},7\n')
+    umodel = os.path.join(tmp, 'cond-units.smm')
+    filled = os.path.join(tmp, 'filled.csv')
+
+    def context_section(path, c):
+        with open(path, 'rb') as f:
+            b = f.read()
+        flags = struct.unpack('<I', b[12:16])[0]
+        vals = struct.unpack(f'<{2 * c}f', b[-4 - 8 * c:-4])
+        return flags, vals[:c], vals[c:]
+
+    rc, out, err = run('train', '--data', udata, '--context-columns', '1,2', '--out', umodel,
+                       '--steps', '300', '--width', '32', '--depth', '2', '--threads', '1',
+                       '--context-dropout', '0', '--ema', '0.9')
+    check('train --context-columns in large units', rc == 0, err)
+    flags, shift, scale = context_section(umodel, 2) if rc == 0 else (0, [0, 0], [0, 0])
+    check('context normalization kept in the model', flags & 4 and flags & 2
+          and shift == (5500.0, 7.0) and scale == (500.0, 1.0), (flags, shift, scale))
+    uctx = os.path.join(tmp, 'ctx-units.csv')
+    for lab, sign in ((1, 1), (0, -1)):
+        with open(uctx, 'w') as f:
+            f.write(f'{5000 + 1000 * lab},7\n')
+        rc, out, err = run('sample', umodel, '--context', uctx, '--n', '200', '--out', samples,
+                           '--threads', '1')
+        pts = read_csv(samples) if rc == 0 else []
+        check(f'sample --context in file units (label {lab})', rc == 0 and len(pts) == 200
+              and sum(p[0] * sign > 0 for p in pts) > 180, err)
+    # Imputation of every entry with per-row contexts in file units.
+    umiss = os.path.join(tmp, 'miss-units.csv')
+    uctx2 = os.path.join(tmp, 'ctx-units-rows.csv')
+    with open(umiss, 'w') as f:
+        f.write('nan\n' * 40)
+    with open(uctx2, 'w') as f:
+        f.write(''.join(f'{5000 + 1000 * (i % 2)},7\n' for i in range(40)))
+    rc, out, err = run('impute', umodel, '--data', umiss, '--context', uctx2, '--out', filled,
+                       '--threads', '1')
+    pts = read_csv(filled) if rc == 0 else []
+    check('impute --context in file units', rc == 0 and len(pts) == 40
+          and sum((p[0] > 0) == (i % 2 == 1) for i, p in enumerate(pts)) > 36, err)
+    rc, out, err = run('train', '--data', udata, '--context-columns', '1,2', '--out', umodel,
+                       '--steps', '20', '--width', '8', '--depth', '1', '--threads', '1',
+                       '--ema', '0.9', '--no-standardize-context')
+    with open(umodel, 'rb') as f:
+        flags = struct.unpack('<I', f.read(16)[12:16])[0] if rc == 0 else -1
+    check('--no-standardize-context keeps no context normalization', flags == 2, err)
+    rc, out, err = run('train', '--help')
+    check('train --help names --no-standardize-context',
+          rc == 0 and '--no-standardize-context' in out, out)
     rc, out, err = run('train', '--data', cdata, '--label-column', '1', '--out', cmodel,
                        '--steps', '300', '--width', '32', '--depth', '2', '--threads', '1')
     check('train --label-column', rc == 0 and 'context 2' in err, err)
+    with open(cmodel, 'rb') as f:
+        flags = struct.unpack('<I', f.read(16)[12:16])[0] if rc == 0 else -1
+    check('one-hot label contexts are not standardized', flags >= 0 and not flags & 4, flags)
     rc, out, err = run('sample', cmodel, '--label', '0', '--n', '200', '--out', samples,
                        '--threads', '1')
     pts = read_csv(samples) if rc == 0 else []

@@ -450,6 +450,11 @@ static sm_status c_net(ctx *c)
     o.context_dim = 2;
     return st ? st : sm_net_new_ex(&c->net, &o, c->rng);
 }
+static sm_status c_ctx_norm(ctx *c)
+{
+    const float shift[2] = {0.5f, -0.25f}, scale[2] = {2.0f, 0.5f};
+    return sm_net_set_context_normalization(c->net, shift, scale, 2);
+}
 static sm_status c_kind(ctx *c) { return sm_sampler_set_kind(c->smp, SM_SAMPLER_DPMPP_2M); }
 static sm_status c_context(ctx *c)
 {
@@ -469,6 +474,7 @@ static sm_status c_fit(ctx *c)
 
 static const step cond_steps[] = {
     {"sm_net_new_ex (context)", c_net},
+    {"sm_net_set_context_normalization", c_ctx_norm},
     {"sm_sampler_new", s_new},
     {"sm_sampler_set_kind", c_kind},
     {"sm_sampler_set_context", c_context},
@@ -486,6 +492,7 @@ static void cond_setup(ctx *c)
 {
     base_setup(c);
     ck_assert_ok(c_net(c));
+    ck_assert_ok(c_ctx_norm(c));
     ck_assert_ok(s_new(c));
     ck_assert_ok(c_kind(c));
     ck_assert_ok(c_context(c));

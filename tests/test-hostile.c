@@ -1693,6 +1693,71 @@ START_TEST(real_data_functions)
     ck_assert_ok(sm_net_set_normalization(n, NULL, NULL, 0)); /* removed */
     ck_assert_int_eq(sm_net_has_normalization(n), 0);
 
+    /* Context normalization: refused on a network without a context, and
+     * on a context network every bad argument leaves the previous one. */
+    BAD(sm_net_set_context_normalization(n, shift, scale, 2), SM_ERR_SHAPE);
+    BAD(sm_net_set_context_normalization(n, shift, scale, 0), SM_ERR_SHAPE);
+    ck_assert_int_eq(sm_net_has_context_normalization(n), 0);
+    ck_assert_ok(sm_net_get_context_normalization(n, NULL, NULL, 0)); /* c = 0: nothing */
+    BAD(sm_net_get_context_normalization(n, shift, scale, 2), SM_ERR_SHAPE);
+    {
+        sm_net *cn = NULL;
+        sm_net_options co = o;
+        co.sigma_data = 0.8;
+        co.context_dim = 3;
+        ck_assert_ok(sm_net_new_ex(&cn, &co, g.rng));
+        float csh[3] = {1, -2, 0.5f}, csc[3] = {2, 0.25f, 8}, got_sh[3], got_sc[3];
+        const float xc[4] = {0.5f, -1, 2, 0.25f}, sc2[2] = {0.5f, 1.5f};
+        const float ctx[6] = {3, -1, 0, 9, 2, -4};
+        float before[4], after[4];
+        ck_assert_ok(sm_net_forward_cond(cn, xc, sc2, ctx, 2, 2, 3, before));
+        BAD(sm_net_set_context_normalization(NULL, csh, csc, 3), SM_ERR_INVALID_ARG);
+        BAD(sm_net_set_context_normalization(cn, csh, NULL, 3), SM_ERR_INVALID_ARG);
+        BAD(sm_net_set_context_normalization(cn, NULL, csc, 3), SM_ERR_INVALID_ARG);
+        BAD(sm_net_set_context_normalization(cn, csh, csc, 2), SM_ERR_SHAPE);
+        BAD(sm_net_set_context_normalization(cn, csh, csc, 4), SM_ERR_SHAPE);
+        for (int i = 0; i < 4; i++) {
+            csc[2] = bad_scale[i];
+            BAD(sm_net_set_context_normalization(cn, csh, csc, 3), SM_ERR_INVALID_ARG);
+        }
+        csc[2] = -INFINITY;
+        BAD(sm_net_set_context_normalization(cn, csh, csc, 3), SM_ERR_INVALID_ARG);
+        csc[2] = 8;
+        const float bad_shift[] = {NAN, INFINITY, -INFINITY};
+        for (int i = 0; i < 3; i++) {
+            csh[1] = bad_shift[i];
+            BAD(sm_net_set_context_normalization(cn, csh, csc, 3), SM_ERR_NONFINITE);
+        }
+        csh[1] = -2;
+        ck_assert_int_eq(sm_net_has_context_normalization(cn), 0); /* nothing was kept */
+        ck_assert_ok(sm_net_forward_cond(cn, xc, sc2, ctx, 2, 2, 3, after));
+        ck_assert_int_eq(memcmp(before, after, sizeof before), 0);
+        ck_assert_ok(sm_net_set_context_normalization(cn, csh, csc, 3));
+        ck_assert_int_eq(sm_net_has_context_normalization(cn), 1);
+        ck_assert_int_eq(sm_net_has_context_normalization(NULL), 0);
+        ck_assert_ok(sm_net_forward_cond(cn, xc, sc2, ctx, 2, 2, 3, before));
+        /* Bad calls on an attached one leave it, and the outputs, as they were. */
+        const float other_sh[3] = {0, 0, 0}, other_sc[3] = {1, 0, 1};
+        BAD(sm_net_set_context_normalization(cn, other_sh, other_sc, 3), SM_ERR_INVALID_ARG);
+        BAD(sm_net_set_context_normalization(cn, other_sh, other_sc, 1), SM_ERR_SHAPE);
+        BAD(sm_net_get_context_normalization(NULL, got_sh, got_sc, 3), SM_ERR_INVALID_ARG);
+        BAD(sm_net_get_context_normalization(cn, got_sh, got_sc, 2), SM_ERR_SHAPE);
+        ck_assert_ok(sm_net_get_context_normalization(cn, got_sh, got_sc, 3));
+        ck_assert_int_eq(memcmp(got_sh, csh, sizeof csh), 0);
+        ck_assert_int_eq(memcmp(got_sc, csc, sizeof csc), 0);
+        ck_assert_ok(sm_net_forward_cond(cn, xc, sc2, ctx, 2, 2, 3, after));
+        ck_assert_int_eq(memcmp(before, after, sizeof before), 0);
+        /* A NaN context is still refused with a normalization attached. */
+        float nan_ctx[6] = {3, -1, 0, 9, NAN, -4};
+        BAD(sm_net_forward_cond(cn, xc, sc2, nan_ctx, 2, 2, 3, after), SM_ERR_NONFINITE);
+        ck_assert_ok(sm_net_set_context_normalization(cn, NULL, NULL, 0)); /* removed */
+        ck_assert_int_eq(sm_net_has_context_normalization(cn), 0);
+        ck_assert_ok(sm_net_get_context_normalization(cn, got_sh, got_sc, 3));
+        ck_assert_float_eq(got_sh[0], 0.0f);
+        ck_assert_float_eq(got_sc[0], 1.0f);
+        sm_net_free(cn);
+    }
+
     /* σ_data of data, σ sampling, learning-rate schedule. */
     double sd;
     BAD(sm_dataset_sigma_data(NULL, &sd), SM_ERR_INVALID_ARG);

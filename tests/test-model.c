@@ -1282,6 +1282,142 @@ START_TEST(round_trip_version_3)
 }
 END_TEST
 
+/* The context normalization section (flag bit 2, version 3): the golden
+ * network of golden_layout_version_3 with shift 2 and scale 4 on its one
+ * context column appends 8 bytes before the CRC; raw contexts through it
+ * give the bits of pre-normalized contexts without it; the section is
+ * checked like the data normalization. */
+START_TEST(context_normalization_section)
+{
+    sm_net *net, *n2;
+    sm_schedule *sched, *s2;
+    sm_optim *o2;
+    ck_assert_ok(sm_model_load_buffer(golden_cond_v3, sizeof golden_cond_v3, &net, &sched,
+                                      &o2));
+    ck_assert_int_eq(sm_net_has_context_normalization(net), 0);
+    const float shift = 2.0f, scale = 4.0f;
+    ck_assert_ok(sm_net_set_context_normalization(net, &shift, &scale, 1));
+    void *b;
+    size_t len;
+    ck_assert_ok(sm_model_save_buffer(net, sched, NULL, &b, &len));
+    enum { LEN = sizeof golden_cond_v3 + 8 };
+    ck_assert_uint_eq(len, LEN);
+    unsigned char file[LEN];
+    memcpy(file, b, LEN);
+    sm_free(b);
+    /* Same bytes up to the section, flag bit 2, then shift and scale. */
+    ck_assert_int_eq(memcmp(file + 16, golden_cond_v3 + 16, sizeof golden_cond_v3 - 20), 0);
+    ck_assert_uint_eq(file[12], 4);
+    unsigned char sec[8];
+    put_lef32(sec, 2.0f);
+    put_lef32(sec + 4, 4.0f);
+    ck_assert_int_eq(memcmp(file + LEN - 12, sec, 8), 0);
+    ck_assert_ok(sm_model_load_buffer(file, LEN, &n2, &s2, &o2));
+    float sh = 0, sc = 0;
+    ck_assert_int_eq(sm_net_has_context_normalization(n2), 1);
+    ck_assert_ok(sm_net_get_context_normalization(n2, &sh, &sc, 1));
+    ck_assert_float_eq(sh, 2.0f);
+    ck_assert_float_eq(sc, 4.0f);
+    /* Raw contexts with the normalization = normalized ones without it. */
+    sm_net *plain;
+    sm_schedule *s3;
+    ck_assert_ok(sm_model_load_buffer(golden_cond_v3, sizeof golden_cond_v3, &plain, &s3,
+                                      NULL));
+    sm_schedule_free(s3);
+    const float x[3] = {0.3f, -1.0f, 2.5f}, sg[3] = {0.5f, 0.1f, 3.0f};
+    const float raw[3] = {7.0f, -3.0f, 2.0f};
+    float normed[3], y1[3], y2[3], y3[3];
+    for (int i = 0; i < 3; i++)
+        normed[i] = (raw[i] - shift) / scale;
+    ck_assert_ok(sm_net_forward_cond(n2, x, sg, raw, 3, 1, 1, y1));
+    ck_assert_ok(sm_net_forward_cond(plain, x, sg, normed, 3, 1, 1, y2));
+    ck_assert_int_eq(memcmp(y1, y2, sizeof y1), 0);
+    ck_assert_ok(sm_net_forward_cond(plain, x, sg, raw, 3, 1, 1, y3));
+    ck_assert_int_ne(memcmp(y1, y3, sizeof y1), 0); /* it did change something */
+    /* The null context is not normalized. */
+    ck_assert_ok(sm_net_forward_cond(n2, x, sg, NULL, 3, 1, 1, y1));
+    ck_assert_ok(sm_net_forward_cond(plain, x, sg, NULL, 3, 1, 1, y2));
+    ck_assert_int_eq(memcmp(y1, y2, sizeof y1), 0);
+    ck_assert_ok(sm_net_denoise_cond(n2, x, sg, raw, 3, 1, 1, y1));
+    ck_assert_ok(sm_net_denoise_cond(plain, x, sg, normed, 3, 1, 1, y2));
+    ck_assert_int_eq(memcmp(y1, y2, sizeof y1), 0);
+    /* Saved again: the same bytes; a clone keeps it. */
+    ck_assert_ok(sm_model_save_buffer(n2, s2, NULL, &b, &len));
+    ck_assert_uint_eq(len, LEN);
+    ck_assert_int_eq(memcmp(b, file, LEN), 0);
+    sm_free(b);
+    sm_net *cl;
+    ck_assert_ok(sm_net_clone(n2, &cl));
+    ck_assert_int_eq(sm_net_has_context_normalization(cl), 1);
+    sm_net_free(cl);
+    /* Removed: the golden bytes again. */
+    ck_assert_ok(sm_net_set_context_normalization(n2, NULL, NULL, 0));
+    ck_assert_ok(sm_model_save_buffer(n2, s2, NULL, &b, &len));
+    ck_assert_uint_eq(len, sizeof golden_cond_v3);
+    ck_assert_int_eq(memcmp(b, golden_cond_v3, len), 0);
+    sm_free(b);
+    sm_net_free(n2);
+    sm_schedule_free(s2);
+    sm_net_free(plain);
+
+    /* Bad values with a valid checksum. */
+    unsigned char bad[LEN];
+    const float bad_scale[] = {0.0f, -1.0f, -0.0f};
+    for (int i = 0; i < 3; i++) {
+        memcpy(bad, file, LEN);
+        put_lef32(bad + LEN - 8, bad_scale[i]);
+        fix_crc(bad, LEN);
+        ck_assert_load_fails(bad, LEN, SM_ERR_FORMAT, "context normalization scale[0]");
+    }
+    const float nonfinite[] = {NAN, INFINITY, -INFINITY};
+    for (int i = 0; i < 3; i++) {
+        memcpy(bad, file, LEN);
+        put_lef32(bad + LEN - 12, nonfinite[i]);
+        fix_crc(bad, LEN);
+        ck_assert_load_fails(bad, LEN, SM_ERR_NONFINITE, "context normalization shift[0]");
+        memcpy(bad, file, LEN);
+        put_lef32(bad + LEN - 8, nonfinite[i]);
+        fix_crc(bad, LEN);
+        ck_assert_load_fails(bad, LEN, SM_ERR_NONFINITE, "context normalization scale[0]");
+    }
+    /* The flag without the section: truncated. */
+    memcpy(bad, golden_cond_v3, sizeof golden_cond_v3);
+    put_le32(bad + 12, 4);
+    fix_crc(bad, sizeof golden_cond_v3);
+    ck_assert_load_fails(bad, sizeof golden_cond_v3, SM_ERR_FORMAT,
+                         "the context normalization of 1 columns does not fit");
+    /* The section without the flag: trailing data. */
+    memcpy(bad, file, LEN);
+    put_le32(bad + 12, 0);
+    fix_crc(bad, LEN);
+    ck_assert_load_fails(bad, LEN, SM_ERR_FORMAT, "trailing");
+    /* Versions 1 and 2 do not know the bit. */
+    memcpy(bad, golden_plain, sizeof golden_plain);
+    put_le32(bad + 12, 4);
+    fix_crc(bad, sizeof golden_plain);
+    ck_assert_load_fails(bad, sizeof golden_plain, SM_ERR_FORMAT, "flags");
+    sm_net *p2 = make_net(1, 1, 1, 1);
+    ck_assert_ok(sm_model_save_buffer(p2, sched, NULL, &b, &len));
+    sm_net_free(p2);
+    ck_assert_uint_eq(((unsigned char *)b)[8], 2);
+    unsigned char *v2 = b;
+    put_le32(v2 + 12, 4);
+    fix_crc(v2, len);
+    ck_assert_load_fails(v2, len, SM_ERR_FORMAT, "flags");
+    sm_free(b);
+    /* Every truncation and every bit flip fails. */
+    for (size_t cut = 0; cut < LEN; cut++)
+        load_expect_fail(file, cut);
+    for (size_t bit = 0; bit < 8 * LEN; bit++) {
+        memcpy(bad, file, LEN);
+        bad[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+        load_expect_fail(bad, LEN);
+    }
+    sm_net_free(net);
+    sm_schedule_free(sched);
+}
+END_TEST
+
 
 /* The fuzzer's seed corpus (every format version): each file loads, its
  * network runs, and it saves back to the same bytes (version 1 as version
@@ -1291,7 +1427,7 @@ START_TEST(seed_corpus_loads_and_round_trips)
     const char *dir = SM_TEST_SRCDIR "/../fuzz/corpus/model";
     DIR *d = opendir(dir);
     ck_assert_ptr_nonnull(d);
-    int seen[4] = {0};
+    int seen[4] = {0}, ctx_norms = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         size_t len = strlen(e->d_name);
@@ -1313,6 +1449,7 @@ START_TEST(seed_corpus_loads_and_round_trips)
         ck_assert_uint_le(version, 3);
         seen[version]++;
         ck_assert_uint_eq(sm_net_context_dim(net) > 0, version == 3);
+        ctx_norms += sm_net_has_context_normalization(net);
         void *b;
         size_t blen;
         ck_assert_ok(sm_model_save_buffer(net, sched, opt, &b, &blen));
@@ -1330,6 +1467,7 @@ START_TEST(seed_corpus_loads_and_round_trips)
     ck_assert_int_gt(seen[1], 0);
     ck_assert_int_gt(seen[2], 0);
     ck_assert_int_gt(seen[3], 0);
+    ck_assert_int_gt(ctx_norms, 0); /* the context normalization section */
 }
 END_TEST
 
@@ -1343,6 +1481,7 @@ int main(void)
     tcase_add_test(tc, golden_layout_with_sgd);
     tcase_add_test(tc, golden_layout_version_3);
     tcase_add_test(tc, round_trip_version_3);
+    tcase_add_test(tc, context_normalization_section);
     tcase_add_test(tc, seed_corpus_loads_and_round_trips);
     tcase_add_test(tc, round_trip_buffer);
     tcase_add_test(tc, round_trip_file);

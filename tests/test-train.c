@@ -529,8 +529,10 @@ static sm_dataset *two_classes(size_t n, sm_rng *rng)
     return ds;
 }
 
-/* Trains a conditional EDM network (context width 2) on ds; returns it. */
-static sm_net *fit_cond(const sm_dataset *ds, uint64_t seed, double dropout, uint64_t steps)
+/* Trains a conditional EDM network (context width 2) on ds, with the
+ * context normalization cnorm (2 shifts, 2 scales) if not NULL; returns it. */
+static sm_net *fit_cond_norm(const sm_dataset *ds, uint64_t seed, double dropout,
+                             uint64_t steps, const float *cnorm)
 {
     sm_rng *rng;
     ck_assert_ok(sm_rng_new(&rng, seed));
@@ -545,6 +547,8 @@ static sm_net *fit_cond(const sm_dataset *ds, uint64_t seed, double dropout, uin
     sm_optim *opt;
     sm_trainer *tr;
     ck_assert_ok(sm_net_new_ex(&net, &o, rng));
+    if (cnorm)
+        ck_assert_ok(sm_net_set_context_normalization(net, cnorm, cnorm + 2, 2));
     ck_assert_ok(sm_schedule_new_geometric(&sched, 1.0, 0.01, 4));
     ck_assert_ok(sm_optim_new_adam(&opt, sm_net_num_params(net), 3e-3, 0.9, 0.999, 1e-8, 0));
     ck_assert_ok(sm_trainer_new(&tr, net, sched, opt, 128));
@@ -556,6 +560,78 @@ static sm_net *fit_cond(const sm_dataset *ds, uint64_t seed, double dropout, uin
     sm_rng_free(rng);
     return net;
 }
+
+static sm_net *fit_cond(const sm_dataset *ds, uint64_t seed, double dropout, uint64_t steps)
+{
+    return fit_cond_norm(ds, seed, dropout, steps, NULL);
+}
+
+/* A context normalization is applied wherever contexts enter: training on
+ * raw contexts with it gives the weights, bit for bit, of training on the
+ * normalized contexts without it (dropped rows keep the null context), and
+ * guided sampling and imputation from raw contexts give the same points. */
+START_TEST(cond_context_normalization_equals_normalized_contexts)
+{
+    sm_rng *rng;
+    ck_assert_ok(sm_rng_new(&rng, 2));
+    sm_dataset *raw = two_classes(200, rng);
+    sm_dataset *pre;
+    const float cnorm[4] = {30.0f, -4.0f, 12.0f, 0.5f}; /* shifts, scales */
+    float *ctx = malloc(200 * 2 * sizeof(float)), *nctx = malloc(200 * 2 * sizeof(float));
+    for (size_t i = 0; i < 200; i++) {
+        const int32_t l = sm_dataset_labels(raw)[i];
+        ctx[2 * i] = l ? 40.0f : 20.0f;
+        ctx[2 * i + 1] = l ? -3.5f : -4.5f;
+        for (int j = 0; j < 2; j++)
+            nctx[2 * i + j] = (ctx[2 * i + j] - cnorm[j]) / cnorm[2 + j];
+    }
+    ck_assert_ok(sm_dataset_clone(raw, &pre));
+    ck_assert_ok(sm_dataset_set_context(raw, ctx, 200, 2));
+    ck_assert_ok(sm_dataset_set_context(pre, nctx, 200, 2));
+    sm_net *a = fit_cond_norm(raw, 3, 0.3, 30, cnorm);
+    sm_net *b = fit_cond(pre, 3, 0.3, 30);
+    sm_net *c = fit_cond(raw, 3, 0.3, 30);
+    const size_t np = sm_net_num_params(a);
+    ck_assert_int_eq(memcmp(sm_net_params(a), sm_net_params(b), np * sizeof(float)), 0);
+    ck_assert_int_ne(memcmp(sm_net_params(a), sm_net_params(c), np * sizeof(float)), 0);
+    /* Guided sampling with per-row contexts. */
+    sm_schedule *grid;
+    ck_assert_ok(sm_schedule_new_karras(&grid, 5.0, 0.01, 6, 7.0));
+    enum { N = 8 };
+    float xa[N], xb[N], ma[N], mb[N];
+    sm_net *nets[2] = {a, b};
+    float *outs[2] = {xa, xb}, *imps[2] = {ma, mb};
+    const float *cs[2] = {ctx, nctx};
+    for (int k = 0; k < 2; k++) {
+        sm_sampler *s;
+        sm_rng *r;
+        ck_assert_ok(sm_sampler_new(&s, nets[k], grid));
+        ck_assert_ok(sm_sampler_set_kind(s, SM_SAMPLER_EDM_HEUN));
+        ck_assert_ok(sm_sampler_set_context(s, cs[k], N, 2));
+        ck_assert_ok(sm_sampler_set_guidance(s, 1.5, 0.0, INFINITY));
+        ck_assert_ok(sm_rng_new(&r, 9));
+        ck_assert_ok(sm_sampler_run(s, r, outs[k], N, 1));
+        /* Imputation of every entry (1-D data: all missing). */
+        unsigned char miss[N];
+        memset(miss, 0, sizeof miss);
+        memset(imps[k], 0, N * sizeof(float));
+        ck_assert_ok(sm_sampler_impute(s, r, imps[k], miss, N, 1));
+        sm_rng_free(r);
+        sm_sampler_free(s);
+    }
+    ck_assert_int_eq(memcmp(xa, xb, sizeof xa), 0);
+    ck_assert_int_eq(memcmp(ma, mb, sizeof ma), 0);
+    sm_schedule_free(grid);
+    sm_net_free(a);
+    sm_net_free(b);
+    sm_net_free(c);
+    free(ctx);
+    free(nctx);
+    sm_dataset_free(pre);
+    sm_dataset_free(raw);
+    sm_rng_free(rng);
+}
+END_TEST
 
 /* One-hot contexts from labels equal the same contexts given explicitly;
  * the same seed repeats; the dropout draws change the result; copies of
@@ -931,6 +1007,7 @@ int main(void)
     tcase_add_test(tc, bad_arguments);
     tcase_add_test(tc, edm_training_and_lr_schedule);
     tcase_add_test(tc, cond_fit_contexts_and_labels);
+    tcase_add_test(tc, cond_context_normalization_equals_normalized_contexts);
     tcase_add_test(tc, cond_fit_learns_the_condition);
     tcase_add_test(tc, grad_reduce_identity_same_bits);
     tcase_add_test(tc, grad_reduce_failure_keeps_state);

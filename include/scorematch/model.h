@@ -5,11 +5,12 @@
  *        buffer.
  *
  * A model file holds an ::sm_net (architecture, parametrization, σ_data,
- * the data normalization if one is attached, and every parameter), the
- * ::sm_schedule it was trained with and, optionally, an ::sm_optim's full
- * state (kind, hyperparameters, step count, moment buffers), so that
- * training can resume exactly where it stopped: a network and optimizer
- * loaded from a file continue bit for bit like the originals would have.
+ * the data normalization and the context normalization if attached, and
+ * every parameter), the ::sm_schedule it was trained with and, optionally,
+ * an ::sm_optim's full state (kind, hyperparameters, step count, moment
+ * buffers), so that training can resume exactly where it stopped: a network
+ * and optimizer loaded from a file continue bit for bit like the originals
+ * would have.
  * Values round-trip bit-exactly.
  *
  * The format is defined byte by byte, independently of the host: every
@@ -52,7 +53,11 @@
  * (d + c + 2)·width inputs. Saving writes version 3 for a network with a
  * context and version 2 for any other, so every model has one encoding
  * and files of networks without a context stay readable by earlier
- * releases.
+ * releases. A version-3 file may set flag bit 2: a context normalization
+ * section (sm_net_set_context_normalization()) of 2c `f32` values, c
+ * shifts then c scales > 0, right after the data normalization (if any)
+ * and before the optimizer section; a file without it loads as a network
+ * without one.
  *
  * Loading checks every field and rejects a file that is not exactly this
  * layout: wrong magic, truncated or with trailing bytes, a size field that

@@ -229,6 +229,52 @@ SM_API sm_status sm_net_get_normalization(const sm_net *net, float *shift, float
                                           size_t dim);
 
 /**
+ * @brief Attaches a context normalization to a network with a context
+ *        (sm_net_context_dim() c ≥ 1), so that it takes contexts in their
+ *        own units and the normalization travels with the model (model
+ *        files of format version 3).
+ * Every context that enters the network (the *_cond() passes, training
+ * with contexts, conditional sampling, guidance, likelihood, imputation)
+ * is mapped column by column to (context − shift)/scale before it meets
+ * the weights; the null context (no context, dropped contexts, the
+ * unconditional half of guidance) stays the null context. Set it before
+ * training and keep it: changing it afterwards changes what the trained
+ * weights mean. Without one, contexts enter as given.
+ * @param net          The network.
+ * @param shift        context_dim values, finite; NULL together with
+ *                     @p scale removes the context normalization.
+ * @param scale        context_dim values, finite and > 0.
+ * @param context_dim  Must equal sm_net_context_dim() (≥ 1).
+ * @return #SM_OK, #SM_ERR_INVALID_ARG (NULL @p net, only one of the arrays,
+ *         a scale ≤ 0 or not finite), #SM_ERR_NONFINITE (a shift),
+ *         #SM_ERR_SHAPE (@p context_dim differs, or the network has no
+ *         context), #SM_ERR_NOMEM. On failure the previous context
+ *         normalization stays.
+ */
+SM_API sm_status sm_net_set_context_normalization(sm_net *net, const float *shift,
+                                                  const float *scale, size_t context_dim);
+
+/**
+ * @brief Whether a context normalization is attached.
+ * @param net  The network.
+ * @return 1 if sm_net_set_context_normalization() (or a loaded model file)
+ *         gave one, else 0 (also for NULL).
+ */
+SM_API int sm_net_has_context_normalization(const sm_net *net);
+
+/**
+ * @brief Copies the attached context normalization (shift 0 and scale 1 in
+ *        every column when there is none).
+ * @param net          The network.
+ * @param[out] shift   context_dim values, or NULL.
+ * @param[out] scale   context_dim values, or NULL.
+ * @param context_dim  Must equal sm_net_context_dim().
+ * @return #SM_OK, #SM_ERR_INVALID_ARG (NULL @p net), #SM_ERR_SHAPE.
+ */
+SM_API sm_status sm_net_get_context_normalization(const sm_net *net, float *shift,
+                                                  float *scale, size_t context_dim);
+
+/**
  * @brief Puts points from the network's units into the data's, in place:
  *        x ← x·scale + shift (nothing changes without a normalization).
  * @param net     The network.
@@ -268,8 +314,9 @@ SM_API sm_status sm_net_new(sm_net **out, size_t dim, size_t width, size_t depth
 
 /**
  * @brief Creates an independent copy (architecture, parametrization,
- *        σ_data, normalization, parameters, gradients, thread count; the
- *        copy's workspace is allocated on first use).
+ *        σ_data, normalization, context normalization, parameters,
+ *        gradients, thread count; the copy's workspace is allocated on
+ *        first use).
  * @param net       The network to copy.
  * @param[out] out  Receives the copy; set to NULL on failure.
  * @return #SM_OK, #SM_ERR_INVALID_ARG, #SM_ERR_NOMEM.

@@ -227,6 +227,33 @@ class Net(Handle):
         call("sm_net_get_normalization", res, fptr(sh), fptr(sc), d)
         return sh, sc
 
+    def set_context_normalization(self, shift, scale):
+        """Attaches a context normalization: every context given to the
+        network is mapped to (context - shift) / scale per column before
+        it enters (the null context stays the null context); None, None
+        removes it. Saved with the model."""
+        if shift is None and scale is None:
+            call("sm_net_set_context_normalization", self, None, None, 0)
+            return
+        sh = np.ascontiguousarray(shift, dtype=np.float32).reshape(-1)
+        sc = np.ascontiguousarray(scale, dtype=np.float32).reshape(-1)
+        if sh.shape != sc.shape:
+            raise ValueError("shift and scale need the same length")
+        call("sm_net_set_context_normalization", self, fptr(sh), fptr(sc), sh.shape[0])
+
+    @property
+    def context_normalization(self):
+        """``(shift, scale)`` float32 arrays of the context normalization,
+        or None without one."""
+        res = self._resource
+        if not call("sm_net_has_context_normalization", res):
+            return None
+        c = call("sm_net_context_dim", res)
+        sh = np.empty(c, np.float32)
+        sc = np.empty(c, np.float32)
+        call("sm_net_get_context_normalization", res, fptr(sh), fptr(sc), c)
+        return sh, sc
+
     def to_data_units(self, x):
         """A copy of the (n, dim) points *x* put in the data's units."""
         res = self._resource

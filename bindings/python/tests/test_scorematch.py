@@ -1904,6 +1904,46 @@ class ConditionalTest(unittest.TestCase):
         self.assertEqual(m.net.context_dim, 3)
         np.testing.assert_array_equal(m.net.forward(x, 0.5, context=c), a)
 
+    def test_context_normalization(self):
+        net = sm.Net(2, 16, 2, rng=3, parametrization="edm", sigma_data=1.0, context_dim=3)
+        plain = net.clone()
+        self.assertIsNone(net.context_normalization)
+        rng = np.random.default_rng(2)
+        x = rng.normal(size=(6, 2)).astype(np.float32)
+        raw = (rng.normal(size=(6, 3)) * 7.0 + 20.0).astype(np.float32)
+        shift = np.array([20.0, 19.0, -1.0], np.float32)
+        scale = np.array([7.0, 0.25, 3.0], np.float32)
+        before = net.forward(x, 0.5, context=raw)
+        net.set_context_normalization(shift, scale)
+        got = net.context_normalization
+        np.testing.assert_array_equal(got[0], shift)
+        np.testing.assert_array_equal(got[1], scale)
+        # Raw contexts through the normalization = normalized ones without it.
+        normed = (raw - shift) / scale
+        a = net.forward(x, 0.5, context=raw)
+        self.assertFalse(np.array_equal(a, before))
+        np.testing.assert_array_equal(a, plain.forward(x, 0.5, context=normed))
+        # The null context is not normalized.
+        np.testing.assert_array_equal(net.forward(x, 0.5), plain.forward(x, 0.5))
+        # Bad input changes nothing.
+        with self.assertRaises(sm.ShapeError):
+            net.set_context_normalization([0.0, 0.0], [1.0, 1.0])
+        with self.assertRaises(sm.InvalidArgumentError):
+            net.set_context_normalization([0.0, 0.0, 0.0], [1.0, 0.0, 1.0])
+        with self.assertRaises(sm.NonFiniteError):
+            net.set_context_normalization([0.0, np.nan, 0.0], [1.0, 1.0, 1.0])
+        np.testing.assert_array_equal(net.context_normalization[1], scale)
+        with self.assertRaises(sm.ShapeError):
+            sm.Net(2, 8, 1, rng=0).set_context_normalization([0.0], [1.0])
+        # It travels with the model file.
+        m = sm.model.load_bytes(sm.model.save_bytes(net, sm.Schedule.karras(10.0, 0.01, 4)))
+        np.testing.assert_array_equal(m.net.context_normalization[0], shift)
+        np.testing.assert_array_equal(m.net.forward(x, 0.5, context=raw), a)
+        self.assertIsNotNone(net.clone().context_normalization)
+        net.set_context_normalization(None, None)
+        self.assertIsNone(net.context_normalization)
+        np.testing.assert_array_equal(net.forward(x, 0.5, context=raw), before)
+
     def test_dataset_context(self):
         ds = sm.Dataset(np.zeros((4, 2)), context=np.arange(8).reshape(4, 2))
         self.assertEqual(ds.context_dim, 2)
