@@ -343,9 +343,10 @@ static void usage_train(FILE *f)
             "conditional models (a context input, trained with condition dropout):\n"
             "  --context-columns L   --data: the columns in the comma-separated list L\n"
             "                        (0-based) are the context, the others the data; the\n"
-            "                        context columns are standardized (mean/std of the\n"
-            "                        training rows, std 0 -> 1) and the model keeps that, so\n"
-            "                        sample/impute --context take contexts in file units\n"
+            "                        context columns are standardized as the data columns\n"
+            "                        are (mean/std of the training rows) and the model\n"
+            "                        keeps that, so sample/impute --context take contexts\n"
+            "                        in file units\n"
             "  --no-standardize-context  --context-columns: feed the context columns raw\n"
             "  --label-column K      --data: column K holds class labels 0, 1, ...; the\n"
             "                        context is their one-hot row, the other columns the data\n"
@@ -663,27 +664,25 @@ static int cmd_train(args *a)
         context_dim = k;
     }
     if (ctx_cols && standardize_ctx && context_dim) {
-        /* The context columns' mean and std (population; std 0 -> 1): the
-         * network keeps them and maps every context it is given. One-hot
-         * contexts (--label-column, --toy-labels) stay as they are. */
-        const size_t c = context_dim, nd = sm_dataset_size(data);
-        const float *cx = sm_dataset_context(data);
+        /* The context columns standardized as the data columns are
+         * (sm_dataset_standardize(): mean and std, the divisor floored for
+         * nearly constant columns): the network keeps the mean and divisor
+         * and maps every context it is given. One-hot contexts
+         * (--label-column, --toy-labels) stay as they are. */
+        const size_t c = context_dim;
         if (!(cnorm = alloc_or_say("train", 2 * c * sizeof(float),
                                    "the context normalization"))) {
             rc = EXIT_RUNTIME;
             goto done;
         }
-        for (size_t j = 0; j < c; j++) {
-            double sum = 0.0, ss = 0.0;
-            for (size_t i = 0; i < nd; i++)
-                sum += cx[i * c + j];
-            const double mean = sum / (double)nd;
-            for (size_t i = 0; i < nd; i++)
-                ss += (cx[i * c + j] - mean) * (cx[i * c + j] - mean);
-            const float sd = (float)sqrt(ss / (double)nd);
-            cnorm[j] = (float)mean;
-            cnorm[c + j] = sd > 0.0f && isfinite(sd) ? sd : 1.0f;
-        }
+        sm_dataset *cols = NULL;
+        sm_status st = sm_dataset_new(&cols, sm_dataset_context(data), sm_dataset_size(data), c);
+        if (st == SM_OK)
+            st = sm_dataset_standardize(cols);
+        if (st == SM_OK)
+            st = sm_dataset_get_standardization(cols, cnorm, cnorm + c, c);
+        sm_dataset_free(cols);
+        TRY(st);
     }
     if (standardize)
         TRY(sm_dataset_standardize(data));

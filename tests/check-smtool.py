@@ -320,7 +320,9 @@ with tempfile.TemporaryDirectory() as tmp:
     # Context columns are standardized by default and the model keeps their
     # mean/std (flag bit 2, a section of c shifts then c scales right before
     # the CRC of a model saved without optimizer state, as with --ema), so
-    # contexts in the file's units work; a constant column gets scale 1.
+    # contexts in the file's units work; as with the data columns
+    # (sm_dataset_standardize()) a constant column's divisor is the floor,
+    # 0.1 times the columns' root mean square spread.
     udata = os.path.join(tmp, 'cond-units.csv')
     with open(udata, 'w') as f:
         for i in range(400):
@@ -343,7 +345,8 @@ with tempfile.TemporaryDirectory() as tmp:
     check('train --context-columns in large units', rc == 0, err)
     flags, shift, scale = context_section(umodel, 2) if rc == 0 else (0, [0, 0], [0, 0])
     check('context normalization kept in the model', flags & 4 and flags & 2
-          and shift == (5500.0, 7.0) and scale == (500.0, 1.0), (flags, shift, scale))
+          and shift == (5500.0, 7.0) and scale[0] == 500.0
+          and abs(scale[1] - 0.1 * math.sqrt(500.0 ** 2 / 2)) < 1e-3, (flags, shift, scale))
     uctx = os.path.join(tmp, 'ctx-units.csv')
     for lab, sign in ((1, 1), (0, -1)):
         with open(uctx, 'w') as f:
