@@ -517,6 +517,40 @@ sm_status sm_net_set_sigma_data(sm_net *net, double sigma_data)
     return SM_OK;
 }
 
+/* A normalization (the data's or the contexts'): n shifts then n scales in
+ * one block, or NULL for none. Checks the values and stores them in *slot,
+ * reusing its block; nothing changes on an error. */
+static sm_status affine_store(float **slot, const float *shift, const float *scale, size_t n,
+                              const char *fn)
+{
+    for (size_t j = 0; j < n; j++) {
+        if (!isfinite(shift[j]))
+            return sm__error(SM_ERR_NONFINITE, "%s: shift[%zu] is not finite", fn, j);
+        if (!(scale[j] > 0.0f) || !isfinite(scale[j]))
+            return sm__error(SM_ERR_INVALID_ARG, "%s: scale[%zu] = %g must be finite and > 0", fn,
+                             j, (double)scale[j]);
+    }
+    float *norm = *slot ? *slot : sm__calloc(n, 2 * sizeof(float));
+    if (!norm)
+        return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
+    memcpy(norm, shift, n * sizeof(float));
+    memcpy(norm + n, scale, n * sizeof(float));
+    *slot = norm;
+    return SM_OK;
+}
+
+/* Copies a normalization block of n columns out (shift 0 and scale 1 when
+ * there is none); either output may be NULL. */
+static void affine_copy(const float *norm, size_t n, float *shift, float *scale)
+{
+    for (size_t j = 0; j < n; j++) {
+        if (shift)
+            shift[j] = norm ? norm[j] : 0.0f;
+        if (scale)
+            scale[j] = norm ? norm[n + j] : 1.0f;
+    }
+}
+
 sm_status sm_net_set_normalization(sm_net *net, const float *shift, const float *scale,
                                    size_t dim)
 {
@@ -533,20 +567,7 @@ sm_status sm_net_set_normalization(sm_net *net, const float *shift, const float 
     if (dim != net->dim)
         return sm__error(SM_ERR_SHAPE, "%s: %zu columns, the network has dim %zu", fn, dim,
                          net->dim);
-    for (size_t j = 0; j < dim; j++) {
-        if (!isfinite(shift[j]))
-            return sm__error(SM_ERR_NONFINITE, "%s: shift[%zu] is not finite", fn, j);
-        if (!(scale[j] > 0.0f) || !isfinite(scale[j]))
-            return sm__error(SM_ERR_INVALID_ARG, "%s: scale[%zu] = %g must be finite and > 0", fn,
-                             j, (double)scale[j]);
-    }
-    float *norm = net->norm ? net->norm : sm__calloc(dim, 2 * sizeof(float));
-    if (!norm)
-        return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
-    memcpy(norm, shift, dim * sizeof(float));
-    memcpy(norm + dim, scale, dim * sizeof(float));
-    net->norm = norm;
-    return SM_OK;
+    return affine_store(&net->norm, shift, scale, dim, fn);
 }
 
 int sm_net_has_normalization(const sm_net *net)
@@ -562,12 +583,7 @@ sm_status sm_net_get_normalization(const sm_net *net, float *shift, float *scale
     if (dim != net->dim)
         return sm__error(SM_ERR_SHAPE, "%s: room for %zu columns, the network has dim %zu", fn,
                          dim, net->dim);
-    for (size_t j = 0; j < dim; j++) {
-        if (shift)
-            shift[j] = net->norm ? net->norm[j] : 0.0f;
-        if (scale)
-            scale[j] = net->norm ? net->norm[dim + j] : 1.0f;
-    }
+    affine_copy(net->norm, dim, shift, scale);
     return SM_OK;
 }
 
@@ -590,20 +606,7 @@ sm_status sm_net_set_context_normalization(sm_net *net, const float *shift,
     if (context_dim != c)
         return sm__error(SM_ERR_SHAPE, "%s: %zu columns, the network's context has %zu", fn,
                          context_dim, c);
-    for (size_t j = 0; j < c; j++) {
-        if (!isfinite(shift[j]))
-            return sm__error(SM_ERR_NONFINITE, "%s: shift[%zu] is not finite", fn, j);
-        if (!(scale[j] > 0.0f) || !isfinite(scale[j]))
-            return sm__error(SM_ERR_INVALID_ARG, "%s: scale[%zu] = %g must be finite and > 0", fn,
-                             j, (double)scale[j]);
-    }
-    float *norm = net->ctx_norm ? net->ctx_norm : sm__calloc(c, 2 * sizeof(float));
-    if (!norm)
-        return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
-    memcpy(norm, shift, c * sizeof(float));
-    memcpy(norm + c, scale, c * sizeof(float));
-    net->ctx_norm = norm;
-    return SM_OK;
+    return affine_store(&net->ctx_norm, shift, scale, c, fn);
 }
 
 int sm_net_has_context_normalization(const sm_net *net)
@@ -621,12 +624,7 @@ sm_status sm_net_get_context_normalization(const sm_net *net, float *shift, floa
     if (context_dim != c)
         return sm__error(SM_ERR_SHAPE, "%s: room for %zu columns, the network's context has "
                          "%zu", fn, context_dim, c);
-    for (size_t j = 0; j < c; j++) {
-        if (shift)
-            shift[j] = net->ctx_norm ? net->ctx_norm[j] : 0.0f;
-        if (scale)
-            scale[j] = net->ctx_norm ? net->ctx_norm[c + j] : 1.0f;
-    }
+    affine_copy(net->ctx_norm, c, shift, scale);
     return SM_OK;
 }
 
