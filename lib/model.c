@@ -183,26 +183,21 @@ static sm_status encode(const sm_net *net, const sm_schedule *sched, const sm_op
         put_u64(&w, cdim);
     put_f32s(&w, sm__net_weights(net), np);
     put_f32s(&w, sm__schedule_sigmas(sched), levels);
-    if (norm) {
-        /* shifts, then scales */
-        float *tmp = malloc(2 * dim * sizeof(float));
+    if (norm || cnorm) {
+        /* Each section: shifts, then scales. */
+        float *tmp = malloc(2 * (dim > cdim ? dim : cdim) * sizeof(float));
         if (!tmp) {
             free(buf);
             return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
         }
-        sm_net_get_normalization(net, tmp, tmp + dim, dim);
-        put_f32s(&w, tmp, 2 * dim);
-        free(tmp);
-    }
-    if (cnorm) {
-        /* shifts, then scales */
-        float *tmp = malloc(2 * cdim * sizeof(float));
-        if (!tmp) {
-            free(buf);
-            return sm__error(SM_ERR_NOMEM, "%s: out of memory", fn);
+        if (norm) {
+            sm_net_get_normalization(net, tmp, tmp + dim, dim);
+            put_f32s(&w, tmp, 2 * dim);
         }
-        sm_net_get_context_normalization(net, tmp, tmp + cdim, cdim);
-        put_f32s(&w, tmp, 2 * cdim);
+        if (cnorm) {
+            sm_net_get_context_normalization(net, tmp, tmp + cdim, cdim);
+            put_f32s(&w, tmp, 2 * cdim);
+        }
         free(tmp);
     }
     if (opt) {
