@@ -340,11 +340,21 @@ class ScoreModel:
             if labels.ndim != 1 or labels.shape[0] != n:
                 raise ValueError("ScoreModel.fit: y must hold one class label per row of X "
                                  "(%d), got shape %s" % (n, labels.shape))
-            if labels.dtype.kind not in "iubUS":
-                raise ValueError("ScoreModel.fit: y must be class labels (integers or "
-                                 "strings), not %s; for continuous conditions use context="
-                                 % labels.dtype)
-            classes = np.unique(labels)
+            if labels.dtype.kind == "f":  # labels stored as floats: integral values only
+                with np.errstate(invalid="ignore"):
+                    integral = bool(np.all(np.isfinite(labels) & (labels == np.round(labels))))
+                if not integral:
+                    raise ValueError("ScoreModel.fit: Unknown label type: y must be class "
+                                     "labels (integers, integral floats or strings); for "
+                                     "continuous conditions use context=")
+            elif labels.dtype.kind not in "iubUSO":
+                raise ValueError("ScoreModel.fit: Unknown label type: y must be class labels "
+                                 "(integers or strings), not %s" % labels.dtype)
+            try:
+                classes = np.unique(labels)
+            except TypeError:  # objects that cannot be sorted
+                raise ValueError("ScoreModel.fit: Unknown label type: the labels in y cannot "
+                                 "be sorted") from None
             return one_hot(np.searchsorted(classes, labels), classes.shape[0]), classes
         c = _points(context, "fit", name="context")
         if c.shape[0] != n:
