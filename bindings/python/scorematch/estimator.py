@@ -77,7 +77,8 @@ def _points(X, what, min_samples=1, n_features=None, allow_nan=False, name="X"):
                  "too large for float32" % (what, name))
     elif not np.isfinite(x).all():
         fail(errors.NonFiniteError, "ScoreModel.%s: Input %s contains %s" % (
-            what, name, "NaN" if np.isnan(x).any() else "infinity or a value too large for float32"))
+            what, name,
+            "NaN" if np.isnan(x).any() else "infinity or a value too large for float32"))
     return x
 
 
@@ -152,8 +153,9 @@ class ScoreModel:
         model keeps the normalization, so samples come back in data units.
     standardize_context : bool
         Conditional fits on ``context=``: the network maps every context to
-        (context - mean) / std per column of the training contexts (a
-        constant column: std 1) and keeps that in the model, so contexts
+        (context - mean) / std per column of the training contexts (std
+        floored as :meth:`Dataset.standardize` does, so that a constant
+        column is only centred) and keeps that in the model, so contexts
         are always given in their own units (default True). Class labels
         (``y``) become one-hot contexts and are never standardized.
     context_dropout : float
@@ -419,10 +421,9 @@ class ScoreModel:
         if self.standardize:
             net.set_normalization(*data.standardization)
         if ctx is not None and classes is None and self.standardize_context:
-            shift = ctx.astype(np.float64).mean(axis=0)
-            scale = ctx.astype(np.float64).std(axis=0)
-            scale[~(scale > 0)] = 1.0  # a constant column: scale 1
-            net.set_context_normalization(shift.astype(np.float32), scale.astype(np.float32))
+            # Dataset.standardize's mean and std: the divisor of a (nearly)
+            # constant column is floored, as smtool train does for contexts.
+            net.set_context_normalization(*Dataset(ctx).standardize().standardization)
         schedule = self._grid()
         trainer = Trainer(net, schedule, Adam(net, lr=self.lr), batch_size=self.batch_size)
         if ctx is not None:

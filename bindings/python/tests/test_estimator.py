@@ -409,6 +409,13 @@ class ConditionalTest(unittest.TestCase):
         self.assertLess(float(np.median(S[:150, 0])), float(np.median(S[150:, 0])))
         c = pickle.loads(pickle.dumps(m))
         self.assertTrue(np.array_equal(c.sample(300, random_state=7, context=rows), S))
+        # A constant context column is only centred (its divisor floored).
+        const = np.hstack([ctx, np.full((len(ctx), 1), 7.0)])
+        k = sm.ScoreModel(width=16, depth=1, steps=50, random_state=0).fit(X, context=const)
+        shift, scale = k.net_.context_normalization
+        self.assertEqual(float(shift[1]), 7.0)
+        self.assertTrue(0 < float(scale[1]) < float(scale[0]))
+        self.assertTrue(np.all(np.isfinite(k.sample(5, random_state=0, context=[1000.0, 7.0]))))
         # Without the standardization: trained on the raw contexts.
         raw = sm.ScoreModel(standardize_context=False, **self.params).fit(X, context=ctx)
         self.assertIsNone(raw.net_.context_normalization)
