@@ -327,6 +327,208 @@ class ScoreModelTest(unittest.TestCase):
             sm.ScoreModel(sampler="nope", steps=10 ** 9).fit(self.X)
 
 
+def nearest_labels(S, X, labels):
+    """The label of the training point nearest to each of the points S."""
+    d = ((S[:, None, :] - X[None, :, :]) ** 2).sum(axis=-1)
+    return labels[d.argmin(axis=1)]
+
+
+class ConditionalTest(unittest.TestCase):
+    """ScoreModel fitted on class labels (y) or on continuous contexts."""
+
+    @classmethod
+    def setUpClass(cls):
+        ds = sm.moons(1500, noise=0.05, rng=0)
+        cls.X = ds.to_numpy() * 3.0 + 5.0
+        cls.labels = ds.labels  # 0: the upper moon, 1: the lower one
+        cls.params = dict(width=64, depth=2, steps=600, batch_size=256, lr=3e-3,
+                          random_state=0)
+        cls.model = sm.ScoreModel(**cls.params).fit(cls.X, cls.labels)
+
+    def test_labels(self):
+        m = self.model
+        self.assertEqual(m.classes_.tolist(), [0, 1])
+        self.assertEqual(m.n_context_features_in_, 2)
+        self.assertIsNone(m.net_.context_normalization)  # one-hot: never standardized
+        for k in (0, 1):
+            S = m.sample(400, random_state=1, y=k)
+            self.assertTrue(np.all(np.isfinite(S)))
+            share = float(np.mean(nearest_labels(S, self.X, self.labels) == k))
+            self.assertGreater(share, 0.85, (k, share))
+            # The upper moon lies above the lower one on average.
+            if k == 0:
+                upper = float(np.mean(S[:, 1]))
+            else:
+                self.assertLess(float(np.mean(S[:, 1])), upper)
+        # One label per point, in order.
+        y = np.array([0, 1] * 200)
+        S = m.sample(400, random_state=2, y=y)
+        share = float(np.mean(nearest_labels(S, self.X, self.labels) == y))
+        self.assertGreater(share, 0.85, share)
+        # Guidance sharpens the condition and changes the points.
+        G = m.sample(400, random_state=2, y=y, guidance=1.0)
+        self.assertFalse(np.array_equal(G, S))
+        self.assertGreaterEqual(float(np.mean(nearest_labels(G, self.X, self.labels) == y)),
+                                share - 0.02)
+        self.assertTrue(np.array_equal(S, m.sample(400, random_state=2, y=y)))
+        # Without a condition: the null context learnt through context_dropout,
+        # both moons.
+        U = m.sample(400, random_state=3)
+        share = float(np.mean(nearest_labels(U, self.X, self.labels) == 0))
+        self.assertTrue(0.2 < share < 0.8, share)
+
+    def test_string_labels_and_pickle(self):
+        names = np.array(["upper", "lower"])[self.labels]
+        m = sm.ScoreModel(**self.params).fit(self.X, names)
+        self.assertEqual(m.classes_.tolist(), ["lower", "upper"])
+        S = m.sample(300, random_state=4, y="upper")
+        self.assertGreater(float(np.mean(nearest_labels(S, self.X, self.labels) == 0)), 0.85)
+        c = pickle.loads(pickle.dumps(m))
+        self.assertEqual(c.classes_.tolist(), ["lower", "upper"])
+        self.assertTrue(np.array_equal(c.sample(300, random_state=4, y="upper"), S))
+        self.assertTrue(np.array_equal(c.sample(50, random_state=5, y="lower", guidance=0.5),
+                                       m.sample(50, random_state=5, y="lower", guidance=0.5)))
+
+    def test_continuous_context(self):
+        # The condition: the x coordinate, in units far from 1 (so that the
+        # standardization inside the network matters).
+        ds = sm.moons(1500, noise=0.05, rng=1)
+        X = ds.to_numpy()
+        ctx = X[:, :1] * 100.0 + 1000.0
+        m = sm.ScoreModel(**self.params).fit(X, context=ctx)
+        self.assertIsNone(m.classes_)
+        self.assertEqual(m.n_context_features_in_, 1)
+        shift, scale = m.net_.context_normalization
+        self.assertAlmostEqual(float(shift[0]), float(ctx.mean()), delta=1e-3 * 1000)
+        self.assertAlmostEqual(float(scale[0]), float(ctx.std()), delta=1e-2 * ctx.std())
+        for x0 in (-0.5, 1.5):
+            S = m.sample(300, random_state=6, context=[x0 * 100.0 + 1000.0])
+            self.assertLess(abs(float(np.median(S[:, 0])) - x0), 0.3, x0)
+        rows = np.repeat([[950.0], [1150.0]], 150, axis=0)
+        S = m.sample(300, random_state=7, context=rows)
+        self.assertLess(float(np.median(S[:150, 0])), float(np.median(S[150:, 0])))
+        c = pickle.loads(pickle.dumps(m))
+        self.assertTrue(np.array_equal(c.sample(300, random_state=7, context=rows), S))
+        # A constant context column is only centred (its divisor floored).
+        const = np.hstack([ctx, np.full((len(ctx), 1), 7.0)])
+        k = sm.ScoreModel(width=16, depth=1, steps=50, random_state=0).fit(X, context=const)
+        shift, scale = k.net_.context_normalization
+        self.assertEqual(float(shift[1]), 7.0)
+        self.assertTrue(0 < float(scale[1]) < float(scale[0]))
+        self.assertTrue(np.all(np.isfinite(k.sample(5, random_state=0, context=[1000.0, 7.0]))))
+        # Without the standardization: trained on the raw contexts.
+        raw = sm.ScoreModel(standardize_context=False, **self.params).fit(X, context=ctx)
+        self.assertIsNone(raw.net_.context_normalization)
+        # Imputation conditionally on the context: the missing x coordinate
+        # follows the context.
+        Q = np.array([[np.nan, 0.25]] * 2, dtype=np.float32)
+        F = m.impute(Q, random_state=8, draws=8, context=[[-50.0 + 1000.0], [150.0 + 1000.0]])
+        self.assertTrue(np.array_equal(F[:, 1], Q[:, 1]))
+        self.assertLess(F[0, 0], F[1, 0])
+
+    def test_impute_with_labels(self):
+        # x observed between the moons' overlap, y missing: the label says which moon.
+        Q = np.array([[6.5, np.nan]] * 40, dtype=np.float32)
+        up = self.model.impute(Q, random_state=9, y=0)
+        down = self.model.impute(Q, random_state=9, y=np.ones(40, dtype=int))
+        self.assertGreater(float(np.mean(up[:, 1])), float(np.mean(down[:, 1])))
+
+    def test_params(self):
+        m = sm.ScoreModel(context_dropout=0.2, guidance=1.5, guidance_interval=(0.1, 5.0),
+                          standardize_context=False)
+        p = m.get_params()
+        self.assertEqual((p["context_dropout"], p["guidance"], p["guidance_interval"],
+                          p["standardize_context"]), (0.2, 1.5, (0.1, 5.0), False))
+        self.assertEqual(sm.ScoreModel(**p).get_params(), p)
+        self.assertIn("guidance=1.5", repr(m))
+        # The unconditional fit ignores them.
+        X = shifted_moons(400, 3)
+        a = sm.ScoreModel(random_state=0, **SMALL).fit(X)
+        b = sm.ScoreModel(random_state=0, context_dropout=0.5, guidance=2.0, **SMALL).fit(X)
+        self.assertTrue(np.array_equal(a.sample(20, random_state=1), b.sample(20, random_state=1)))
+        self.assertEqual(a.n_context_features_in_, 0)
+        self.assertIsNone(a.classes_)
+
+    def test_no_null_context(self):
+        m = sm.ScoreModel(context_dropout=0.0, **SMALL).fit(self.X, self.labels)
+        with self.assertRaisesRegex(ValueError, "context_dropout=0"):
+            m.sample(3)
+        with self.assertRaisesRegex(ValueError, "context_dropout=0"):
+            m.score_samples(self.X[:3])
+        self.assertEqual(m.sample(3, random_state=0, y=1).shape, (3, 2))
+
+    def test_errors(self):
+        m = self.model
+        ctx = np.zeros((len(self.X), 2))
+        with self.assertRaisesRegex(ValueError, "not both"):
+            sm.ScoreModel(**SMALL).fit(self.X, self.labels, context=ctx)
+        with self.assertRaisesRegex(ValueError, "not both"):
+            m.sample(3, y=0, context=[1.0, 0.0])
+        with self.assertRaisesRegex(ValueError, "Unknown label type"):
+            sm.ScoreModel(**SMALL).fit(self.X, self.X[:, 0])
+        with self.assertRaisesRegex(ValueError, "one class label per row"):
+            sm.ScoreModel(**SMALL).fit(self.X, self.labels[:10])
+        with self.assertRaisesRegex(sm.ShapeError, "rows"):
+            sm.ScoreModel(**SMALL).fit(self.X, context=ctx[:10])
+        bad = ctx.copy()
+        bad[5, 1] = np.nan
+        with self.assertRaisesRegex(sm.NonFiniteError, "context contains NaN"):
+            sm.ScoreModel(**SMALL).fit(self.X, context=bad)
+        bad[5, 1] = np.inf
+        with self.assertRaisesRegex(sm.NonFiniteError, "context contains infinity"):
+            sm.ScoreModel(**SMALL).fit(self.X, context=bad)
+        with self.assertRaisesRegex(ValueError, "context_dropout"):
+            sm.ScoreModel(context_dropout=1.5, **SMALL).fit(self.X, self.labels)
+        with self.assertRaisesRegex(ValueError, "guidance"):
+            sm.ScoreModel(guidance=-1.0, **SMALL).fit(self.X, self.labels)
+        with self.assertRaisesRegex(ValueError, "guidance_interval"):
+            sm.ScoreModel(guidance_interval=(2.0, 1.0), **SMALL).fit(self.X, self.labels)
+        # A failed fit leaves a fitted model as it was.
+        before = m.sample(5, random_state=0, y=1)
+        with self.assertRaises(ValueError):
+            m.fit(self.X, self.labels, context=ctx)
+        self.assertEqual(m.classes_.tolist(), [0, 1])
+        self.assertTrue(np.array_equal(m.sample(5, random_state=0, y=1), before))
+        # Labels outside classes_, the wrong kind of condition, counts.
+        with self.assertRaisesRegex(ValueError, r"not seen in fit: \[2\]"):
+            m.sample(3, y=2)
+        with self.assertRaisesRegex(ValueError, "not seen in fit"):
+            m.sample(2, y=[0, 7])
+        with self.assertRaisesRegex(ValueError, "give y=, not context="):
+            m.sample(3, context=[1.0, 0.0])
+        with self.assertRaisesRegex(ValueError, "one label or 3 labels"):
+            m.sample(3, y=[0, 1])
+        with self.assertRaisesRegex(ValueError, "guidance"):
+            m.sample(3, y=0, guidance=float("nan"))
+        with self.assertRaisesRegex(ValueError, "guidance needs a condition"):
+            m.sample(3, guidance=1.0)
+        with self.assertRaises(NotImplementedError):
+            m.score_samples(self.X[:3], y=0)
+        with self.assertRaisesRegex(ValueError, "one label or 2 labels"):
+            m.impute(np.array([[5.0, np.nan]] * 2), y=[0, 1, 1])
+        # A model fitted on contexts: width, NaN, rows, labels.
+        c = sm.ScoreModel(**SMALL).fit(self.X, context=self.X[:, :1] * 2.0)
+        with self.assertRaisesRegex(sm.ShapeError, "2 columns, but the model was fitted on 1"):
+            c.sample(3, context=[1.0, 2.0])
+        with self.assertRaisesRegex(sm.NonFiniteError, "NaN"):
+            c.sample(3, context=[np.nan])
+        with self.assertRaisesRegex(sm.NonFiniteError, "infinity"):
+            c.sample(2, context=[[1.0], [np.inf]])
+        with self.assertRaisesRegex(sm.ShapeError, "one row .* or 3 rows"):
+            c.sample(3, context=[[1.0], [2.0]])
+        with self.assertRaisesRegex(ValueError, "give context=, not y="):
+            c.sample(3, y=0)
+        # An unconditional model takes no condition.
+        u = sm.ScoreModel(**SMALL).fit(self.X)
+        for kwargs in (dict(y=0), dict(context=[1.0]), dict(guidance=1.0)):
+            with self.assertRaisesRegex(ValueError, "unconditionally"):
+                u.sample(3, **kwargs)
+        with self.assertRaisesRegex(ValueError, "unconditionally"):
+            u.impute(np.array([[5.0, np.nan]]), y=0)
+        with self.assertRaisesRegex(ValueError, "unconditionally"):
+            u.score_samples(self.X[:2], context=[1.0])
+
+
 # Checks of scikit-learn's check_estimator that ScoreModel may fail, with
 # the reason; any other failing check fails the test.
 MAY_FAIL = {
