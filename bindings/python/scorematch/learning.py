@@ -203,56 +203,54 @@ class Net(Handle):
     def sigma_data(self, value):
         call("sm_net_set_sigma_data", self, real(value, "sigma_data"))
 
-    def set_normalization(self, shift, scale):
-        """Attaches the data normalization (data = x * scale + shift per
-        column; None, None removes it). Saved with the model."""
+    def _set_affine(self, setter, shift, scale):
+        """Calls the C setter of a normalization (the data's or the
+        contexts'): per-column shift and scale, or None, None to remove."""
         if shift is None and scale is None:
-            call("sm_net_set_normalization", self, None, None, 0)
+            call(setter, self, None, None, 0)
             return
         sh = np.ascontiguousarray(shift, dtype=np.float32).reshape(-1)
         sc = np.ascontiguousarray(scale, dtype=np.float32).reshape(-1)
         if sh.shape != sc.shape:
             raise ValueError("shift and scale need the same length")
-        call("sm_net_set_normalization", self, fptr(sh), fptr(sc), sh.shape[0])
+        call(setter, self, fptr(sh), fptr(sc), sh.shape[0])
+
+    def _get_affine(self, has, width, getter):
+        """``(shift, scale)`` of a normalization through its C calls, or
+        None when there is none."""
+        res = self._resource
+        if not call(has, res):
+            return None
+        n = call(width, res)
+        sh = np.empty(n, np.float32)
+        sc = np.empty(n, np.float32)
+        call(getter, res, fptr(sh), fptr(sc), n)
+        return sh, sc
+
+    def set_normalization(self, shift, scale):
+        """Attaches the data normalization (data = x * scale + shift per
+        column; None, None removes it). Saved with the model."""
+        self._set_affine("sm_net_set_normalization", shift, scale)
 
     @property
     def normalization(self):
         """``(shift, scale)`` float32 arrays, or None without a normalization."""
-        res = self._resource
-        if not call("sm_net_has_normalization", res):
-            return None
-        d = call("sm_net_dim", res)
-        sh = np.empty(d, np.float32)
-        sc = np.empty(d, np.float32)
-        call("sm_net_get_normalization", res, fptr(sh), fptr(sc), d)
-        return sh, sc
+        return self._get_affine("sm_net_has_normalization", "sm_net_dim",
+                                "sm_net_get_normalization")
 
     def set_context_normalization(self, shift, scale):
         """Attaches a context normalization: every context given to the
         network is mapped to (context - shift) / scale per column before
         it enters (the null context stays the null context); None, None
         removes it. Saved with the model."""
-        if shift is None and scale is None:
-            call("sm_net_set_context_normalization", self, None, None, 0)
-            return
-        sh = np.ascontiguousarray(shift, dtype=np.float32).reshape(-1)
-        sc = np.ascontiguousarray(scale, dtype=np.float32).reshape(-1)
-        if sh.shape != sc.shape:
-            raise ValueError("shift and scale need the same length")
-        call("sm_net_set_context_normalization", self, fptr(sh), fptr(sc), sh.shape[0])
+        self._set_affine("sm_net_set_context_normalization", shift, scale)
 
     @property
     def context_normalization(self):
         """``(shift, scale)`` float32 arrays of the context normalization,
         or None without one."""
-        res = self._resource
-        if not call("sm_net_has_context_normalization", res):
-            return None
-        c = call("sm_net_context_dim", res)
-        sh = np.empty(c, np.float32)
-        sc = np.empty(c, np.float32)
-        call("sm_net_get_context_normalization", res, fptr(sh), fptr(sc), c)
-        return sh, sc
+        return self._get_affine("sm_net_has_context_normalization", "sm_net_context_dim",
+                                "sm_net_get_context_normalization")
 
     def to_data_units(self, x):
         """A copy of the (n, dim) points *x* put in the data's units."""
