@@ -49,42 +49,6 @@ float sm__expf(float x)
     return exp_approx(x);
 }
 
-SM_MULTIVERSION
-static void silu_forward_loop(const float *restrict z, float *restrict h, float *restrict s,
-                              size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        float sg = 1.0f / (1.0f + exp_approx(-z[i]));
-        s[i] = sg;
-        h[i] = z[i] * sg;
-    }
-}
-
-#ifdef SM_AVX512_SILU
-/* The whole vectors of sm__silu_forward(); returns how many were done. */
-__attribute__((target("avx512f"))) static size_t silu_forward_avx512(const float *z, float *h,
-                                                                     float *s, size_t n)
-{
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const __m512 zv = _mm512_loadu_ps(z + i), sg = sm__sigmoid16(zv);
-        _mm512_storeu_ps(s + i, sg);
-        _mm512_storeu_ps(h + i, _mm512_mul_ps(zv, sg));
-    }
-    return i;
-}
-#endif
-
-void sm__silu_forward(const float *restrict z, float *restrict h, float *restrict s, size_t n)
-{
-    size_t done = 0;
-#ifdef SM_AVX512_SILU
-    if (__builtin_cpu_supports("avx512f"))
-        done = silu_forward_avx512(z, h, s, n);
-#endif
-    silu_forward_loop(z + done, h + done, s + done, n - done);
-}
-
 /* silu'(z) and silu''(z) from z and s = sigmoid(z). */
 static inline float silu_d1(float z, float s)
 {
@@ -92,69 +56,47 @@ static inline float silu_d1(float z, float s)
 }
 
 SM_MULTIVERSION
-static void silu_forward_d_loop(const float *restrict z, float *restrict h, float *restrict d,
-                                size_t n)
+static void silu_forward_loop(const float *restrict z, float *restrict h, float *restrict s,
+                              float *restrict d, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         float sg = 1.0f / (1.0f + exp_approx(-z[i]));
         h[i] = z[i] * sg;
-        d[i] = silu_d1(z[i], sg);
+        if (s)
+            s[i] = sg;
+        if (d)
+            d[i] = silu_d1(z[i], sg);
     }
 }
 
 #ifdef SM_AVX512_SILU
-/* The whole vectors of sm__silu_forward_d(). */
-__attribute__((target("avx512f"))) static size_t silu_forward_d_avx512(const float *z, float *h,
-                                                                       float *d, size_t n)
+/* The whole vectors of sm__silu_forward(); returns how many were done. */
+__attribute__((target("avx512f"))) static size_t silu_forward_avx512(const float *z, float *h,
+                                                                     float *s, float *d,
+                                                                     size_t n)
 {
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         const __m512 zv = _mm512_loadu_ps(z + i), sg = sm__sigmoid16(zv);
         _mm512_storeu_ps(h + i, _mm512_mul_ps(zv, sg));
-        _mm512_storeu_ps(d + i, sm__silu_d1_16(zv, sg));
+        if (s)
+            _mm512_storeu_ps(s + i, sg);
+        if (d)
+            _mm512_storeu_ps(d + i, sm__silu_d1_16(zv, sg));
     }
     return i;
 }
 #endif
 
-#ifdef SM_AVX512_SILU
-/* The whole vectors of sm__silu(). */
-__attribute__((target("avx512f"))) static size_t silu_avx512(const float *z, float *h, size_t n)
-{
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const __m512 zv = _mm512_loadu_ps(z + i);
-        _mm512_storeu_ps(h + i, _mm512_mul_ps(zv, sm__sigmoid16(zv)));
-    }
-    return i;
-}
-#endif
-
-void sm__silu_forward_d(const float *restrict z, float *restrict h, float *restrict d, size_t n)
+void sm__silu_forward(const float *restrict z, float *restrict h, float *restrict s,
+                      float *restrict d, size_t n)
 {
     size_t done = 0;
 #ifdef SM_AVX512_SILU
     if (__builtin_cpu_supports("avx512f"))
-        done = silu_forward_d_avx512(z, h, d, n);
+        done = silu_forward_avx512(z, h, s, d, n);
 #endif
-    silu_forward_d_loop(z + done, h + done, d + done, n - done);
-}
-
-SM_MULTIVERSION
-static void silu_loop(const float *restrict z, float *restrict h, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        h[i] = z[i] * (1.0f / (1.0f + exp_approx(-z[i])));
-}
-
-void sm__silu(const float *restrict z, float *restrict h, size_t n)
-{
-    size_t i = 0;
-#ifdef SM_AVX512_SILU
-    if (__builtin_cpu_supports("avx512f"))
-        i = silu_avx512(z, h, n);
-#endif
-    silu_loop(z + i, h + i, n - i);
+    silu_forward_loop(z + done, h + done, s ? s + done : NULL, d ? d + done : NULL, n - done);
 }
 
 SM_MULTIVERSION

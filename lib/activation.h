@@ -7,17 +7,12 @@
 
 #include <stddef.h>
 
-/* s = sigmoid(z), h = z·s, for n elements. */
-void sm__silu_forward(const float *z, float *h, float *s, size_t n);
-
-/* h = silu(z) and d = silu'(z) = s·(1 + z·(1 − s)), for n elements: what
- * training keeps of a layer, the derivative being all the backward pass
- * needs (g ← g ⊙ d, sm__mul_inplace()). The same bits as computing s with
- * sm__silu_forward() and the derivative from z and s afterwards. */
-void sm__silu_forward_d(const float *z, float *h, float *d, size_t n);
-
-/* h = silu(z) alone (inference), the bits of sm__silu_forward()'s h. */
-void sm__silu(const float *z, float *h, size_t n);
+/* h = silu(z) = z·s for n elements, and where given (not NULL) s =
+ * sigmoid(z) and d = silu'(z) = s·(1 + z·(1 − s)): the derivative is all
+ * a backward pass needs (g ← g ⊙ d, sm__mul_inplace()), sigmoid(z) what
+ * the Jacobian-vector product needs. h and d have the same bits whichever
+ * outputs are asked for. */
+void sm__silu_forward(const float *z, float *h, float *s, float *d, size_t n);
 
 /* g ← g ⊙ d, for n elements. */
 void sm__mul_inplace(float *g, const float *d, size_t n);

@@ -710,12 +710,9 @@ void sm__epilogue_apply(const sm__epilogue *epi, float *c, ptrdiff_t rsc, size_t
         if (epi->colsum)
             for (size_t j = 0; j < cols; j++)
                 epi->colsum[j0 + j] += ci[j];
-        if (epi->h && epi->d)
-            sm__silu_forward_d(ci, epi->h + at, epi->d + at, cols);
-        else if (epi->h && epi->s)
-            sm__silu_forward(ci, epi->h + at, epi->s + at, cols);
-        else if (epi->h)
-            sm__silu(ci, epi->h + at, cols);
+        if (epi->h)
+            sm__silu_forward(ci, epi->h + at, epi->s ? epi->s + at : NULL,
+                             epi->d ? epi->d + at : NULL, cols);
     }
 }
 
