@@ -6,29 +6,20 @@ saved members loaded back give the same imputation, and bad input ends
 with a message and the documented exit code (1 runtime, 2 usage)."""
 import math
 import os
-import subprocess
 import sys
 import tempfile
 
+import clicheck
+
 tool, digits_csv, other_model = sys.argv[1], sys.argv[2], sys.argv[3]
-passed = failed = 0
+check = clicheck.Checks()
 ROWS = 30
 TINY = ('--rows', str(ROWS), '--width', '16', '--depth', '2', '--steps', '40',
         '--batch', '32', '--draws', '3', '--threads', '1')
 
 
 def run(*args):
-    r = subprocess.run([tool, *args], capture_output=True, text=True, timeout=300)
-    return r.returncode, r.stdout, r.stderr
-
-
-def check(name, cond, detail=''):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f'FAIL {name} {detail}')
+    return clicheck.run(tool, *args)
 
 
 def read_csv(path):
@@ -113,5 +104,4 @@ with tempfile.TemporaryDirectory() as tmp:
     rc, out, err = run(*TINY, '--out', os.path.join(tmp, 'no', 'such', 'dir.csv'))
     check('unwritable --out', rc == 1 and err, err)
 
-print(f'{passed} passed, {failed} failed')
-sys.exit(1 if failed else 0)
+check.finish()

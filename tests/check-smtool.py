@@ -9,32 +9,22 @@ import subprocess
 import sys
 import tempfile
 
+import clicheck
+
 tool = sys.argv[1]
 v1_model = sys.argv[2]  # a model file of format version 1 (lab, no normalization)
-passed = failed = 0
+check = clicheck.Checks()
 
 
 def run(*args):
-    r = subprocess.run([tool, *args], capture_output=True, text=True, timeout=300)
-    return r.returncode, r.stdout, r.stderr
+    return clicheck.run(tool, *args)
 
 
 def run_limited(limit, *args):
     """run() with the address space limited to *limit* bytes."""
     def limit_memory():
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    r = subprocess.run([tool, *args], capture_output=True, text=True, timeout=300,
-                       preexec_fn=limit_memory)
-    return r.returncode, r.stdout, r.stderr
-
-
-def check(name, cond, detail=''):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f'FAIL {name} {detail}')
+    return clicheck.run(tool, *args, preexec_fn=limit_memory)
 
 
 def png_size(path):
@@ -611,5 +601,4 @@ with tempfile.TemporaryDirectory() as tmp:
     left = [f for f in os.listdir(tmp) if '.tmp-' in f]
     check('no temporary files left', not left, str(left))
 
-print(f'{passed} passed, {failed} failed')
-sys.exit(1 if failed else 0)
+check.finish()
