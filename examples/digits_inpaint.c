@@ -189,13 +189,8 @@ int main(int argc, char **argv)
             q += v * v;
             m++;
         }
-        char spt[48] = "";
-        if (draws[j] > 1)
-            snprintf(spt, sizeof spt, "  spread=%.4f", sqrt(q / (double)m));
-        printf("model   rmse=%.4f (mean of %zu draw%s)%s  nfe=%llu  %s\n",
-               rmse_missing(x, xho, mask, total), draws[j], draws[j] == 1 ? "" : "s", spt,
-               (unsigned long long)sm_sampler_nfe(s), sm_sampler_kind_name(kind));
-        fflush(stdout);
+        print_model_rmse(rmse_missing(x, xho, mask, total), draws[j], sqrt(q / (double)m),
+                         (unsigned long long)sm_sampler_nfe(s), sm_sampler_kind_name(kind));
     }
     memcpy(base, masked, total * sizeof(float));
     impute_mean(xtr, n_tr, DIM, base, mask, n_ho);

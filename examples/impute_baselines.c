@@ -1,6 +1,7 @@
 #include "impute_baselines.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 void impute_mean(const float *train, size_t n_tr, size_t dim, float *x,
@@ -90,4 +91,15 @@ size_t parse_draws(const char *list, size_t *out, size_t max)
         p = *end ? end + 1 : end;
     }
     return n;
+}
+
+void print_model_rmse(double rmse, size_t draws, double spread, unsigned long long nfe,
+                      const char *sampler)
+{
+    char spt[48] = "";
+    if (draws > 1)
+        snprintf(spt, sizeof spt, "  spread=%.4f", spread);
+    printf("model   rmse=%.4f (mean of %zu draw%s)%s  nfe=%llu  %s\n", rmse, draws,
+           draws == 1 ? "" : "s", spt, nfe, sampler);
+    fflush(stdout);
 }

@@ -24,4 +24,10 @@ size_t parse_draws(const char *list, size_t *out, size_t max);
 /* Root mean square of x − truth over the missing entries (NaN if none). */
 double rmse_missing(const float *x, const float *truth, const unsigned char *mask, size_t total);
 
+/* Prints the model's line of the imputation examples: the RMSE of the
+ * average of `draws` imputations, the draws' root mean square spread when
+ * draws > 1, the evaluations and the sampler's name. */
+void print_model_rmse(double rmse, size_t draws, double spread, unsigned long long nfe,
+                      const char *sampler);
+
 #endif

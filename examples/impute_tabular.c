@@ -153,13 +153,9 @@ int main(int argc, char **argv)
         double q = 0;
         for (size_t k = 0; k < total; k++)
             q += mask[k] ? 0.0 : (double)spread[k] * spread[k];
-        char spt[48] = "";
-        if (draws[j] > 1)
-            snprintf(spt, sizeof spt, "  spread=%.4f", sqrt(q / (double)missing));
-        printf("model   rmse=%.4f (mean of %zu draw%s)%s  nfe=%llu  %s\n",
-               rmse_missing(x, truth, mask, total), draws[j], draws[j] == 1 ? "" : "s", spt,
-               (unsigned long long)sm_sampler_nfe(s), sm_sampler_kind_name(kind));
-        fflush(stdout);
+        print_model_rmse(rmse_missing(x, truth, mask, total), draws[j],
+                         sqrt(q / (double)missing), (unsigned long long)sm_sampler_nfe(s),
+                         sm_sampler_kind_name(kind));
     }
     memcpy(x, base, sizeof x);
     impute_mean(xtr, N_TRAIN, DIM, x, mask, N_TEST);
