@@ -116,9 +116,7 @@ void sm__sgemm_ex(sm__blas *b, size_t m, size_t n, size_t k, float alpha, const 
     /* In passes: C preset to the bias and added to (beta = 1), then the
      * activation over the rows. */
     if (epi && epi->bias) {
-        for (size_t i = 0; i < m; i++)
-            for (size_t j = 0; j < n; j++)
-                c[(ptrdiff_t)i * rsc + (ptrdiff_t)j * csc] = epi->bias[j];
+        sm__set_rows_to_bias(epi->bias, m, n, c, rsc, csc);
         beta = 1.0f;
     }
     if (b)

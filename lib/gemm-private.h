@@ -54,6 +54,11 @@ typedef struct {
     int discard_c;
 } sm__epilogue;
 
+/* Sets C's rows [0, m) to the n values of `bias`: a layer's product then
+ * adds to them with beta = 1, the bits of the epilogue's bias. */
+void sm__set_rows_to_bias(const float *bias, size_t m, size_t n, float *c, ptrdiff_t rsc,
+                          ptrdiff_t csc);
+
 /* Applies what follows the bias in `epi` (mul, colsum, activation; nothing
  * for NULL) to the rows × cols block of C at row i0, column j0, which
  * starts at `c` (C has column stride 1 and row stride rsc). */

@@ -174,7 +174,8 @@ static void update_avx512(const float *t, float alpha, float beta, const float *
                 v = _mm512_mul_ps(v, _mm512_loadu_ps(mul + at));
             if (!discard_c)
                 _mm512_storeu_ps(c + at, v);
-            sum = _mm512_add_ps(sum, v); /* rows in order, as colsum asks */
+            if (colsum)
+                sum = _mm512_add_ps(sum, v); /* rows in order, as colsum asks */
             if (h) { /* the layer's activation, from the register */
                 const __m512 sg = sm__sigmoid16(v);
                 _mm512_storeu_ps(h + at, _mm512_mul_ps(v, sg));
@@ -723,9 +724,8 @@ void sm__gemm_run(sm__isa isa, float *ws, size_t m, size_t n, size_t k, float al
     sm__gemm_run_ex(isa, ws, m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc, NULL);
 }
 
-/* C's rows [0, m) set to the bias (the product then adds with beta = 1). */
-static void set_rows_to_bias(const float *bias, size_t m, size_t n, float *c, ptrdiff_t rsc,
-                             ptrdiff_t csc)
+void sm__set_rows_to_bias(const float *bias, size_t m, size_t n, float *c, ptrdiff_t rsc,
+                          ptrdiff_t csc)
 {
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < n; j++)
@@ -740,10 +740,23 @@ void sm__gemm_run_ex(sm__isa isa, float *ws, size_t m, size_t n, size_t k, float
     const float *bias = epi ? epi->bias : NULL;
     if (m == 0 || n == 0)
         return;
-    if (bias && (k == 0 || alpha == 0.0f || m == 1)) {
+    ukernel_fn *kernel = NULL;
+    size_t mr = 1, nr = 1;
+#ifdef SM_X86_KERNELS
+    if (isa == SM__ISA_AVX512) {
+        kernel = ukernel_avx512;
+        mr = MR512;
+        nr = NR512;
+    } else {
+        kernel = ukernel_avx2;
+        mr = MR256;
+        nr = NR256;
+    }
+#endif
+    if (bias && (k == 0 || alpha == 0.0f || m == 1 || !kernel)) {
         /* alpha·A·B + bias as alpha·A·B + 1·C with C = bias: the same
          * expression as the micro-kernels' update. */
-        set_rows_to_bias(bias, m, n, c, rsc, csc);
+        sm__set_rows_to_bias(bias, m, n, c, rsc, csc);
         bias = NULL;
         beta = 1.0f;
     }
@@ -761,25 +774,8 @@ void sm__gemm_run_ex(sm__isa isa, float *ws, size_t m, size_t n, size_t k, float
         sm__epilogue_apply(epi, c, rsc, 0, 0, m, n);
         return;
     }
-    ukernel_fn *kernel = NULL;
-    size_t mr = 1, nr = 1;
-#ifdef SM_X86_KERNELS
-    if (isa == SM__ISA_AVX512) {
-        kernel = ukernel_avx512;
-        mr = MR512;
-        nr = NR512;
-    } else {
-        kernel = ukernel_avx2;
-        mr = MR256;
-        nr = NR256;
-    }
-#endif
     if (!kernel) {
         /* Not reachable: callers pass an instruction set this CPU runs. */
-        if (bias) {
-            set_rows_to_bias(bias, m, n, c, rsc, csc);
-            beta = 1.0f;
-        }
         for (size_t i = 0; i < m; i++)
             gemv_any(n, k, alpha, a + (ptrdiff_t)i * rsa, csa, b, rsb, csb, beta,
                      c + (ptrdiff_t)i * rsc, csc);
