@@ -67,7 +67,6 @@ struct sm_net {
     const float *dF;          /* the current backward pass's ∂L/∂F */
     float *out;               /* the current forward pass's output */
     size_t train_rows;        /* rows of the last training forward, 0 if none */
-    int training;             /* the pass running keeps silu'(z) for a backward pass */
     sm__pool *pool;           /* threads − 1 workers, NULL for one thread */
     int reference;
 };
@@ -960,7 +959,7 @@ static void job_forward(void *ctx, size_t s)
     const sm__share *q = &net->share[s];
     if (q->count)
         sm__net_forward_rows(net, sh->blas, net->input + q->first * sm__net_in_dim(net),
-                             q->count, sh->z, sh->h, net->training ? sh->d : NULL, 1, sh->cap,
+                             q->count, sh->z, sh->h, net->train_rows ? sh->d : NULL, 1, sh->cap,
                              net->out + q->first * net->dim);
 }
 
@@ -984,9 +983,8 @@ void sm__net_mlp_forward(sm_net *net, size_t n, float *out, int train)
 {
     net->used = sm__rows_split(n, net->threads, net->cap, net->share);
     net->out = out;
-    net->training = train;
+    net->train_rows = train ? n : 0; /* set first: a training pass keeps silu'(z) */
     sm__rows_run(net->pool, job_forward, net, net->used);
-    net->train_rows = train ? n : 0;
 }
 
 /* Adds the other shards' gradients into shard 0's, element range by range:

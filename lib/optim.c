@@ -174,26 +174,18 @@ static int adam_update(const adam_consts *k, float *params, const float *grads,
     const float eps = k->eps, decay = k->decay;
     const int decayed = k->decayed;
     int bad = 0;
-    if (backup)
-        for (size_t i = 0; i < n; i++) {
-            float g = grads[i] * scale;
-            m[i] = b1 * m[i] + (1.0f - b1) * g;
-            v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-            const float p0 = params[i];
+    for (size_t i = 0; i < n; i++) {
+        float g = grads[i] * scale;
+        m[i] = b1 * m[i] + (1.0f - b1) * g;
+        v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+        const float p0 = params[i];
+        if (backup)
             backup[i] = p0;
-            float p = decayed ? p0 * decay : p0;
-            p = p - step * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
-            params[i] = p;
-            bad |= !(fabsf(p) <= FLT_MAX);
-        }
-    else
-        for (size_t i = 0; i < n; i++) {
-            float g = grads[i] * scale;
-            m[i] = b1 * m[i] + (1.0f - b1) * g;
-            v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-            float p = decayed ? params[i] * decay : params[i];
-            params[i] = p - step * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
-        }
+        float p = decayed ? p0 * decay : p0;
+        p = p - step * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
+        params[i] = p;
+        bad |= !(fabsf(p) <= FLT_MAX);
+    }
     return bad;
 }
 
